@@ -49,3 +49,15 @@ export function createFloatImage(width: number, height: number, channels: 1 | 3 
 export function createLabelMap(width: number, height: number): LabelMap {
   return { width, height, data: new Uint8Array(width * height) };
 }
+
+/** A binary mask: data holds 0 or 1 only. Same layout as LabelMap. */
+export interface BinaryMask {
+  readonly width: number;
+  readonly height: number;
+  /** length = width * height, values 0 | 1. */
+  readonly data: Uint8Array;
+}
+
+export function createBinaryMask(width: number, height: number): BinaryMask {
+  return { width, height, data: new Uint8Array(width * height) };
+}
