@@ -120,7 +120,7 @@ export function transferSyntaxName(uid: string): string {
   return TRANSFER_SYNTAX_NAMES.get(uid) ?? 'unknown transfer syntax';
 }
 
-interface PixelLayout {
+export interface PixelLayout {
   rows: number;
   columns: number;
   samplesPerPixel: 1 | 3;
