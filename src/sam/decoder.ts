@@ -1,0 +1,89 @@
+/**
+ * One SAM decoder run: prompts (original frame) → official decoder inputs → outputs picked per `multimask`.
+ * The frame conversions live in prompt-frames.ts (and nowhere else).
+ */
+import { MedpersamUserError } from '../errors.js';
+import { samFrame } from './preprocess.js';
+import { buildMaskInput, buildPointInputs, selectDecoderOutputs, validatePrompts } from './prompt-frames.js';
+import { ort } from './session.js';
+import { TARGET_EMBEDDING_INPUT } from './target-embedding.js';
+import type { SamDecodeOptions, SamDecodeResult, SamEmbedding, SamPrompts } from './types.js';
+
+export interface DecoderContext {
+  session: ort.InferenceSession;
+  /** The graph has a `target_embedding` [1,1,256] input. */
+  hasTargetEmbedding: boolean;
+  embeddingDims: readonly [number, number, number, number];
+  maskPromptLogit: number;
+}
+
+export interface DecoderRunResult {
+  result: SamDecodeResult;
+  /** Milliseconds inside session.run. */
+  runMs: number;
+}
+
+const LOW = 256 * 256;
+
+export async function runDecoder(
+  ctx: DecoderContext,
+  embedding: SamEmbedding,
+  prompts: SamPrompts,
+  opts: SamDecodeOptions = {},
+): Promise<DecoderRunResult> {
+  const width = embedding.originalWidth;
+  const height = embedding.originalHeight;
+  if (embedding.dims.some((d, i) => d !== ctx.embeddingDims[i]) || embedding.data.length !== embedding.dims.reduce((a, b) => a * b, 1)) {
+    throw new MedpersamUserError(
+      'EMBEDDING_MODEL_MISMATCH',
+      `embedding [${embedding.dims.join(',')}] does not fit this decoder (expects [${ctx.embeddingDims.join(',')}]); encode the image with the same model`,
+    );
+  }
+  validatePrompts(prompts, width, height);
+  const frame = samFrame(width, height);
+  const pts = buildPointInputs(prompts.pointsOriginal ?? [], prompts.boxOriginal, frame);
+  const maskInput = prompts.maskPrompt ? buildMaskInput(prompts.maskPrompt, frame, ctx.maskPromptLogit) : new Float32Array(LOW);
+  const feeds: Record<string, ort.Tensor> = {
+    image_embeddings: new ort.Tensor('float32', embedding.data, [...embedding.dims]),
+    point_coords: new ort.Tensor('float32', pts.coordsSam1024, [1, pts.count, 2]),
+    point_labels: new ort.Tensor('float32', pts.labels, [1, pts.count]),
+    mask_input: new ort.Tensor('float32', maskInput, [1, 1, 256, 256]),
+    has_mask_input: new ort.Tensor('float32', Float32Array.of(prompts.maskPrompt ? 1 : 0), [1]),
+    orig_im_size: new ort.Tensor('float32', Float32Array.of(height, width), [2]),
+  };
+  if (ctx.hasTargetEmbedding) {
+    const t = prompts.targetEmbedding ?? new Float32Array(256);
+    if (t.length !== 256) {
+      throw new MedpersamUserError('INVALID_PROMPT', `target embedding has ${t.length} values, expected 256`);
+    }
+    feeds[TARGET_EMBEDDING_INPUT] = new ort.Tensor('float32', t, [1, 1, 256]);
+  }
+  const t0 = performance.now();
+  const out = await ctx.session.run(feeds);
+  const runMs = performance.now() - t0;
+  const masks = out['masks']!;
+  const low = out['low_res_masks']!;
+  const iou = out['iou_predictions']!;
+  // K from the output shape (sam-onnx.md §1: never assume it).
+  const k = Number(masks.dims[1]);
+  const mh = Number(masks.dims[2]);
+  const mw = Number(masks.dims[3]);
+  if (mh !== height || mw !== width) {
+    throw new MedpersamUserError('DECODER_OUTPUT_MISMATCH', `decoder returned masks ${mw}×${mh} for a ${width}×${height} image`);
+  }
+  const picks = selectDecoderOutputs(k, opts.multimask ?? false);
+  const plane = width * height;
+  const maskData = masks.data as Float32Array;
+  const lowData = low.data as Float32Array;
+  const iouData = iou.data as Float32Array;
+  const result: SamDecodeResult = {
+    logitsOriginal: picks.map((i) => maskData.slice(i * plane, (i + 1) * plane)),
+    lowResLogits: picks.map((i) => lowData.slice(i * LOW, (i + 1) * LOW)),
+    iouScores: picks.map((i) => iouData[i]!),
+    width,
+    height,
+    multimask: picks.length > 1,
+  };
+  for (const t of Object.values(out)) t.dispose?.();
+  return { result, runMs };
+}

@@ -1,0 +1,31 @@
+/** SAM over ONNX Runtime (docs/sam-onnx.md): public API of the runtime part. */
+export { loadSamModel, SamModel, defaultEmbeddingCacheDir } from './model.js';
+export { findSamModelFiles, inspectOnnxFile, validateDecoder, OFFICIAL_DECODER_INPUTS, OFFICIAL_DECODER_OUTPUTS } from './model-files.js';
+export type { OnnxFileInfo, OnnxValueInfo, SamModelFiles } from './model-files.js';
+export {
+  samFrame,
+  normalizedToSam255,
+  resizeToSamFrame,
+  buildPlainEncoderInput,
+  buildInputImageEncoderInput,
+  SAM_LONG_SIDE,
+  SAM_LOW_RES,
+  SAM_PIXEL_MEAN,
+  SAM_PIXEL_STD,
+} from './preprocess.js';
+export type { SamFrame } from './preprocess.js';
+export {
+  xyOriginalToXySam1024,
+  xySam1024ToXyOriginal,
+  buildPointInputs,
+  buildMaskInput,
+  planeOriginalToSam256,
+  validatePrompts,
+  selectDecoderOutputs,
+  DEFAULT_MASK_PROMPT_LOGIT,
+} from './prompt-frames.js';
+export { patchDecoderForTargetEmbedding, TARGET_EMBEDDING_INPUT } from './target-embedding.js';
+export type { TargetEmbeddingPatchResult } from './target-embedding.js';
+export { imageContentHash, encoderFileId, EmbeddingCache, PREPROCESS_VERSION } from './embedding-cache.js';
+export { cudaListed } from './session.js';
+export type * from './types.js';

@@ -1,0 +1,421 @@
+/**
+ * Finding and checking SAM ONNX files (Node-only: reads model files).
+ *
+ * `inspectOnnxFile` reads only the parts of a ModelProto it needs (graph inputs/outputs, opset, initializer
+ * headers for external data) by walking the protobuf wire format with positioned reads, so a 350 MB encoder
+ * is never loaded into memory just to be classified. `findSamModelFiles` classifies the `.onnx` files of a
+ * folder by their graph interfaces (names only break ties) and validates the pair (docs/sam-onnx.md §1–2, §4).
+ */
+import { open, readdir, stat, access } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import onnxProto from 'onnx-proto';
+import { MedpersamUserError } from '../errors.js';
+import type { EncoderVariant } from './types.js';
+
+const { onnx } = onnxProto;
+
+export interface OnnxValueInfo {
+  name: string;
+  /** ONNX TensorProto.DataType (1 = float32, 7 = int64), 0 when unknown. */
+  elemType: number;
+  /** Dimensions: a number, a symbolic name, or null when unknown. null shape = unknown rank. */
+  shape: (number | string | null)[] | null;
+}
+
+export interface OnnxFileInfo {
+  path: string;
+  irVersion: number;
+  /** Default-domain opset, null when not declared. */
+  opset: number | null;
+  inputs: OnnxValueInfo[];
+  outputs: OnnxValueInfo[];
+  /** External data files the initializers refer to (relative to the model's folder). */
+  externalDataFiles: string[];
+}
+
+/** Inputs of the official decoder export (segment-anything `SamOnnxModel`). */
+export const OFFICIAL_DECODER_INPUTS = [
+  'image_embeddings',
+  'point_coords',
+  'point_labels',
+  'mask_input',
+  'has_mask_input',
+  'orig_im_size',
+] as const;
+export const OFFICIAL_DECODER_OUTPUTS = ['masks', 'iou_predictions', 'low_res_masks'] as const;
+
+// ------------------------------------------------------------------ protobuf walking
+
+class NotOnnx extends Error {}
+
+class FileWindow {
+  private buf = Buffer.alloc(0);
+  private start = 0;
+  constructor(
+    private readonly fh: import('node:fs/promises').FileHandle,
+    readonly size: number,
+  ) {}
+
+  /** Bytes [pos, pos+n) (n small); reads a 64 KiB window when needed. */
+  async bytes(pos: number, n: number): Promise<Buffer> {
+    if (pos >= this.start && pos + n <= this.start + this.buf.length) {
+      return this.buf.subarray(pos - this.start, pos - this.start + n);
+    }
+    const len = Math.min(Math.max(n, 65536), this.size - pos);
+    const b = Buffer.alloc(Math.max(len, 0));
+    const { bytesRead } = await this.fh.read(b, 0, b.length, pos);
+    this.buf = b.subarray(0, bytesRead);
+    this.start = pos;
+    if (bytesRead < n) throw new NotOnnx('truncated');
+    return this.buf.subarray(0, n);
+  }
+}
+
+interface Field {
+  no: number;
+  wire: number;
+  /** varint value (wire 0) */
+  value: number;
+  /** payload start / length (wire 2) */
+  start: number;
+  length: number;
+}
+
+async function readVarint(w: FileWindow, pos: number, end: number): Promise<{ value: number; next: number }> {
+  const b = await w.bytes(pos, Math.min(10, end - pos));
+  let value = 0;
+  let mul = 1;
+  for (let i = 0; i < b.length; i++) {
+    const byte = b[i]!;
+    value += (byte & 0x7f) * mul;
+    mul *= 128;
+    if ((byte & 0x80) === 0) return { value, next: pos + i + 1 };
+  }
+  throw new NotOnnx('bad varint');
+}
+
+/** Walk the fields of a message in [start, end). */
+async function walk(w: FileWindow, start: number, end: number, visit: (f: Field) => Promise<void> | void): Promise<void> {
+  let pos = start;
+  while (pos < end) {
+    const tag = await readVarint(w, pos, end);
+    const no = Math.floor(tag.value / 8);
+    const wire = tag.value % 8;
+    pos = tag.next;
+    if (no === 0) throw new NotOnnx('field 0');
+    const f: Field = { no, wire, value: 0, start: pos, length: 0 };
+    if (wire === 0) {
+      const v = await readVarint(w, pos, end);
+      f.value = v.value;
+      pos = v.next;
+    } else if (wire === 1) {
+      pos += 8;
+    } else if (wire === 5) {
+      pos += 4;
+    } else if (wire === 2) {
+      const len = await readVarint(w, pos, end);
+      f.start = len.next;
+      f.length = len.value;
+      pos = len.next + len.value;
+    } else {
+      throw new NotOnnx(`wire type ${wire}`);
+    }
+    if (pos > end) throw new NotOnnx('field past end');
+    await visit(f);
+  }
+}
+
+function valueInfoOf(bytes: Uint8Array): OnnxValueInfo {
+  const vi = onnx.ValueInfoProto.decode(bytes);
+  const tensor = vi.type?.tensorType;
+  const dims = tensor?.shape?.dim;
+  return {
+    name: vi.name,
+    elemType: tensor?.elemType ?? 0,
+    shape: dims
+      ? dims.map((d) => {
+          if (d.dimParam) return d.dimParam;
+          if (d.dimValue !== undefined && d.dimValue !== null) {
+            const n = Number(d.dimValue);
+            return n > 0 ? n : null;
+          }
+          return null;
+        })
+      : null,
+  };
+}
+
+/**
+ * Read the interface of an ONNX model file. Throws MedpersamUserError 'NOT_AN_ONNX_MODEL' when the file is not a
+ * (non-empty) ONNX ModelProto, 'MODEL_FILE_UNREADABLE' when it cannot be read.
+ */
+export async function inspectOnnxFile(path: string): Promise<OnnxFileInfo> {
+  let fh: import('node:fs/promises').FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    throw new MedpersamUserError('MODEL_FILE_UNREADABLE', `cannot read the model file (${(err as NodeJS.ErrnoException).code ?? err})`, { file: path, cause: err });
+  }
+  try {
+    const size = (await fh.stat()).size;
+    const w = new FileWindow(fh, size);
+    const info: OnnxFileInfo = { path, irVersion: 0, opset: null, inputs: [], outputs: [], externalDataFiles: [] };
+    let graph: Field | null = null;
+    await walk(w, 0, size, async (f) => {
+      if (f.no === 1 && f.wire === 0) info.irVersion = f.value;
+      else if (f.no === 7 && f.wire === 2) graph = f;
+      else if (f.no === 8 && f.wire === 2) {
+        const op = onnx.OperatorSetIdProto.decode(await w.bytes(f.start, f.length));
+        if (!op.domain || op.domain === 'ai.onnx') info.opset = Number(op.version);
+      }
+    });
+    const g = graph as Field | null;
+    if (!g || info.irVersion <= 0) throw new NotOnnx('no graph');
+    const initializerNames = new Set<string>();
+    const external = new Set<string>();
+    await walk(w, g.start, g.start + g.length, async (f) => {
+      if (f.wire !== 2) return;
+      if (f.no === 11) info.inputs.push(valueInfoOf(await readSmall(w, f)));
+      else if (f.no === 12) info.outputs.push(valueInfoOf(await readSmall(w, f)));
+      else if (f.no === 5) {
+        // TensorProto header: name (8), external_data (13: key 1 / value 2); raw data skipped.
+        await walk(w, f.start, f.start + f.length, async (t) => {
+          if (t.no === 8 && t.wire === 2) initializerNames.add((await w.bytes(t.start, t.length)).toString('utf8'));
+          else if (t.no === 13 && t.wire === 2) {
+            const e = onnx.StringStringEntryProto.decode(await w.bytes(t.start, t.length));
+            if (e.key === 'location' && e.value) external.add(e.value);
+          }
+        });
+      }
+    });
+    // Old IR versions list initializers among the inputs too: they are not real inputs.
+    info.inputs = info.inputs.filter((i) => !initializerNames.has(i.name));
+    if (info.inputs.length === 0 || info.outputs.length === 0) throw new NotOnnx('no inputs/outputs');
+    info.externalDataFiles = [...external];
+    return info;
+  } catch (err) {
+    if (err instanceof MedpersamUserError) throw err;
+    throw new MedpersamUserError(
+      'NOT_AN_ONNX_MODEL',
+      'is not an ONNX model (no readable ModelProto graph with inputs and outputs); the file may be damaged, ' +
+        'a partial download, or another format — re-download or re-export it',
+      { file: path, cause: err },
+    );
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readSmall(w: FileWindow, f: Field): Promise<Buffer> {
+  if (f.length > 1 << 20) throw new NotOnnx('value info too large');
+  return Buffer.from(await w.bytes(f.start, f.length));
+}
+
+// ------------------------------------------------------------------ classification
+
+export interface SamModelFiles {
+  dir: string;
+  encoder: OnnxFileInfo;
+  decoder: OnnxFileInfo;
+  encoderVariant: EncoderVariant;
+  /** Encoder input name. */
+  encoderInputName: string;
+  /** Encoder output that holds the image embedding. */
+  embeddingOutputName: string;
+  embeddingDims: readonly [number, number, number, number];
+  /** K read from the decoder's `iou_predictions` shape; null when symbolic. */
+  decoderOutputs: number | null;
+  /** Whether the decoder already has a `target_embedding` input. */
+  decoderHasTargetEmbedding: boolean;
+}
+
+const DECODER_HINTS = new Set([
+  'point_coords',
+  'point_labels',
+  'mask_input',
+  'has_mask_input',
+  'input_points',
+  'input_labels',
+  'batched_point_coords',
+  'batched_point_labels',
+  'image_embed',
+  'high_res_feats_0',
+]);
+
+function isDecoderLike(info: OnnxFileInfo): boolean {
+  return info.inputs.some((i) => DECODER_HINTS.has(i.name)) || (info.inputs.length > 1 && info.inputs.some((i) => i.name === 'image_embeddings'));
+}
+
+function encoderVariantOf(info: OnnxFileInfo): { variant: EncoderVariant; input: OnnxValueInfo } | null {
+  if (info.inputs.length !== 1) return null;
+  const input = info.inputs[0]!;
+  const s = input.shape;
+  if (!s) return input.name === 'input_image' ? { variant: 'input_image', input } : null;
+  if (s.length === 4 && s[1] === 3) return { variant: 'plain', input };
+  if (s.length === 3 && s[2] === 3) return { variant: 'input_image', input };
+  return null;
+}
+
+const fmt = (s: (number | string | null)[] | null): string =>
+  s ? `[${s.map((d) => (d === null ? '?' : d)).join(',')}]` : '[unknown]';
+
+function byName(paths: OnnxFileInfo[], word: string): OnnxFileInfo[] {
+  const hit = paths.filter((p) => basename(p.path).toLowerCase().includes(word));
+  return hit.length > 0 ? hit : paths;
+}
+
+/**
+ * Find the encoder and decoder `.onnx` files in `dir` and validate them as a Med-PerSAM-capable pair.
+ * Errors (MedpersamUserError): NOT_A_MODEL_FOLDER, INCOMPLETE_MODEL_FOLDER, NOT_AN_ONNX_MODEL,
+ * DECODER_WITHOUT_MASK_INPUT, DECODER_INPUTS_MISMATCH, UNSUPPORTED_ENCODER, MODEL_PAIR_MISMATCH,
+ * AMBIGUOUS_MODEL_FOLDER, MISSING_EXTERNAL_DATA.
+ */
+export async function findSamModelFiles(dir: string): Promise<SamModelFiles> {
+  let names: string[];
+  try {
+    const st = await stat(dir);
+    if (!st.isDirectory()) {
+      throw new MedpersamUserError('NOT_A_MODEL_FOLDER', `is a file; give the folder that holds the SAM encoder and decoder .onnx files (e.g. ${dirname(dir)})`, { file: dir });
+    }
+    names = (await readdir(dir)).filter((n) => n.toLowerCase().endsWith('.onnx')).sort();
+  } catch (err) {
+    if (err instanceof MedpersamUserError) throw err;
+    throw new MedpersamUserError('NOT_A_MODEL_FOLDER', `SAM model folder not found (${(err as NodeJS.ErrnoException).code ?? err})`, { file: dir, cause: err });
+  }
+  const infos: OnnxFileInfo[] = [];
+  const broken: MedpersamUserError[] = [];
+  for (const n of names) {
+    try {
+      infos.push(await inspectOnnxFile(join(dir, n)));
+    } catch (err) {
+      if (err instanceof MedpersamUserError && err.code === 'NOT_AN_ONNX_MODEL') broken.push(err);
+      else throw err;
+    }
+  }
+  let decoders = infos.filter(isDecoderLike);
+  let encoders = infos.filter((i) => !isDecoderLike(i) && encoderVariantOf(i) !== null);
+  if (encoders.length > 1) encoders = byName(encoders, 'encoder');
+  if (decoders.length > 1) decoders = byName(decoders, 'decoder');
+  // A complete pair wins over stray broken files; otherwise the broken file is the problem to report.
+  if ((encoders.length === 0 || decoders.length === 0) && broken.length > 0) throw broken[0]!;
+  if (encoders.length === 0 || decoders.length === 0) {
+    const missing =
+      encoders.length === 0 && decoders.length === 0
+        ? 'both the image encoder and the mask decoder'
+        : encoders.length === 0
+          ? 'the image encoder (an .onnx with one image input, e.g. *encoder*.onnx)'
+          : 'the mask decoder (an .onnx with point_coords/point_labels/mask_input inputs, e.g. *decoder*.onnx)';
+    const found = infos.length > 0 ? ` Found: ${infos.map((i) => basename(i.path)).join(', ')}.` : ' No .onnx files found.';
+    throw new MedpersamUserError(
+      'INCOMPLETE_MODEL_FOLDER',
+      `SAM model folder is missing ${missing}.${found} A model folder needs both files; pull one with ` +
+        '`medpersam models pull <id>` or export them (segment-anything scripts/export_onnx_model.py for the decoder, samexporter for the encoder).',
+      { file: dir },
+    );
+  }
+  if (encoders.length > 1 || decoders.length > 1) {
+    const many = encoders.length > 1 ? encoders : decoders;
+    throw new MedpersamUserError(
+      'AMBIGUOUS_MODEL_FOLDER',
+      `holds several candidate ${encoders.length > 1 ? 'encoders' : 'decoders'} (${many.map((i) => basename(i.path)).join(', ')}); keep one pair per folder`,
+      { file: dir },
+    );
+  }
+  const encoder = encoders[0]!;
+  const decoder = decoders[0]!;
+  validateDecoder(decoder);
+  const ev = encoderVariantOf(encoder)!;
+  if (ev.variant === 'plain') {
+    const s = ev.input.shape!;
+    if ((s[2] !== null && typeof s[2] === 'number' && s[2] !== 1024) || (typeof s[3] === 'number' && s[3] !== 1024)) {
+      throw new MedpersamUserError(
+        'UNSUPPORTED_ENCODER',
+        `encoder input ${ev.input.name} ${fmt(s)} is not SAM's 1024×1024 input (MedSAM/LiteMedSAM-style encoders are not supported)`,
+        { file: encoder.path },
+      );
+    }
+  }
+  const embOut = encoder.outputs.find((o) => o.name === 'image_embeddings') ?? encoder.outputs.find((o) => o.shape?.length === 4);
+  if (!embOut || !embOut.shape || embOut.shape.length !== 4 || embOut.shape.slice(1).some((d) => typeof d !== 'number')) {
+    throw new MedpersamUserError(
+      'UNSUPPORTED_ENCODER',
+      `encoder has no image embedding output of a fixed shape [1,C,h,w] (outputs: ${encoder.outputs.map((o) => `${o.name} ${fmt(o.shape)}`).join(', ')})`,
+      { file: encoder.path },
+    );
+  }
+  const embeddingDims = [1, embOut.shape[1], embOut.shape[2], embOut.shape[3]] as [number, number, number, number];
+  const decEmb = decoder.inputs.find((i) => i.name === 'image_embeddings')!;
+  if (decEmb.shape) {
+    const d = decEmb.shape;
+    const mismatch = d.length !== 4 || d.slice(1).some((v, i) => typeof v === 'number' && v !== embeddingDims[i + 1]);
+    if (mismatch) {
+      throw new MedpersamUserError(
+        'MODEL_PAIR_MISMATCH',
+        `encoder ${basename(encoder.path)} produces embeddings ${fmt(embOut.shape)} but decoder ${basename(decoder.path)} expects image_embeddings ${fmt(d)}; ` +
+          'use an encoder and decoder exported from the same SAM model',
+        { file: dir },
+      );
+    }
+  }
+  for (const info of [encoder, decoder]) {
+    for (const f of info.externalDataFiles) {
+      try {
+        await access(join(dirname(info.path), f));
+      } catch {
+        throw new MedpersamUserError(
+          'MISSING_EXTERNAL_DATA',
+          `refers to external weight data "${f}", which is not beside it; copy that file into ${dirname(info.path)}`,
+          { file: info.path },
+        );
+      }
+    }
+  }
+  const iou = decoder.outputs.find((o) => o.name === 'iou_predictions')!;
+  const k = iou.shape && typeof iou.shape[1] === 'number' ? iou.shape[1] : null;
+  return {
+    dir,
+    encoder,
+    decoder,
+    encoderVariant: ev.variant,
+    encoderInputName: ev.input.name,
+    embeddingOutputName: embOut.name,
+    embeddingDims,
+    decoderOutputs: k,
+    decoderHasTargetEmbedding: decoder.inputs.some((i) => i.name === 'target_embedding'),
+  };
+}
+
+/** Check the decoder speaks the official format, with `mask_input` (sam-onnx.md §1, §4). */
+export function validateDecoder(decoder: OnnxFileInfo): void {
+  const names = new Set(decoder.inputs.map((i) => i.name));
+  if (!names.has('mask_input')) {
+    const style = names.has('input_points')
+      ? 'This looks like a transformers.js / Xenova SAM export (prompt_encoder_mask_decoder.onnx with input_points/input_labels). '
+      : names.has('batched_point_coords')
+        ? 'This looks like an EfficientSAM export. '
+        : '';
+    throw new MedpersamUserError(
+      'DECODER_WITHOUT_MASK_INPUT',
+      `the decoder has no mask_input (inputs: ${[...names].join(', ')}). ${style}Med-PerSAM prompts SAM with points, a box AND a mask ` +
+        '(the warped reference mask, refined each round), so it needs a decoder that accepts a mask prompt. Use the official ' +
+        'segment-anything export (scripts/export_onnx_model.py: inputs image_embeddings, point_coords, point_labels, mask_input, ' +
+        'has_mask_input, orig_im_size), e.g. the MobileSAM / SAM ViT-B decoders from `medpersam models list`.',
+      { file: decoder.path },
+    );
+  }
+  const missing = OFFICIAL_DECODER_INPUTS.filter((n) => !names.has(n));
+  const outs = new Set(decoder.outputs.map((o) => o.name));
+  const missingOut = OFFICIAL_DECODER_OUTPUTS.filter((n) => !outs.has(n));
+  if (missing.length > 0 || missingOut.length > 0) {
+    const sam2 = names.has('high_res_feats_0') ? ' (this looks like a SAM2 decoder, which is not supported yet)' : '';
+    throw new MedpersamUserError(
+      'DECODER_INPUTS_MISMATCH',
+      `the decoder is not in the official SAM ONNX format${sam2}: missing ${[...missing.map((m) => `input ${m}`), ...missingOut.map((m) => `output ${m}`)].join(', ')}`,
+      { file: decoder.path },
+    );
+  }
+  const mi = decoder.inputs.find((i) => i.name === 'mask_input')!;
+  if (mi.shape && (mi.shape.length !== 4 || [1, 1, 256, 256].some((v, i) => typeof mi.shape![i] === 'number' && mi.shape![i] !== v))) {
+    throw new MedpersamUserError('DECODER_INPUTS_MISMATCH', `mask_input has shape ${fmt(mi.shape)}, expected [1,1,256,256]`, { file: decoder.path });
+  }
+}

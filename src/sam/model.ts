@@ -1,0 +1,170 @@
+/**
+ * `loadSamModel(dir)`: a SAM encoder + decoder pair over ONNX Runtime, with the embedding cache.
+ * Node-only (reads model files, on-disk cache).
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { FloatImage } from '../image/types.js';
+import { runDecoder } from './decoder.js';
+import { EmbeddingCache, encoderFileId, imageContentHash } from './embedding-cache.js';
+import { checkImage, runEncoder } from './encoder.js';
+import { medpersamHome } from './home.js';
+import { findSamModelFiles, type SamModelFiles } from './model-files.js';
+import { DEFAULT_MASK_PROMPT_LOGIT } from './prompt-frames.js';
+import { createSession, type ort } from './session.js';
+import { patchDecoderForTargetEmbedding } from './target-embedding.js';
+import type {
+  SamDecodeOptions,
+  SamDecodeResult,
+  SamEmbedding,
+  SamLoadOptions,
+  SamModelInfo,
+  SamModelStats,
+  SamPrompts,
+} from './types.js';
+
+/** Default embedding cache folder: `<medpersamHome()>/embeddings`. */
+export function defaultEmbeddingCacheDir(): string {
+  return join(medpersamHome(), 'embeddings');
+}
+
+const zeroStats = (): SamModelStats => ({
+  encodeCalls: 0,
+  encoderRuns: 0,
+  encoderRunMs: 0,
+  memoryCacheHits: 0,
+  diskCacheHits: 0,
+  decodeCalls: 0,
+  decoderRunMs: 0,
+  decodeTotalMs: 0,
+});
+
+export class SamModel {
+  private counters = zeroStats();
+  private readonly inFlight = new Map<string, Promise<SamEmbedding>>();
+
+  constructor(
+    readonly info: SamModelInfo,
+    private readonly files: SamModelFiles,
+    private readonly encoderSession: ort.InferenceSession,
+    private readonly decoderSession: ort.InferenceSession,
+    private readonly cache: EmbeddingCache,
+    private readonly maskPromptLogit: number,
+  ) {}
+
+  /**
+   * Image embedding (cached by image content + encoder). The image must be on the 0..255 intensity scale
+   * (see preprocess.ts `normalizedToSam255`); grey images are replicated to RGB. The returned `data` may be
+   * shared with the cache: treat it as read-only.
+   */
+  async encode(image: FloatImage): Promise<SamEmbedding> {
+    this.counters.encodeCalls++;
+    checkImage(image);
+    const key = `${this.info.encoderId}:${imageContentHash(image)}`;
+    const pending = this.inFlight.get(key);
+    if (pending) return pending;
+    const p = this.encodeUncached(image, key).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, p);
+    return p;
+  }
+
+  private async encodeUncached(image: FloatImage, key: string): Promise<SamEmbedding> {
+    const base = { dims: this.info.embeddingDims, originalWidth: image.width, originalHeight: image.height, key };
+    const hit = await this.cache.get(key);
+    if (hit) {
+      if (hit.where === 'memory') this.counters.memoryCacheHits++;
+      else this.counters.diskCacheHits++;
+      return { ...base, data: hit.data };
+    }
+    const r = await runEncoder(this.encoderSession, this.files.encoderVariant, this.files.encoderInputName, this.files.embeddingOutputName, image);
+    this.counters.encoderRuns++;
+    this.counters.encoderRunMs += r.runMs;
+    await this.cache.put(key, r.data);
+    return { ...base, dims: r.dims, data: r.data };
+  }
+
+  /** Masks from any mix of points, a box and a mask prompt, all in original pixel coordinates. */
+  async decode(embedding: SamEmbedding, prompts: SamPrompts, opts: SamDecodeOptions = {}): Promise<SamDecodeResult> {
+    const t0 = performance.now();
+    this.counters.decodeCalls++;
+    const { result, runMs } = await runDecoder(
+      {
+        session: this.decoderSession,
+        hasTargetEmbedding: this.info.targetEmbedding,
+        embeddingDims: this.info.embeddingDims,
+        maskPromptLogit: this.maskPromptLogit,
+      },
+      embedding,
+      prompts,
+      opts,
+    );
+    this.counters.decoderRunMs += runMs;
+    this.counters.decodeTotalMs += performance.now() - t0;
+    return result;
+  }
+
+  /** A copy of the counters (calls, session.run time vs total time). */
+  stats(): SamModelStats {
+    return { ...this.counters };
+  }
+
+  resetStats(): void {
+    this.counters = zeroStats();
+  }
+
+  async release(): Promise<void> {
+    await this.encoderSession.release();
+    await this.decoderSession.release();
+  }
+}
+
+/**
+ * Load a SAM model folder (encoder + official-format decoder .onnx). See model-files.ts for the checks and
+ * their error codes.
+ */
+export async function loadSamModel(dir: string, opts: SamLoadOptions = {}): Promise<SamModel> {
+  const files = await findSamModelFiles(dir);
+  const warnings: string[] = [];
+  const sessionOpts = { threads: opts.threads, executionProvider: opts.executionProvider };
+  // From the path: ONNX Runtime then finds external data files beside the model.
+  const enc = await createSession(files.encoder.path, files.encoder.path, sessionOpts);
+  warnings.push(...enc.warnings);
+
+  let targetEmbedding = files.decoderHasTargetEmbedding;
+  let decoderSource: string | Uint8Array = files.decoder.path;
+  if (opts.targetEmbedding && !targetEmbedding) {
+    if (files.decoder.externalDataFiles.length > 0) {
+      warnings.push('target-semantic prompting is off: the decoder uses external data and cannot be patched in memory');
+    } else {
+      const patch = patchDecoderForTargetEmbedding(new Uint8Array(await readFile(files.decoder.path)));
+      if (patch.patched) {
+        decoderSource = patch.bytes;
+        targetEmbedding = true;
+      } else if (patch.warning) {
+        warnings.push(patch.warning);
+      }
+    }
+  }
+  const dec = await createSession(decoderSource, files.decoder.path, sessionOpts);
+  for (const w of dec.warnings) if (!warnings.includes(w)) warnings.push(w);
+
+  const cacheDir = opts.cacheDir === false ? undefined : (opts.cacheDir ?? defaultEmbeddingCacheDir());
+  const encoderId = await encoderFileId(
+    [files.encoder.path, ...files.encoder.externalDataFiles.map((f) => join(dirname(files.encoder.path), f))],
+    cacheDir,
+  );
+  const info: SamModelInfo = {
+    encoderPath: files.encoder.path,
+    decoderPath: files.decoder.path,
+    encoderVariant: files.encoderVariant,
+    embeddingDims: files.embeddingDims,
+    decoderOutputs: files.decoderOutputs,
+    encoderId,
+    executionProvider: enc.provider === 'cuda' && dec.provider === 'cuda' ? 'cuda' : enc.provider === 'cuda' ? 'cuda' : 'cpu',
+    targetEmbedding,
+    warnings,
+  };
+  const length = files.embeddingDims.reduce((a, b) => a * b, 1);
+  const cache = new EmbeddingCache({ dir: cacheDir, memoryEntries: opts.memoryCacheEntries }, length);
+  return new SamModel(info, files, enc.session, dec.session, cache, opts.maskPromptLogit ?? DEFAULT_MASK_PROMPT_LOGIT);
+}

@@ -1,0 +1,161 @@
+/**
+ * Prompt conversion from the original image frame into SAM's frames (docs/sam-onnx.md §1). Pure.
+ * This is the ONLY place where prompts change frame; callers always speak original pixel coordinates.
+ *
+ *  - points:  xySam1024 = (x · resizedW / W, y · resizedH / H)   (segment-anything ResizeLongestSide.apply_coords;
+ *             pixel indices are passed as they are — the graph adds 0.5 itself)
+ *  - box:     two extra points after the clicks: (x0,y0) label 2, (x1,y1) label 3, then NO padding point;
+ *             without a box one padding point (0,0) label -1 is appended.
+ *  - mask:    `mask_input` [1,1,256,256] in the padded 1024 frame: the mask at original size is resized with the
+ *             same longest-side scale, padded bottom/right with the background logit, and area-averaged to 256²
+ *             (done in one exact separable box-filter pass: 256-cell u covers 1024-frame [4u, 4u+4)).
+ *             Binary masks become logits ±maskPromptLogit (default ±20, the range of SAM's own confident
+ *             low-res logits; the mask encoder's LayerNorm makes the exact magnitude matter little).
+ *
+ * Validation: points and box corners outside the image raise PROMPT_OUTSIDE_IMAGE (an error, not a clamp: a
+ * prompt outside the image means a frame mix-up upstream, which clamping would hide). No points, no box and no
+ * mask raise EMPTY_PROMPT.
+ */
+import { MedpersamUserError } from '../errors.js';
+import type { Box, LabeledPoint } from '../image/types.js';
+import { SAM_LONG_SIDE, SAM_LOW_RES, type SamFrame } from './preprocess.js';
+import { areaWeights, resampleSeparable } from './resample.js';
+import type { SamMaskPrompt, SamPrompts } from './types.js';
+
+export const DEFAULT_MASK_PROMPT_LOGIT = 20;
+
+export interface XY {
+  x: number;
+  y: number;
+}
+
+/** Original pixel coordinates → the resized (longest side 1024) frame. */
+export function xyOriginalToXySam1024(p: XY, frame: SamFrame): XY {
+  return {
+    x: p.x * (frame.resizedWidth / frame.originalWidth),
+    y: p.y * (frame.resizedHeight / frame.originalHeight),
+  };
+}
+
+/** The inverse, for drawing SAM-frame things back on the image. */
+export function xySam1024ToXyOriginal(p: XY, frame: SamFrame): XY {
+  return {
+    x: p.x * (frame.originalWidth / frame.resizedWidth),
+    y: p.y * (frame.originalHeight / frame.resizedHeight),
+  };
+}
+
+/** Decoder point inputs: `point_coords` [1,N,2] (sam1024 frame) and `point_labels` [1,N]. */
+export interface SamPointInputs {
+  coordsSam1024: Float32Array;
+  labels: Float32Array;
+  count: number;
+}
+
+export function buildPointInputs(pointsOriginal: readonly LabeledPoint[], boxOriginal: Box | undefined, frame: SamFrame): SamPointInputs {
+  const count = pointsOriginal.length + (boxOriginal ? 2 : 1);
+  const coordsSam1024 = new Float32Array(count * 2);
+  const labels = new Float32Array(count);
+  let n = 0;
+  const put = (p: XY, label: number) => {
+    const s = xyOriginalToXySam1024(p, frame);
+    coordsSam1024[2 * n] = s.x;
+    coordsSam1024[2 * n + 1] = s.y;
+    labels[n++] = label;
+  };
+  for (const p of pointsOriginal) put(p, p.label);
+  if (boxOriginal) {
+    put({ x: boxOriginal.x0, y: boxOriginal.y0 }, 2);
+    put({ x: boxOriginal.x1, y: boxOriginal.y1 }, 3);
+  } else {
+    // Padding point (0,0) label -1 (stays (0,0) in every frame).
+    coordsSam1024[2 * n] = 0;
+    coordsSam1024[2 * n + 1] = 0;
+    labels[n++] = -1;
+  }
+  return { coordsSam1024, labels, count };
+}
+
+/** Original-size plane (W·H) → padded-1024 frame at 256×256, uncovered parts = padValue. */
+export function planeOriginalToSam256(plane: Float32Array, frame: SamFrame, padValue: number): Float32Array {
+  const { originalWidth: w, originalHeight: h } = frame;
+  const cell = SAM_LONG_SIDE / SAM_LOW_RES; // 4 pixels of the 1024 frame per 256 cell
+  // One 256 cell spans `cell / ratio` original pixels along each axis (ratio = resized / original).
+  const wx = areaWeights(w, SAM_LOW_RES, cell / (frame.resizedWidth / w));
+  const wy = areaWeights(h, SAM_LOW_RES, cell / (frame.resizedHeight / h));
+  return resampleSeparable(plane, w, h, 1, wx, wy, padValue);
+}
+
+/** Build `mask_input` (65536 floats) from a mask prompt. */
+export function buildMaskInput(prompt: SamMaskPrompt, frame: SamFrame, maskPromptLogit = DEFAULT_MASK_PROMPT_LOGIT): Float32Array {
+  const n = frame.originalWidth * frame.originalHeight;
+  if (prompt.kind === 'logits256') {
+    if (prompt.logits.length !== SAM_LOW_RES * SAM_LOW_RES) {
+      throw new MedpersamUserError('MASK_PROMPT_SIZE_MISMATCH', `logits256 mask prompt has ${prompt.logits.length} values, expected 256×256 = 65536`);
+    }
+    return prompt.logits;
+  }
+  if (prompt.kind === 'logitsOriginal') {
+    if (prompt.logits.length !== n) {
+      throw new MedpersamUserError(
+        'MASK_PROMPT_SIZE_MISMATCH',
+        `logitsOriginal mask prompt has ${prompt.logits.length} values, expected ${frame.originalWidth}×${frame.originalHeight} = ${n}`,
+      );
+    }
+    return planeOriginalToSam256(prompt.logits, frame, -maskPromptLogit);
+  }
+  const m = prompt.mask;
+  if (m.width !== frame.originalWidth || m.height !== frame.originalHeight || m.data.length !== n) {
+    throw new MedpersamUserError(
+      'MASK_PROMPT_SIZE_MISMATCH',
+      `mask prompt is ${m.width}×${m.height} but the image is ${frame.originalWidth}×${frame.originalHeight}; give the mask at the image's original size`,
+    );
+  }
+  const plane = new Float32Array(n);
+  for (let i = 0; i < n; i++) plane[i] = m.data[i] ? maskPromptLogit : -maskPromptLogit;
+  return planeOriginalToSam256(plane, frame, -maskPromptLogit);
+}
+
+function outside(x: number, y: number, w: number, h: number): boolean {
+  return !(Number.isFinite(x) && Number.isFinite(y)) || x < 0 || y < 0 || x > w - 1 || y > h - 1;
+}
+
+/** Reject empty prompt sets and prompts outside the image (see the module comment). */
+export function validatePrompts(prompts: SamPrompts, width: number, height: number): void {
+  const points = prompts.pointsOriginal ?? [];
+  if (points.length === 0 && !prompts.boxOriginal && !prompts.maskPrompt) {
+    throw new MedpersamUserError('EMPTY_PROMPT', 'no prompt given: SAM needs at least one point, a box or a mask prompt');
+  }
+  for (const p of points) {
+    if (outside(p.x, p.y, width, height)) {
+      throw new MedpersamUserError(
+        'PROMPT_OUTSIDE_IMAGE',
+        `point (${p.x}, ${p.y}) lies outside the ${width}×${height} image (valid: 0..${width - 1}, 0..${height - 1}, original pixel coordinates)`,
+      );
+    }
+    if (p.label !== 0 && p.label !== 1) {
+      throw new MedpersamUserError('INVALID_PROMPT', `point (${p.x}, ${p.y}) has label ${String(p.label)}; use 1 (positive) or 0 (negative)`);
+    }
+  }
+  const b = prompts.boxOriginal;
+  if (b) {
+    if (outside(b.x0, b.y0, width, height) || outside(b.x1, b.y1, width, height)) {
+      throw new MedpersamUserError(
+        'PROMPT_OUTSIDE_IMAGE',
+        `box (${b.x0}, ${b.y0})–(${b.x1}, ${b.y1}) reaches outside the ${width}×${height} image (original pixel coordinates)`,
+      );
+    }
+    if (b.x1 < b.x0 || b.y1 < b.y0) {
+      throw new MedpersamUserError('INVALID_PROMPT', `box (${b.x0}, ${b.y0})–(${b.x1}, ${b.y1}) has its corners swapped (need x0 ≤ x1, y0 ≤ y1)`);
+    }
+  }
+}
+
+/**
+ * Which decoder outputs to return. K = 4 exports: index 0 is the single-mask token, 1..3 the multimask outputs.
+ * K = 1 exports (`--return-single-mask`): only index 0, whatever `multimask` says.
+ */
+export function selectDecoderOutputs(k: number, multimask: boolean): number[] {
+  if (k >= 4 && multimask) return [1, 2, 3];
+  return [0];
+}

@@ -1,0 +1,82 @@
+/**
+ * ONNX Runtime sessions (Node: onnxruntime-node). CPU by default; CUDA only when asked AND this
+ * onnxruntime-node build has it — otherwise, or when creating the CUDA session fails, CPU with a warning.
+ * Sessions are created from the file PATH whenever possible, so ONNX external data (`*_data.bin` beside the
+ * model, ViT-H) is found by ONNX Runtime.
+ */
+import * as ort from 'onnxruntime-node';
+import { MedpersamUserError } from '../errors.js';
+import type { ExecutionProviderName } from './types.js';
+
+export interface SessionOptions {
+  /** intraOpNumThreads (default: ONNX Runtime's default). */
+  threads?: number;
+  executionProvider?: ExecutionProviderName;
+}
+
+export interface CreatedSession {
+  session: ort.InferenceSession;
+  provider: ExecutionProviderName;
+  warnings: string[];
+}
+
+/** Whether this onnxruntime-node build lists the CUDA execution provider. */
+export function cudaListed(): boolean {
+  try {
+    return ort.listSupportedBackends().some((b) => b.name === 'cuda');
+  } catch {
+    return false;
+  }
+}
+
+function baseOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions {
+  const o: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    interOpNumThreads: 1,
+    logSeverityLevel: 3,
+  };
+  if (opts.threads !== undefined) {
+    if (!Number.isInteger(opts.threads) || opts.threads < 1) {
+      throw new MedpersamUserError('INVALID_OPTION', `threads must be a positive integer, got ${opts.threads}`);
+    }
+    o.intraOpNumThreads = opts.threads;
+  }
+  return o;
+}
+
+/**
+ * Create a session from a model path (preferred) or bytes. `label` names the file in errors.
+ */
+export async function createSession(source: string | Uint8Array, label: string, opts: SessionOptions = {}): Promise<CreatedSession> {
+  const warnings: string[] = [];
+  const base = baseOptions(opts);
+  if (opts.executionProvider === 'cuda') {
+    if (cudaListed()) {
+      try {
+        const session = await createRaw(source, { ...base, executionProviders: ['cuda', 'cpu'] });
+        return { session, provider: 'cuda', warnings };
+      } catch (err) {
+        warnings.push(`CUDA execution provider failed for ${label} (${firstLine(err)}); running on CPU`);
+      }
+    } else {
+      warnings.push('this onnxruntime-node has no CUDA execution provider; running on CPU');
+    }
+  }
+  try {
+    const session = await createRaw(source, { ...base, executionProviders: ['cpu'] });
+    return { session, provider: 'cpu', warnings };
+  } catch (err) {
+    throw new MedpersamUserError('ONNX_LOAD_FAILED', `ONNX Runtime cannot load this model: ${firstLine(err)}`, { file: label, cause: err });
+  }
+}
+
+function createRaw(source: string | Uint8Array, o: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
+  return typeof source === 'string' ? ort.InferenceSession.create(source, o) : ort.InferenceSession.create(source, o);
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0]!.slice(0, 300);
+}
+
+export { ort };

@@ -1,0 +1,119 @@
+/**
+ * Types of the SAM component (docs/sam-onnx.md, CONTRACTS.md "src/sam").
+ *
+ * Coordinate frames met here:
+ *  - original: the image's own pixels (what callers use: `pointsOriginal`, `boxOriginal`, masks at W×H);
+ *  - sam1024:  the resized frame, longest side 1024 (`scale = 1024 / max(W,H)`, sides `floor(x*scale + 0.5)`),
+ *              zero-padded bottom/right to 1024×1024 (what the encoder sees and `point_coords` is in);
+ *  - sam256:   the padded 1024 frame downsampled ×4 (`mask_input`, `low_res_masks`).
+ * Conversions between them happen only in `prompt-frames.ts` / `preprocess.ts`.
+ */
+import type { BinaryMask, Box, LabeledPoint } from '../image/types.js';
+
+/** How the encoder wants its input (detected from the graph's input, never from the user). */
+export type EncoderVariant =
+  /** `[1,3,1024,1024]`: the caller resizes, normalises (SAM mean/std on 0..255) and zero-pads. */
+  | 'plain'
+  /** `input_image` `[H,W,3]` raw 0..255 (samexporter `--use-preprocess`); normalising and padding in-graph. */
+  | 'input_image';
+
+export type ExecutionProviderName = 'cpu' | 'cuda';
+
+export interface SamLoadOptions {
+  /** ONNX Runtime intra-op threads (default: ONNX Runtime's own default, one per physical core). */
+  threads?: number;
+  /** 'cpu' (default) or 'cuda' (used only when this onnxruntime-node has it; otherwise CPU + a warning). */
+  executionProvider?: ExecutionProviderName;
+  /**
+   * Folder of the on-disk embedding cache (default `<medpersamHome()>/embeddings`); `false` disables the disk
+   * cache (embeddings are then kept only in the small in-memory LRU).
+   */
+  cacheDir?: string | false;
+  /** Embeddings kept in memory (LRU; default 4 ≈ 16 MB for 256×64×64). Memory does not grow with image count. */
+  memoryCacheEntries?: number;
+  /**
+   * Patch the decoder graph for PerSAM target-semantic prompting (paper App. C.1, sam-onnx.md §5; default false).
+   * Fails safe: when the pattern is not found the model runs unpatched and `info.warnings` says so.
+   */
+  targetEmbedding?: boolean;
+  /** Logit magnitude used to turn a binary mask prompt into `mask_input` (default 20: 1 → +20, 0 → -20). */
+  maskPromptLogit?: number;
+}
+
+/** A mask prompt: binary at the original size, logits at the original size, or SAM low-res logits (256×256). */
+export type SamMaskPrompt =
+  | { kind: 'binary'; mask: BinaryMask }
+  /** Soft logits at the original size (length W·H), e.g. a previous `logitsOriginal`. */
+  | { kind: 'logitsOriginal'; logits: Float32Array }
+  /** Already in the padded-1024 frame at 256×256 (a previous `lowResLogits`): passed through unchanged. */
+  | { kind: 'logits256'; logits: Float32Array };
+
+export interface SamPrompts {
+  /** Clicks in original pixel coordinates (pixel centres at integer positions); must lie inside the image. */
+  pointsOriginal?: LabeledPoint[];
+  /** Box in original pixel coordinates (inclusive corners); must lie inside the image. */
+  boxOriginal?: Box;
+  maskPrompt?: SamMaskPrompt;
+  /**
+   * PerSAM target embedding (256 floats, L2-normalised prototype). Used only when the decoder was patched
+   * (`info.targetEmbedding`); ignored (zeros) otherwise.
+   */
+  targetEmbedding?: Float32Array;
+}
+
+export interface SamDecodeOptions {
+  /** false (default): the single-mask output; true: the 3 multimask outputs (K = 4 exports only). */
+  multimask?: boolean;
+}
+
+export interface SamDecodeResult {
+  /** Per returned output: logits at the original size (W·H, row-major); threshold 0. */
+  logitsOriginal: Float32Array[];
+  /** Per returned output: low-res logits in the padded-1024 frame at 256×256. */
+  lowResLogits: Float32Array[];
+  /** Per returned output: SAM's predicted IoU. */
+  iouScores: number[];
+  width: number;
+  height: number;
+  /** Whether the multimask outputs were returned (false also when the export has K = 1). */
+  multimask: boolean;
+}
+
+export interface SamEmbedding {
+  /** 256·64·64 floats (NCHW). */
+  data: Float32Array;
+  dims: readonly [number, number, number, number];
+  originalWidth: number;
+  originalHeight: number;
+  /** Cache key (model id + image content hash). */
+  key: string;
+}
+
+export interface SamModelInfo {
+  encoderPath: string;
+  decoderPath: string;
+  encoderVariant: EncoderVariant;
+  /** Shape of the encoder's embedding output, e.g. [1,256,64,64]. */
+  embeddingDims: readonly [number, number, number, number];
+  /** Number of decoder outputs K read from the graph (1 or 4), null when the graph leaves it dynamic. */
+  decoderOutputs: number | null;
+  /** sha256 of the encoder file(s): the model part of embedding cache keys. */
+  encoderId: string;
+  executionProvider: ExecutionProviderName;
+  /** Whether the decoder accepts a target embedding (patched, or exported with one). */
+  targetEmbedding: boolean;
+  /** Things the user should know (CUDA fallback, target-embedding patch not applied, ...). */
+  warnings: string[];
+}
+
+/** Counters for tests and benchmarks. Times in milliseconds. */
+export interface SamModelStats {
+  encodeCalls: number;
+  encoderRuns: number;
+  encoderRunMs: number;
+  memoryCacheHits: number;
+  diskCacheHits: number;
+  decodeCalls: number;
+  decoderRunMs: number;
+  decodeTotalMs: number;
+}
