@@ -43,19 +43,25 @@ export function isDicomPart10(bytes: Uint8Array): boolean {
 
 /**
  * True when the bytes look like a raw DICOM data set without the Part-10 preamble (older files, some
- * scanners): the first element is little-endian group 0x0002 or 0x0008 with a small even element number.
+ * scanners): the first element is little-endian group 0x0002 or 0x0008, its length fits the file, and the
+ * element after it has an even group number that does not go backwards.
  */
 export function isRawDicom(bytes: Uint8Array): boolean {
-  if (bytes.length < 8) return false;
-  const group = bytes[0]! | (bytes[1]! << 8);
-  const element = bytes[2]! | (bytes[3]! << 8);
+  if (bytes.length < 16) return false;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const group = view.getUint16(0, true);
   if (group !== 0x0002 && group !== 0x0008) return false;
-  if (element > 0x0020 || element % 2 !== 0) return false;
-  // Explicit VR: two upper-case letters; implicit VR: a 32-bit length that fits the file.
-  const vrLetters = bytes[4]! >= 65 && bytes[4]! <= 90 && bytes[5]! >= 65 && bytes[5]! <= 90;
-  if (vrLetters) return true;
-  const length = (bytes[4]! | (bytes[5]! << 8) | (bytes[6]! << 16)) + bytes[7]! * 0x1000000;
-  return length < bytes.length;
+  let next: number;
+  if (rawDicomIsExplicit(bytes)) {
+    const vr = String.fromCharCode(bytes[4]!, bytes[5]!);
+    const long = ['OB', 'OW', 'OF', 'OD', 'OL', 'OV', 'SQ', 'UT', 'UN', 'UC', 'UR', 'SV', 'UV'].includes(vr);
+    next = long ? 12 + view.getUint32(8, true) : 8 + view.getUint16(6, true);
+  } else {
+    next = 8 + view.getUint32(4, true);
+  }
+  if (next + 4 > bytes.length) return false;
+  const nextGroup = view.getUint16(next, true);
+  return nextGroup >= group && nextGroup % 2 === 0 && nextGroup <= 0x7fe0;
 }
 
 /** Raw DICOM (no preamble) with explicit VR? Only meaningful when `isRawDicom` is true. */
