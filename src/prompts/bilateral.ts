@@ -16,8 +16,9 @@
  * 'bilateral' (forced): the best gap if it passes the balance test, else the column splitting all foreground
  * pixels in half (smallest s with at least half of them at x < s). 'single': never split.
  */
-import { connectedComponents } from '../image/components.js';
+import { boundingBox, connectedComponents } from '../image/components.js';
 import type { BinaryMask } from '../image/types.js';
+import { cropMask } from './crop.js';
 import type { BilateralDecision, BilateralMode, BilateralRuleOptions } from './types.js';
 
 export const DEFAULT_MIN_SIDE_FRACTION = 0.2;
@@ -64,11 +65,15 @@ export function decideBilateral(mask: BinaryMask, mode: BilateralMode = 'auto', 
   const ignoreFraction = opts.ignoreComponentFraction ?? DEFAULT_IGNORE_COMPONENT_FRACTION;
   const none = (reason: string): BilateralDecision => ({ mode, bilateral: false, splitX: null, leftPixels: 0, rightPixels: 0, reason });
   if (mode === 'single') return none('forced single');
-  const { width, height } = mask;
-  const { labels, sizes } = connectedComponents(mask, 8);
+  const bbox = boundingBox(mask);
+  if (!bbox) return none('empty mask');
+  // Components and columns on the bounding box only; columns are offset back by bbox.x0 at the end.
+  const cropped = cropMask(mask, bbox);
+  const { width, height } = cropped;
+  const x0 = bbox.x0;
+  const { labels, sizes } = connectedComponents(cropped, 8);
   let total = 0;
   for (const s of sizes) total += s;
-  if (total === 0) return none('empty mask');
   const significant = sizes.map((s) => s >= ignoreFraction * total);
   const columns = new Float64Array(width);
   const allColumns = new Float64Array(width);
@@ -91,10 +96,10 @@ export function decideBilateral(mask: BinaryMask, mode: BilateralMode = 'auto', 
     return {
       mode,
       bilateral: true,
-      splitX: gap.splitX,
+      splitX: gap.splitX + x0,
       leftPixels: gap.left,
       rightPixels: gap.right,
-      reason: `vertical gap at x=${gap.splitX} splits the foreground ${gap.left}:${gap.right}`,
+      reason: `vertical gap at x=${gap.splitX + x0} splits the foreground ${gap.left}:${gap.right}`,
     };
   }
   if (mode === 'auto') {
@@ -115,9 +120,9 @@ export function decideBilateral(mask: BinaryMask, mode: BilateralMode = 'auto', 
   return {
     mode,
     bilateral: true,
-    splitX,
+    splitX: splitX + x0,
     leftPixels: left,
     rightPixels: total - left,
-    reason: `forced bilateral: no balanced gap, split at the median column x=${splitX}`,
+    reason: `forced bilateral: no balanced gap, split at the median column x=${splitX + x0}`,
   };
 }

@@ -4,11 +4,14 @@
  * Here: threshold the logits (> 0) → opening (erosion then dilation, small kernel) → fill holes → optionally keep
  * the largest component(s). If the opening would remove everything (an object thinner than the kernel), the
  * unsmoothed mask is kept (diagnostic 'opening-emptied-kept-unsmoothed').
+ * Runs on the bounding box + 1 pixel (exact: opening never grows the mask, and the 1-pixel background ring
+ * connects everything outside, so hole filling is unchanged).
  */
-import { connectedComponents, fillHoles } from '../image/components.js';
+import { boundingBox, connectedComponents, fillHoles } from '../image/components.js';
 import { opening, type KernelShape } from '../image/morphology.js';
 import type { BinaryMask } from '../image/types.js';
 import { countOn } from './candidates.js';
+import { cropMask, expandBox, pasteMask } from './crop.js';
 
 /** Foreground where logit > threshold (default 0, SAM's mask threshold). */
 export function binaryFromLogits(logits: Float32Array, width: number, height: number, threshold = 0): BinaryMask {
@@ -64,12 +67,17 @@ export function smoothMaskForNextPrompt(mask: BinaryMask, opts: SmoothMaskOption
   }
   const fallbacks: string[] = [];
   const pixelsBefore = countOn(mask);
-  let out = opening(mask, { shape: opts.kernelShape ?? 'disk', radius });
-  if (countOn(out) === 0 && pixelsBefore > 0) {
-    out = { width, height, data: new Uint8Array(mask.data) };
+  const bbox = boundingBox(mask);
+  if (!bbox) return { mask: { width, height, data: new Uint8Array(width * height) }, radiusUsed: radius, pixelsBefore, pixelsAfter: 0, fallbacks };
+  const cropBox = expandBox(bbox, 1, width, height);
+  const cropped = cropMask(mask, cropBox);
+  let out = opening(cropped, { shape: opts.kernelShape ?? 'disk', radius });
+  if (countOn(out) === 0) {
+    out = cropped;
     fallbacks.push('opening-emptied-kept-unsmoothed');
   }
   if (opts.fillHoles ?? true) out = fillHoles(out);
   if (keep !== 'all') out = keepLargest(out, keep === 'largest' ? 1 : keep);
+  out = pasteMask(out, cropBox, width, height);
   return { mask: out, radiusUsed: radius, pixelsBefore, pixelsAfter: countOn(out), fallbacks };
 }

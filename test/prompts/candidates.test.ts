@@ -94,3 +94,21 @@ describe('candidateRegions (Eqs. 5–7)', () => {
     expect(r.fallbacks).toEqual([]);
   });
 });
+
+describe('candidateRegions works on a crop but matches the whole-image morphology', () => {
+  it('for shapes touching the image border and several components', () => {
+    const m = ellipsesMask(70, 50, [
+      { cx: 0, cy: 10, rx: 15, ry: 12 },
+      { cx: 50, cy: 45, rx: 18, ry: 9 },
+      { cx: 40, cy: 20, rx: 6, ry: 6 },
+    ]);
+    for (const band of ['dilate-minus-erode', 'dilate-minus-mask'] as const) {
+      const r = candidateRegions(m, { erosionRadius: 3, dilationRadius: 4, negativeBand: band });
+      const e = erode(m, { shape: 'disk', radius: 3 });
+      const d = dilate(m, { shape: 'disk', radius: 4 });
+      const inner = band === 'dilate-minus-erode' ? e : m;
+      expect(r.positiveRegion.data).toEqual(e.data);
+      expect(r.negativeRegion.data).toEqual(d.data.map((v, i) => (v && !inner.data[i] ? 1 : 0)));
+    }
+  });
+});

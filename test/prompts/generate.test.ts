@@ -74,6 +74,7 @@ describe('generatePrompts on random-ish shapes (20 seeds)', () => {
       const eroded = erode(mask, { shape: 'disk', radius: d.erosionRadiusUsed });
       const dilated = dilate(mask, { shape: 'disk', radius: d.dilationRadiusUsed });
       expect(r.positiveRegion.data).toEqual(eroded.data);
+      expect(r.negativeRegion.data).toEqual(dilated.data.map((v, i) => (v && !eroded.data[i] ? 1 : 0)));
       for (const p of pos(r)) expect(eroded.data[idx(p, w)]).toBe(1);
       for (const p of neg(r)) {
         expect(dilated.data[idx(p, w)]).toBe(1);

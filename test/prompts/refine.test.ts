@@ -47,3 +47,16 @@ describe('smoothMaskForNextPrompt (App. C.1: erosion + dilation, hole filling)',
     expect(() => smoothMaskForNextPrompt(all, { keepComponents: 0 })).toThrow(RangeError);
   });
 });
+
+describe('smoothMaskForNextPrompt works on a crop but matches the whole-image operations', () => {
+  it('for a border-touching shape with a hole and a notch', async () => {
+    const { opening } = await import('../../src/image/morphology.js');
+    const { fillHoles } = await import('../../src/image/components.js');
+    const m = rectMask(30, 30, 0, 5, 20, 25);
+    m.data[15 * 30 + 10] = 0; // hole
+    m.data[15 * 30 + 11] = 0;
+    for (let y = 10; y < 14; y++) m.data[y * 30 + 0] = 0; // notch at the border
+    const r = smoothMaskForNextPrompt(m, { radius: 2 });
+    expect(r.mask.data).toEqual(fillHoles(opening(m, { shape: 'disk', radius: 2 })).data);
+  });
+});
