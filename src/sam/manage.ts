@@ -11,7 +11,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
-import { join, resolve, relative, isAbsolute } from 'node:path';
+import { basename, join, resolve, relative, isAbsolute } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { MedpersamUserError } from '../errors.js';
 import type { ProgressCallback } from '../progress.js';
@@ -30,6 +30,10 @@ import {
 } from './registry.js';
 import { downloadFile, sha256File } from './download.js';
 import { extractZip } from './zip.js';
+import { findSamModelFiles, type OnnxFileInfo, type OnnxValueInfo } from './model-files.js';
+import { loadSamModel } from './model.js';
+import type { EncoderVariant, ExecutionProviderName } from './types.js';
+import type { FloatImage, BinaryMask } from '../image/types.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 
@@ -140,7 +144,8 @@ export async function pullModel(id: string, opts: PullOptions = {}): Promise<Pul
   if (existing && !opts.force) {
     return { id, dir, downloaded: false, manifest: existing, notes: [`${id} is already installed in ${dir}`] };
   }
-  if (!existing && existsSync(dir) && (await readdir(dir)).length > 0) {
+  // A folder with our (incomplete) manifest may be replaced; anything else there belongs to the user.
+  if (!existing && existsSync(dir) && !existsSync(join(dir, MANIFEST_FILE)) && (await readdir(dir)).length > 0) {
     throw new MedpersamUserError(
       'MODEL_DIR_OCCUPIED',
       `this folder already holds files that medpersam did not download; not touching them. ` +
@@ -180,7 +185,15 @@ const FALL_THROUGH_CODES = new Set([
   'ARCHIVE_CORRUPT',
   'ARCHIVE_UNSAFE_PATH',
   'ARCHIVE_UNREADABLE',
-  'MODEL_LAYOUT',
+  // The downloaded files are not a usable pair (model-files.ts codes).
+  'INCOMPLETE_MODEL_FOLDER',
+  'AMBIGUOUS_MODEL_FOLDER',
+  'NOT_AN_ONNX_MODEL',
+  'DECODER_WITHOUT_MASK_INPUT',
+  'DECODER_INPUTS_MISMATCH',
+  'UNSUPPORTED_ENCODER',
+  'MODEL_PAIR_MISMATCH',
+  'MISSING_EXTERNAL_DATA',
 ]);
 
 async function pullFromSource(
@@ -243,7 +256,10 @@ async function pullFromSource(
       for (const f of downloaded) await rename(join(staging, f.path), join(tmp, f.path));
       files = downloaded;
     }
-    const layout = locateModelFiles(tmp);
+    // Classify and validate the pair by its graph interfaces (sam-runtime's loader logic): a download that
+    // cannot serve Med-PerSAM (e.g. a decoder without mask_input) fails here, not at the first segmentation.
+    const pair = await findSamModelFiles(tmp);
+    const layout = { encoder: basename(pair.encoder.path), decoder: basename(pair.decoder.path) };
     const pinned = source.kind === 'zip' ? archive!.pinned : files.every((f) => f.pinned);
     const manifest: ModelManifest = {
       format: 'medpersam-model',
@@ -282,51 +298,12 @@ async function pullFromSource(
   } catch (err) {
     await rm(tmp, { recursive: true, force: true }).catch(() => {});
     // A corrupt / unusable archive must not be reused on the next try.
-    const unusableArchive =
-      err instanceof MedpersamUserError && (err.code.startsWith('ARCHIVE') || err.code === 'MODEL_LAYOUT');
-    if (unusableArchive && source.kind === 'zip') await rm(join(staging, source.files[0]!.name), { force: true });
+    // Unusable content must not be reused by the next pull: drop it from staging (it is re-downloaded).
+    if (err instanceof MedpersamUserError && FALL_THROUGH_CODES.has(err.code) && !err.code.startsWith('DOWNLOAD')) {
+      await rm(staging, { recursive: true, force: true });
+    }
     throw err;
   }
-}
-
-// ------------------------------------------------------------------------------------------------- layout
-
-export interface ModelLayout {
-  /** Encoder ONNX, relative to the folder ('/'-separated). */
-  encoder: string;
-  /** Decoder ONNX, relative to the folder. */
-  decoder: string;
-}
-
-/**
- * Find the encoder and decoder ONNX files in a model folder: `manifest.json` (pulled models), else a
- * samexporter/AnyLabeling `config.yaml` (`encoder_model_path:` / `decoder_model_path:`), else the one
- * `*encoder*.onnx` and the one `*decoder*.onnx` (searched two folder levels deep).
- * Throws 'MODEL_LAYOUT' naming what it found when that is ambiguous or incomplete.
- */
-export function locateModelFiles(dir: string): ModelLayout {
-  const manifest = readManifestSync(dir);
-  if (manifest) return { encoder: manifest.encoder, decoder: manifest.decoder };
-
-  const configPath = join(dir, 'config.yaml');
-  if (existsSync(configPath)) {
-    const text = readFileSync(configPath, 'utf8');
-    const enc = yamlScalar(text, 'encoder_model_path');
-    const dec = yamlScalar(text, 'decoder_model_path');
-    if (enc && dec && isInside(dir, enc) && isInside(dir, dec) && isFile(join(dir, enc)) && isFile(join(dir, dec))) {
-      return { encoder: enc.replace(/\\/g, '/'), decoder: dec.replace(/\\/g, '/') };
-    }
-  }
-  const onnx = listOnnx(dir, 2);
-  const encoders = onnx.filter((p) => /encoder/i.test(lastSegment(p)));
-  const decoders = onnx.filter((p) => /decoder/i.test(lastSegment(p)));
-  if (encoders.length === 1 && decoders.length === 1) return { encoder: encoders[0]!, decoder: decoders[0]! };
-  const found = onnx.length > 0 ? onnx.join(', ') : 'no .onnx files';
-  const problem =
-    encoders.length === 0 || decoders.length === 0
-      ? `needs one *encoder*.onnx and one *decoder*.onnx file`
-      : `has several candidate encoder/decoder files; keep one of each (or add a config.yaml with encoder_model_path / decoder_model_path)`;
-  throw new MedpersamUserError('MODEL_LAYOUT', `SAM model folder ${problem}; found: ${found}`, { file: dir });
 }
 
 // ------------------------------------------------------------------------------------------------- resolve
@@ -355,7 +332,7 @@ export async function resolveSamModel(idOrDir: string, opts: ModelManagementOpti
   if (model) {
     const dir = modelDir(model.id, home);
     if (readManifestSync(dir)) return dir;
-    if (listOnnx(dir, 2).length > 0) return dir; // files placed there by hand: the loader checks them
+    if (listOnnx(dir).length > 0) return dir; // files placed there by hand: the loader checks them
     throw modelNotPresent(model, home);
   }
   if (looksLikePath) {
@@ -388,17 +365,217 @@ function modelNotPresent(model: KnownModel, home: string): MedpersamUserError {
   return new MedpersamUserError('MODEL_NOT_PRESENT', lines.join('\n'));
 }
 
+// ------------------------------------------------------------------------------------------------- verify
+
+export interface VerifiedValue {
+  name: string;
+  /** Element type, e.g. 'float32'. */
+  type: string;
+  /** Dimensions (numbers, symbolic names, null = unknown); null when the rank is unknown. */
+  dims: (number | string | null)[] | null;
+  /** e.g. "[1,256,64,64]", "[1,N,2]". */
+  shape: string;
+}
+
+export interface VerifiedGraph {
+  file: string;
+  opset: number | null;
+  inputs: VerifiedValue[];
+  outputs: VerifiedValue[];
+  externalData: string[];
+}
+
+export interface VerifyOptions {
+  /** ONNX Runtime threads for the check (default: runtime default). */
+  threads?: number;
+  executionProvider?: ExecutionProviderName;
+  /** Re-hash the files listed in manifest.json (pulled models) and compare (default true). */
+  checkFiles?: boolean;
+  /** Also run the encoder on a small synthetic image and the decoder on point + box + mask prompts (default false). */
+  smokeTest?: boolean;
+  onProgress?: ProgressCallback;
+}
+
+export interface VerifyReport {
+  dir: string;
+  /** False when a checksum differs from the manifest or the smoke test failed. */
+  ok: boolean;
+  problems: string[];
+  encoder: VerifiedGraph & { variant: EncoderVariant };
+  /** K = number of decoder outputs read from the graph (1 or 4; null when dynamic). */
+  decoder: VerifiedGraph & { k: number | null; targetEmbedding: boolean };
+  embeddingDims: readonly [number, number, number, number];
+  executionProvider: ExecutionProviderName;
+  warnings: string[];
+  checksums: {
+    status: 'ok' | 'mismatch' | 'no-manifest' | 'skipped';
+    checked: number;
+    mismatched: { path: string; expected: string; actual: string }[];
+    policy?: ModelManifest['checksumPolicy'];
+  };
+  smokeTest?: { ok: boolean; encodeMs: number; decodeMs: number; outputs: number; detail: string };
+}
+
+/**
+ * `models verify <dir>`: load the pair with the real loader (`loadSamModel`: interface checks, both ONNX
+ * Runtime sessions created) and report every input and output, the encoder variant and K; for pulled models
+ * re-check the files against manifest.json. Loading problems throw the loader's MedpersamUserError.
+ */
+export async function verifyModelDir(dir: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  const absDir = resolve(dir);
+  const problems: string[] = [];
+
+  // 1. Files against the manifest first: a damaged file is then reported as such, not as a broken model.
+  const checksums: VerifyReport['checksums'] = { status: 'skipped', checked: 0, mismatched: [] };
+  if (opts.checkFiles ?? true) {
+    const manifest = readManifestRaw(absDir);
+    if (!manifest) {
+      checksums.status = 'no-manifest';
+    } else {
+      checksums.policy = manifest.checksumPolicy;
+      for (const f of manifest.files) {
+        const path = join(absDir, f.path);
+        const actual = existsSync(path) ? await sha256File(path, opts.onProgress, f.path) : 'missing';
+        checksums.checked++;
+        if (actual !== f.sha256) checksums.mismatched.push({ path: f.path, expected: f.sha256, actual });
+      }
+      checksums.status = checksums.mismatched.length > 0 ? 'mismatch' : 'ok';
+      for (const m of checksums.mismatched) {
+        problems.push(
+          m.actual === 'missing'
+            ? `${m.path} is missing (it was pulled with sha256 ${m.expected}); pull the model again with --force`
+            : `${m.path} changed since it was pulled (sha256 ${m.actual}, manifest says ${m.expected}); pull the model again with --force`,
+        );
+      }
+    }
+  }
+
+  // 2. Load with the real loader (interface checks + ONNX Runtime sessions).
+  let files: Awaited<ReturnType<typeof findSamModelFiles>>;
+  let model: Awaited<ReturnType<typeof loadSamModel>>;
+  try {
+    files = await findSamModelFiles(absDir);
+    model = await loadSamModel(absDir, {
+      threads: opts.threads,
+      executionProvider: opts.executionProvider,
+      cacheDir: false,
+      memoryCacheEntries: 1,
+    });
+  } catch (err) {
+    if (checksums.status === 'mismatch' && err instanceof MedpersamUserError) {
+      throw new MedpersamUserError(
+        'CHECKSUM_MISMATCH',
+        `the model does not load (${err.message}), and its files differ from what was pulled:\n  - ${problems.join('\n  - ')}`,
+        { file: absDir, cause: err },
+      );
+    }
+    throw err;
+  }
+  let smokeTest: VerifyReport['smokeTest'];
+  try {
+    if (opts.smokeTest) {
+      smokeTest = await runSmokeTest(model);
+      if (!smokeTest.ok) problems.push(`smoke test failed: ${smokeTest.detail}`);
+    }
+  } finally {
+    await model.release();
+  }
+  return {
+    dir: absDir,
+    ok: problems.length === 0,
+    problems,
+    encoder: { ...graphOf(files.encoder, absDir), variant: files.encoderVariant },
+    decoder: { ...graphOf(files.decoder, absDir), k: files.decoderOutputs, targetEmbedding: model.info.targetEmbedding },
+    embeddingDims: model.info.embeddingDims,
+    executionProvider: model.info.executionProvider,
+    warnings: model.info.warnings,
+    checksums,
+    ...(smokeTest ? { smokeTest } : {}),
+  };
+}
+
+const ONNX_TYPES: Record<number, string> = {
+  1: 'float32', 2: 'uint8', 3: 'int8', 5: 'int16', 6: 'int32', 7: 'int64', 9: 'bool', 10: 'float16', 11: 'float64',
+};
+
+function valueOf(v: OnnxValueInfo): VerifiedValue {
+  const shape = v.shape ? `[${v.shape.map((d) => (d === null ? '?' : String(d))).join(',')}]` : '[unknown]';
+  return { name: v.name, type: ONNX_TYPES[v.elemType] ?? `onnx-type-${v.elemType}`, dims: v.shape, shape };
+}
+
+function graphOf(info: OnnxFileInfo, dir: string): VerifiedGraph {
+  return {
+    file: relative(dir, info.path).split(/[\\/]/).join('/'),
+    opset: info.opset,
+    inputs: info.inputs.map(valueOf),
+    outputs: info.outputs.map(valueOf),
+    externalData: info.externalDataFiles,
+  };
+}
+
+/** Encode a small synthetic RGB image, decode point + box + mask prompts, check shapes and finiteness. */
+async function runSmokeTest(model: Awaited<ReturnType<typeof loadSamModel>>): Promise<NonNullable<VerifyReport['smokeTest']>> {
+  const width = 96;
+  const height = 64;
+  const data = new Float32Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3;
+      const inside = x >= 30 && x < 66 && y >= 16 && y < 48;
+      data[i] = inside ? 200 : (x * 255) / width;
+      data[i + 1] = inside ? 180 : (y * 255) / height;
+      data[i + 2] = inside ? 160 : 40;
+    }
+  }
+  const image: FloatImage = { width, height, channels: 3, data };
+  const maskData = new Uint8Array(width * height);
+  for (let y = 16; y < 48; y++) for (let x = 30; x < 66; x++) maskData[y * width + x] = 1;
+  const mask: BinaryMask = { width, height, data: maskData };
+  const t0 = performance.now();
+  const embedding = await model.encode(image);
+  const t1 = performance.now();
+  const result = await model.decode(embedding, {
+    pointsOriginal: [{ x: 48, y: 32, label: 1 }],
+    boxOriginal: { x0: 30, y0: 16, x1: 65, y1: 47 },
+    maskPrompt: { kind: 'binary', mask },
+  });
+  const t2 = performance.now();
+  const issues: string[] = [];
+  const embLen = model.info.embeddingDims.reduce((a, b) => a * b, 1);
+  if (embedding.data.length !== embLen) issues.push(`embedding has ${embedding.data.length} values, expected ${embLen}`);
+  if (!embedding.data.every(Number.isFinite)) issues.push('embedding has non-finite values');
+  if (result.logitsOriginal.length === 0) issues.push('decoder returned no masks');
+  for (const l of result.logitsOriginal) {
+    if (l.length !== width * height) issues.push(`mask has ${l.length} values, expected ${width * height}`);
+    else if (!l.every(Number.isFinite)) issues.push('mask logits have non-finite values');
+  }
+  for (const l of result.lowResLogits) if (l.length !== 256 * 256) issues.push(`low-res mask has ${l.length} values, expected 65536`);
+  if (!result.iouScores.every(Number.isFinite)) issues.push('IoU scores are not finite');
+  return {
+    ok: issues.length === 0,
+    encodeMs: t1 - t0,
+    decodeMs: t2 - t1,
+    outputs: result.logitsOriginal.length,
+    detail: issues.length === 0 ? `encoded ${width}x${height}, decoded ${result.logitsOriginal.length} mask(s)` : issues.join('; '),
+  };
+}
+
 // ------------------------------------------------------------------------------------------------- helpers
 
-/** Read a complete pulled model's manifest: undefined when absent, unreadable, or a listed file is missing / has the wrong size. */
-export function readManifestSync(dir: string): ModelManifest | undefined {
-  let manifest: ModelManifest;
+/** manifest.json as written by pull, without checking the files (undefined when absent or not ours). */
+function readManifestRaw(dir: string): ModelManifest | undefined {
   try {
-    manifest = JSON.parse(readFileSync(join(dir, MANIFEST_FILE), 'utf8')) as ModelManifest;
+    const m = JSON.parse(readFileSync(join(dir, MANIFEST_FILE), 'utf8')) as ModelManifest;
+    return m?.format === 'medpersam-model' && Array.isArray(m.files) ? m : undefined;
   } catch {
     return undefined;
   }
-  if (manifest?.format !== 'medpersam-model' || !Array.isArray(manifest.files)) return undefined;
+}
+
+/** Read a complete pulled model's manifest: undefined when absent, unreadable, or a listed file is missing / has the wrong size. */
+export function readManifestSync(dir: string): ModelManifest | undefined {
+  const manifest = readManifestRaw(dir);
+  if (!manifest) return undefined;
   for (const f of manifest.files) {
     if (!isInside(dir, f.path)) return undefined;
     try {
@@ -445,11 +622,6 @@ export function formatBytes(n: number): string {
   return `${n} B`;
 }
 
-function yamlScalar(text: string, key: string): string | undefined {
-  const m = new RegExp(`^\\s*${key}\\s*:\\s*["']?([^"'#\\r\\n]+?)["']?\\s*(?:#.*)?$`, 'm').exec(text);
-  return m?.[1]?.trim();
-}
-
 function isInside(dir: string, rel: string): boolean {
   if (typeof rel !== 'string' || rel === '' || isAbsolute(rel)) return false;
   const r = relative(resolve(dir), resolve(dir, rel));
@@ -464,25 +636,14 @@ function isFile(path: string): boolean {
   }
 }
 
-function lastSegment(p: string): string {
-  return p.slice(p.lastIndexOf('/') + 1);
-}
-
-/** Relative '/'-paths of *.onnx files under dir, up to `depth` folder levels below it. */
-function listOnnx(dir: string, depth: number, prefix = ''): string[] {
-  let entries: import('node:fs').Dirent[];
+/** Names of the *.onnx files directly in dir (the loader looks only there). */
+function listOnnx(dir: string): string[] {
   try {
-    entries = readdirSync(join(dir, ...prefix.split('/').filter(Boolean)), { withFileTypes: true });
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isFile() && e.name.toLowerCase().endsWith('.onnx'))
+      .map((e) => e.name)
+      .sort();
   } catch {
     return [];
   }
-  const out: string[] = [];
-  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-    if (e.name.startsWith('.')) continue;
-    const rel = prefix ? `${prefix}/${e.name}` : e.name;
-    if (e.isFile() && e.name.toLowerCase().endsWith('.onnx')) out.push(rel);
-    else if (e.isDirectory() && depth > 0) out.push(...listOnnx(dir, depth - 1, rel));
-  }
-  return out;
 }
-
