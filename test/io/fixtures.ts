@@ -432,3 +432,25 @@ export function seededInts(count: number, max: number, seed = 1): number[] {
   }
   return out;
 }
+
+/** Single-file NIfTI-2 (.nii): 540-byte header, 4-byte extension flag, data at offset 544; float32 or int16. */
+export function encodeNifti2(dims: number[], datatype: 'int16' | 'float32', values: ArrayLike<number>, sclSlope = 0, sclInter = 0): Uint8Array {
+  const bits = datatype === 'int16' ? 16 : 32;
+  const buf = Buffer.alloc(544 + (values.length * bits) / 8);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  view.setInt32(0, 540, true);
+  buf.write('n+2\0\r\n\x1a\n', 4, 'latin1');
+  view.setInt16(12, datatype === 'int16' ? 4 : 16, true);
+  view.setInt16(14, bits, true);
+  const all = [dims.length, ...dims];
+  for (let i = 0; i < 8; i++) view.setBigInt64(16 + i * 8, BigInt(all[i] ?? 1), true);
+  for (let i = 0; i < 8; i++) view.setFloat64(104 + i * 8, 1, true);
+  view.setBigInt64(168, 544n, true);
+  view.setFloat64(176, sclSlope, true);
+  view.setFloat64(184, sclInter, true);
+  for (let i = 0; i < values.length; i++) {
+    if (datatype === 'int16') view.setInt16(544 + i * 2, values[i]!, true);
+    else view.setFloat32(544 + i * 4, values[i]!, true);
+  }
+  return buf;
+}

@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MedpersamUserError } from '../../src/errors.js';
 import { readImage } from '../../src/io/image.js';
-import { encodeDicom, encodeDicomRleFrame, encodeNifti, makeTempDir, seededInts, UID, writeBytes } from './fixtures.js';
+import { encodeDicom, encodeDicomRleFrame, encodeNifti, encodeNifti2, makeTempDir, seededInts, UID, writeBytes } from './fixtures.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -213,6 +213,15 @@ describe('readImage: NIfTI', () => {
       expect(missing.message).toContain('0..3');
       expect((await userError(readImage(path, { slice: 4 }))).code).toBe('SLICE_OUT_OF_RANGE');
     }
+  });
+
+  it('NIfTI-2: 2D int16 with scaling and a 3D float32 slice', async () => {
+    const p2d = await writeBytes(join(dir, 'n2.nii'), encodeNifti2([2, 2], 'int16', [-4, 0, 4, 8], 0.25, 1));
+    const r = await readImage(p2d);
+    expect(r.format).toBe('nifti');
+    expect(Array.from(r.image.data)).toEqual([0, 1, 2, 3]);
+    const p3d = await writeBytes(join(dir, 'n2vol.nii'), encodeNifti2([2, 1, 3], 'float32', [0.5, 1.5, 2.5, 3.5, 4.5, 5.5]));
+    expect(Array.from((await readImage(p3d, { slice: 1 })).image.data)).toEqual([2.5, 3.5]);
   });
 
   it('truncated NIfTI and truncated gzip → UNREADABLE_IMAGE', async () => {
