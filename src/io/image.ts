@@ -3,6 +3,8 @@
  * from its extension). Returns the image with float intensities on the file's own scale: 0..255 for 8-bit,
  * 0..65535 for 16-bit, DICOM after RescaleSlope/Intercept, NIfTI after scl_slope/scl_inter.
  *
+ * Low-bit grey PNGs (1/2/4 bits) come back with their stored values (0..1, 0..3, 0..15).
+ *
  * Channels: grey files come back with 1 channel, colour files with 3 (alpha is dropped). Palette PNGs whose
  * colours are all grey come back with 1 channel. An RGB file whose three channels happen to be equal is still
  * reported as 3 channels (that is how it is stored); `toGrey` (src/image) turns it into one.
@@ -113,7 +115,15 @@ async function decodeWithSharp(bytes: Uint8Array, format: 'png' | 'jpeg' | 'tiff
 
   let image: FloatImage = { width, height, channels: channels as 1 | 3, data: Float32Array.from(samples) };
   if (palette && channels === 3) image = collapseIfGrey(image);
-  const bitDepth = outDepth === 'uchar' ? 8 : outDepth === 'ushort' ? 16 : 32;
+  let bitDepth = outDepth === 'uchar' ? 8 : outDepth === 'ushort' ? 16 : 32;
+  // 1/2/4-bit grey PNGs: libvips scales them to 0..255; undo that so the stored values come back
+  // (a 2-bit label map with labels 0..3 must read as 0..3, not 0/85/170/255).
+  const storedBits = meta.bitsPerSample ?? 8;
+  if (grey && outDepth === 'uchar' && storedBits < 8 && storedBits >= 1) {
+    const factor = 255 / (2 ** storedBits - 1);
+    for (let i = 0; i < image.data.length; i++) image.data[i] = Math.round(image.data[i]! / factor);
+    bitDepth = storedBits;
+  }
   return { image, format, bitDepth };
 }
 

@@ -51,20 +51,21 @@ export function encodePng(
   width: number,
   height: number,
   channels: 1 | 2 | 3 | 4,
-  depth: 8 | 16,
+  depth: 1 | 2 | 4 | 8 | 16,
   values: ArrayLike<number>,
   palette?: number[][],
 ): Uint8Array {
   const colourType = palette ? 3 : { 1: 0, 2: 4, 3: 2, 4: 6 }[channels];
   const samples = palette ? 1 : channels;
-  const bytesPerPixel = (samples * depth) / 8;
-  const raw = Buffer.alloc(height * (1 + width * bytesPerPixel));
+  const rowBytes = Math.ceil((width * samples * depth) / 8);
+  const raw = Buffer.alloc(height * (1 + rowBytes));
   for (let y = 0; y < height; y++) {
-    const row = y * (1 + width * bytesPerPixel);
+    const row = y * (1 + rowBytes);
     for (let i = 0; i < width * samples; i++) {
       const v = values[y * width * samples + i]!;
-      if (depth === 8) raw[row + 1 + i] = v;
-      else raw.writeUInt16BE(v, row + 1 + i * 2);
+      if (depth === 16) raw.writeUInt16BE(v, row + 1 + i * 2);
+      else if (depth === 8) raw[row + 1 + i] = v;
+      else raw[row + 1 + ((i * depth) >> 3)]! |= v << (8 - depth - ((i * depth) & 7)); // packed, MSB first
     }
   }
   const ihdr = Buffer.alloc(13);

@@ -58,6 +58,15 @@ describe('readLabelMap', () => {
     for (const l of [a, b, c]) expect(Array.from(l.data)).toEqual(values);
   });
 
+  it('reads 1/2/4-bit grey PNG label maps with their stored values', async () => {
+    const one = await readLabelMap(await writeBytes(join(dir, 'b1.png'), encodePng(5, 1, 1, 1, [0, 1, 1, 0, 1])));
+    expect(Array.from(one.data)).toEqual([0, 1, 1, 0, 1]);
+    const two = await readLabelMap(await writeBytes(join(dir, 'b2.png'), encodePng(5, 1, 1, 2, [0, 1, 2, 3, 1])));
+    expect(Array.from(two.data)).toEqual([0, 1, 2, 3, 1]);
+    const four = await readLabelMap(await writeBytes(join(dir, 'b4.png'), encodePng(3, 1, 1, 4, [0, 9, 15])));
+    expect(Array.from(four.data)).toEqual([0, 9, 15]);
+  });
+
   it('reads an RGB mask whose channels are equal as grey', async () => {
     const label = await readLabelMap(await writeBytes(join(dir, 'rgbgrey.png'), encodePng(2, 1, 3, 8, [0, 0, 0, 2, 2, 2])));
     expect(Array.from(label.data)).toEqual([0, 2]);
