@@ -8,12 +8,11 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { MedpersamUserError } from '../errors.js';
 import { generatePhantom, PHANTOM_CLASSES } from '../image/phantom.js';
 import type { ProgressCallback } from '../progress.js';
 import { writeFileAtomic } from './atomic.js';
-import { writeClassNames, writeLabelPng } from './mask.js';
+import { encodeLabelPng, writeClassNames, writeLabelPng } from './mask.js';
 
 export interface PhantomDatasetOptions {
   /** Number of patients (images) to write (default 8). */
@@ -67,14 +66,14 @@ async function folderHasFiles(dir: string): Promise<boolean> {
   }
 }
 
-/** Encode a grey FloatImage (0..255) as an 8-bit single-channel PNG. */
+/**
+ * Encode a grey FloatImage (0..255) as an 8-bit single-channel PNG. The bytes are rounded intensities; io's label
+ * encoder stores any 8-bit plane unchanged as a grey PNG, so it serves for images too.
+ */
 async function encodeGreyPng(data: Float32Array, width: number, height: number): Promise<Uint8Array> {
   const bytes = new Uint8Array(width * height);
   for (let i = 0; i < bytes.length; i++) bytes[i] = Math.round(Math.min(255, Math.max(0, data[i]!)));
-  const png = await sharp(bytes, { raw: { width, height, channels: 1 } })
-    .png({ compressionLevel: 6 })
-    .toBuffer();
-  return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
+  return encodeLabelPng({ width, height, data: bytes });
 }
 
 /** Write `count` phantoms to `dir` in the dataset layout. */
