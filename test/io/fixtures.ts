@@ -5,7 +5,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deflateSync, gzipSync } from 'node:zlib';
+import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 
 export async function makeTempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'medpersam-io-'));
@@ -177,6 +177,7 @@ export const UID = {
   implicitLE: '1.2.840.10008.1.2',
   explicitLE: '1.2.840.10008.1.2.1',
   explicitBE: '1.2.840.10008.1.2.2',
+  deflated: '1.2.840.10008.1.2.1.99',
   rle: '1.2.840.10008.1.2.5',
   jpegBaseline: '1.2.840.10008.1.2.4.50',
   jpegLs: '1.2.840.10008.1.2.4.80',
@@ -300,8 +301,9 @@ export function encodeDicom(spec: DicomSpec): Uint8Array {
     }
     elements.push({ group: 0x7fe0, element: 0x0010, vr: bitsAllocated === 8 ? 'OB' : 'OW', value: pixel });
   }
-  const body = Buffer.concat(elements.map((e) => encodeElement(e, explicit, le)));
-  if (spec.noPreamble) return body;
+  const plainBody = Buffer.concat(elements.map((e) => encodeElement(e, explicit, le)));
+  if (spec.noPreamble) return plainBody;
+  const body = ts === UID.deflated ? deflateRawSync(plainBody) : plainBody;
 
   const metaElements: Element[] = [
     { group: 0x0002, element: 0x0001, vr: 'OB', value: Uint8Array.from([0, 1]) },

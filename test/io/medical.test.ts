@@ -52,6 +52,12 @@ describe('readImage: DICOM', () => {
     expect(Array.from((await readImage(path)).image.data)).toEqual(values);
   });
 
+  it('deflated explicit VR little endian', async () => {
+    const values = seededInts(20, 65536, 12);
+    const path = await writeBytes(join(dir, 'deflated.dcm'), encodeDicom({ transferSyntax: UID.deflated, rows: 4, columns: 5, values }));
+    expect(Array.from((await readImage(path)).image.data)).toEqual(values);
+  });
+
   it('a raw data set without preamble (implicit VR LE) is still read', async () => {
     const values = [1, 2, 3, 4];
     const path = await writeBytes(
