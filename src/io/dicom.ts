@@ -13,7 +13,7 @@
  * (converted to RGB). Grey images get RescaleSlope/RescaleIntercept applied (e.g. Hounsfield units).
  * MONOCHROME1 (bright = low value) is turned into the MONOCHROME2 convention by mirroring the values inside the
  * image's own range: v' = min + max − v (after rescale), so the value range is kept.
- * Multi-frame files need `slice` (0-based frame index), like 3D NIfTI.
+ * Multi-frame files need `slice` (0-based frame index), like 3D NIfTI; single-frame files ignore it.
  */
 import { inflateRawSync } from 'node:zlib';
 import dicomParserModule from 'dicom-parser';
@@ -299,7 +299,7 @@ export async function decodeDicom(bytes: Uint8Array, file: string, opts: { slice
     }
     frameIndex = opts.slice;
   }
-  if (opts.slice !== undefined && (!Number.isInteger(opts.slice) || opts.slice < 0 || opts.slice >= layout.frames)) {
+  if (layout.frames > 1 && opts.slice !== undefined && (!Number.isInteger(opts.slice) || opts.slice < 0 || opts.slice >= layout.frames)) {
     throw new MedpersamUserError(
       'SLICE_OUT_OF_RANGE',
       `slice ${opts.slice} is out of range: the file has ${layout.frames} frame(s) (0..${layout.frames - 1})`,

@@ -1,7 +1,7 @@
 /**
  * NIfTI-1 / NIfTI-2 single-file (.nii; .nii.gz is gunzipped by the caller) decoding with `nifti-reader-js`.
  *
- * A 2D image (dim[3] = 1) is read as is. A 3D volume needs the `slice` option (0-based index along the third
+ * A 2D image (dim[3] = 1) is read as is (a `slice` option is ignored for it). A 3D volume needs the `slice` option (0-based index along the third
  * axis, k); without it the read fails with 'SLICE_REQUIRED' naming the slice count — there is no silent default,
  * because the "middle slice" is rarely the one a user means. 4D+ files (dim[4..7] > 1) are not supported.
  *
@@ -82,7 +82,8 @@ export function decodeNifti(bytes: Uint8Array, file: string, opts: { slice?: num
       );
     }
   }
-  if (opts.slice !== undefined) {
+  // The option is ignored for 2D files (as for PNG etc.), so one `slice` can be passed to a mixed set.
+  if (opts.slice !== undefined && slices > 1) {
     if (!Number.isInteger(opts.slice) || opts.slice < 0 || opts.slice >= slices) {
       throw new MedpersamUserError(
         'SLICE_OUT_OF_RANGE',

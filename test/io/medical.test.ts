@@ -181,6 +181,8 @@ describe('readImage: NIfTI', () => {
     expect(r.bitDepth).toBe(16);
     expect([r.image.width, r.image.height, r.image.channels]).toEqual([3, 2, 1]);
     expect(Array.from(r.image.data)).toEqual(values.map((v) => v * 0.5 + 10));
+    // A slice option is ignored for 2D files, as for PNG.
+    expect(Array.from((await readImage(path, { slice: 3 })).image.data)).toEqual(values.map((v) => v * 0.5 + 10));
   });
 
   it('scl_slope 0 means no scaling; float32, float64, uint16, int32 and big-endian data', async () => {
