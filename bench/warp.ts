@@ -1,0 +1,53 @@
+/**
+ * Warp-only JSRT benchmark (paper protocol). Usage:
+ *   npx tsx bench/warp.ts [--dataset DIR] [--arch conv|nice-trans] [--res N] [--epochs N] [--batch N] [--aug-per-batch N]
+ *                         [--lr X] [--no-aug] [--no-affine] [--loss ssim|ncc] [--reg X] [--limit N] [--label-warp nearest|argmax]
+ *                         [--preset cpu|paper] [--tag NAME]
+ * Writes bench/results/warp-<tag>.json and prints a table.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { formatWarpBenchTable, runWarpBenchmark } from '../src/pipeline/bench-warp.js';
+import type { WarpSettingsOverrides } from '../src/warp/presets.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string): boolean => args.includes(`--${name}`);
+const value = (name: string): string | undefined => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const num = (name: string): number | undefined => (value(name) !== undefined ? Number(value(name)) : undefined);
+
+const overrides: WarpSettingsOverrides = { network: {}, loss: {}, schedule: {} };
+if (value('arch')) overrides.network!.arch = value('arch') as 'conv' | 'nice-trans';
+if (num('res')) overrides.network!.resolution = num('res')!;
+if (flag('no-affine')) overrides.network!.affine = false;
+if (flag('no-aug')) overrides.loss!.augmentation = false;
+if (value('loss')) overrides.loss!.imageLoss = value('loss') as 'ssim' | 'ncc';
+if (num('reg') !== undefined) overrides.loss!.lambdaReg = num('reg')!;
+if (num('epochs')) overrides.schedule!.initialEpochs = num('epochs')!;
+if (num('batch')) overrides.schedule!.batchSize = num('batch')!;
+if (num('aug-per-batch') !== undefined) overrides.schedule!.augPerBatch = num('aug-per-batch')!;
+if (num('lr')) overrides.schedule!.learningRate = num('lr')!;
+if (num('seed') !== undefined) overrides.schedule!.seed = num('seed')!;
+
+let lastPrint = 0;
+const result = await runWarpBenchmark({
+  datasetDir: value('dataset') ?? '../shared/data/jsrt-scr',
+  preset: (value('preset') as 'cpu' | 'paper' | undefined) ?? 'cpu',
+  overrides,
+  limit: num('limit'),
+  labelWarp: (value('label-warp') as 'nearest' | 'argmax' | undefined) ?? 'nearest',
+  onProgress: (e) => {
+    const now = Date.now();
+    if (now - lastPrint > 10_000 || e.done === e.total) {
+      lastPrint = now;
+      process.stderr.write(`[${e.stage}] ${e.done}/${e.total} ${e.message ?? ''}\n`);
+    }
+  },
+});
+const tag = value('tag') ?? new Date().toISOString().replace(/[:.]/g, '-');
+mkdirSync('bench/results', { recursive: true });
+const table = formatWarpBenchTable(result);
+writeFileSync(`bench/results/warp-${tag}.json`, JSON.stringify(result, null, 1));
+writeFileSync(`bench/results/warp-${tag}.md`, table + '\n');
+process.stdout.write(table + '\n');

@@ -1,0 +1,158 @@
+/**
+ * Warp-only benchmark following the paper's protocol (reference = first image alphabetically, every other image
+ * tested): train the warping model on the test set (test-time training), warp the reference label onto every test
+ * image at its original size, score Dice / IoU per class against the ground truth. Reports wall time per stage,
+ * seconds per image and peak resident memory. Library function: never prints; the script is bench/warp.ts.
+ */
+import { discoverDataset } from '../io/dataset.js';
+import { readImage } from '../io/image.js';
+import { readLabelMap } from '../io/mask.js';
+import { readReferencePair } from '../io/reference.js';
+import { diceIoUPerClass, meanScores, type ClassScore } from '../eval/metrics.js';
+import { initTf, type TfBackendChoice } from '../warp/backend.js';
+import { WarpModel, type LabelWarpMode } from '../warp/model.js';
+import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
+import type { LossBreakdown } from '../warp/trainer.js';
+import { noProgress, type ProgressCallback } from '../progress.js';
+import { MedpersamUserError } from '../errors.js';
+
+export interface BenchWarpOptions {
+  /** Dataset folder with images/, masks/ (and classes.json). */
+  datasetDir: string;
+  /** Warp preset (default 'cpu') and overrides (arch, resolution, epochs, ablations...). */
+  preset?: WarpPresetName;
+  overrides?: WarpSettingsOverrides;
+  /** Test only the first N test images (quick runs). */
+  limit?: number;
+  /** Full-resolution label warp: 'nearest' (default) or 'argmax' (bilinear class weights). */
+  labelWarp?: LabelWarpMode;
+  backend?: TfBackendChoice;
+  onProgress?: ProgressCallback;
+}
+
+export interface BenchClassResult {
+  cls: number;
+  name: string;
+  dice: number;
+  iou: number;
+}
+
+export interface BenchWarpResult {
+  dataset: string;
+  reference: string;
+  nTest: number;
+  backend: string;
+  settings: WarpSettings;
+  labelWarp: LabelWarpMode;
+  parameters: number;
+  perClass: BenchClassResult[];
+  meanDice: number;
+  meanIoU: number;
+  /** Wall seconds: read (decode + normalise + resize), train, warp (flow + full-res label warp + scoring). */
+  timings: { readS: number; trainS: number; warpS: number; totalS: number; secondsPerImage: number; secondsPerEpoch: number };
+  peakRssMB: number;
+  epochs: number;
+  lastEpochLoss: LossBreakdown | null;
+  perImage: { id: string; dice: number[] }[];
+}
+
+export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWarpResult> {
+  const onProgress = opts.onProgress ?? noProgress;
+  const t0 = performance.now();
+  const backend = await initTf({ backend: opts.backend ?? 'auto' });
+  const settings = resolveWarpSettings(opts.preset ?? 'cpu', opts.overrides);
+  const labelWarp = opts.labelWarp ?? 'nearest';
+  const ds = await discoverDataset(opts.datasetDir);
+  const tests = ds.tests.filter((t) => t.maskPath).slice(0, opts.limit ?? ds.tests.length);
+  if (tests.length === 0) throw new MedpersamUserError('NO_TEST_IMAGES', 'no test images with masks', { file: opts.datasetDir });
+  const ref = await readReferencePair(ds.reference.imagePath, ds.reference.maskPath!, ds.classes);
+  const model = new WarpModel(settings, { image: ref.image.image, label: ref.label });
+  for (let i = 0; i < tests.length; i++) {
+    const t = tests[i]!;
+    model.addTest(t.id, (await readImage(t.imagePath)).image);
+    onProgress({ stage: 'read', done: i + 1, total: tests.length, message: t.id });
+  }
+  const t1 = performance.now();
+  const train = await model.train('initial', settings.schedule.initialEpochs, { onProgress });
+  const t2 = performance.now();
+  const classes = model.classes;
+  const sums = new Map<number, { dice: number; iou: number }>(classes.map((c) => [c, { dice: 0, iou: 0 }]));
+  const perImage: BenchWarpResult['perImage'] = [];
+  const pending: Promise<void>[] = [];
+  const byId = new Map(tests.map((t) => [t.id, t]));
+  let done = 0;
+  const ids = tests.map((t) => t.id);
+  const BATCH = 16;
+  for (let s = 0; s < ids.length; s += BATCH) {
+    const labels: { id: string; label: import('../image/types.js').LabelMap }[] = [];
+    model.warpTests(ids.slice(s, s + BATCH), (id, label) => labels.push({ id, label }), labelWarp);
+    for (const { id, label } of labels) {
+      const gt = await readLabelMap(byId.get(id)!.maskPath!, { classes: ds.classes });
+      const scores: ClassScore[] = diceIoUPerClass(label, gt, classes);
+      for (const sc of scores) {
+        const acc = sums.get(sc.cls)!;
+        acc.dice += sc.dice;
+        acc.iou += sc.iou;
+      }
+      perImage.push({ id, dice: scores.map((sc) => sc.dice) });
+      onProgress({ stage: 'warp-apply', done: ++done, total: ids.length, message: id });
+    }
+  }
+  await Promise.all(pending);
+  const t3 = performance.now();
+  const perClass: BenchClassResult[] = classes.map((c) => ({
+    cls: c,
+    name: ds.classes?.get(c) ?? `class ${c}`,
+    dice: sums.get(c)!.dice / tests.length,
+    iou: sums.get(c)!.iou / tests.length,
+  }));
+  const mean = meanScores(perClass.map((p) => ({ cls: p.cls, dice: p.dice, iou: p.iou, predPixels: 0, gtPixels: 0 })));
+  const result: BenchWarpResult = {
+    dataset: opts.datasetDir,
+    reference: ds.reference.id,
+    nTest: tests.length,
+    backend,
+    settings,
+    labelWarp,
+    parameters: model.network.params.count(),
+    perClass,
+    meanDice: mean.dice,
+    meanIoU: mean.iou,
+    timings: {
+      readS: (t1 - t0) / 1000,
+      trainS: (t2 - t1) / 1000,
+      warpS: (t3 - t2) / 1000,
+      totalS: (t3 - t0) / 1000,
+      secondsPerImage: (t3 - t0) / 1000 / tests.length,
+      secondsPerEpoch: train.epochsRun > 0 ? train.seconds / train.epochsRun : 0,
+    },
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
+    epochs: train.epochsRun,
+    lastEpochLoss: train.lastEpochLoss,
+    perImage,
+  };
+  model.dispose();
+  return result;
+}
+
+/** A readable table of a benchmark result (Dice / IoU in %). */
+export function formatWarpBenchTable(r: BenchWarpResult): string {
+  const pct = (v: number) => (v * 100).toFixed(1);
+  const n = r.settings.network;
+  const lines = [
+    `warp-only benchmark: ${r.dataset} (reference ${r.reference}, ${r.nTest} test images), backend ${r.backend}`,
+    `arch ${n.arch}, ${n.resolution}px, affine ${n.affine ? 'on' : 'off'}, aug loss ${r.settings.loss.augmentation ? 'on' : 'off'}, ` +
+      `${r.epochs} epochs, batch ${r.settings.schedule.batchSize}+${r.settings.schedule.augPerBatch} aug, lr ${r.settings.schedule.learningRate}, ` +
+      `loss ${r.settings.loss.imageLoss}, label warp ${r.labelWarp}, ${r.parameters} parameters`,
+    '',
+    '| class | Dice % | IoU % |',
+    '|---|---|---|',
+    ...r.perClass.map((c) => `| ${c.name} | ${pct(c.dice)} | ${pct(c.iou)} |`),
+    `| **mean** | **${pct(r.meanDice)}** | **${pct(r.meanIoU)}** |`,
+    '',
+    `time: read ${r.timings.readS.toFixed(1)} s, train ${r.timings.trainS.toFixed(1)} s (${r.timings.secondsPerEpoch.toFixed(1)} s/epoch), ` +
+      `warp+score ${r.timings.warpS.toFixed(1)} s, total ${r.timings.totalS.toFixed(1)} s (${r.timings.secondsPerImage.toFixed(2)} s/image); ` +
+      `peak RSS ${r.peakRssMB.toFixed(0)} MB`,
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,95 @@
+/**
+ * Named settings for the warping model: the paper's schedule (App. B.4) and a CPU default measured on a 2-core
+ * machine (see docs in the report / bench/warp.ts). Every field can be overridden.
+ */
+import { DEFAULT_NETWORK_CONFIG, type WarpNetworkConfig } from './network.js';
+import { DEFAULT_LOSS_OPTIONS, type WarpLossOptions } from './trainer.js';
+
+export interface WarpScheduleOptions {
+  /** Epochs of the initial training phase (App. B.4: 30). */
+  initialEpochs: number;
+  /** Epochs per retraining round (App. B.4: 10). */
+  retrainEpochs: number;
+  /** Number of retraining rounds (App. B.4 / §4.3: 5). */
+  retrainRounds: number;
+  /** Test images per batch (App. B.4: 32). */
+  batchSize: number;
+  /** Augmented reference pairs added to each batch for the Eq. 2 loss. */
+  augPerBatch: number;
+  /** AdamW learning rate (App. B.4: 1e-4) and decoupled weight decay (PyTorch default 0.01). */
+  learningRate: number;
+  weightDecay: number;
+  /** Augmentation ranges (Table 13): 'paper' (Shenzhen/OdontoAI/CAMUS/JSRT column) or 'wide' (BUU column). */
+  augmentPreset: 'paper' | 'wide';
+  /** Seed for initialisation, shuffling and augmentation. */
+  seed: number;
+}
+
+export interface WarpSettings {
+  network: WarpNetworkConfig;
+  loss: WarpLossOptions;
+  schedule: WarpScheduleOptions;
+}
+
+export type WarpPresetName = 'paper' | 'cpu';
+
+/** The paper's settings (App. B.3–B.4, Table 12 JSRT). On this 2-core CPU these cost hours (see the report). */
+export const PAPER_PRESET: WarpSettings = {
+  network: { ...DEFAULT_NETWORK_CONFIG, arch: 'nice-trans', resolution: 256 },
+  loss: { ...DEFAULT_LOSS_OPTIONS },
+  schedule: {
+    initialEpochs: 30,
+    retrainEpochs: 10,
+    retrainRounds: 5,
+    batchSize: 32,
+    augPerBatch: 8,
+    learningRate: 1e-4,
+    weightDecay: 0.01,
+    augmentPreset: 'paper',
+    seed: 1,
+  },
+};
+
+/**
+ * CPU default, chosen by measurement on JSRT on a 2-core machine (bench/warp.ts): fewer epochs and a higher
+ * learning rate to fit the test-time training into minutes; smaller batches give more optimiser steps per epoch.
+ */
+export const CPU_PRESET: WarpSettings = {
+  network: { ...DEFAULT_NETWORK_CONFIG },
+  loss: { ...DEFAULT_LOSS_OPTIONS },
+  schedule: {
+    initialEpochs: 8,
+    retrainEpochs: 3,
+    retrainRounds: 5,
+    batchSize: 8,
+    augPerBatch: 2,
+    learningRate: 1e-3,
+    weightDecay: 0.01,
+    augmentPreset: 'paper',
+    seed: 1,
+  },
+};
+
+export const WARP_PRESETS: Readonly<Record<WarpPresetName, WarpSettings>> = { paper: PAPER_PRESET, cpu: CPU_PRESET };
+
+export interface WarpSettingsOverrides {
+  network?: Partial<WarpNetworkConfig>;
+  loss?: Partial<WarpLossOptions>;
+  schedule?: Partial<WarpScheduleOptions>;
+}
+
+/** A preset with overrides applied (deep-copied; the presets themselves are never mutated). */
+export function resolveWarpSettings(preset: WarpPresetName = 'cpu', overrides: WarpSettingsOverrides = {}): WarpSettings {
+  const base = WARP_PRESETS[preset];
+  if (!base) throw new Error(`unknown warp preset "${String(preset)}" (known: ${Object.keys(WARP_PRESETS).join(', ')})`);
+  return {
+    network: {
+      ...base.network,
+      ...overrides.network,
+      encoderWidths: [...(overrides.network?.encoderWidths ?? base.network.encoderWidths)] as WarpNetworkConfig['encoderWidths'],
+      attentionLevels: [...(overrides.network?.attentionLevels ?? base.network.attentionLevels)],
+    },
+    loss: { ...base.loss, ...overrides.loss },
+    schedule: { ...base.schedule, ...overrides.schedule },
+  };
+}

@@ -1,0 +1,179 @@
+/**
+ * One training step of the warping model (paper §3.1 Eq. 1–3, §3.3 retraining, App. B.1 coefficients).
+ *
+ * A batch holds B test images (fixed) and A augmented copies of the reference (fixed, Eq. 2); the moving image is
+ * always the reference, so the network encodes it once per step. With λ's from Table 12 (JSRT: λw 1, λr 0.75,
+ * λa 0.1) and λseg = 1 (App. B.1):
+ *
+ *   L_pair(F)   = λw·L_img(φ∘M, F) + λr·L_reg(φ)                                   (Eq. 1, per fixed image F)
+ *   L_aug       = L_pair(M_aug) + λseg·DiceCE(φ∘Y_M, Y_aug)                          (Eq. 2)
+ *   L           = mean_tests L_pair + λa·mean_aug L_aug                              (Eq. 3)
+ *               + λseg·mean_pseudo DiceCE(φ∘Y_M, Ŷ)        for tests with a pseudolabel Ŷ (§3.3 retraining)
+ *
+ * L_img = SSIM loss (window 7) or NCC loss (window 9); L_reg = mean squared spatial gradient of the flow (in
+ * working pixels); DiceCE = Dice (weight 1) + cross-entropy (weight 0.001) over the one-hot class channels.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { WarpNetwork } from './network.js';
+import { AdamW } from './params.js';
+import { warpShared } from './fast-warp.js';
+import { ssimLoss, nccLoss, flowGradL2, diceCELoss } from './tmp-core-stubs.js';
+
+export type ImageLossKind = 'ssim' | 'ncc';
+
+/** Loss weights and switches. Defaults: paper Table 12 (JSRT) and App. B.1. */
+export interface WarpLossOptions {
+  /** Image similarity loss (App. B.1: SSIM for JSRT; NCC for images with large black padding). */
+  imageLoss: ImageLossKind;
+  /** λw, warping (image) loss weight. Table 12: 1. */
+  lambdaWarp: number;
+  /** λr, flow regularisation weight. Table 12 JSRT: 0.75. */
+  lambdaReg: number;
+  /** λa, augmentation loss weight (Eq. 2). Table 12 JSRT: 0.1. 0 or `augmentation: false` removes the term. */
+  lambdaAug: number;
+  /** Segmentation (DiceCE) loss weight. App. B.1: 1. */
+  lambdaSeg: number;
+  /** Augmentation loss on/off (Table 10 ablation). */
+  augmentation: boolean;
+}
+
+export const DEFAULT_LOSS_OPTIONS: WarpLossOptions = {
+  imageLoss: 'ssim',
+  lambdaWarp: 1,
+  lambdaReg: 0.75,
+  lambdaAug: 0.1,
+  lambdaSeg: 1,
+  augmentation: true,
+};
+
+/** One batch, all at working resolution R. */
+export interface WarpBatch {
+  /** [1,R,R,1] the reference image (moving). */
+  reference: tf.Tensor4D;
+  /** [1,R,R,K] the reference label as soft one-hot (channel 0 = background). */
+  referenceOneHot: tf.Tensor4D;
+  /** [B,R,R,1] test images (fixed). B may be 0 only when augmented pairs exist. */
+  tests: tf.Tensor4D | null;
+  /** Pseudolabels for some tests: indices into `tests` and their one-hot targets [P,R,R,K]. */
+  pseudo: { index: number[]; oneHot: tf.Tensor4D } | null;
+  /** Augmented reference pairs (Eq. 2): images [A,R,R,1] and one-hot masks [A,R,R,K]. */
+  augmented: { images: tf.Tensor4D; oneHot: tf.Tensor4D } | null;
+}
+
+export interface LossBreakdown {
+  total: number;
+  image: number;
+  reg: number;
+  aug: number;
+  augSeg: number;
+  pseudoSeg: number;
+}
+
+function imageLoss(kind: ImageLossKind, warped: tf.Tensor4D, fixed: tf.Tensor4D): tf.Scalar {
+  return kind === 'ssim' ? ssimLoss(warped, fixed) : nccLoss(warped, fixed);
+}
+
+/** Build the scalar loss of Eq. 3 (+ §3.3 term) for a batch; returns the total and its parts (tensors). */
+export function batchLoss(
+  network: WarpNetwork,
+  batch: WarpBatch,
+  opts: WarpLossOptions,
+): { total: tf.Scalar; parts: Record<keyof Omit<LossBreakdown, 'total'>, tf.Scalar> } {
+  const nTests = batch.tests ? batch.tests.shape[0] : 0;
+  const useAug = opts.augmentation && opts.lambdaAug > 0 && batch.augmented !== null;
+  const fixedParts: tf.Tensor4D[] = [];
+  if (batch.tests) fixedParts.push(batch.tests);
+  if (useAug) fixedParts.push(batch.augmented!.images);
+  if (fixedParts.length === 0) throw new Error('empty batch');
+  const fixed = fixedParts.length === 1 ? fixedParts[0]! : (tf.concat(fixedParts, 0) as tf.Tensor4D);
+  const N = fixed.shape[0];
+  const { flowXyWarp } = network.forward(fixed, batch.reference);
+  const warpedRef = warpShared(batch.reference, flowXyWarp);
+
+  const zero = tf.scalar(0);
+  let image = zero;
+  let reg = zero;
+  let aug = zero;
+  let augSeg = zero;
+  let pseudoSeg = zero;
+  let total = zero;
+
+  const slice = (t: tf.Tensor4D, start: number, count: number): tf.Tensor4D =>
+    t.slice([start, 0, 0, 0], [count, -1, -1, -1]);
+
+  if (nTests > 0) {
+    const flowT = slice(flowXyWarp, 0, nTests);
+    image = imageLoss(opts.imageLoss, slice(warpedRef, 0, nTests), batch.tests!);
+    reg = flowGradL2(flowT);
+    total = total.add(image.mul(opts.lambdaWarp)).add(reg.mul(opts.lambdaReg));
+    if (batch.pseudo && batch.pseudo.index.length > 0) {
+      const idx = tf.tensor1d(batch.pseudo.index, 'int32');
+      const flowP = tf.gather(flowT, idx) as tf.Tensor4D;
+      const P = batch.pseudo.index.length;
+      const warpedMask = warpShared(batch.referenceOneHot, flowP);
+      pseudoSeg = diceCELoss(warpedMask, batch.pseudo.oneHot);
+      total = total.add(pseudoSeg.mul(opts.lambdaSeg));
+    }
+  }
+  if (useAug) {
+    const A = N - nTests;
+    const flowA = slice(flowXyWarp, nTests, A);
+    const augImage = imageLoss(opts.imageLoss, slice(warpedRef, nTests, A), batch.augmented!.images);
+    const augReg = flowGradL2(flowA);
+    const warpedMask = warpShared(batch.referenceOneHot, flowA);
+    augSeg = diceCELoss(warpedMask, batch.augmented!.oneHot);
+    aug = augImage.mul(opts.lambdaWarp).add(augReg.mul(opts.lambdaReg)).add(augSeg.mul(opts.lambdaSeg));
+    total = total.add(aug.mul(opts.lambdaAug));
+  }
+  return { total: total as tf.Scalar, parts: { image, reg, aug, augSeg, pseudoSeg } };
+}
+
+/** Loss value (no update), e.g. for tests and monitoring. */
+export function evaluateLoss(network: WarpNetwork, batch: WarpBatch, opts: WarpLossOptions): LossBreakdown {
+  let out: LossBreakdown | null = null;
+  tf.tidy(() => {
+    const { total, parts } = batchLoss(network, batch, opts);
+    out = readBreakdown(total, parts);
+  });
+  return out!;
+}
+
+function readBreakdown(total: tf.Scalar, parts: Record<string, tf.Scalar>): LossBreakdown {
+  return {
+    total: total.dataSync()[0]!,
+    image: parts['image']!.dataSync()[0]!,
+    reg: parts['reg']!.dataSync()[0]!,
+    aug: parts['aug']!.dataSync()[0]!,
+    augSeg: parts['augSeg']!.dataSync()[0]!,
+    pseudoSeg: parts['pseudoSeg']!.dataSync()[0]!,
+  };
+}
+
+/** One optimisation step: gradients of Eq. 3 w.r.t. every network parameter, then AdamW. */
+export function trainStep(
+  network: WarpNetwork,
+  optimizer: AdamW,
+  batch: WarpBatch,
+  opts: WarpLossOptions,
+): LossBreakdown {
+  const names = network.params.names();
+  const vars = network.params.variables();
+  let breakdown: LossBreakdown | null = null;
+  tf.tidy(() => {
+    let partsOut: Record<string, tf.Scalar> = {};
+    const { value, grads } = tf.variableGrads(() => {
+      const { total, parts } = batchLoss(network, batch, opts);
+      for (const k of Object.keys(parts)) partsOut[k] = tf.keep(parts[k as keyof typeof parts]);
+      return total;
+    }, vars);
+    breakdown = readBreakdown(value, partsOut);
+    for (const t of Object.values(partsOut)) t.dispose();
+    const byName = new Map<string, tf.Tensor>();
+    vars.forEach((v, i) => {
+      const g = grads[v.name];
+      if (g) byName.set(names[i]!, g);
+    });
+    optimizer.apply(byName);
+  });
+  return breakdown!;
+}
