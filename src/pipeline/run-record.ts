@@ -1,0 +1,177 @@
+/**
+ * The run record (outDir/run-record.json): every setting, the SAM model files and their sha256, package / Node /
+ * backend versions, per-stage timings and the encoder/decoder call counts. Plus the stage timer used to fill it.
+ * Node-only (reads package.json and runtime versions).
+ */
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+
+/**
+ * Exclusive wall time per stage: when a timed section starts inside another (e.g. a checkpoint write inside warp
+ * training), the outer stage's clock pauses, so the stages add up to the timed total. Sections must nest (the
+ * pipeline awaits everything in sequence).
+ */
+export class StageTimer {
+  private readonly acc = new Map<string, number>();
+  private readonly stack: { stage: string; start: number }[] = [];
+
+  private add(stage: string, ms: number): void {
+    this.acc.set(stage, (this.acc.get(stage) ?? 0) + ms);
+  }
+
+  private begin(stage: string): void {
+    const now = performance.now();
+    const top = this.stack[this.stack.length - 1];
+    if (top) this.add(top.stage, now - top.start);
+    this.stack.push({ stage, start: now });
+  }
+
+  private end(): void {
+    const now = performance.now();
+    const top = this.stack.pop();
+    if (!top) return;
+    this.add(top.stage, now - top.start);
+    const parent = this.stack[this.stack.length - 1];
+    if (parent) parent.start = now;
+  }
+
+  /** Time `fn` under `stage` (sync or async: a returned promise is timed until it settles). */
+  time<T>(stage: string, fn: () => T): T {
+    this.begin(stage);
+    let out: T;
+    try {
+      out = fn();
+    } catch (err) {
+      this.end();
+      throw err;
+    }
+    if (out instanceof Promise) return out.finally(() => this.end()) as T;
+    this.end();
+    return out;
+  }
+
+  timeAsync<T>(stage: string, fn: () => Promise<T>): Promise<T> {
+    return this.time(stage, fn);
+  }
+
+  /** Milliseconds per stage so far. */
+  totals(): Record<string, number> {
+    return Object.fromEntries(this.acc);
+  }
+}
+
+export interface SamModelRecord {
+  /** What the user asked for (id or folder), when SAM was loaded by the pipeline. */
+  requested?: string;
+  encoderPath: string;
+  decoderPath: string;
+  encoderSha256: string;
+  decoderSha256: string;
+  encoderVariant: string;
+  decoderOutputs: number | null;
+  targetEmbedding: boolean;
+  executionProvider: string;
+  warnings: string[];
+}
+
+export interface RunCounters {
+  /** Decoder calls made by this session. */
+  decoderCalls: number;
+  /** encode() calls and actual encoder runs (the rest were embedding-cache hits). */
+  encodeCalls: number;
+  encoderRuns: number;
+  embeddingCacheHits: number;
+  /** Time inside ONNX Runtime (session.run) for the encoder / decoder, and decode() wall time in total. */
+  encoderRunMs: number;
+  decoderRunMs: number;
+  decodeTotalMs: number;
+  /** (image, round) results computed now, and reused from an earlier session. */
+  imagesProcessed: number;
+  imageRoundsReused: number;
+}
+
+export interface RunRecord {
+  tool: { name: string; version: string };
+  runtime: { node: string; platform: string; arch: string; cpus: number; tfjs?: string; tfBackend: string; onnxruntime?: string };
+  startedAt: string;
+  finishedAt: string;
+  resumed: boolean;
+  inputs: { referenceImage: string; referenceMask: string; tests: number; classes: number[] };
+  sam: SamModelRecord;
+  settings: unknown;
+  timingsMs: Record<string, number>;
+  /** Shares of the timed total: warp (train + apply + init), SAM inside ONNX Runtime, everything else. */
+  breakdown: { totalMs: number; warpMs: number; onnxRuntimeMs: number; otherMs: number };
+  counters: RunCounters;
+  results?: unknown;
+}
+
+export interface BuildRunRecordInput {
+  startedAt: Date;
+  finishedAt: Date;
+  settings: unknown;
+  inputs: RunRecord['inputs'];
+  sam: SamModelRecord;
+  tfBackend: string;
+  resumed: boolean;
+  timingsMs: Record<string, number>;
+  counters: RunCounters;
+  results?: unknown;
+}
+
+async function packageVersion(name: string, fromUrl: URL): Promise<string | undefined> {
+  try {
+    const text = await readFile(fromUrl, 'utf8');
+    const pkg = JSON.parse(text) as { name?: string; version?: string };
+    return pkg.name === name || name === '' ? pkg.version : pkg.version;
+  } catch {
+    return undefined;
+  }
+}
+
+async function dependencyVersion(name: string): Promise<string | undefined> {
+  try {
+    const { createRequire } = await import('node:module');
+    const require = createRequire(import.meta.url);
+    const path = require.resolve(`${name}/package.json`);
+    return JSON.parse(await readFile(path, 'utf8')).version as string;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The split the issue asks for: warp vs ONNX Runtime vs our own code (prompts, IO, pre/post-processing). */
+export function timeBreakdown(timingsMs: Record<string, number>, counters: Pick<RunCounters, 'encoderRunMs' | 'decoderRunMs'>): RunRecord['breakdown'] {
+  const totalMs = Object.values(timingsMs).reduce((a, b) => a + b, 0);
+  const warpMs = ['warp-init', 'warp-prepare', 'warp-train', 'warp-apply'].reduce((a, k) => a + (timingsMs[k] ?? 0), 0);
+  const onnxRuntimeMs = counters.encoderRunMs + counters.decoderRunMs;
+  return { totalMs, warpMs, onnxRuntimeMs, otherMs: totalMs - warpMs - onnxRuntimeMs };
+}
+
+export async function buildRunRecord(input: BuildRunRecordInput): Promise<RunRecord> {
+  const tfjs = await dependencyVersion('@tensorflow/tfjs');
+  const onnxruntime = await dependencyVersion('onnxruntime-node');
+  const version = (await packageVersion('medpersam', new URL('../../package.json', import.meta.url))) ?? 'unknown';
+  return {
+    tool: { name: 'medpersam', version },
+    runtime: {
+      node: process.version,
+      platform: process.platform,
+      arch: process.arch,
+      cpus: os.cpus().length,
+      tfjs,
+      tfBackend: input.tfBackend,
+      onnxruntime,
+    },
+    startedAt: input.startedAt.toISOString(),
+    finishedAt: input.finishedAt.toISOString(),
+    resumed: input.resumed,
+    inputs: input.inputs,
+    sam: input.sam,
+    settings: input.settings,
+    timingsMs: input.timingsMs,
+    breakdown: timeBreakdown(input.timingsMs, input.counters),
+    counters: input.counters,
+    results: input.results,
+  };
+}
