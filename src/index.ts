@@ -1,6 +1,6 @@
 /**
  * medpersam library entry: the public API of every area.
- * (Node-only parts — io, pipeline folders — are marked in their module docs; image/ and eval/ run in browsers.)
+ * image/, eval/ and prompts/ are pure and browser-safe; io/, sam/ (onnxruntime-node) and pipeline/ use Node.
  */
 export * from './errors.js';
 export * from './progress.js';
@@ -8,4 +8,10 @@ export * from './image/index.js';
 export * from './eval/index.js';
 export * from './io/index.js';
 export * from './io/phantom-dataset.js';
+export * from './prompts/index.js';
+export * from './sam/index.js';
 export * from './pipeline/evaluate.js';
+// sam/ and prompts/ both define a SAM 1024-frame helper; the SAM runtime's is the public one, the prompt engine's
+// is exported under a prefixed name until the two are merged.
+export { samFrame, type SamFrame } from './sam/index.js';
+export { samFrame as promptsSamFrame, type SamFrame as PromptsSamFrame } from './prompts/index.js';
