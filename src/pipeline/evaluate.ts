@@ -216,7 +216,7 @@ export interface WriteEvaluationReportsOptions {
   jsonPath?: string;
   csvPath?: string;
   htmlPath?: string;
-  /** Images drawn under the HTML overlays, matched by stem; default a plain grey background. */
+  /** Images drawn under the HTML overlays, matched by stem; default: the ground truth as light-on-dark grey. */
   imagesDir?: string;
   /** Longest side of an HTML thumbnail in pixels (default 256). */
   thumbnailSize?: number;
@@ -260,7 +260,11 @@ async function renderThumbnails(
         );
       }
     } else {
-      background = { width: pred.width, height: pred.height, channels: 1, data: new Float32Array(pred.width * pred.height).fill(96) };
+      // No image: draw the prediction over the ground truth, shown as light grey on dark grey.
+      const gt = await readLabelMap(img.gtPath, readOpts);
+      const data = new Float32Array(gt.width * gt.height);
+      for (let i = 0; i < data.length; i++) data[i] = gt.data[i] ? 170 : 40;
+      background = { width: gt.width, height: gt.height, channels: 1, data };
     }
     thumbnails.set(img.id, await renderOverlay(background, pred, { maxSize }));
     done++;

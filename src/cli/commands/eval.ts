@@ -66,7 +66,7 @@ export function registerEvalCommand(program: Command, ctx: CliContext): void {
     .option('--json [file]', 'write the full result as JSON to <file>; without <file>, print JSON instead of the table')
     .option('--csv <file>', 'write per-image scores as CSV')
     .option('--html <file>', 'write a self-contained HTML report (summary + overlay thumbnails, worst first)')
-    .option('--images <dir>', 'images to draw the HTML overlays on (matched by stem; default: a plain background)')
+    .option('--images <dir>', 'images to draw the HTML overlays on (matched by stem; default: the ground truth in grey)')
     .option('--force', 'overwrite existing report files')
     .addHelpText(
       'after',
