@@ -13,7 +13,7 @@
  * written. Different settings in an existing medpersam folder → SETTINGS_MISMATCH; an existing non-empty folder
  * that is not a medpersam output → OUTPUT_NOT_MEDPERSAM (nothing is overwritten).
  */
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { readImage } from '../io/image.js';
 import { readClassNames, writeLabelPng } from '../io/mask.js';
@@ -87,7 +87,7 @@ export async function runWarpOnlySegmentation(opts: WarpSegmentOptions, onProgre
   if (imagePaths.length === 0) {
     throw new MedpersamUserError('NO_TEST_IMAGES', 'no images to segment (besides the reference)', { file: opts.imagesDir });
   }
-  const ids = imagePaths.map((p) => fileStem(p));
+  const ids = imagePaths.map((p) => fileStem(basename(p)));
   const seen = new Map<string, string>();
   ids.forEach((id, i) => {
     const other = seen.get(id);
