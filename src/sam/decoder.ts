@@ -76,14 +76,16 @@ export async function runDecoder(
   const maskData = masks.data as Float32Array;
   const lowData = low.data as Float32Array;
   const iouData = iou.data as Float32Array;
+  // Views into ONNX Runtime's output buffers (no copy: a copy of a 1024² plane costs as much as a small decoder
+  // run under GC pressure). A kept result therefore pins all K planes of its call; copy what you keep long.
+  const view = (data: Float32Array, i: number, n: number) => data.subarray(i * n, (i + 1) * n);
   const result: SamDecodeResult = {
-    logitsOriginal: picks.map((i) => maskData.slice(i * plane, (i + 1) * plane)),
-    lowResLogits: picks.map((i) => lowData.slice(i * LOW, (i + 1) * LOW)),
+    logitsOriginal: picks.map((i) => view(maskData, i, plane)),
+    lowResLogits: picks.map((i) => view(lowData, i, LOW)),
     iouScores: picks.map((i) => iouData[i]!),
     width,
     height,
     multimask: picks.length > 1,
   };
-  for (const t of Object.values(out)) t.dispose?.();
   return { result, runMs };
 }

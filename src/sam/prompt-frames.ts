@@ -77,13 +77,87 @@ export function buildPointInputs(pointsOriginal: readonly LabeledPoint[], boxOri
 }
 
 /** Original-size plane (W·H) → padded-1024 frame at 256×256, uncovered parts = padValue. */
-export function planeOriginalToSam256(plane: Float32Array, frame: SamFrame, padValue: number): Float32Array {
+export function planeOriginalToSam256(plane: Float32Array | Uint8Array, frame: SamFrame, padValue: number): Float32Array {
   const { originalWidth: w, originalHeight: h } = frame;
   const cell = SAM_LONG_SIDE / SAM_LOW_RES; // 4 pixels of the 1024 frame per 256 cell
   // One 256 cell spans `cell / ratio` original pixels along each axis (ratio = resized / original).
   const wx = areaWeights(w, SAM_LOW_RES, cell / (frame.resizedWidth / w));
   const wy = areaWeights(h, SAM_LOW_RES, cell / (frame.resizedHeight / h));
   return resampleSeparable(plane, w, h, 1, wx, wy, padValue);
+}
+
+/**
+ * Area-weighted foreground fraction of each 256 cell (padding = background) for a binary mask at original size.
+ * Same result as `planeOriginalToSam256(mask, frame, 0)`, computed from the runs of foreground pixels of each row
+ * (a byte scan instead of multiply-adds over every pixel: this runs once per decoder call).
+ */
+export function binaryFractionSam256(mask: Uint8Array, frame: SamFrame): Float32Array {
+  const { originalWidth: w, originalHeight: h } = frame;
+  const cell = SAM_LONG_SIDE / SAM_LOW_RES;
+  const spanX = cell / (frame.resizedWidth / w); // original pixels per 256 cell along x
+  const wy = areaWeights(h, SAM_LOW_RES, cell / (frame.resizedHeight / h));
+  // Transpose the vertical taps: source row y → the cells it falls in (usually 1 or 2) with their weights,
+  // so each foreground run is added straight into the output (no intermediate h×256 pass).
+  const rowOffset = new Int32Array(h + 1);
+  for (let k = 0; k < wy.index.length; k++) rowOffset[wy.index[k]! + 1]++;
+  for (let y = 0; y < h; y++) rowOffset[y + 1] += rowOffset[y]!;
+  const rowCell = new Int32Array(wy.index.length);
+  const rowWeight = new Float32Array(wy.index.length);
+  const fill = rowOffset.slice(0, h);
+  for (let o = 0; o < SAM_LOW_RES; o++) {
+    for (let k = wy.offset[o]!; k < wy.offset[o + 1]!; k++) {
+      const at = fill[wy.index[k]!]!++;
+      rowCell[at] = o * SAM_LOW_RES;
+      rowWeight[at] = wy.weight[k]!;
+    }
+  }
+  const out = new Float32Array(SAM_LOW_RES * SAM_LOW_RES);
+  let y = 0;
+  // Foreground on [start, end) of row y: add its overlap with every cell it touches.
+  const addRun = (start: number, end: number) => {
+    const o1 = Math.min(SAM_LOW_RES - 1, Math.floor((end - 1e-9) / spanX));
+    const r0 = rowOffset[y]!;
+    const r1 = rowOffset[y + 1]!;
+    for (let o = Math.floor(start / spanX); o <= o1; o++) {
+      const overlap = (Math.min(end, (o + 1) * spanX) - Math.max(start, o * spanX)) / spanX;
+      if (overlap > 0) for (let r = r0; r < r1; r++) out[rowCell[r]! + o] += rowWeight[r]! * overlap;
+    }
+  };
+  // 4 bytes at a time where possible (all-background / all-foreground words), byte by byte elsewhere.
+  const words = mask.byteOffset % 4 === 0 ? new Uint32Array(mask.buffer, mask.byteOffset, mask.length >>> 2) : null;
+  for (y = 0; y < h; y++) {
+    const row = y * w;
+    const end = row + w;
+    let runStart = -1;
+    let i = row;
+    while (i < end) {
+      if (words !== null && (i & 3) === 0 && i + 4 <= end) {
+        const word = words[i >>> 2]!;
+        if (word === 0) {
+          if (runStart >= 0) {
+            addRun(runStart, i - row);
+            runStart = -1;
+          }
+          i += 4;
+          continue;
+        }
+        if (word === 0x01010101) {
+          if (runStart < 0) runStart = i - row;
+          i += 4;
+          continue;
+        }
+      }
+      if (mask[i] !== 0) {
+        if (runStart < 0) runStart = i - row;
+      } else if (runStart >= 0) {
+        addRun(runStart, i - row);
+        runStart = -1;
+      }
+      i++;
+    }
+    if (runStart >= 0) addRun(runStart, w);
+  }
+  return out;
 }
 
 /** Build `mask_input` (65536 floats) from a mask prompt. */
@@ -111,9 +185,11 @@ export function buildMaskInput(prompt: SamMaskPrompt, frame: SamFrame, maskPromp
       `mask prompt is ${m.width}×${m.height} but the image is ${frame.originalWidth}×${frame.originalHeight}; give the mask at the image's original size`,
     );
   }
-  const plane = new Float32Array(n);
-  for (let i = 0; i < n; i++) plane[i] = m.data[i] ? maskPromptLogit : -maskPromptLogit;
-  return planeOriginalToSam256(plane, frame, -maskPromptLogit);
+  // Area-weighted foreground fraction p per cell (padding counts as background), then the mean of ±L
+  // over the cell = L·(2p - 1): same result as resampling the ±L plane, without building it.
+  const fraction = binaryFractionSam256(m.data, frame);
+  for (let i = 0; i < fraction.length; i++) fraction[i] = maskPromptLogit * (2 * fraction[i]! - 1);
+  return fraction;
 }
 
 function outside(x: number, y: number, w: number, h: number): boolean {

@@ -65,7 +65,7 @@ export function areaWeights(srcSize: number, outSize: number, srcPerOut: number 
  * out = Σ wy Σ wx src + padValue · (1 - coverageX · coverageY).
  */
 export function resampleSeparable(
-  src: Float32Array,
+  src: Float32Array | Uint8Array,
   srcWidth: number,
   srcHeight: number,
   channels: number,

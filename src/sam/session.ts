@@ -35,6 +35,9 @@ function baseOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions 
     executionMode: 'sequential',
     interOpNumThreads: 1,
     logSeverityLevel: 3,
+    // No busy-waiting of idle intra-op threads after a run: on small machines the spinning threads compete
+    // with our own JS (prompt conversion, post-processing) between runs.
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };
   if (opts.threads !== undefined) {
     if (!Number.isInteger(opts.threads) || opts.threads < 1) {

@@ -136,3 +136,26 @@ describe('selectDecoderOutputs', () => {
     expect(selectDecoderOutputs(1, false)).toEqual([0]);
   });
 });
+
+describe('binaryFractionSam256', () => {
+  it('equals the generic area resampling for random masks and odd sizes', async () => {
+    const { binaryFractionSam256, planeOriginalToSam256 } = await import('../../src/sam/prompt-frames.js');
+    let s = 7;
+    const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) >>> 8) / 2 ** 24;
+    for (const [w, h] of [
+      [37, 29],
+      [800, 600],
+      [1500, 700],
+      [257, 1030],
+    ] as const) {
+      const m = createBinaryMask(w, h);
+      for (let i = 0; i < w * h; i++) m.data[i] = rnd() < 0.3 ? 1 : 0;
+      const f = samFrame(w, h);
+      const fast = binaryFractionSam256(m.data, f);
+      const ref = planeOriginalToSam256(m.data, f, 0);
+      let maxDiff = 0;
+      for (let i = 0; i < fast.length; i++) maxDiff = Math.max(maxDiff, Math.abs(fast[i]! - ref[i]!));
+      expect(maxDiff).toBeLessThan(1e-5);
+    }
+  });
+});
