@@ -296,6 +296,8 @@ export async function findSamModelFiles(dir: string): Promise<SamModelFiles> {
   let encoders = infos.filter((i) => !isDecoderLike(i) && encoderVariantOf(i) !== null);
   if (encoders.length > 1) encoders = byName(encoders, 'encoder');
   if (decoders.length > 1) decoders = byName(decoders, 'decoder');
+  // A decoder that cannot serve Med-PerSAM is the more useful message, even when the encoder is missing too.
+  if (decoders.length === 1) validateDecoder(decoders[0]!);
   // A complete pair wins over stray broken files; otherwise the broken file is the problem to report.
   if ((encoders.length === 0 || decoders.length === 0) && broken.length > 0) throw broken[0]!;
   if (encoders.length === 0 || decoders.length === 0) {

@@ -145,7 +145,13 @@ export async function loadSamModel(dir: string, opts: SamLoadOptions = {}): Prom
       }
     }
   }
-  const dec = await createSession(decoderSource, files.decoder.path, sessionOpts);
+  let dec: Awaited<ReturnType<typeof createSession>>;
+  try {
+    dec = await createSession(decoderSource, files.decoder.path, sessionOpts);
+  } catch (err) {
+    await enc.session.release().catch(() => {});
+    throw err;
+  }
   for (const w of dec.warnings) if (!warnings.includes(w)) warnings.push(w);
 
   const cacheDir = opts.cacheDir === false ? undefined : (opts.cacheDir ?? defaultEmbeddingCacheDir());
@@ -160,7 +166,8 @@ export async function loadSamModel(dir: string, opts: SamLoadOptions = {}): Prom
     embeddingDims: files.embeddingDims,
     decoderOutputs: files.decoderOutputs,
     encoderId,
-    executionProvider: enc.provider === 'cuda' && dec.provider === 'cuda' ? 'cuda' : enc.provider === 'cuda' ? 'cuda' : 'cpu',
+    // 'cuda' only when both sessions got it (otherwise the warnings say which fell back).
+    executionProvider: enc.provider === 'cuda' && dec.provider === 'cuda' ? 'cuda' : 'cpu',
     targetEmbedding,
     warnings,
   };

@@ -152,3 +152,15 @@ describe('findSamModelFiles', () => {
     await expectCode(loadSamModel(dir, { cacheDir: false }), 'INCOMPLETE_MODEL_FOLDER');
   });
 });
+
+describe('findSamModelFiles: decoder problems come first', () => {
+  let d: string;
+  let done: () => Promise<void>;
+  beforeEach(async () => ({ dir: d, cleanup: done } = await tempDir()));
+  afterEach(async () => done());
+
+  it('a lone transformers.js decoder reports DECODER_WITHOUT_MASK_INPUT, not just a missing encoder', async () => {
+    await writeFile(join(d, 'prompt_encoder_mask_decoder.onnx'), buildDecoderWithoutMaskInput('transformers.js'));
+    await expectCode(findSamModelFiles(d), 'DECODER_WITHOUT_MASK_INPUT');
+  });
+});
