@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
@@ -181,6 +181,38 @@ describe('medpersam eval', () => {
     expect(again.err()).toBe(`error: ${htmlPath}: report file already exists; choose another name or allow overwriting (--force)\n`);
     expect(await readFile(htmlPath, 'utf8')).toBe(html);
     expect(await runCli([...args, '--force'], captureIo())).toBe(0);
+  });
+
+  it('an output folder that cannot be written: exit 1 naming the file, nothing half-written', async () => {
+    const blocker = join(tmp.dir, 'a-file');
+    await writeFile(blocker, 'not a folder');
+    const target = join(blocker, 'sub', 'scores.csv');
+    const io = captureIo();
+    expect(await runCli(['eval', '--pred', masks, '--gt', masks, '--csv', target], io)).toBe(1);
+    expect(io.err()).toMatch(new RegExp(`^error: ${target}: cannot write output`));
+    expect(io.out()).toBe('');
+    expect(await readFile(blocker, 'utf8')).toBe('not a folder');
+  });
+
+  it('images of different sizes in one set are scored, each at its own size', async () => {
+    const ds = await writePhantomDataset(join(tmp.dir, 'mixed'), {
+      count: 3,
+      seed: SEED,
+      sizes: [
+        { width: 40, height: 40 },
+        { width: 56, height: 48 },
+      ],
+    });
+    const io = captureIo();
+    expect(await runCli(['eval', '--pred', ds.masksDir, '--gt', ds.masksDir, '--json'], io)).toBe(0);
+    const json = JSON.parse(io.out());
+    expect(json.meanDice).toBe(1);
+    const heartPixels = json.images.map((r: { perClass: { gtPixels: number }[] }) => r.perClass[2]!.gtPixels);
+    const expected = ds.items.map(
+      (item, patient) =>
+        generatePhantom({ seed: SEED, patient, width: item.width, height: item.height }).label.data.filter((v) => v === 3).length,
+    );
+    expect(heartPixels).toEqual(expected);
   });
 
   it('a bad --gt folder: exit 1 and the folder is named', async () => {
