@@ -381,6 +381,8 @@ let gradientFixesRegistered = false;
  * `initTf` for all backends):
  * - ResizeBilinearGrad (cpu and wasm kernels replaced by one JS loop): the cpu kernel returns a [B,W,H,C]
  *   shape for non-square images, and neither honours `halfPixelCenters`.
+ * - Greater, Less, LessEqual, Equal, NotEqual, LogicalAnd/Or/Not: no gradient registered in tfjs (so a mask
+ *   computed from a taped tensor breaks tf.grad); registered as zero.
  * - Cumsum along a non-last axis: tfjs 4.22 transposes the (already correct) reverse cumsum, giving a wrongly
  *   shaped gradient. The gradient of cumsum(x, axis, exclusive, reverse) is cumsum(dy, axis, exclusive, !reverse).
  */
@@ -391,6 +393,23 @@ export function registerGradientFixes(): void {
     if (tf.getKernel('ResizeBilinearGrad', backendName) != null) tf.unregisterKernel('ResizeBilinearGrad', backendName);
     tf.registerKernel({ kernelName: 'ResizeBilinearGrad', backendName, kernelFunc: ((args: { inputs: unknown; backend: unknown; attrs?: unknown }) => resizeBilinearGrad(backendName, args)) as unknown as KernelFunc });
   }
+  // Comparisons and logical ops: piecewise constant, gradient 0 (tfjs registers none, so e.g.
+  // tf.where(tf.greater(x, 0), a, b) with x on the tape throws "gradient function not found for Greater").
+  for (const kernelName of ['Greater', 'Less', 'LessEqual', 'Equal', 'NotEqual', 'LogicalAnd', 'LogicalOr']) {
+    tf.registerGradient({
+      kernelName,
+      inputsToSave: ['a', 'b'],
+      gradFunc: (_dy, saved) => ({
+        a: () => tf.zeros(saved[0]!.shape, 'float32'),
+        b: () => tf.zeros(saved[1]!.shape, 'float32'),
+      }),
+    });
+  }
+  tf.registerGradient({
+    kernelName: 'LogicalNot',
+    inputsToSave: ['x'],
+    gradFunc: (_dy, saved) => ({ x: () => tf.zeros(saved[0]!.shape, 'float32') }),
+  });
   tf.registerGradient({
     kernelName: 'Cumsum',
     inputsToSave: ['x'],

@@ -94,6 +94,21 @@ describe('wasm shims (gradients vs the cpu backend)', () => {
     for (const e of errs) expect(e).toBeLessThan(1e-4);
   });
 
+  it('transformer-block ops (layer norm, attention batchMatMul, softmax, tanh-GELU, sigmoid, where) gradients', async () => {
+    const errs = await compareWithCpu(gradsOf((x, w) => {
+      // x [2, 6 tokens, 4 dims]; w [4, 12] → q, k, v
+      const { mean, variance } = tf.moments(x, -1, true);
+      const ln = tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5)));
+      const qkv = tf.matMul(tf.reshape(ln, [-1, 4]), w as tf.Tensor2D);
+      const [q, k, v] = tf.split(tf.reshape(qkv, [2, 6, 12]), 3, 2);
+      const att = tf.softmax(tf.div(tf.matMul(q as tf.Tensor3D, k as tf.Tensor3D, false, true), 2));
+      const o = tf.matMul(att, v as tf.Tensor3D);
+      const gelu = tf.mul(tf.mul(o, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(o, tf.mul(0.044715, tf.pow(o, 3)))))));
+      return tf.add(gelu, tf.where(tf.greater(o, 0), tf.sigmoid(o), tf.mul(o, 0.1)));
+    }, [2, 6, 4], [4, 12], 81));
+    for (const e of errs) expect(e).toBeLessThan(1e-4);
+  });
+
   it('maxPool gradient goes to the first maximum of each window (multi-channel, batch 2)', async () => {
     const [B, H, W, C] = [2, 6, 5, 3];
     const xv = randomValues(B * H * W * C, 71);
