@@ -13,6 +13,7 @@ import { readLabelMap, writeLabelPng } from '../../src/io/mask.js';
 import { readImage } from '../../src/io/image.js';
 import { loadSamModel } from '../../src/sam/model.js';
 import type { SamPrompts } from '../../src/sam/types.js';
+import type { FloatImage } from '../../src/image/types.js';
 import { binaryOfClass } from '../../src/image/labels.js';
 import { boundingBox } from '../../src/image/components.js';
 import { smoothMaskForNextPrompt } from '../../src/prompts/refine.js';
@@ -113,7 +114,7 @@ describe('echo-mask decoder', () => {
     const settings = resolveWarpSettings('cpu', TINY_WARP);
     settings.schedule.retrainRounds = 1;
     const model = new WarpModel(settings, { image: (await readImage(ref!.imagePath)).image, label: await readLabelMap(ref!.maskPath) });
-    const images = [];
+    const images: FloatImage[] = [];
     for (const t of tests) {
       const img = (await readImage(t.imagePath)).image;
       images.push(img);
