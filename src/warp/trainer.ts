@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { WarpNetwork } from './network.js';
 import { AdamW } from './params.js';
 import { warpShared } from './fast-warp.js';
-import { ssimLoss, nccLoss, flowGradL2, diceCELoss } from './tmp-core-stubs.js';
+import { ssimLoss, nccLoss, flowGradL2, diceCELoss } from './losses.js';
 
 export type ImageLossKind = 'ssim' | 'ncc';
 
