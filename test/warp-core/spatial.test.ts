@@ -92,6 +92,24 @@ describe('warpBilinear (wasm)', () => {
     await initTf({ backend: 'wasm' });
   });
 
+  it('leaves no tensors behind (forward and gradient steps)', () => {
+    const src = tf.tensor4d(randomValues(2 * 8 * 8 * 2, 11), [2, 8, 8, 2]);
+    const flow = tf.variable(tf.tensor4d(randomValues(2 * 8 * 8 * 2, 12), [2, 8, 8, 2]));
+    const step = (padding: 'zeros' | 'border'): void => {
+      tf.tidy(() => {
+        const { grads } = tf.variableGrads(() => tf.sum(warpBilinear(src, flow as unknown as tf.Tensor4D, { padding })) as tf.Scalar);
+        tf.dispose(grads);
+      });
+      tf.dispose(warpBilinear(src, flow as unknown as tf.Tensor4D, { padding }));
+    };
+    step('zeros');
+    step('border');
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) { step('zeros'); step('border'); }
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([src, flow]);
+  });
+
   it('rejects a flow of the wrong shape', () => {
     expect(() => warpBilinear(tf.zeros([1, 4, 4, 1]) as tf.Tensor4D, tf.zeros([1, 4, 5, 2]) as tf.Tensor4D)).toThrow(/flow shape/);
   });
