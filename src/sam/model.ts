@@ -79,7 +79,13 @@ export class SamModel {
     const r = await runEncoder(this.encoderSession, this.files.encoderVariant, this.files.encoderInputName, this.files.embeddingOutputName, image);
     this.counters.encoderRuns++;
     this.counters.encoderRunMs += r.runMs;
-    await this.cache.put(key, r.data);
+    try {
+      await this.cache.put(key, r.data);
+    } catch (err) {
+      // An unwritable cache folder costs re-encoding in later runs, not this run.
+      const w = `embedding cache not written (${(err as Error).message}); embeddings will be recomputed next run`;
+      if (!this.info.warnings.some((x) => x.startsWith('embedding cache not written'))) this.info.warnings.push(w);
+    }
     return { ...base, dims: r.dims, data: r.data };
   }
 

@@ -250,3 +250,18 @@ describe('execution', () => {
     expect(await codeOf(loadSamModel(dir, { threads: 0, cacheDir: false }))).toBe('INVALID_OPTION');
   });
 });
+
+describe('embedding cache folder problems', () => {
+  it('an unwritable cache folder degrades to a warning, not a failed encode', async () => {
+    const { writeFile: wf } = await import('node:fs/promises');
+    const dir = join(root, 'ro-model');
+    await writeTestSamModel(dir);
+    const blocker = join(root, 'blocker');
+    await wf(blocker, 'a file where the cache folder should be');
+    const m = await loadSamModel(dir, { cacheDir: join(blocker, 'cache'), threads: 1 });
+    models.push(m);
+    const e = await m.encode(patternImage(64, 64));
+    expect(e.data.length).toBe(256 * 64 * 64);
+    expect(m.info.warnings.join('\n')).toMatch(/embedding cache not written/);
+  });
+});
