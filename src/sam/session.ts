@@ -4,6 +4,9 @@
  * Sessions are created from the file PATH whenever possible, so ONNX external data (`*_data.bin` beside the
  * model, ViT-H) is found by ONNX Runtime.
  */
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { MedpersamUserError } from '../errors.js';
 import type { ExecutionProviderName } from './types.js';
@@ -26,6 +29,22 @@ export function cudaListed(): boolean {
     return ort.listSupportedBackends().some((b) => b.name === 'cuda');
   } catch {
     return false;
+  }
+}
+
+/**
+ * Whether the CUDA provider library is installed beside onnxruntime-node's binding (its postinstall downloads it
+ * only with `--onnxruntime-node-install=cuda12`). false = certainly absent; true = present or cannot tell.
+ */
+export function cudaLibraryPresent(): boolean {
+  try {
+    const entry = createRequire(import.meta.url).resolve('onnxruntime-node');
+    const binDir = join(dirname(entry), '..', 'bin', 'napi-v6', process.platform, process.arch);
+    if (!existsSync(binDir)) return true;
+    const names = readdirSync(binDir);
+    return names.some((n) => /onnxruntime_providers_cuda\.(so|dll)/.test(n));
+  } catch {
+    return true;
   }
 }
 
@@ -55,7 +74,7 @@ export async function createSession(source: string | Uint8Array, label: string, 
   const warnings: string[] = [];
   const base = baseOptions(opts);
   if (opts.executionProvider === 'cuda') {
-    if (cudaListed()) {
+    if (cudaListed() && cudaLibraryPresent()) {
       try {
         const session = await createRaw(source, { ...base, executionProviders: ['cuda', 'cpu'] });
         return { session, provider: 'cuda', warnings };
@@ -63,7 +82,10 @@ export async function createSession(source: string | Uint8Array, label: string, 
         warnings.push(`CUDA execution provider failed for ${label} (${firstLine(err)}); running on CPU`);
       }
     } else {
-      warnings.push('this onnxruntime-node has no CUDA execution provider; running on CPU');
+      warnings.push(
+        'this onnxruntime-node has no CUDA execution provider installed (reinstall it with ' +
+          '`npm install onnxruntime-node --onnxruntime-node-install=cuda12` on a machine with CUDA 12); running on CPU',
+      );
     }
   }
   try {
