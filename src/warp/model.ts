@@ -24,7 +24,7 @@ import { SeededRng } from './seeded-rng.js';
 import { trainStep, evaluateLoss, type WarpBatch, type LossBreakdown } from './trainer.js';
 import type { WarpSettings } from './presets.js';
 import type { CheckpointData } from './checkpoint.js';
-import { augmentPair } from './tmp-core-stubs.js';
+import { augmentOneHot } from './augment.js';
 import { upsampleFlowPlanes, warpLabelArgmax, warpLabelNearest } from './spatial.js';
 import type { ProgressCallback } from '../progress.js';
 
@@ -190,7 +190,8 @@ export class WarpModel {
       const ib = new Float32Array(nAug * R * R);
       const mb = new Float32Array(nAug * R * R * K);
       for (let a = 0; a < nAug; a++) {
-        const pair = augmentPair(
+        // Eq. 2: a random Table 13 augmentation of the reference pair (image bilinear + colour jitter, soft masks).
+        const pair = augmentOneHot(
           { image: this.refWork, oneHot: this.refOneHotWork, size: R, classesWithBackground: K },
           this.rng,
           this.settings.schedule.augmentPreset,
