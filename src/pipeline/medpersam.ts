@@ -22,7 +22,9 @@ import { stat } from 'node:fs/promises';
 import { MedpersamUserError } from '../errors.js';
 import { binaryOfClass } from '../image/labels.js';
 import { normalizeIntensity, toGrey } from '../image/normalize.js';
-import type { Box, ClassNames, FloatImage, LabelMap, LabeledPoint } from '../image/types.js';
+import type { BinaryMask, Box, ClassNames, FloatImage, LabelMap, LabeledPoint } from '../image/types.js';
+import { boundingBox } from '../image/components.js';
+import { resizeBinaryNearest } from '../image/resize.js';
 import { fileStem } from '../io/formats.js';
 import { readImage, type ReadImageResult } from '../io/image.js';
 import { listImages, MASK_SUFFIXES } from '../io/dataset.js';
@@ -117,6 +119,14 @@ export interface MedPerSamOptions {
   pointStrategy?: PointStrategy;
   /** Other prompt-generation options (kernel sizes, counts, bilateral rule; see src/prompts). */
   prompts?: Omit<GeneratePromptsOptions, 'strategy'>;
+  /**
+   * Longest side of the frame in which candidate regions, subregions and points are computed (default 256).
+   * App. C.1: "The morphological operations and point prompt selection were performed on a [smaller] mask.
+   * Subsequently, the results were adjusted to correspond to a [larger] scale for use in the SAM" (the sizes did not
+   * survive in our copy). Points are mapped back to the original frame (pixel centres); the box and the mask prompt
+   * are always taken from the original-size mask. 0 = work at the original size.
+   */
+  promptWorkingSize?: number;
   /** Smoothing of a SAM output before it becomes the next mask prompt (src/prompts refine.ts defaults). */
   smoothing?: SmoothMaskOptions;
   /**
@@ -200,6 +210,7 @@ export const DEFAULTS = {
   flowScaleRounds: 'initial' as const,
   warpPreset: 'cpu' as WarpPresetName,
   labelMode: 'nearest' as LabelWarpMode,
+  promptWorkingSize: 256,
 };
 
 /** What SAM's encoder gets: 8-bit images as they are (0..255), deeper ones normalised then mapped to 0..255. */
@@ -288,6 +299,7 @@ interface Resolved {
   warpSettings: WarpSettings;
   useTargetEmbedding: boolean;
   warpApplyBatch: number;
+  promptWorkingSize: number;
 }
 
 function resolveOptions(opts: MedPerSamOptions): Resolved {
@@ -305,6 +317,8 @@ function resolveOptions(opts: MedPerSamOptions): Resolved {
   if (!(Number.isFinite(flowScale) && flowScale >= 0)) throw new MedpersamUserError('INVALID_OPTION', `flowScale must be a number >= 0, got ${flowScale}`);
   const warpApplyBatch = opts.warpApplyBatch ?? 1;
   checkCount('warpApplyBatch', warpApplyBatch, 1);
+  const promptWorkingSize = opts.promptWorkingSize ?? DEFAULTS.promptWorkingSize;
+  checkCount('promptWorkingSize', promptWorkingSize, 0);
   let warpSettings: WarpSettings;
   try {
     warpSettings = resolveWarpSettings(opts.warp?.preset ?? DEFAULTS.warpPreset, opts.warp?.overrides ?? {});
@@ -326,6 +340,7 @@ function resolveOptions(opts: MedPerSamOptions): Resolved {
     warpSettings,
     useTargetEmbedding: opts.targetEmbedding ?? true,
     warpApplyBatch,
+    promptWorkingSize,
   };
 }
 
@@ -401,6 +416,7 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
       flowScale: r.flowScale,
       flowScaleRounds: r.flowScaleRounds,
       labelMode: r.labelMode,
+      promptWorkingSize: r.promptWorkingSize,
       warp: r.warpSettings,
       extra: opts.fingerprintExtra ?? null,
     };
@@ -660,6 +676,7 @@ async function segmentOneImage(
   const emb = await timer.time('sam-encode', () => sam.encode(samInputImage(read)));
   const features = featureMapFromEmbedding(emb);
   const frame = promptSamFrame(width, height, { gridSize: emb.dims[3] });
+  const work = workingFrame(width, height, r.promptWorkingSize);
   const classLogits: ClassLogits[] = [];
   const records: ClassRoundRecord[] = [];
   for (const cls of classes) {
@@ -673,7 +690,8 @@ async function segmentOneImage(
       classLogits.push({ cls, logits: null });
       continue;
     }
-    const similarity = timer.time('prompts', () => cosineSimilarityMap(features, proto.prototypeUnit, frame, width, height).map);
+    // Points are chosen in the working frame (workW × workH); box and mask come from the original-size mask.
+    const similarity = timer.time('prompts', () => cosineSimilarityMap(features, proto.prototypeUnit, frame, work.width, work.height).map);
     let mask = maskPrompt;
     let logits: Float32Array | null = null;
     for (let pass = 0; pass <= r.refinements; pass++) {
@@ -685,9 +703,8 @@ async function segmentOneImage(
         }
         mask = smoothed.mask;
       }
-      const generated = timer.time('prompts', () => generatePrompts(mask, similarity, r.promptOptions));
-      const prompts: SamPrompts = toSamPrompts(generated, r.promptSet, width, height);
-      if (!prompts.pointsOriginal && !prompts.boxOriginal && !prompts.maskPrompt) {
+      const prompts = timer.time('prompts', () => promptsFor(mask, similarity, work, r));
+      if (!prompts) {
         rec.notes.push(`pass ${pass}: no prompt of set ${r.promptSet} could be made`);
         break;
       }
@@ -713,6 +730,45 @@ async function segmentOneImage(
   }
   timingsMs.total = performance.now() - t0;
   return { label, record: { id, round, width, height, classes: records, timingsMs } };
+}
+
+/** The frame in which points are chosen: longest side `size` (never enlarged; 0 = original). */
+export function workingFrame(width: number, height: number, size: number): { width: number; height: number } {
+  const longest = Math.max(width, height);
+  if (size === 0 || longest <= size) return { width, height };
+  const scale = size / longest;
+  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+}
+
+/**
+ * SAM prompts of the prompt set from one original-size mask prompt: points from generatePrompts in the working
+ * frame (mapped back to pixel centres of the original frame), the tight box and the mask at the original size.
+ * Null when the set yields nothing (e.g. 'P' on a mask with no candidate pixel).
+ */
+export function promptsFor(
+  maskOriginal: BinaryMask,
+  similarityWork: Float32Array,
+  work: { width: number; height: number },
+  r: Pick<Resolved, 'promptSet' | 'promptOptions'>,
+): SamPrompts | null {
+  const { width, height } = maskOriginal;
+  const same = work.width === width && work.height === height;
+  const maskWork = same ? maskOriginal : resizeBinaryNearest(maskOriginal, work.width, work.height);
+  const parts = promptSetParts(r.promptSet);
+  const prompts: SamPrompts = {};
+  if (parts.points) {
+    const generated = generatePrompts(maskWork, similarityWork, r.promptOptions);
+    // toSamPrompts with set 'P' maps the points from the working frame to pixel centres of the original frame.
+    const mapped = toSamPrompts(generated, 'P', width, height);
+    if (mapped.pointsOriginal) prompts.pointsOriginal = mapped.pointsOriginal;
+  }
+  if (parts.box) {
+    const box = boundingBox(maskOriginal);
+    if (box) prompts.boxOriginal = box;
+  }
+  if (parts.mask) prompts.maskPrompt = { kind: 'binary', mask: maskOriginal };
+  if (!prompts.pointsOriginal && !prompts.boxOriginal && !prompts.maskPrompt) return null;
+  return prompts;
 }
 
 // ---------------------------------------------------------------------------------------------------- evaluation
