@@ -142,7 +142,7 @@ export interface MedPerSamOptions {
   overlays?: boolean;
   /** HTML report when ground truth is given (default true). */
   report?: boolean;
-  /** Images warped per tfjs call (default 1: bit-identical to WarpModel.warpLabel). */
+  /** Images warped per tfjs call (default 8; the tests check the result equals WarpModel.warpLabel image by image). */
   warpApplyBatch?: number;
   /** Extra data written into the fingerprint (e.g. the bench's perturbation settings). */
   fingerprintExtra?: Record<string, unknown>;
@@ -315,7 +315,7 @@ function resolveOptions(opts: MedPerSamOptions): Resolved {
   }
   const flowScale = opts.flowScale ?? DEFAULTS.flowScale;
   if (!(Number.isFinite(flowScale) && flowScale >= 0)) throw new MedpersamUserError('INVALID_OPTION', `flowScale must be a number >= 0, got ${flowScale}`);
-  const warpApplyBatch = opts.warpApplyBatch ?? 1;
+  const warpApplyBatch = opts.warpApplyBatch ?? 8;
   checkCount('warpApplyBatch', warpApplyBatch, 1);
   const promptWorkingSize = opts.promptWorkingSize ?? DEFAULTS.promptWorkingSize;
   checkCount('promptWorkingSize', promptWorkingSize, 0);
@@ -459,7 +459,7 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
       };
 
       const saveCkpt = async (c: Parameters<typeof saveCheckpointFile>[1]) => {
-        await timer.time('state-io', () => saveCheckpointFile(state.checkpointPath, c));
+        await timer.time('checkpoint', () => saveCheckpointFile(state.checkpointPath, c));
       };
 
       for (let round = 0; round <= r.retrainRounds; round++) {
@@ -522,6 +522,7 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
             return flows.map((f, j) => warp.labelFromFlow(alpha === 1 ? f : scaleFlow(f, alpha), reads[j]!.image.width, reads[j]!.image.height, r.labelMode));
           });
           for (let j = 0; j < chunk.length; j++) {
+            abortCheck();
             const t = chunk[j]!;
             const read = reads[j]!;
             const out = await segmentOneImage(t.id, round, read, warped[j]!, classes, protos, sam.model, r, timer, counters);

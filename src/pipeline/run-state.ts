@@ -65,7 +65,7 @@ export interface ImageRoundResult {
 }
 
 function encodeLabel(label: LabelMap): string {
-  return Buffer.from(deflateSync(label.data, { level: 6 })).toString('base64');
+  return Buffer.from(deflateSync(label.data, { level: 1 })).toString('base64');
 }
 
 function decodeLabel(b64: string, width: number, height: number, file: string): LabelMap {
