@@ -1,7 +1,7 @@
 /**
  * Warp-only JSRT benchmark (paper protocol). Usage:
  *   npx tsx bench/warp.ts [--dataset DIR] [--arch conv|nice-trans] [--res N] [--epochs N] [--batch N] [--aug-per-batch N]
- *                         [--lr X] [--no-aug] [--no-affine] [--loss ssim|ncc] [--reg X] [--limit N] [--label-warp nearest|argmax]
+ *                         [--lr X] [--finest-width N] [--no-aug] [--no-affine] [--loss ssim|ncc] [--reg X] [--limit N] [--label-warp nearest|argmax]
  *                         [--preset cpu|paper] [--tag NAME]
  * Writes bench/results/warp-<tag>.json and prints a table.
  */
@@ -20,6 +20,7 @@ const num = (name: string): number | undefined => (value(name) !== undefined ? N
 const overrides: WarpSettingsOverrides = { network: {}, loss: {}, schedule: {} };
 if (value('arch')) overrides.network!.arch = value('arch') as 'conv' | 'nice-trans';
 if (num('res')) overrides.network!.resolution = num('res')!;
+if (num('finest-width')) overrides.network!.finestDecoderWidth = num('finest-width')!;
 if (flag('no-affine')) overrides.network!.affine = false;
 if (flag('no-aug')) overrides.loss!.augmentation = false;
 if (value('loss')) overrides.loss!.imageLoss = value('loss') as 'ssim' | 'ncc';
@@ -36,6 +37,7 @@ const result = await runWarpBenchmark({
   preset: (value('preset') as 'cpu' | 'paper' | undefined) ?? 'cpu',
   overrides,
   limit: num('limit'),
+  compareLabelWarps: true,
   labelWarp: (value('label-warp') as 'nearest' | 'argmax' | undefined) ?? 'nearest',
   onProgress: (e) => {
     const now = Date.now();

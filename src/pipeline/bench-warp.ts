@@ -26,6 +26,8 @@ export interface BenchWarpOptions {
   limit?: number;
   /** Full-resolution label warp: 'nearest' (default) or 'argmax' (bilinear class weights). */
   labelWarp?: LabelWarpMode;
+  /** Also score the other label-warp mode from the same flows (reported as `altLabelWarp`). */
+  compareLabelWarps?: boolean;
   backend?: TfBackendChoice;
   onProgress?: ProgressCallback;
 }
@@ -50,7 +52,11 @@ export interface BenchWarpResult {
   meanIoU: number;
   /** Wall seconds: read (decode + normalise + resize), train, warp (flow + full-res label warp + scoring). */
   timings: { readS: number; trainS: number; warpS: number; totalS: number; secondsPerImage: number; secondsPerEpoch: number };
+  /** CPU seconds (user + system) of this process for the training stage: a load-independent cost measure. */
+  trainCpuS: number;
   peakRssMB: number;
+  /** The other label-warp mode on the same flows (when compareLabelWarps). */
+  altLabelWarp?: { mode: LabelWarpMode; meanDice: number; perClassDice: number[] };
   epochs: number;
   lastEpochLoss: LossBreakdown | null;
   perImage: { id: string; dice: number[] }[];
@@ -73,10 +79,14 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
     onProgress({ stage: 'read', done: i + 1, total: tests.length, message: t.id });
   }
   const t1 = performance.now();
+  const cpu1 = process.cpuUsage();
   const train = await model.train('initial', settings.schedule.initialEpochs, { onProgress });
   const t2 = performance.now();
+  const cpuTrain = process.cpuUsage(cpu1);
   const classes = model.classes;
   const sums = new Map<number, { dice: number; iou: number }>(classes.map((c) => [c, { dice: 0, iou: 0 }]));
+  const altMode: LabelWarpMode = labelWarp === 'nearest' ? 'argmax' : 'nearest';
+  const altSums = new Map<number, number>(classes.map((c) => [c, 0]));
   const perImage: BenchWarpResult['perImage'] = [];
   const pending: Promise<void>[] = [];
   const byId = new Map(tests.map((t) => [t.id, t]));
@@ -84,10 +94,14 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
   const ids = tests.map((t) => t.id);
   const BATCH = 16;
   for (let s = 0; s < ids.length; s += BATCH) {
-    const labels: { id: string; label: import('../image/types.js').LabelMap }[] = [];
-    model.warpTests(ids.slice(s, s + BATCH), (id, label) => labels.push({ id, label }), labelWarp);
-    for (const { id, label } of labels) {
+    for (const f of model.testFlows(ids.slice(s, s + BATCH), BATCH)) {
+      const id = f.id;
+      const label = model.labelFromFlow(f.flowXyWarp, f.width, f.height, labelWarp);
       const gt = await readLabelMap(byId.get(id)!.maskPath!, { classes: ds.classes });
+      if (opts.compareLabelWarps) {
+        const alt = diceIoUPerClass(model.labelFromFlow(f.flowXyWarp, f.width, f.height, altMode), gt, classes);
+        for (const sc of alt) altSums.set(sc.cls, altSums.get(sc.cls)! + sc.dice);
+      }
       const scores: ClassScore[] = diceIoUPerClass(label, gt, classes);
       for (const sc of scores) {
         const acc = sums.get(sc.cls)!;
@@ -126,7 +140,15 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
       secondsPerImage: (t3 - t0) / 1000 / tests.length,
       secondsPerEpoch: train.epochsRun > 0 ? train.seconds / train.epochsRun : 0,
     },
+    trainCpuS: (cpuTrain.user + cpuTrain.system) / 1e6,
     peakRssMB: process.resourceUsage().maxRSS / 1024,
+    altLabelWarp: opts.compareLabelWarps
+      ? {
+          mode: altMode,
+          perClassDice: classes.map((c) => altSums.get(c)! / tests.length),
+          meanDice: classes.reduce((a, c) => a + altSums.get(c)! / tests.length, 0) / classes.length,
+        }
+      : undefined,
     epochs: train.epochsRun,
     lastEpochLoss: train.lastEpochLoss,
     perImage,
@@ -151,8 +173,14 @@ export function formatWarpBenchTable(r: BenchWarpResult): string {
     `| **mean** | **${pct(r.meanDice)}** | **${pct(r.meanIoU)}** |`,
     '',
     `time: read ${r.timings.readS.toFixed(1)} s, train ${r.timings.trainS.toFixed(1)} s (${r.timings.secondsPerEpoch.toFixed(1)} s/epoch), ` +
-      `warp+score ${r.timings.warpS.toFixed(1)} s, total ${r.timings.totalS.toFixed(1)} s (${r.timings.secondsPerImage.toFixed(2)} s/image); ` +
+      `train CPU ${r.trainCpuS.toFixed(1)} s, warp+score ${r.timings.warpS.toFixed(1)} s, total ${r.timings.totalS.toFixed(1)} s (${r.timings.secondsPerImage.toFixed(2)} s/image); ` +
       `peak RSS ${r.peakRssMB.toFixed(0)} MB`,
   ];
+  if (r.altLabelWarp) {
+    lines.push(
+      `label warp ${r.altLabelWarp.mode} on the same flows: mean Dice ${pct(r.altLabelWarp.meanDice)} ` +
+        `(${r.altLabelWarp.perClassDice.map(pct).join(' / ')})`,
+    );
+  }
   return lines.join('\n');
 }

@@ -317,6 +317,13 @@ export class WarpModel {
     return this.labelFromFlow(flow!, image.width, image.height, mode);
   }
 
+  /** Working-grid flows of test images already added (by id), with their original sizes. */
+  testFlows(ids: string[], batchSize = 8): { id: string; flowXyWarp: Float32Array; width: number; height: number }[] {
+    const entries = ids.map((id) => this.entry(id));
+    const flows = this.predictFlowsWork(entries.map((e) => e.work), batchSize);
+    return entries.map((e, j) => ({ id: e.id, flowXyWarp: flows[j]!, width: e.width, height: e.height }));
+  }
+
   /** Eq. 4 for test images already added (by id), in batches; calls `each` per image in order. */
   warpTests(ids: string[], each: (id: string, label: LabelMap) => void, mode: LabelWarpMode = 'nearest', batchSize = 8): void {
     for (let s = 0; s < ids.length; s += batchSize) {

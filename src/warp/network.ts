@@ -33,6 +33,11 @@ export interface WarpNetworkConfig {
   encoderWidths: [number, number, number, number, number];
   /** Decoder width (paper: initial decoder width 32). */
   decoderWidth: number;
+  /**
+   * Width of the finest (level-1, R/2) decoder stage. It holds about half of the network's FLOPs at width 32; a
+   * narrower finest stage is a CPU speed option (default: decoderWidth).
+   */
+  finestDecoderWidth?: number;
   /** 'nice-trans' only: levels whose stage uses a transformer block (default [4, 3, 2]). */
   attentionLevels: number[];
   /** 'nice-trans' only: attention window side (tokens per window = window²) and heads. */
@@ -175,7 +180,7 @@ export class WarpNetwork {
 
   /** Stage block at one level: [B,S,S,Cin] → [B,S,S,D]. */
   private stageBlock(x: tf.Tensor4D, level: number): tf.Tensor4D {
-    const D = this.config.decoderWidth;
+    const D = level === 1 ? (this.config.finestDecoderWidth ?? this.config.decoderWidth) : this.config.decoderWidth;
     const h = this.conv(x, `dec${level}/c1`, D);
     if (this.config.arch === 'nice-trans' && this.config.attentionLevels.includes(level)) {
       return this.transformer(h, `dec${level}/tr`);
