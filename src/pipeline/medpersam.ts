@@ -40,6 +40,8 @@ import {
   cosineSimilarityMap,
   featureMapFromEmbedding,
   generatePrompts,
+  PERSAM_CASCADE,
+  persamPrompts,
   samFrame as promptSamFrame,
   smoothMaskForNextPrompt,
   toSamPrompts,
@@ -113,6 +115,13 @@ export interface MedPerSamOptions {
   retrainRounds?: number;
   /** Prompt refinements per round (Table 9; default 1 = §4.3). */
   refinements?: number;
+  /**
+   * 'med-persam' (default): the method. 'persam': the PerSAM baseline (Table 1's PerSAM†) — no warp model; per class
+   * the top-k most / least similar pixels as points and PerSAM's 3-step cascade (src/prompts persam.ts
+   * PERSAM_CASCADE: points [+ target embedding] → + previous low-res logits, multimask → + box of that mask,
+   * multimask). Rounds, refinements and the prompt set do not apply (retrainRounds is forced to 0).
+   */
+  method?: 'med-persam' | 'persam';
   /** Prompt set given to SAM (Table 8; default 'P+B+M'). */
   promptSet?: PromptSet;
   /** Point strategy (Table 7; default 'subregions'). */
@@ -300,10 +309,13 @@ interface Resolved {
   useTargetEmbedding: boolean;
   warpApplyBatch: number;
   promptWorkingSize: number;
+  method: 'med-persam' | 'persam';
 }
 
 function resolveOptions(opts: MedPerSamOptions): Resolved {
-  const retrainRounds = opts.retrainRounds ?? DEFAULTS.retrainRounds;
+  const method = opts.method ?? 'med-persam';
+  if (method !== 'med-persam' && method !== 'persam') throw new MedpersamUserError('INVALID_OPTION', `unknown method "${String(method)}" (med-persam, persam)`);
+  const retrainRounds = method === 'persam' ? 0 : (opts.retrainRounds ?? DEFAULTS.retrainRounds);
   const refinements = opts.refinements ?? DEFAULTS.refinements;
   checkCount('retrainRounds', retrainRounds, 0);
   checkCount('refinements', refinements, 0);
@@ -341,6 +353,7 @@ function resolveOptions(opts: MedPerSamOptions): Resolved {
     useTargetEmbedding: opts.targetEmbedding ?? true,
     warpApplyBatch,
     promptWorkingSize,
+    method,
   };
 }
 
@@ -407,6 +420,7 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
       tests: tests.map((t) => t.id),
       classes,
       sam: { encoder: sam.record.encoderSha256, decoder: sam.record.decoderSha256, targetEmbedding: sam.model.info.targetEmbedding },
+      method: r.method,
       retrainRounds: r.retrainRounds,
       refinements: r.refinements,
       promptSet: r.promptSet,
@@ -478,7 +492,8 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
           );
         }
         // ---- (re)train to this round's phase
-        const needsTraining = phaseRank(modelPhase) < round || (modelPhase === phase && warp.progress.epochInPhase < epochs);
+        const needsTraining =
+          r.method === 'med-persam' && (phaseRank(modelPhase) < round || (modelPhase === phase && warp.progress.epochInPhase < epochs));
         if (needsTraining) {
           if (round > 0) {
             // Pseudolabels = the previous round's labels (§3.3).
@@ -515,6 +530,7 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
           for (const t of chunk) reads.push(await timer.time('read', () => readImage(t.imagePath)));
           // Eq. 4 (+ Fig. 6 flow scaling): mask prompts for the chunk.
           const warped = timer.time('warp-apply', () => {
+            if (r.method === 'persam') return reads.map((rd) => ({ width: rd.image.width, height: rd.image.height, data: new Uint8Array(rd.image.width * rd.image.height) }));
             const flows = warp.predictFlowsWork(
               reads.map((rd) => toWorkingImage(rd.image, warp.resolution)),
               r.warpApplyBatch,
@@ -684,6 +700,10 @@ async function segmentOneImage(
     const proto = prototypes.get(cls)!;
     const rec: ClassRoundRecord = { cls, points: [], box: null, maskPromptPixels: 0, iouScores: [], decoderCalls: 0, notes: [] };
     records.push(rec);
+    if (r.method === 'persam') {
+      classLogits.push({ cls, logits: await persamClass(rec, emb, features, frame, proto, sam, r, timer, counters, width, height) });
+      continue;
+    }
     const maskPrompt = binaryOfClass(warped, cls);
     rec.maskPromptPixels = countOn(maskPrompt);
     if (rec.maskPromptPixels === 0) {
@@ -731,6 +751,50 @@ async function segmentOneImage(
   }
   timingsMs.total = performance.now() - t0;
   return { label, record: { id, round, width, height, classes: records, timingsMs } };
+}
+
+/**
+ * PerSAM baseline for one class (src/prompts persam.ts): top-k / bottom-k similarity points, then the cascade
+ * PERSAM_CASCADE (each step: points; + previous low-res logits as mask input; + box of the previous mask).
+ */
+async function persamClass(
+  rec: ClassRoundRecord,
+  emb: SamEmbedding,
+  features: ReturnType<typeof featureMapFromEmbedding>,
+  frame: ReturnType<typeof promptSamFrame>,
+  proto: ClassPrototype,
+  sam: SamModelLike,
+  r: Resolved,
+  timer: StageTimer,
+  counters: { decoderCalls: number },
+  width: number,
+  height: number,
+): Promise<Float32Array | null> {
+  const points = timer.time('prompts', () => {
+    const sim = cosineSimilarityMap(features, proto.prototypeUnit, frame, width, height).map;
+    return persamPrompts(sim, width, height, { topK: r.promptOptions.persamTopK ?? 1 }).points;
+  });
+  let logits: Float32Array | null = null;
+  let lowRes: Float32Array | null = null;
+  for (const step of PERSAM_CASCADE) {
+    const prompts: SamPrompts = { pointsOriginal: points };
+    if (step.maskInputFromPrevious && lowRes) prompts.maskPrompt = { kind: 'logits256', logits: lowRes };
+    if (step.boxFromPrevious && logits) {
+      const box = boundingBox(binaryFromLogits(logits, width, height));
+      if (box) prompts.boxOriginal = box;
+    }
+    if (step.targetEmbedding && r.useTargetEmbedding && sam.info.targetEmbedding) prompts.targetEmbedding = proto.prototype;
+    const result = await timer.time('sam-decode', () => sam.decode(emb, prompts, { multimask: step.multimask }));
+    counters.decoderCalls++;
+    rec.decoderCalls++;
+    const k = argMax(result.iouScores);
+    logits = result.logitsOriginal[k]!;
+    lowRes = result.lowResLogits[k]!;
+    rec.iouScores.push(result.iouScores[k]!);
+    rec.points = points;
+    rec.box = prompts.boxOriginal ?? null;
+  }
+  return logits;
 }
 
 /** The frame in which points are chosen: longest side `size` (never enlarged; 0 = original). */

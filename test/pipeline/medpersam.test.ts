@@ -266,6 +266,42 @@ describe('fill-box decoder, prompt sets, flow scaling', () => {
     await real.release();
   }, 180_000);
 
+  it('PerSAM baseline: top-1 points and the 3-step cascade, no warp training', async () => {
+    const discs = await f.sam({ decoder: 'discs', k: 4 });
+    const real = await loadSamModel(discs, { cacheDir: f.cacheDir, threads: 1 });
+    const seen: { p: SamPrompts; multimask: boolean }[] = [];
+    const spy: SamModelLike = {
+      info: real.info,
+      encode: (img) => real.encode(img),
+      decode: (emb, p, o) => {
+        seen.push({ p, multimask: o?.multimask ?? false });
+        return real.decode(emb, p, o);
+      },
+      stats: () => real.stats(),
+    };
+    const res = await runMedPerSam(baseOptions(f, discs, 'persam', { sam: spy, method: 'persam', retrainRounds: 3 }));
+    await real.release();
+    expect(res.record.counters.decoderCalls).toBe(TESTS * CLASSES * 3);
+    expect(res.record.timingsMs['warp-train'] ?? 0).toBe(0);
+    for (let i = 0; i < seen.length; i += 3) {
+      const [a, b, c] = [seen[i]!, seen[i + 1]!, seen[i + 2]!];
+      expect(a.p.pointsOriginal!.map((q) => q.label)).toEqual([1, 0]);
+      expect([a.multimask, b.multimask, c.multimask]).toEqual([false, true, true]);
+      expect(a.p.maskPrompt).toBeUndefined();
+      expect(b.p.maskPrompt?.kind).toBe('logits256');
+      expect(c.p.boxOriginal).toBeDefined();
+      expect(a.p.boxOriginal).toBeUndefined();
+    }
+    // the discs decoder paints a disc around the positive point: the final mask contains it
+    for (const img of res.images) {
+      const got = await readLabelMap(img.maskPath);
+      for (const c of img.prompts) {
+        const pos = c.points.find((q) => q.label === 1)!;
+        expect(got.data[pos.y * got.width + pos.x]).toBeGreaterThan(0);
+      }
+    }
+  }, 120_000);
+
   it('flow scale 0 turns the first mask prompts into the reference mask copied (Fig. 6 at α = 0)', async () => {
     const res = await runMedPerSam(baseOptions(f, echoDir, 'alpha0', { flowScale: 0 }));
     const refMask = await readLabelMap(f.data.items[0]!.maskPath);
