@@ -439,13 +439,11 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
     // ---- warp model: reference + every test image (kept as R×R working copies only)
     const backend = await timer.time('warp-init', () => initTf({ backend: opts.warp?.backend ?? 'auto' }));
     const warp = new WarpModel(r.warpSettings, { image: reference.image.image, label: reference.label });
-    const testSizes = new Map<string, { width: number; height: number }>();
     try {
       for (let i = 0; i < tests.length; i++) {
         const t = tests[i]!;
         const read = await timer.time('read', () => readImage(t.imagePath));
         timer.time('warp-prepare', () => warp.addTest(t.id, read.image));
-        testSizes.set(t.id, { width: read.image.width, height: read.image.height });
         progress({ stage: 'read', done: i + 1, total: tests.length, message: t.id });
       }
       const ckpt = await loadCheckpointFile(state.checkpointPath);
