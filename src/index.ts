@@ -11,7 +11,3 @@ export * from './io/phantom-dataset.js';
 export * from './prompts/index.js';
 export * from './sam/index.js';
 export * from './pipeline/evaluate.js';
-// sam/ and prompts/ both define a SAM 1024-frame helper; the SAM runtime's is the public one, the prompt engine's
-// is exported under a prefixed name until the two are merged.
-export { samFrame, type SamFrame } from './sam/index.js';
-export { samFrame as promptsSamFrame, type SamFrame as PromptsSamFrame } from './prompts/index.js';

@@ -13,7 +13,7 @@
  */
 import { MedpersamUserError } from '../errors.js';
 import type { BinaryMask } from '../image/types.js';
-import type { SamFrame } from './frames.js';
+import type { SamFrame } from '../sam/frames.js';
 
 /** A channel-major feature map: data[c * gridHeight * gridWidth + gy * gridWidth + gx]. */
 export interface FeatureMap {

@@ -8,7 +8,7 @@
  * X / cellSize - 0.5 (cell centres at integers), interpolated bilinearly with edge clamping. Same map up to the
  * small differences of chaining bilinear resizes.
  */
-import type { SamFrame } from './frames.js';
+import type { SamFrame } from '../sam/frames.js';
 import { checkFeatureFrame, type FeatureMap } from './prototype.js';
 
 /**

@@ -1,9 +1,9 @@
 /**
  * One SAM decoder run: prompts (original frame) → official decoder inputs → outputs picked per `multimask`.
- * The frame conversions live in prompt-frames.ts (and nowhere else).
+ * The frame maths lives in frames.ts (and nowhere else); prompt-frames.ts builds the decoder inputs with it.
  */
 import { MedpersamUserError } from '../errors.js';
-import { samFrame } from './preprocess.js';
+import { samFrame } from './frames.js';
 import { buildMaskInput, buildPointInputs, selectDecoderOutputs, validatePrompts } from './prompt-frames.js';
 import { ort } from './session.js';
 import { TARGET_EMBEDDING_INPUT } from './target-embedding.js';

@@ -2,21 +2,17 @@
 export { loadSamModel, SamModel, defaultEmbeddingCacheDir } from './model.js';
 export { findSamModelFiles, inspectOnnxFile, validateDecoder, OFFICIAL_DECODER_INPUTS, OFFICIAL_DECODER_OUTPUTS } from './model-files.js';
 export type { OnnxFileInfo, OnnxValueInfo, SamModelFiles } from './model-files.js';
+export { samFrame, xyOriginalToXySam1024, xySam1024ToXyOriginal, SAM_LONG_SIDE, SAM_LOW_RES } from './frames.js';
+export type { SamFrame, SamFrameOptions, XY } from './frames.js';
 export {
-  samFrame,
   normalizedToSam255,
   resizeToSamFrame,
   buildPlainEncoderInput,
   buildInputImageEncoderInput,
-  SAM_LONG_SIDE,
-  SAM_LOW_RES,
   SAM_PIXEL_MEAN,
   SAM_PIXEL_STD,
 } from './preprocess.js';
-export type { SamFrame } from './preprocess.js';
 export {
-  xyOriginalToXySam1024,
-  xySam1024ToXyOriginal,
   buildPointInputs,
   buildMaskInput,
   planeOriginalToSam256,

@@ -5,39 +5,16 @@
  * what the pipeline passes). Images normalised to [0,1] must be mapped first with `normalizedToSam255`.
  * 16-bit images should be normalised (image/normalize `normalizeIntensity`) and then mapped the same way.
  *
- * Frame: `scale = 1024 / max(W,H)`, each side `floor(side * scale + 0.5)` (segment-anything ResizeLongestSide),
- * then zero-padding at the bottom/right to 1024×1024 (after normalisation, as SAM does).
+ * Frame (frames.ts `samFrame`): `scale = 1024 / max(W,H)`, each side `floor(side * scale + 0.5)` (segment-anything
+ * ResizeLongestSide), then zero-padding at the bottom/right to 1024×1024 (after normalisation, as SAM does).
  */
 import { resizeImage } from '../image/resize.js';
 import type { FloatImage } from '../image/types.js';
+import { SAM_LONG_SIDE, samFrame, type SamFrame } from './frames.js';
 
-export const SAM_LONG_SIDE = 1024;
-export const SAM_LOW_RES = 256;
 /** SAM pixel mean/std on the 0..255 scale (RGB). */
 export const SAM_PIXEL_MEAN = [123.675, 116.28, 103.53] as const;
 export const SAM_PIXEL_STD = [58.395, 57.12, 57.375] as const;
-
-/** The longest-side-1024 frame of an image of the given original size. */
-export interface SamFrame {
-  originalWidth: number;
-  originalHeight: number;
-  /** 1024 / max(W, H). */
-  scale: number;
-  /** Size of the resized image inside the padded 1024×1024 frame. */
-  resizedWidth: number;
-  resizedHeight: number;
-}
-
-export function samFrame(originalWidth: number, originalHeight: number): SamFrame {
-  const scale = SAM_LONG_SIDE / Math.max(originalWidth, originalHeight);
-  return {
-    originalWidth,
-    originalHeight,
-    scale,
-    resizedWidth: Math.floor(originalWidth * scale + 0.5),
-    resizedHeight: Math.floor(originalHeight * scale + 0.5),
-  };
-}
 
 /** Map an image normalised to [0,1] onto SAM's 0..255 intensity scale (values outside are kept, not clipped). */
 export function normalizedToSam255(image: FloatImage): FloatImage {

@@ -1,8 +1,8 @@
 /**
- * Prompt conversion from the original image frame into SAM's frames (docs/sam-onnx.md §1). Pure.
- * This is the ONLY place where prompts change frame; callers always speak original pixel coordinates.
+ * Decoder prompt inputs built from prompts in the original image frame (docs/sam-onnx.md §1). Pure.
+ * Callers always speak original pixel coordinates; the frame maths is frames.ts's.
  *
- *  - points:  xySam1024 = (x · resizedW / W, y · resizedH / H)   (segment-anything ResizeLongestSide.apply_coords;
+ *  - points:  xySam1024 = (x · resizedW / W, y · resizedH / H)   (frames.ts `xyOriginalToXySam1024`;
  *             pixel indices are passed as they are — the graph adds 0.5 itself)
  *  - box:     two extra points after the clicks: (x0,y0) label 2, (x1,y1) label 3, then NO padding point;
  *             without a box one padding point (0,0) label -1 is appended.
@@ -18,32 +18,11 @@
  */
 import { MedpersamUserError } from '../errors.js';
 import type { Box, LabeledPoint } from '../image/types.js';
-import { SAM_LONG_SIDE, SAM_LOW_RES, type SamFrame } from './preprocess.js';
+import { SAM_LONG_SIDE, SAM_LOW_RES, xyOriginalToXySam1024, type SamFrame, type XY } from './frames.js';
 import { areaWeights, resampleSeparable } from './resample.js';
 import type { SamMaskPrompt, SamPrompts } from './types.js';
 
 export const DEFAULT_MASK_PROMPT_LOGIT = 20;
-
-export interface XY {
-  x: number;
-  y: number;
-}
-
-/** Original pixel coordinates → the resized (longest side 1024) frame. */
-export function xyOriginalToXySam1024(p: XY, frame: SamFrame): XY {
-  return {
-    x: p.x * (frame.resizedWidth / frame.originalWidth),
-    y: p.y * (frame.resizedHeight / frame.originalHeight),
-  };
-}
-
-/** The inverse, for drawing SAM-frame things back on the image. */
-export function xySam1024ToXyOriginal(p: XY, frame: SamFrame): XY {
-  return {
-    x: p.x * (frame.originalWidth / frame.resizedWidth),
-    y: p.y * (frame.originalHeight / frame.resizedHeight),
-  };
-}
 
 /** Decoder point inputs: `point_coords` [1,N,2] (sam1024 frame) and `point_labels` [1,N]. */
 export interface SamPointInputs {

@@ -6,7 +6,7 @@
  *  - sam1024:  the resized frame, longest side 1024 (`scale = 1024 / max(W,H)`, sides `floor(x*scale + 0.5)`),
  *              zero-padded bottom/right to 1024×1024 (what the encoder sees and `point_coords` is in);
  *  - sam256:   the padded 1024 frame downsampled ×4 (`mask_input`, `low_res_masks`).
- * Conversions between them happen only in `prompt-frames.ts` / `preprocess.ts`.
+ * The frame maths lives only in `frames.ts` (used by `preprocess.ts` for images, `prompt-frames.ts` for prompts).
  */
 import type { BinaryMask, Box, LabeledPoint } from '../image/types.js';
 

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBinaryMask } from '../../src/image/types.js';
 import { loadSamModel, type SamModel } from '../../src/sam/model.js';
 import { buildMaskInput } from '../../src/sam/prompt-frames.js';
-import { samFrame, SAM_PIXEL_MEAN, SAM_PIXEL_STD } from '../../src/sam/preprocess.js';
+import { samFrame } from '../../src/sam/frames.js';
+import { SAM_PIXEL_MEAN, SAM_PIXEL_STD } from '../../src/sam/preprocess.js';
 import { ENC_B, ENC_W, OUTPUT_OFFSET, writeTestSamModel } from '../fixtures/sam-models.js';
 import { constantImage, patternImage, tempDir } from './helpers.js';
 

@@ -1,13 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createBinaryMask } from '../../src/image/types.js';
-import { samFrame } from '../../src/sam/preprocess.js';
+import { samFrame } from '../../src/sam/frames.js';
 import {
   buildMaskInput,
   buildPointInputs,
   selectDecoderOutputs,
   validatePrompts,
-  xyOriginalToXySam1024,
-  xySam1024ToXyOriginal,
 } from '../../src/sam/prompt-frames.js';
 
 const codeOf = (fn: () => void): string | undefined => {
@@ -18,29 +16,6 @@ const codeOf = (fn: () => void): string | undefined => {
   }
   return undefined;
 };
-
-describe('frames', () => {
-  it('800x600: scale 1.28, resized 1024x768, (400,300) → (512,384)', () => {
-    const f = samFrame(800, 600);
-    expect(f.scale).toBeCloseTo(1.28, 12);
-    expect([f.resizedWidth, f.resizedHeight]).toEqual([1024, 768]);
-    const p = xyOriginalToXySam1024({ x: 400, y: 300 }, f);
-    expect(p.x).toBeCloseTo(512, 10);
-    expect(p.y).toBeCloseTo(384, 10);
-    const back = xySam1024ToXyOriginal(p, f);
-    expect(back.x).toBeCloseTo(400, 10);
-    expect(back.y).toBeCloseTo(300, 10);
-  });
-
-  it('uses per-axis newW/oldW, newH/oldH (floor(x*scale+0.5) rounding)', () => {
-    const f = samFrame(1000, 333); // scale 1.024, 1024 x floor(340.992 + 0.5) = 341
-    expect([f.resizedWidth, f.resizedHeight]).toEqual([1024, 341]);
-    const p = xyOriginalToXySam1024({ x: 500, y: 333 }, f);
-    expect(p.x).toBeCloseTo(512, 10);
-    expect(p.y).toBeCloseTo(341, 10); // 333 * 341/333, not 333 * 1.024 = 340.99
-    expect(samFrame(600, 800)).toMatchObject({ resizedWidth: 768, resizedHeight: 1024 });
-  });
-});
 
 describe('buildPointInputs', () => {
   const f = samFrame(800, 600);
