@@ -1,0 +1,160 @@
+/**
+ * Option parsing shared by the commands: numbers checked with a message naming the option (exit 1), and the
+ * mapping of the warp / SAM flags onto the library's option objects. Only flags the user gave are set, so an
+ * omitted flag means the library's own default (nothing is duplicated here).
+ */
+import { MedpersamUserError } from '../../errors.js';
+import type { MedPerSamOptions, WarpStageOptions } from '../../pipeline/medpersam.js';
+import type { PointStrategy } from '../../prompts/types.js';
+import type { PromptSet } from '../../prompts/prompt-set.js';
+import type { TfBackendChoice } from '../../warp/backend.js';
+import type { LabelWarpMode } from '../../warp/model.js';
+import type { WarpNetworkConfig } from '../../warp/network.js';
+import type { WarpPresetName, WarpSettingsOverrides } from '../../warp/presets.js';
+import type { Command } from 'commander';
+import { Option } from 'commander';
+
+export function parseIntegerOption(name: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+    throw new MedpersamUserError('BAD_OPTION', `${name} must be an integer from ${min} to ${max}, got "${value}"`);
+  }
+  return n;
+}
+
+function optionalInt(name: string, value: string | undefined, min: number, max: number): number | undefined {
+  return value === undefined ? undefined : parseIntegerOption(name, value, min, max);
+}
+
+/** Warp-model flags as commander parses them (strings; `aug` / `affine` are false only for --no-aug / --no-affine). */
+export interface WarpCliOptions {
+  preset?: WarpPresetName;
+  epochs?: string;
+  res?: string;
+  arch?: WarpNetworkConfig['arch'];
+  aug?: boolean;
+  affine?: boolean;
+  seed?: string;
+  backend?: TfBackendChoice;
+  labelWarp?: LabelWarpMode;
+}
+
+/** SAM flags as commander parses them. */
+export interface SamCliOptions {
+  rounds?: string;
+  retrainEpochs?: string;
+  refinements?: string;
+  prompts?: PromptSet;
+  points?: PointStrategy;
+  method?: 'med-persam' | 'persam';
+  threads?: string;
+  targetEmbedding?: boolean;
+}
+
+/** Add the warp-model flags (shared by segment, bench). */
+export function addWarpOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--preset <name>', 'warp-model settings preset (default: cpu)').choices(['cpu', 'paper']))
+    .option('--epochs <n>', 'initial warp-model training epochs (default: from the preset)')
+    .option('--res <px>', 'warp-model working resolution, a multiple of 16 (default: from the preset)')
+    .addOption(new Option('--arch <name>', 'warp-model architecture (default: from the preset)').choices(['conv', 'nice-trans']))
+    .option('--no-aug', 'train without the augmentation loss (Eq. 2)')
+    .option('--no-affine', 'warp model without the affine stage')
+    .option('--seed <n>', 'seed for the warp model (initialisation, shuffling, augmentation)')
+    .addOption(new Option('--backend <name>', 'tfjs backend (default: auto)').choices(['auto', 'wasm', 'tensorflow', 'cpu']))
+    .addOption(new Option('--label-warp <mode>', 'how the reference label is warped (default: nearest)').choices(['nearest', 'argmax']));
+}
+
+/** Add the SAM flags (shared by segment, bench). */
+export function addSamOptions(command: Command): Command {
+  return command
+    .option('--rounds <n>', 'warp-model retraining rounds with SAM pseudolabels (default: 5)')
+    .option('--retrain-epochs <n>', 'epochs per retraining round (default: from the preset)')
+    .option('--refinements <n>', 'prompt refinement passes per round (default: 1)')
+    .addOption(new Option('--prompts <set>', 'prompts given to SAM (default: P+B+M)').choices(['P', 'B', 'P+B', 'P+B+M']))
+    .addOption(
+      new Option('--points <strategy>', 'point prompt strategy (default: subregions)').choices(['subregions', 'candidate-region', 'persam-topk']),
+    )
+    .addOption(new Option('--method <name>', 'med-persam (default) or the PerSAM baseline').choices(['med-persam', 'persam']))
+    .option('--no-target-embedding', 'do not patch the decoder for PerSAM target-semantic prompting')
+    .option('--threads <n>', 'ONNX Runtime threads (default: one per physical core)');
+}
+
+/** Overrides of the warp settings from the flags the user gave (undefined fields = preset values). */
+export function warpOverrides(o: WarpCliOptions & { retrainEpochs?: string }): WarpSettingsOverrides {
+  const network: Partial<WarpNetworkConfig> = {};
+  const res = optionalInt('--res', o.res, 16, 4096);
+  if (res !== undefined) {
+    if (res % 16 !== 0) throw new MedpersamUserError('BAD_OPTION', `--res must be a multiple of 16, got "${o.res}"`);
+    network.resolution = res;
+  }
+  if (o.arch !== undefined) network.arch = o.arch;
+  if (o.affine === false) network.affine = false;
+  const loss: NonNullable<WarpSettingsOverrides['loss']> = {};
+  if (o.aug === false) loss.augmentation = false;
+  const schedule: NonNullable<WarpSettingsOverrides['schedule']> = {};
+  const epochs = optionalInt('--epochs', o.epochs, 0, 100000);
+  if (epochs !== undefined) schedule.initialEpochs = epochs;
+  const retrainEpochs = optionalInt('--retrain-epochs', o.retrainEpochs, 0, 100000);
+  if (retrainEpochs !== undefined) schedule.retrainEpochs = retrainEpochs;
+  const seed = optionalInt('--seed', o.seed, 0, 2 ** 32 - 1);
+  if (seed !== undefined) schedule.seed = seed;
+  const out: WarpSettingsOverrides = {};
+  if (Object.keys(network).length > 0) out.network = network;
+  if (Object.keys(loss).length > 0) out.loss = loss;
+  if (Object.keys(schedule).length > 0) out.schedule = schedule;
+  return out;
+}
+
+/** The warp stage of runMedPerSam from the flags. */
+export function warpStageOptions(o: WarpCliOptions & { retrainEpochs?: string }): WarpStageOptions {
+  const w: WarpStageOptions = { overrides: warpOverrides(o) };
+  if (o.preset !== undefined) w.preset = o.preset;
+  if (o.backend !== undefined) w.backend = o.backend;
+  if (o.labelWarp !== undefined) w.labelMode = o.labelWarp;
+  return w;
+}
+
+/** The SAM-loop options of runMedPerSam from the flags (only those given). */
+export function samLoopOptions(o: SamCliOptions & WarpCliOptions): Partial<MedPerSamOptions> {
+  const out: Partial<MedPerSamOptions> = { warp: warpStageOptions(o) };
+  const rounds = optionalInt('--rounds', o.rounds, 0, 1000);
+  if (rounds !== undefined) out.retrainRounds = rounds;
+  const refinements = optionalInt('--refinements', o.refinements, 0, 1000);
+  if (refinements !== undefined) out.refinements = refinements;
+  if (o.prompts !== undefined) out.promptSet = o.prompts;
+  if (o.points !== undefined) out.pointStrategy = o.points;
+  if (o.method !== undefined) out.method = o.method;
+  if (o.targetEmbedding === false) out.targetEmbedding = false;
+  const threads = optionalInt('--threads', o.threads, 1, 1024);
+  if (threads !== undefined) out.samLoad = { threads };
+  return out;
+}
+
+/** True when the user asked for the warp model alone. */
+export function isSamNone(sam: string): boolean {
+  return sam.trim().toLowerCase() === 'none';
+}
+
+/** The SAM model used when --sam is not given (small and fast on CPU; see README "SAM models"). */
+export const DEFAULT_SAM_MODEL = 'mobile-sam';
+
+/**
+ * `--sam <id|dir>` → model folder (src/sam resolveSamModel). A known model that is not installed fails with the
+ * library's "how to get it" message, plus the way to run without SAM.
+ */
+export async function resolveSamForCli(sam: string): Promise<string> {
+  const { resolveSamModel } = await import('../../sam/manage.js');
+  try {
+    return await resolveSamModel(sam);
+  } catch (err) {
+    if (err instanceof MedpersamUserError && (err.code === 'MODEL_NOT_PRESENT' || err.code === 'UNKNOWN_MODEL')) {
+      throw new MedpersamUserError(
+        err.code,
+        `${err.message}\nOr segment without SAM (the warping model alone, lower accuracy): --sam none`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
