@@ -529,11 +529,17 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
           // Eq. 4 (+ Fig. 6 flow scaling): mask prompts for the chunk.
           const warped = timer.time('warp-apply', () => {
             if (r.method === 'persam') return reads.map((rd) => ({ width: rd.image.width, height: rd.image.height, data: new Uint8Array(rd.image.width * rd.image.height) }));
+            if (alpha === 1) {
+              // The model's own working copies (no second normalisation of the image).
+              const labels: LabelMap[] = [];
+              warp.warpTests(chunk.map((t) => t.id), (_id, label) => labels.push(label), r.labelMode, r.warpApplyBatch);
+              return labels;
+            }
             const flows = warp.predictFlowsWork(
               reads.map((rd) => toWorkingImage(rd.image, warp.resolution)),
               r.warpApplyBatch,
             );
-            return flows.map((f, j) => warp.labelFromFlow(alpha === 1 ? f : scaleFlow(f, alpha), reads[j]!.image.width, reads[j]!.image.height, r.labelMode));
+            return flows.map((f, j) => warp.labelFromFlow(scaleFlow(f, alpha), reads[j]!.image.width, reads[j]!.image.height, r.labelMode));
           });
           for (let j = 0; j < chunk.length; j++) {
             abortCheck();
@@ -843,7 +849,8 @@ export function promptsFor(
  * Point statistics (§4.5): per image and class, positives are scored against the GT class mask and negatives
  * against its complement (eval/points pointAccuracy). Hopkins: positives within the GT class region, negatives within
  * its complement (the region the points could be drawn from), 20 trials of m = max(1, round(0.1·n)) samples,
- * seed 1; images × classes averaged (NaN values, e.g. < 2 points, are skipped).
+ * seed 1, computed in the prompt working frame (points and regions scaled; the statistic is scale-free);
+ * images × classes averaged (NaN values, e.g. < 2 points, are skipped).
  */
 async function evaluateRun(
   tests: readonly TestImageInput[],
@@ -879,19 +886,26 @@ async function evaluateRun(
         outcome.scores = samScores;
         for (const c of res.record.classes) {
           const fg = binaryOfClass(gt, c.cls);
-          const bg = { width: fg.width, height: fg.height, data: fg.data.map((v) => (v ? 0 : 1)) };
           const pa = pointAccuracy(c.points, fg);
           if (!Number.isNaN(pa.positive)) acc.pos.push(pa.positive);
           if (!Number.isNaN(pa.negative)) acc.neg.push(pa.negative);
           if (!Number.isNaN(pa.total)) acc.tot.push(pa.total);
-          const pos = c.points.filter((p) => p.label === 1);
-          const neg = c.points.filter((p) => p.label === 0);
-          if (countOn(fg) > 0) {
-            const h = hopkinsStatistic(pos, fg, { seed: 1, trials: 20 });
+          // Hopkins in the prompt working frame: the statistic is a ratio of distances (scale-free), and the
+          // region's pixel list is 16x smaller at 256 px than at 1024 px.
+          const work = workingFrame(fg.width, fg.height, r.promptWorkingSize);
+          const sx = work.width / fg.width;
+          const sy = work.height / fg.height;
+          const toWork = (p: LabeledPoint) => ({ x: (p.x + 0.5) * sx - 0.5, y: (p.y + 0.5) * sy - 0.5 });
+          const fgWork = work.width === fg.width && work.height === fg.height ? fg : resizeBinaryNearest(fg, work.width, work.height);
+          const bgWork = { width: fgWork.width, height: fgWork.height, data: fgWork.data.map((v) => (v ? 0 : 1)) };
+          const pos = c.points.filter((p) => p.label === 1).map(toWork);
+          const neg = c.points.filter((p) => p.label === 0).map(toWork);
+          if (countOn(fgWork) > 0) {
+            const h = hopkinsStatistic(pos, fgWork, { seed: 1, trials: 20 });
             if (!Number.isNaN(h)) acc.hPos.push(h);
           }
-          if (countOn(bg) > 0) {
-            const h = hopkinsStatistic(neg, bg, { seed: 1, trials: 20 });
+          if (countOn(bgWork) > 0) {
+            const h = hopkinsStatistic(neg, bgWork, { seed: 1, trials: 20 });
             if (!Number.isNaN(h)) acc.hNeg.push(h);
           }
         }
