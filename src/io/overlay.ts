@@ -1,12 +1,15 @@
 /**
  * Colour overlays: the image as grey, each class filled with a fixed colour at 45% opacity and outlined at full
  * colour, positive prompt points as green discs, negative ones as red discs, boxes as yellow rectangles.
- * Optional downscaling (`maxSize`) for report thumbnails: the image is area-averaged, the label map is sampled
- * nearest-neighbour and the marks are scaled, so outlines stay one pixel wide and crisp.
+ * Grey display window = image/normalize (`toGrey`, then `normalizeIntensity`'s percentile clip + min-max).
+ * Optional downscaling (`maxSize`) for report thumbnails: the image is area-averaged and the label map sampled
+ * nearest-neighbour (image/resize), and the marks are scaled, so outlines stay one pixel wide and crisp.
  * Encoded to PNG (8-bit RGB) with sharp.
  */
 import sharp from 'sharp';
 import { MedpersamUserError } from '../errors.js';
+import { normalizeIntensity, toGrey } from '../image/normalize.js';
+import { resizeImage, resizeLabelNearest } from '../image/resize.js';
 import type { Box, FloatImage, LabelMap, LabeledPoint } from '../image/types.js';
 import { writeFileAtomic } from './atomic.js';
 
@@ -45,63 +48,9 @@ export function classColor(cls: number): readonly [number, number, number] {
   return OVERLAY_CLASS_COLORS[(cls - 1 + OVERLAY_CLASS_COLORS.length * 1000) % OVERLAY_CLASS_COLORS.length]!;
 }
 
-/** Grey display values 0..255: luminance for RGB, percentile window, min-max. */
-function displayGrey(image: FloatImage, lowPct: number, highPct: number): Float32Array {
-  const n = image.width * image.height;
-  const grey = new Float32Array(n);
-  if (image.channels === 3) {
-    for (let i = 0; i < n; i++) {
-      grey[i] = 0.299 * image.data[i * 3]! + 0.587 * image.data[i * 3 + 1]! + 0.114 * image.data[i * 3 + 2]!;
-    }
-  } else {
-    grey.set(image.data.subarray(0, n));
-  }
-  // Percentiles from a strided sample (at most ~65k values) keep this fast on large images.
-  const step = Math.max(1, Math.floor(n / 65536));
-  const sample = new Float32Array(Math.ceil(n / step));
-  for (let i = 0, j = 0; i < n; i += step, j++) sample[j] = grey[i]!;
-  sample.sort();
-  const at = (p: number) => sample[Math.min(sample.length - 1, Math.max(0, Math.round((p / 100) * (sample.length - 1))))]!;
-  const lo = at(lowPct);
-  const hi = at(highPct);
-  const range = hi - lo;
-  for (let i = 0; i < n; i++) {
-    const v = range > 0 ? ((grey[i]! - lo) / range) * 255 : grey[i]! > 0 && lo === hi && hi > 0 ? 255 : 0;
-    grey[i] = Math.min(255, Math.max(0, v));
-  }
-  return grey;
-}
-
-/** Box-average downscale of one plane. */
-function downscalePlane(plane: Float32Array, w: number, h: number, outW: number, outH: number): Float32Array {
-  const out = new Float32Array(outW * outH);
-  const sx = w / outW;
-  const sy = h / outH;
-  for (let y = 0; y < outH; y++) {
-    const y0 = Math.floor(y * sy);
-    const y1 = Math.max(y0 + 1, Math.min(h, Math.floor((y + 1) * sy)));
-    for (let x = 0; x < outW; x++) {
-      const x0 = Math.floor(x * sx);
-      const x1 = Math.max(x0 + 1, Math.min(w, Math.floor((x + 1) * sx)));
-      let sum = 0;
-      for (let yy = y0; yy < y1; yy++) for (let xx = x0; xx < x1; xx++) sum += plane[yy * w + xx]!;
-      out[y * outW + x] = sum / ((y1 - y0) * (x1 - x0));
-    }
-  }
-  return out;
-}
-
-/** Nearest-neighbour label resampling at pixel centres. */
-function downscaleLabel(label: LabelMap, outW: number, outH: number): Uint8Array {
-  const out = new Uint8Array(outW * outH);
-  for (let y = 0; y < outH; y++) {
-    const sy = Math.min(label.height - 1, Math.floor(((y + 0.5) * label.height) / outH));
-    for (let x = 0; x < outW; x++) {
-      const sx = Math.min(label.width - 1, Math.floor(((x + 0.5) * label.width) / outW));
-      out[y * outW + x] = label.data[sy * label.width + sx]!;
-    }
-  }
-  return out;
+/** Grey display values in [0, 1]: luminance for RGB, then the percentile window (image/normalize). */
+function displayGrey(image: FloatImage, lowPercentile: number, highPercentile: number): FloatImage {
+  return normalizeIntensity(toGrey(image), { lowPercentile, highPercentile });
 }
 
 /** Render the overlay as 8-bit RGB pixels (row-major, interleaved) at the output size. */
@@ -118,25 +67,23 @@ export function renderOverlayPixels(
   }
   const alpha = opts.alpha ?? 0.45;
   let grey = displayGrey(image, opts.lowPercentile ?? 0.5, opts.highPercentile ?? 99.5);
-  let labels: Uint8Array = label.data;
-  let width = image.width;
-  let height = image.height;
+  let labelMap = label;
   let scale = 1;
-  if (opts.maxSize !== undefined && Math.max(width, height) > opts.maxSize) {
-    scale = opts.maxSize / Math.max(width, height);
-    const outW = Math.max(1, Math.round(width * scale));
-    const outH = Math.max(1, Math.round(height * scale));
-    grey = downscalePlane(grey, width, height, outW, outH);
-    labels = downscaleLabel(label, outW, outH);
-    width = outW;
-    height = outH;
+  if (opts.maxSize !== undefined && Math.max(image.width, image.height) > opts.maxSize) {
+    scale = opts.maxSize / Math.max(image.width, image.height);
+    const outW = Math.max(1, Math.round(image.width * scale));
+    const outH = Math.max(1, Math.round(image.height * scale));
+    grey = resizeImage(grey, outW, outH, 'area');
+    labelMap = resizeLabelNearest(label, outW, outH);
   }
+  const { width, height } = grey;
+  const labels = labelMap.data;
 
   const rgb = new Uint8Array(width * height * 3);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const i = y * width + x;
-      const g = grey[i]!;
+      const g = grey.data[i]! * 255;
       const cls = labels[i]!;
       let r = g;
       let gg = g;

@@ -89,6 +89,27 @@ describe('renderOverlay', () => {
     expect(px(37, 17)).toEqual(c2.map((c) => Math.round(0.55 * 255 + 0.45 * c)));
   });
 
+  it('thumbnails at a non-integer factor are area averages (fractional overlaps), window from the percentiles', async () => {
+    // 3x3, columns 0..1 = 0 and column 2 = 255; full window (0..100 percentiles) → display 0 / 255.
+    const data = new Float32Array(9);
+    for (let y = 0; y < 3; y++) data[y * 3 + 2] = 255;
+    const image: FloatImage = { width: 3, height: 3, channels: 1, data };
+    const label: LabelMap = { width: 3, height: 3, data: new Uint8Array(9) };
+    const png = await renderOverlay(image, label, { maxSize: 2, lowPercentile: 0, highPercentile: 100 });
+    const { width, height, px } = await decode(png);
+    expect([width, height]).toEqual([2, 2]);
+    // Output column 1 covers source [1.5, 3): half of column 1 (0) and all of column 2 (255) → 2/3 · 255 = 170.
+    expect(px(0, 0)).toEqual([0, 0, 0]);
+    expect(px(1, 1)).toEqual([170, 170, 170]);
+  });
+
+  it('a constant image has an empty display window and shows black', async () => {
+    const image: FloatImage = { width: 4, height: 4, channels: 1, data: new Float32Array(16).fill(700) };
+    const label: LabelMap = { width: 4, height: 4, data: new Uint8Array(16) };
+    const { px } = await decode(await renderOverlay(image, label));
+    expect(px(2, 2)).toEqual([0, 0, 0]);
+  });
+
   it('RGB images are shown as grey; writeOverlayPng writes the same bytes', async () => {
     const width = 4;
     const height = 2;
