@@ -503,13 +503,18 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
               }
             });
           }
-          await timer.timeAsync('warp-train', () =>
-            warp.train(phase, epochs, {
-              onProgress: (e) => progress({ ...e, stage: 'warp-train', message: `round ${round}: ${e.message ?? ''}` }),
-              onEpochEnd: saveCkpt,
-              signal: opts.signal,
-            }),
-          );
+          try {
+            await timer.timeAsync('warp-train', () =>
+              warp.train(phase, epochs, {
+                onProgress: (e) => progress({ ...e, stage: 'warp-train', message: `round ${round}: ${e.message ?? ''}` }),
+                onEpochEnd: saveCkpt,
+                signal: opts.signal,
+              }),
+            );
+          } catch (err) {
+            abortCheck(); // an abort inside training surfaces as ABORTED (the last epoch checkpoint is kept)
+            throw err;
+          }
           warp.clearPseudolabels();
         }
         if (pending.length === 0) {

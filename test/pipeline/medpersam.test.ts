@@ -188,6 +188,24 @@ describe('call counts, cache and resume', () => {
     expect(resumed.summary!.meanDice).toBe(full.summary!.meanDice);
   }, 180_000);
 
+  it('an interruption inside warp retraining resumes from the epoch checkpoint with identical outputs', async () => {
+    const warp2 = { ...TINY_WARP, schedule: { ...TINY_WARP.schedule, retrainEpochs: 2 } };
+    const cacheDir = join(f.root, 'cache-train');
+    const ref = await runMedPerSam(baseOptions(f, echoDir, 'train-ref', { retrainRounds: 1, samLoad: { cacheDir, threads: 1 }, warp: { overrides: warp2, backend: 'wasm' } }));
+    const controller = new AbortController();
+    const opts = baseOptions(f, echoDir, 'train-cut', { retrainRounds: 1, samLoad: { cacheDir, threads: 1 }, warp: { overrides: warp2, backend: 'wasm' }, signal: controller.signal });
+    await expect(
+      runMedPerSam(opts, (e) => {
+        if (e.stage === 'warp-train' && e.message?.includes('retrain-1 epoch 1/2')) controller.abort();
+      }),
+    ).rejects.toMatchObject({ code: 'ABORTED' });
+    const resumed = await runMedPerSam({ ...opts, signal: undefined });
+    expect(resumed.record.counters.imageRoundsReused).toBe(TESTS);
+    const a = await masksOf(ref.masksDir);
+    const b = await masksOf(resumed.masksDir);
+    for (const [k, v] of a) expect(Buffer.from(b.get(k)!).equals(Buffer.from(v))).toBe(true);
+  }, 180_000);
+
   it('refuses to resume with other settings, and to write into a folder with foreign masks', async () => {
     await expect(runMedPerSam(baseOptions(f, echoDir, 'full', { retrainRounds: 2, refinements: 1, promptSet: 'P+B' }))).rejects.toMatchObject({
       code: 'RUN_SETTINGS_MISMATCH',
