@@ -1,31 +1,16 @@
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MedpersamUserError } from '../../src/errors.js';
+import { describe, expect, it } from 'vitest';
 import { readImage } from '../../src/io/image.js';
-import { encodeDicom, encodeDicomRleFrame, encodeNifti, encodeNifti2, makeTempDir, seededInts, UID, writeBytes } from './fixtures.js';
+import { encodeDicom, encodeDicomRleFrame, encodeNifti, encodeNifti2, seededInts, UID, userError, useTempDir, writeBytes } from './fixtures.js';
 
-let dir: string;
-let cleanup: () => Promise<void>;
-beforeAll(async () => {
-  ({ dir, cleanup } = await makeTempDir());
-});
-afterAll(async () => cleanup());
-
-async function userError(promise: Promise<unknown>): Promise<MedpersamUserError> {
-  const err = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(MedpersamUserError);
-  return err as MedpersamUserError;
-}
+const tmp = useTempDir();
 
 describe('readImage: DICOM', () => {
   it('16-bit signed explicit VR LE with rescale slope/intercept (e.g. CT → HU)', async () => {
     const stored = [-2000, -1, 0, 1, 1000, 32767];
     const path = await writeBytes(
-      join(dir, 'ct.dcm'),
+      join(tmp.dir, 'ct.dcm'),
       encodeDicom({ rows: 2, columns: 3, signed: true, rescaleSlope: '2', rescaleIntercept: '-1024', values: stored }),
     );
     const r = await readImage(path);
@@ -38,7 +23,7 @@ describe('readImage: DICOM', () => {
   it('implicit VR LE 8-bit, and an extension-less file', async () => {
     const values = seededInts(12, 256, 2);
     const path = await writeBytes(
-      join(dir, 'IM000001'),
+      join(tmp.dir, 'IM000001'),
       encodeDicom({ transferSyntax: UID.implicitLE, rows: 3, columns: 4, bitsAllocated: 8, values }),
     );
     const r = await readImage(path);
@@ -48,20 +33,20 @@ describe('readImage: DICOM', () => {
 
   it('explicit VR big endian 16-bit unsigned', async () => {
     const values = [0, 1, 256, 4095, 65535, 12345];
-    const path = await writeBytes(join(dir, 'be.dcm'), encodeDicom({ transferSyntax: UID.explicitBE, rows: 3, columns: 2, values }));
+    const path = await writeBytes(join(tmp.dir, 'be.dcm'), encodeDicom({ transferSyntax: UID.explicitBE, rows: 3, columns: 2, values }));
     expect(Array.from((await readImage(path)).image.data)).toEqual(values);
   });
 
   it('deflated explicit VR little endian', async () => {
     const values = seededInts(20, 65536, 12);
-    const path = await writeBytes(join(dir, 'deflated.dcm'), encodeDicom({ transferSyntax: UID.deflated, rows: 4, columns: 5, values }));
+    const path = await writeBytes(join(tmp.dir, 'deflated.dcm'), encodeDicom({ transferSyntax: UID.deflated, rows: 4, columns: 5, values }));
     expect(Array.from((await readImage(path)).image.data)).toEqual(values);
   });
 
   it('a raw data set without preamble (implicit VR LE) is still read', async () => {
     const values = [1, 2, 3, 4];
     const path = await writeBytes(
-      join(dir, 'raw.dcm'),
+      join(tmp.dir, 'raw.dcm'),
       encodeDicom({ transferSyntax: UID.implicitLE, rows: 2, columns: 2, values, noPreamble: true }),
     );
     expect(Array.from((await readImage(path)).image.data)).toEqual(values);
@@ -69,12 +54,12 @@ describe('readImage: DICOM', () => {
 
   it('BitsStored 12 ignores bits above it; signed 12-bit is sign-extended', async () => {
     const unsignedPath = await writeBytes(
-      join(dir, 'b12.dcm'),
+      join(tmp.dir, 'b12.dcm'),
       encodeDicom({ rows: 1, columns: 3, bitsStored: 12, values: [0xf005, 0x0fff, 0x1001] }),
     );
     expect(Array.from((await readImage(unsignedPath)).image.data)).toEqual([5, 4095, 1]);
     const signedPath = await writeBytes(
-      join(dir, 's12.dcm'),
+      join(tmp.dir, 's12.dcm'),
       encodeDicom({ rows: 1, columns: 3, bitsStored: 12, signed: true, values: [0x0800, 0x0fff, 0x07ff] }),
     );
     expect(Array.from((await readImage(signedPath)).image.data)).toEqual([-2048, -1, 2047]);
@@ -82,7 +67,7 @@ describe('readImage: DICOM', () => {
 
   it('MONOCHROME1 is inverted to the MONOCHROME2 convention within the value range', async () => {
     const path = await writeBytes(
-      join(dir, 'mono1.dcm'),
+      join(tmp.dir, 'mono1.dcm'),
       encodeDicom({ rows: 1, columns: 4, photometric: 'MONOCHROME1', values: [100, 200, 300, 1100] }),
     );
     expect(Array.from((await readImage(path)).image.data)).toEqual([1100, 1000, 900, 100]);
@@ -91,7 +76,7 @@ describe('readImage: DICOM', () => {
   it('RGB with planar configuration 1 is interleaved', async () => {
     // 2 pixels: (10,20,30) and (40,50,60), stored RR GG BB.
     const path = await writeBytes(
-      join(dir, 'rgb.dcm'),
+      join(tmp.dir, 'rgb.dcm'),
       encodeDicom({ rows: 1, columns: 2, samplesPerPixel: 3, bitsAllocated: 8, planar: true, values: [10, 40, 20, 50, 30, 60] }),
     );
     const r = await readImage(path);
@@ -101,7 +86,7 @@ describe('readImage: DICOM', () => {
 
   it('multi-frame needs slice; the chosen frame is returned', async () => {
     const path = await writeBytes(
-      join(dir, 'frames.dcm'),
+      join(tmp.dir, 'frames.dcm'),
       encodeDicom({ rows: 1, columns: 2, frames: 3, values: [1, 2, 10, 20, 100, 200] }),
     );
     const err = await userError(readImage(path));
@@ -115,7 +100,7 @@ describe('readImage: DICOM', () => {
     const values = [-5, -5, -5, -5, 0, 7, 300, 300, 300, 1234, -32768, 32767];
     const frame = encodeDicomRleFrame(values, 12, 1, 16);
     const path = await writeBytes(
-      join(dir, 'rle.dcm'),
+      join(tmp.dir, 'rle.dcm'),
       encodeDicom({ transferSyntax: UID.rle, rows: 3, columns: 4, signed: true, fragments: [frame] }),
     );
     expect(Array.from((await readImage(path)).image.data)).toEqual(values);
@@ -128,7 +113,7 @@ describe('readImage: DICOM', () => {
       .jpeg({ quality: 95 })
       .toBuffer();
     const path = await writeBytes(
-      join(dir, 'jpeg.dcm'),
+      join(tmp.dir, 'jpeg.dcm'),
       encodeDicom({ transferSyntax: UID.jpegBaseline, rows: 8, columns: 16, bitsAllocated: 8, fragments: [jpeg] }),
     );
     const r = await readImage(path);
@@ -143,7 +128,7 @@ describe('readImage: DICOM', () => {
       [UID.jpeg2000, 'JPEG 2000'],
     ] as const) {
       const path = await writeBytes(
-        join(dir, `compressed-${uid}.dcm`),
+        join(tmp.dir, `compressed-${uid}.dcm`),
         encodeDicom({ transferSyntax: uid, rows: 2, columns: 2, fragments: [Uint8Array.from([0xff, 0xd8, 0xff, 0xd9])] }),
       );
       const err = await userError(readImage(path));
@@ -156,7 +141,7 @@ describe('readImage: DICOM', () => {
 
   it('truncated pixel data → UNREADABLE_IMAGE', async () => {
     const full = encodeDicom({ rows: 4, columns: 4, values: seededInts(16, 4096, 9) });
-    const path = await writeBytes(join(dir, 'trunc.dcm'), full.subarray(0, full.length - 10));
+    const path = await writeBytes(join(tmp.dir, 'trunc.dcm'), full.subarray(0, full.length - 10));
     const err = await userError(readImage(path));
     expect(err.code).toBe('UNREADABLE_IMAGE');
     expect(err.message).toContain(path);
@@ -164,7 +149,7 @@ describe('readImage: DICOM', () => {
 
   it('a file cut inside the header → UNREADABLE_IMAGE', async () => {
     const full = encodeDicom({ rows: 4, columns: 4, values: seededInts(16, 4096, 9) });
-    const path = await writeBytes(join(dir, 'trunc-head.dcm'), full.subarray(0, 150));
+    const path = await writeBytes(join(tmp.dir, 'trunc-head.dcm'), full.subarray(0, 150));
     expect((await userError(readImage(path))).code).toBe('UNREADABLE_IMAGE');
   });
 });
@@ -173,7 +158,7 @@ describe('readImage: NIfTI', () => {
   it('2D int16 with scl_slope/scl_inter applied', async () => {
     const values = [-100, 0, 50, 3000, 7, -1];
     const path = await writeBytes(
-      join(dir, 'ct2d.nii'),
+      join(tmp.dir, 'ct2d.nii'),
       encodeNifti({ dims: [3, 2], datatype: 'int16', values, sclSlope: 0.5, sclInter: 10 }),
     );
     const r = await readImage(path);
@@ -195,7 +180,7 @@ describe('readImage: NIfTI', () => {
     for (const c of cases) {
       for (const bigEndian of [false, true]) {
         const path = await writeBytes(
-          join(dir, `${c.datatype}-${bigEndian}.nii`),
+          join(tmp.dir, `${c.datatype}-${bigEndian}.nii`),
           encodeNifti({ dims: [2, 2], datatype: c.datatype, values: c.values, bigEndian }),
         );
         expect(Array.from((await readImage(path)).image.data)).toEqual(c.values);
@@ -210,7 +195,7 @@ describe('readImage: NIfTI', () => {
     const values = Array.from({ length: nx * ny * nz }, (_, i) => i);
     for (const gzip of [false, true]) {
       const path = await writeBytes(
-        join(dir, gzip ? 'vol.nii.gz' : 'vol.nii'),
+        join(tmp.dir, gzip ? 'vol.nii.gz' : 'vol.nii'),
         encodeNifti({ dims: [nx, ny, nz], datatype: 'uint8', values, gzip }),
       );
       const r = await readImage(path, { slice: 2 });
@@ -224,22 +209,22 @@ describe('readImage: NIfTI', () => {
   });
 
   it('NIfTI-2: 2D int16 with scaling and a 3D float32 slice', async () => {
-    const p2d = await writeBytes(join(dir, 'n2.nii'), encodeNifti2([2, 2], 'int16', [-4, 0, 4, 8], 0.25, 1));
+    const p2d = await writeBytes(join(tmp.dir, 'n2.nii'), encodeNifti2([2, 2], 'int16', [-4, 0, 4, 8], 0.25, 1));
     const r = await readImage(p2d);
     expect(r.format).toBe('nifti');
     expect(Array.from(r.image.data)).toEqual([0, 1, 2, 3]);
-    const p3d = await writeBytes(join(dir, 'n2vol.nii'), encodeNifti2([2, 1, 3], 'float32', [0.5, 1.5, 2.5, 3.5, 4.5, 5.5]));
+    const p3d = await writeBytes(join(tmp.dir, 'n2vol.nii'), encodeNifti2([2, 1, 3], 'float32', [0.5, 1.5, 2.5, 3.5, 4.5, 5.5]));
     expect(Array.from((await readImage(p3d, { slice: 1 })).image.data)).toEqual([2.5, 3.5]);
   });
 
   it('truncated NIfTI and truncated gzip → UNREADABLE_IMAGE', async () => {
     const full = encodeNifti({ dims: [8, 8], datatype: 'int16', values: seededInts(64, 1000, 3) });
-    const p = await writeBytes(join(dir, 'trunc.nii'), full.subarray(0, 400));
+    const p = await writeBytes(join(tmp.dir, 'trunc.nii'), full.subarray(0, 400));
     const e1 = await userError(readImage(p));
     expect(e1.code).toBe('UNREADABLE_IMAGE');
     expect(e1.message).toContain('truncated');
     const gz = encodeNifti({ dims: [8, 8], datatype: 'int16', values: seededInts(64, 1000, 3), gzip: true });
-    const g = await writeBytes(join(dir, 'trunc.nii.gz'), gz.subarray(0, gz.length - 12));
+    const g = await writeBytes(join(tmp.dir, 'trunc.nii.gz'), gz.subarray(0, gz.length - 12));
     expect((await userError(readImage(g))).code).toBe('UNREADABLE_IMAGE');
   });
 });

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FloatImage, LabelMap } from '../../src/image/types.js';
 import {
   BOX_COLOR,
@@ -11,14 +11,9 @@ import {
   renderOverlay,
   writeOverlayPng,
 } from '../../src/io/overlay.js';
-import { makeTempDir } from './fixtures.js';
+import { useTempDir } from './fixtures.js';
 
-let dir: string;
-let cleanup: () => Promise<void>;
-beforeAll(async () => {
-  ({ dir, cleanup } = await makeTempDir());
-});
-afterAll(async () => cleanup());
+const tmp = useTempDir();
 
 async function decode(png: Uint8Array): Promise<{ width: number; height: number; px: (x: number, y: number) => number[] }> {
   const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
@@ -121,7 +116,7 @@ describe('renderOverlay', () => {
     const { px } = await decode(png);
     expect(px(0, 0)).toEqual([0, 0, 0]);
     expect(px(3, 1)).toEqual([255, 255, 255]);
-    const path = join(dir, 'o', 'overlay.png');
+    const path = join(tmp.dir, 'o', 'overlay.png');
     await writeOverlayPng(path, image, label);
     expect(Buffer.compare(await readFile(path), Buffer.from(png))).toBe(0);
   });
