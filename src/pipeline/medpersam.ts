@@ -721,19 +721,19 @@ async function segmentOneImage(
       continue;
     }
     // Points are chosen in the working frame (workW × workH); box and mask come from the original-size mask.
-    const similarity = timer.time('prompts', () => cosineSimilarityMap(features, proto.prototypeUnit, frame, work.width, work.height).map);
+    const similarity = timer.time('prompts-similarity', () => cosineSimilarityMap(features, proto.prototypeUnit, frame, work.width, work.height).map);
     let mask = maskPrompt;
     let logits: Float32Array | null = null;
     for (let pass = 0; pass <= r.refinements; pass++) {
       if (pass > 0) {
-        const smoothed = timer.time('prompts', () => smoothMaskForNextPrompt(binaryFromLogits(logits!, width, height), r.smoothing));
+        const smoothed = timer.time('prompts-smooth', () => smoothMaskForNextPrompt(binaryFromLogits(logits!, width, height), r.smoothing));
         if (smoothed.pixelsAfter === 0) {
           rec.notes.push(`refinement ${pass}: SAM output empty, refinement stopped`);
           break;
         }
         mask = smoothed.mask;
       }
-      const prompts = timer.time('prompts', () => promptsFor(mask, similarity, work, r));
+      const prompts = timer.time('prompts-points', () => promptsFor(mask, similarity, work, r));
       if (!prompts) {
         rec.notes.push(`pass ${pass}: no prompt of set ${r.promptSet} could be made`);
         break;
