@@ -20,6 +20,22 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+async function fileSize(path: string): Promise<number> {
+  return stat(path).then(
+    (st) => st.size,
+    () => 0,
+  );
+}
+
+/** Poll `condition` every 5 ms until it holds; fail naming `what` after `timeoutMs`. */
+async function waitFor(condition: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 async function expectUserError(p: Promise<unknown>, code: string): Promise<MedpersamUserError> {
   try {
     await p;
@@ -218,11 +234,15 @@ describe('downloadFile', () => {
       retryDelayMs: 10_000,
       signal: controller.signal,
     });
-    setTimeout(() => controller.abort(), 200);
+    // Abort once the cut first response is on disk (not after a fixed delay: on a loaded machine the response
+    // can take longer than any delay, and an abort before it arrives leaves no partial file to keep).
+    await waitFor(async () => (await fileSize(`${dest}.part`)) === 10_000, 'the first 10000 bytes in f.bin.part');
+    controller.abort();
     const err = await expectUserError(p, 'DOWNLOAD_ABORTED');
     expect(err.message).toContain('kept');
     expect(existsSync(dest)).toBe(false);
-    expect((await stat(`${dest}.part`)).size).toBeGreaterThan(0);
+    expect((await stat(`${dest}.part`)).size).toBe(10_000);
+    expect(server.requests).toHaveLength(1); // stopped in the 10 s back-off, before any retry
   });
 });
 
