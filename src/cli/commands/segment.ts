@@ -1,12 +1,32 @@
 /**
  * `medpersam segment`: one annotated reference + a folder of images → a label mask per image.
- * The engine (warp model + SAM prompts, src/pipeline) is not in this build yet; the options are final.
+ *   --sam none        → the warping model alone (src/pipeline/warp-segment.ts runWarpOnlySegmentation)
+ *   --sam <id|dir>    → Med-PerSAM (src/sam resolveSamModel, then src/pipeline/medpersam.ts runMedPerSam);
+ *                       default DEFAULT_SAM_MODEL: when it is not installed, the error says how to get it.
+ * Flags not given keep the library defaults.
  */
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { readClassNames } from '../../io/mask.js';
+import { runMedPerSam, type MedPerSamOptions, type MedPerSamResult } from '../../pipeline/medpersam.js';
+import { runWarpOnlySegmentation, type WarpSegmentResult } from '../../pipeline/warp-segment.js';
+import type { EvaluationResult } from '../../pipeline/evaluate.js';
 import type { CliContext } from '../context.js';
-import { notAvailable } from './not-available.js';
+import { printEvaluationTable } from './eval.js';
+import {
+  addSamOptions,
+  addWarpOptions,
+  DEFAULT_SAM_MODEL,
+  isSamNone,
+  resolveSamForCli,
+  samLoopOptions,
+  warpOverrides,
+  type SamCliOptions,
+  type WarpCliOptions,
+} from './options.js';
+import { evaluateTestsOnly, printMedPerSamSummary, printWarpSegmentSummary, scoreLine } from './summaries.js';
 
-export interface SegmentCommandOptions {
+export interface SegmentCommandOptions extends WarpCliOptions, SamCliOptions {
   /** Reference image file. */
   ref: string;
   /** Label mask of the reference image (0 background, 1..K classes). */
@@ -19,20 +39,122 @@ export interface SegmentCommandOptions {
   sam: string;
   /** classes.json naming the classes of the reference mask. */
   classes?: string;
+  /** Ground-truth masks of the images: score the result. */
+  gt?: string;
+  /** false for --no-overlays. */
+  overlays?: boolean;
+  json?: boolean;
 }
 
-export function registerSegmentCommand(program: Command, _ctx: CliContext): void {
-  program
+export function registerSegmentCommand(program: Command, ctx: CliContext): void {
+  const command = program
     .command('segment')
     .description('segment a folder of images from one annotated reference image (Med-PerSAM)')
     .requiredOption('--ref <file>', 'reference image')
     .requiredOption('--ref-mask <file>', 'label mask of the reference image')
-    .requiredOption('--images <dir>', 'folder of images to segment')
-    .requiredOption('--out <dir>', 'output folder (masks/, overlays/)')
-    .option('--sam <id|dir|none>', 'SAM model id, model folder, or "none" for the warp model alone', 'none')
+    .requiredOption('--images <dir>', 'folder of images to segment (the reference file itself is skipped)')
+    .requiredOption('--out <dir>', 'output folder (masks/, overlays/, run record); rerun with the same folder to resume')
+    .option('--sam <id|dir|none>', 'SAM model id, model folder, or "none" for the warp model alone', DEFAULT_SAM_MODEL)
     .option('--classes <file>', 'classes.json naming the classes of the reference mask')
-    .addHelpText('after', '\nExample:\n  medpersam segment --ref ref.png --ref-mask ref_mask.png --images scans/ --out results/')
-    .action(async (_opts: SegmentCommandOptions) => {
-      throw notAvailable('segment (the Med-PerSAM segmentation pipeline)');
+    .option('--gt <dir>', 'ground-truth masks of the images: print Dice / IoU of the result')
+    .option('--no-overlays', 'do not write overlay PNGs')
+    .option('--json', 'print the result as JSON instead of the summary');
+  addWarpOptions(command);
+  addSamOptions(command);
+  command
+    .addHelpText(
+      'after',
+      '\nWarp options apply to both modes; SAM options only with a SAM model.\n' +
+        'Examples:\n' +
+        '  medpersam segment --ref ref.png --ref-mask ref_mask.png --images scans/ --out results/\n' +
+        '  medpersam segment --ref ref.png --ref-mask ref_mask.png --images scans/ --out results/ --sam none --epochs 20\n' +
+        '  medpersam segment --ref ref.png --ref-mask ref_mask.png --images scans/ --out results/ --sam ./my-sam-onnx/ --rounds 2',
+    )
+    .action(async (opts: SegmentCommandOptions, cmd: Command) => {
+      const outDir = resolve(opts.out);
+      const refImage = resolve(opts.ref);
+      const refMask = resolve(opts.refMask);
+      const imagesDir = resolve(opts.images);
+      const classesPath = opts.classes === undefined ? undefined : resolve(opts.classes);
+      const gtDir = opts.gt === undefined ? undefined : resolve(opts.gt);
+      const withOverlays = opts.overlays !== false;
+      const out = ctx.io.stdout;
+
+      if (isSamNone(opts.sam)) {
+        const overrides = warpOverrides(opts);
+        const progress = ctx.progress(cmd);
+        let result: WarpSegmentResult;
+        let scores: EvaluationResult | undefined;
+        try {
+          result = await runWarpOnlySegmentation(
+            {
+              refImagePath: refImage,
+              refMaskPath: refMask,
+              imagesDir,
+              outDir,
+              classesPath,
+              ...(opts.preset !== undefined ? { preset: opts.preset } : {}),
+              overrides,
+              ...(opts.labelWarp !== undefined ? { labelWarp: opts.labelWarp } : {}),
+              ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+              overlays: withOverlays,
+            },
+            progress.onProgress,
+          );
+          if (gtDir) {
+            scores = await evaluateTestsOnly(join(outDir, 'masks'), gtDir, refImage, { classes: classesPath, onProgress: progress.onProgress });
+          }
+        } finally {
+          progress.stop();
+        }
+        if (opts.json) {
+          out.write(JSON.stringify({ mode: 'warp-only', ...result, ...(scores ? { evaluation: scores.summary } : {}) }, null, 2) + '\n');
+          return;
+        }
+        printWarpSegmentSummary(out, result, join(outDir, 'masks'), withOverlays);
+        if (scores) {
+          out.write('\n');
+          printEvaluationTable(out, scores);
+        } else {
+          ctx.note(cmd, `score it: medpersam eval --pred ${join(outDir, 'masks')} --gt <ground-truth folder>`);
+        }
+        return;
+      }
+
+      const samDir = await resolveSamForCli(opts.sam);
+      const options: MedPerSamOptions = {
+        ...samLoopOptions(opts),
+        referenceImage: refImage,
+        referenceMask: refMask,
+        images: imagesDir,
+        outDir,
+        sam: samDir,
+        overlays: withOverlays,
+      };
+      if (gtDir) options.gtMasks = gtDir;
+      if (classesPath) options.classes = await readClassNames(classesPath);
+      const progress = ctx.progress(cmd);
+      let result: MedPerSamResult;
+      try {
+        result = await runMedPerSam(options, progress.onProgress);
+      } finally {
+        progress.stop();
+      }
+      if (opts.json) {
+        const { record, ...rest } = result;
+        out.write(JSON.stringify({ mode: 'med-persam', ...rest, record }, null, 2) + '\n');
+        return;
+      }
+      printMedPerSamSummary(out, result);
+      if (result.summary) writeLineScores(out, result);
+      else ctx.note(cmd, `score it: medpersam eval --pred ${result.masksDir} --gt <ground-truth folder>`);
     });
+}
+
+function writeLineScores(out: { write(s: string): unknown }, r: MedPerSamResult): void {
+  out.write(`${scoreLine(r.summary!)}\n`);
+  if (r.perRound && r.perRound.length > 1) {
+    const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+    out.write(`per round (SAM / warped mask prompts, mean Dice): ${r.perRound.map((p) => `${p.round}: ${pct(p.sam.dice)} / ${pct(p.warp.dice)}`).join(', ')}\n`);
+  }
 }

@@ -1,0 +1,71 @@
+/**
+ * Rendering of pipeline results for segment / bench / demo, and scoring a warp-only output folder against
+ * ground truth (the reference image is not a test image: its ground truth is left out of the scores).
+ */
+import { basename, join } from 'node:path';
+import { buildSummary } from '../../eval/report.js';
+import type { EvaluationSummary } from '../../eval/report.js';
+import { evaluateFolders, maskMatchKey, type EvaluationResult } from '../../pipeline/evaluate.js';
+import type { MedPerSamResult } from '../../pipeline/medpersam.js';
+import type { WarpSegmentResult } from '../../pipeline/warp-segment.js';
+import type { ProgressCallback } from '../../progress.js';
+import { writeLine, type CliWritable } from '../io.js';
+import { formatDuration, formatPercent } from '../table.js';
+
+/**
+ * Score `predDir` against `gtDir` (src/pipeline evaluateFolders) leaving out the reference image's ground truth
+ * (it has no prediction and is not part of the result).
+ */
+export async function evaluateTestsOnly(
+  predDir: string,
+  gtDir: string,
+  referenceImage: string,
+  opts: { classes?: string; onProgress?: ProgressCallback } = {},
+): Promise<EvaluationResult> {
+  const all = await evaluateFolders(predDir, gtDir, { classes: opts.classes, onProgress: opts.onProgress });
+  const refKey = maskMatchKey(basename(referenceImage));
+  const images = all.images.filter((img) => img.id !== refKey);
+  if (images.length === all.images.length) return all;
+  const summary = buildSummary(images, { classes: all.classes, classNames: all.classNames });
+  return { ...all, images, summary, meanDice: summary.meanDice, meanIoU: summary.meanIoU, missing: summary.missing };
+}
+
+/** One line: mean Dice (per class) and mean IoU. */
+export function scoreLine(summary: EvaluationSummary): string {
+  const perClass = summary.classes.map((c) => `${c.name} ${formatPercent(c.dice)}`).join(', ');
+  return `${summary.count} images: mean Dice ${formatPercent(summary.meanDice)} (${perClass}), mean IoU ${formatPercent(summary.meanIoU)}`;
+}
+
+const seconds = (ms: number) => formatDuration(ms / 1000);
+
+export function printWarpSegmentSummary(out: CliWritable, r: WarpSegmentResult, masksDir: string, overlays: boolean): void {
+  const n = r.written.length + r.skipped.length;
+  const skipped = r.skipped.length > 0 ? `, ${r.skipped.length} already done (kept)` : '';
+  writeLine(out, `segmented ${n} images with the warp model alone (backend ${r.backend}): ${r.written.length} masks written${skipped}`);
+  writeLine(out, `  masks:    ${masksDir}`);
+  if (overlays) writeLine(out, `  overlays: ${join(r.outDir, 'overlays')}`);
+  writeLine(out, `  run:      ${r.runJsonPath}`);
+  const t = r.timings;
+  writeLine(
+    out,
+    `time: read ${formatDuration(t.readS)}, train ${formatDuration(t.trainS)} (${r.settings.schedule.initialEpochs} epochs at ` +
+      `${r.settings.network.resolution} px), warp ${formatDuration(t.warpS)}, total ${formatDuration(t.totalS)}`,
+  );
+}
+
+export function printMedPerSamSummary(out: CliWritable, r: MedPerSamResult): void {
+  const c = r.record.counters;
+  const reused = c.imageRoundsReused > 0 ? ` (${c.imageRoundsReused} image-rounds reused from an earlier run)` : '';
+  writeLine(out, `segmented ${r.images.length} images with SAM (${r.record.sam.encoderPath} + ${r.record.sam.decoderPath})${reused}`);
+  writeLine(out, `  masks:    ${r.masksDir}`);
+  if (r.overlaysDir) writeLine(out, `  overlays: ${r.overlaysDir}`);
+  if (r.reportPath) writeLine(out, `  report:   ${r.reportPath}`);
+  writeLine(out, `  record:   ${r.recordPath}`);
+  const b = r.record.breakdown;
+  writeLine(
+    out,
+    `time: total ${seconds(b.totalMs)} = warp model ${seconds(b.warpMs)} + SAM (ONNX Runtime) ${seconds(b.onnxRuntimeMs)} + other ${seconds(b.otherMs)}; ` +
+      `encoder runs ${c.encoderRuns} (cache hits ${c.embeddingCacheHits}), decoder calls ${c.decoderCalls}`,
+  );
+  for (const w of r.record.sam.warnings) writeLine(out, `warning: ${w}`);
+}
