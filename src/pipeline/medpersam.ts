@@ -133,7 +133,8 @@ export interface MedPerSamOptions {
    * App. C.1: "The morphological operations and point prompt selection were performed on a [smaller] mask.
    * Subsequently, the results were adjusted to correspond to a [larger] scale for use in the SAM" (the sizes did not
    * survive in our copy). Points are mapped back to the original frame (pixel centres); the box and the mask prompt
-   * are always taken from the original-size mask. 0 = work at the original size.
+   * are taken from the original-size mask. The refinement smoothing (opening + hole filling) also runs in this
+   * frame and its result is brought back to the original size (nearest). 0 = work at the original size.
    */
   promptWorkingSize?: number;
   /** Smoothing of a SAM output before it becomes the next mask prompt (src/prompts refine.ts defaults). */
@@ -726,7 +727,14 @@ async function segmentOneImage(
     let logits: Float32Array | null = null;
     for (let pass = 0; pass <= r.refinements; pass++) {
       if (pass > 0) {
-        const smoothed = timer.time('prompts-smooth', () => smoothMaskForNextPrompt(binaryFromLogits(logits!, width, height), r.smoothing));
+        // Smoothing is a morphological operation too: done in the working frame (App. C.1), then brought back to
+        // the original size (nearest) for the box and the mask prompt.
+        const smoothed = timer.time('prompts-smooth', () => {
+          const out = binaryFromLogits(logits!, width, height);
+          if (work.width === width && work.height === height) return smoothMaskForNextPrompt(out, r.smoothing);
+          const sm = smoothMaskForNextPrompt(resizeBinaryNearest(out, work.width, work.height), r.smoothing);
+          return { ...sm, mask: resizeBinaryNearest(sm.mask, width, height) };
+        });
         if (smoothed.pixelsAfter === 0) {
           rec.notes.push(`refinement ${pass}: SAM output empty, refinement stopped`);
           break;
