@@ -3,9 +3,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { discoverDataset, listImages } from '../../src/io/dataset.js';
 import { readImage } from '../../src/io/image.js';
-import { encodeDicom, encodeNifti, encodePng, userError, useTempDir, writeBytes } from './fixtures.js';
+import { useTempDir } from '../fixtures/temp-dir.js';
+import { userError } from '../fixtures/user-error.js';
+import { encodeDicom, encodeNifti, encodePng, writeBytes } from './fixtures.js';
 
-const tmp = useTempDir('each');
+const tmp = useTempDir({ prefix: 'medpersam-io-', scope: 'each' });
 
 const png = (w = 2, h = 2) => encodePng(w, h, 1, 8, new Array(w * h).fill(0).map((_, i) => i % 2));
 

@@ -2,67 +2,8 @@
  * Tiny, independent encoders for test fixtures (PNG, TIFF, BMP, DICOM Part 10, NIfTI-1), so the readers are
  * checked against files whose every byte the test controls. Only what the tests need; not for library use.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
-import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
-import { MedpersamUserError } from '../../src/errors.js';
-
-export async function makeTempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'medpersam-io-'));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
-}
-
-/** A temp folder made before and removed after the file's tests ('all') or each test ('each'). */
-export interface TestTempDir {
-  /** The folder (valid inside tests and hooks). */
-  readonly dir: string;
-  /** Remove the folder and start with a fresh empty one. */
-  renew(): Promise<void>;
-}
-
-/** Register the hooks of a TestTempDir in the calling test file (call at module level or in a describe). */
-export function useTempDir(scope: 'all' | 'each' = 'all'): TestTempDir {
-  let current: { dir: string; cleanup: () => Promise<void> } | undefined;
-  const open = async () => {
-    current = await makeTempDir();
-  };
-  const close = async () => {
-    await current?.cleanup();
-    current = undefined;
-  };
-  (scope === 'each' ? beforeEach : beforeAll)(open);
-  (scope === 'each' ? afterEach : afterAll)(close);
-  return {
-    get dir() {
-      if (!current) throw new Error('useTempDir: the folder exists only inside tests and hooks');
-      return current.dir;
-    },
-    async renew() {
-      await close();
-      await open();
-    },
-  };
-}
-
-/** Await a promise that must reject with a MedpersamUserError; returns the error. */
-export async function userError(promise: Promise<unknown>): Promise<MedpersamUserError> {
-  const err = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(MedpersamUserError);
-  return err as MedpersamUserError;
-}
-
-/** userError, then check its code and that its message contains each of `inMessage`. */
-export async function expectUserError(promise: Promise<unknown>, code: string, ...inMessage: string[]): Promise<MedpersamUserError> {
-  const err = await userError(promise);
-  expect(err.code).toBe(code);
-  for (const text of inMessage) expect(err.message).toContain(text);
-  return err;
-}
 
 export async function writeBytes(path: string, bytes: Uint8Array): Promise<string> {
   await writeFile(path, bytes);

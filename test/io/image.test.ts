@@ -3,9 +3,11 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { readImage } from '../../src/io/image.js';
-import { encodeBmp, encodePng, encodeTiff, expectUserError, seededInts, useTempDir, writeBytes } from './fixtures.js';
+import { useTempDir } from '../fixtures/temp-dir.js';
+import { expectUserError } from '../fixtures/user-error.js';
+import { encodeBmp, encodePng, encodeTiff, seededInts, writeBytes } from './fixtures.js';
 
-const tmp = useTempDir();
+const tmp = useTempDir({ prefix: 'medpersam-io-' });
 
 describe('readImage: PNG', () => {
   it('reads an 8-bit grey PNG as 1 channel with exact values', async () => {

@@ -6,9 +6,11 @@ import type { LabelMap } from '../../src/image/types.js';
 import { readClassNames, readLabelMap, writeClassNames, writeLabelPng } from '../../src/io/mask.js';
 import { readReferencePair } from '../../src/io/reference.js';
 import { writeFileAtomic } from '../../src/io/atomic.js';
-import { encodeNifti, encodePng, encodeTiff, userError, useTempDir, writeBytes } from './fixtures.js';
+import { useTempDir } from '../fixtures/temp-dir.js';
+import { userError } from '../fixtures/user-error.js';
+import { encodeNifti, encodePng, encodeTiff, writeBytes } from './fixtures.js';
 
-const tmp = useTempDir();
+const tmp = useTempDir({ prefix: 'medpersam-io-' });
 
 const CLASSES = new Map([
   [0, 'background'],

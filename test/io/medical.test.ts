@@ -2,9 +2,11 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { readImage } from '../../src/io/image.js';
-import { encodeDicom, encodeDicomRleFrame, encodeNifti, encodeNifti2, seededInts, UID, userError, useTempDir, writeBytes } from './fixtures.js';
+import { useTempDir } from '../fixtures/temp-dir.js';
+import { userError } from '../fixtures/user-error.js';
+import { encodeDicom, encodeDicomRleFrame, encodeNifti, encodeNifti2, seededInts, UID, writeBytes } from './fixtures.js';
 
-const tmp = useTempDir();
+const tmp = useTempDir({ prefix: 'medpersam-io-' });
 
 describe('readImage: DICOM', () => {
   it('16-bit signed explicit VR LE with rescale slope/intercept (e.g. CT → HU)', async () => {

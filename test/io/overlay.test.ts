@@ -11,9 +11,9 @@ import {
   renderOverlay,
   writeOverlayPng,
 } from '../../src/io/overlay.js';
-import { useTempDir } from './fixtures.js';
+import { useTempDir } from '../fixtures/temp-dir.js';
 
-const tmp = useTempDir();
+const tmp = useTempDir({ prefix: 'medpersam-io-' });
 
 async function decode(png: Uint8Array): Promise<{ width: number; height: number; px: (x: number, y: number) => number[] }> {
   const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });

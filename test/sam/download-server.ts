@@ -5,6 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
+import { afterEach, beforeEach } from 'vitest';
 
 export interface ServedFile {
   body: Uint8Array;
@@ -107,6 +108,36 @@ export async function startTestServer(): Promise<TestServer> {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** A fresh test server for each test of the calling file (or describe block), closed after it. */
+export function useTestServer(): Omit<TestServer, 'close'> {
+  let current: TestServer | undefined;
+  beforeEach(async () => {
+    current = await startTestServer();
+  });
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  const get = (): TestServer => {
+    if (!current) throw new Error('useTestServer: the server runs only inside tests and hooks');
+    return current;
+  };
+  return {
+    get baseUrl() {
+      return get().baseUrl;
+    },
+    get requests() {
+      return get().requests;
+    },
+    get files() {
+      return get().files;
+    },
+    get redirects() {
+      return get().redirects;
+    },
   };
 }
 

@@ -1,31 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, rm, writeFile, readdir } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { readFile, writeFile, readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zipSync, strToU8 } from 'fflate';
 import { extractZip, readZipEntries, safeEntryPath } from '../../src/sam/zip.js';
-import { MedpersamUserError } from '../../src/errors.js';
+import { useTempDir } from '../fixtures/temp-dir.js';
+import { expectUserError } from '../fixtures/user-error.js';
 import { sha256Hex, testBytes } from './download-server.js';
 
-let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'medpersam-zip-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function expectCode(p: Promise<unknown>, code: string): Promise<MedpersamUserError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(MedpersamUserError);
-    expect((err as MedpersamUserError).code).toBe(code);
-    return err as MedpersamUserError;
-  }
-  throw new Error(`expected ${code}, but the promise resolved`);
-}
+const tmp = useTempDir({ prefix: 'medpersam-zip-', scope: 'each' });
 
 describe('extractZip', () => {
   it('unpacks deflated and stored entries byte-identically, strips a single root folder, reports sha256', async () => {
@@ -36,9 +19,9 @@ describe('extractZip', () => {
       'pack/a.encoder.onnx': [enc, { level: 0 }],
       'pack/sub/b.decoder.onnx': [dec, { level: 6 }],
     });
-    const zipPath = join(dir, 'm.zip');
+    const zipPath = join(tmp.dir, 'm.zip');
     await writeFile(zipPath, zip);
-    const dest = join(dir, 'out');
+    const dest = join(tmp.dir, 'out');
     const r = await extractZip(zipPath, dest);
     expect(Buffer.compare(await readFile(join(dest, 'a.encoder.onnx')), Buffer.from(enc))).toBe(0);
     expect(Buffer.compare(await readFile(join(dest, 'sub', 'b.decoder.onnx')), Buffer.from(dec))).toBe(0);
@@ -47,7 +30,7 @@ describe('extractZip', () => {
     expect(byPath.get('sub/b.decoder.onnx')?.sha256).toBe(sha256Hex(dec));
     expect(byPath.has('config.yaml')).toBe(true);
     // No temp folder left beside the destination.
-    expect((await readdir(dir)).sort()).toEqual(['m.zip', 'out']);
+    expect((await readdir(tmp.dir)).sort()).toEqual(['m.zip', 'out']);
   });
 
   it.each([
@@ -58,15 +41,15 @@ describe('extractZip', () => {
     ['C:/evil.onnx', 'drive letter'],
   ])('rejects the path-traversal entry %s and writes nothing', async (name, why) => {
     const zip = zipSync({ 'good.onnx': testBytes(100), [name]: testBytes(100, 2) });
-    const zipPath = join(dir, 'bad.zip');
+    const zipPath = join(tmp.dir, 'bad.zip');
     await writeFile(zipPath, zip);
-    const dest = join(dir, 'deep', 'out');
-    const err = await expectCode(extractZip(zipPath, dest), 'ARCHIVE_UNSAFE_PATH');
+    const dest = join(tmp.dir, 'deep', 'out');
+    const err = await expectUserError(extractZip(zipPath, dest), 'ARCHIVE_UNSAFE_PATH');
     expect(err.message).toContain(why);
     expect(err.message).toContain('nothing was unpacked');
     expect(existsSync(dest)).toBe(false);
-    expect(existsSync(join(dir, 'evil.onnx'))).toBe(false);
-    expect(existsSync(join(dir, 'deep', 'evil.onnx'))).toBe(false);
+    expect(existsSync(join(tmp.dir, 'evil.onnx'))).toBe(false);
+    expect(existsSync(join(tmp.dir, 'deep', 'evil.onnx'))).toBe(false);
   });
 
   it('detects a damaged entry (CRC-32) and leaves no destination folder', async () => {
@@ -75,29 +58,29 @@ describe('extractZip', () => {
     // Stored entry: its bytes follow the 30-byte local header and the name. Flip one.
     const nameLen = 'x.onnx'.length;
     zip[30 + nameLen + 500]! ^= 0xff;
-    const zipPath = join(dir, 'c.zip');
+    const zipPath = join(tmp.dir, 'c.zip');
     await writeFile(zipPath, zip);
-    const err = await expectCode(extractZip(zipPath, join(dir, 'out')), 'ARCHIVE_CORRUPT');
+    const err = await expectUserError(extractZip(zipPath, join(tmp.dir, 'out')), 'ARCHIVE_CORRUPT');
     expect(err.message).toContain('CRC-32');
-    expect(await readdir(dir)).toEqual(['c.zip']);
+    expect(await readdir(tmp.dir)).toEqual(['c.zip']);
   });
 
   it('says a truncated download is not a ZIP', async () => {
     const zip = zipSync({ 'x.onnx': testBytes(10_000) });
-    const zipPath = join(dir, 't.zip');
+    const zipPath = join(tmp.dir, 't.zip');
     await writeFile(zipPath, zip.subarray(0, 5_000));
-    await expectCode(extractZip(zipPath, join(dir, 'out')), 'ARCHIVE_CORRUPT');
-    expect(existsSync(join(dir, 'out'))).toBe(false);
+    await expectUserError(extractZip(zipPath, join(tmp.dir, 'out')), 'ARCHIVE_CORRUPT');
+    expect(existsSync(join(tmp.dir, 'out'))).toBe(false);
   });
 
   it('refuses to unpack into an existing folder', async () => {
-    const zipPath = join(dir, 'm.zip');
+    const zipPath = join(tmp.dir, 'm.zip');
     await writeFile(zipPath, zipSync({ 'a.onnx': testBytes(10) }));
-    await expectCode(extractZip(zipPath, dir), 'OUTPUT_EXISTS');
+    await expectUserError(extractZip(zipPath, tmp.dir), 'OUTPUT_EXISTS');
   });
 
   it('lists entries from the central directory', async () => {
-    const zipPath = join(dir, 'm.zip');
+    const zipPath = join(tmp.dir, 'm.zip');
     await writeFile(zipPath, zipSync({ 'd/a.onnx': testBytes(1234), 'd/e/': new Uint8Array(0) }));
     const entries = await readZipEntries(zipPath);
     expect(entries.map((e) => [e.name, e.size, e.isDirectory])).toEqual([

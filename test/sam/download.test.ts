@@ -1,24 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, rm, stat, writeFile, readdir } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { readFile, stat, writeFile, readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { downloadFile, parseContentRange } from '../../src/sam/download.js';
-import { MedpersamUserError } from '../../src/errors.js';
 import type { ProgressEvent } from '../../src/progress.js';
-import { closedPort, etagOf, sha256Hex, startTestServer, testBytes, type TestServer } from './download-server.js';
+import { useTempDir } from '../fixtures/temp-dir.js';
+import { expectUserError } from '../fixtures/user-error.js';
+import { closedPort, etagOf, sha256Hex, testBytes, useTestServer } from './download-server.js';
 
-let server: TestServer;
-let dir: string;
-
-beforeEach(async () => {
-  server = await startTestServer();
-  dir = await mkdtemp(join(tmpdir(), 'medpersam-dl-'));
-});
-afterEach(async () => {
-  await server.close();
-  await rm(dir, { recursive: true, force: true });
-});
+const server = useTestServer();
+const tmp = useTempDir({ prefix: 'medpersam-dl-', scope: 'each' });
 
 async function fileSize(path: string): Promise<number> {
   return stat(path).then(
@@ -36,22 +27,11 @@ async function waitFor(condition: () => Promise<boolean>, what: string, timeoutM
   }
 }
 
-async function expectUserError(p: Promise<unknown>, code: string): Promise<MedpersamUserError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(MedpersamUserError);
-    expect((err as MedpersamUserError).code).toBe(code);
-    return err as MedpersamUserError;
-  }
-  throw new Error(`expected ${code}, but the promise resolved`);
-}
-
 describe('downloadFile', () => {
   it('downloads a whole file, verifies sha256, reports progress and leaves no partial files', async () => {
     const body = testBytes(300_000, 7);
     server.files.set('/m/enc.onnx', { body });
-    const dest = join(dir, 'enc.onnx');
+    const dest = join(tmp.dir, 'enc.onnx');
     const events: ProgressEvent[] = [];
     const r = await downloadFile(`${server.baseUrl}/m/enc.onnx`, dest, {
       expectedSha256: sha256Hex(body).toUpperCase(), // case-insensitive
@@ -59,7 +39,7 @@ describe('downloadFile', () => {
     });
     expect(Buffer.compare(await readFile(dest), Buffer.from(body))).toBe(0);
     expect(r).toMatchObject({ bytes: 300_000, sha256: sha256Hex(body), resumedFromBytes: 0, attempts: 1 });
-    expect(await readdir(dir)).toEqual(['enc.onnx']);
+    expect(await readdir(tmp.dir)).toEqual(['enc.onnx']);
     const dl = events.filter((e) => e.stage === 'download');
     expect(dl.at(-1)).toMatchObject({ done: 300_000, total: 300_000 });
     for (let i = 1; i < dl.length; i++) expect(dl[i]!.done).toBeGreaterThanOrEqual(dl[i - 1]!.done);
@@ -71,7 +51,7 @@ describe('downloadFile', () => {
     const body = testBytes(200_000, 3);
     const cut = 65_536;
     server.files.set('/f.bin', { body, cutFirstResponseAfter: cut });
-    const dest = join(dir, 'f.bin');
+    const dest = join(tmp.dir, 'f.bin');
     const r = await downloadFile(`${server.baseUrl}/f.bin`, dest, { retries: 2, retryDelayMs: 1 });
     expect(Buffer.compare(await readFile(dest), Buffer.from(body))).toBe(0);
     expect(r.attempts).toBe(2);
@@ -88,7 +68,7 @@ describe('downloadFile', () => {
   it('keeps the partial file after a failed call and resumes from it on the next call', async () => {
     const body = testBytes(150_000, 11);
     server.files.set('/f.bin', { body, cutFirstResponseAfter: 50_000 });
-    const dest = join(dir, 'f.bin');
+    const dest = join(tmp.dir, 'f.bin');
     const url = `${server.baseUrl}/f.bin`;
     const err = await expectUserError(downloadFile(url, dest, { retries: 0 }), 'DOWNLOAD_FAILED');
     expect(err.message).toContain(url);
@@ -109,7 +89,7 @@ describe('downloadFile', () => {
   it('restarts from zero when the server ignores Range (200 instead of 206)', async () => {
     const body = testBytes(120_000, 5);
     server.files.set('/f.bin', { body, ranges: false, cutFirstResponseAfter: 40_000 });
-    const dest = join(dir, 'f.bin');
+    const dest = join(tmp.dir, 'f.bin');
     await downloadFile(`${server.baseUrl}/f.bin`, dest, { retries: 1, retryDelayMs: 1 });
     expect(server.requests[1]!.range).toMatch(/^bytes=\d+-$/);
     // Had the 200 body been appended, the file would be too long.
@@ -119,7 +99,7 @@ describe('downloadFile', () => {
   it('never splices bytes whose Content-Range does not start where the partial file ends', async () => {
     const body = testBytes(120_000, 9);
     server.files.set('/f.bin', { body, cutFirstResponseAfter: 40_000, wrongRangeStart: 10 });
-    const dest = join(dir, 'f.bin');
+    const dest = join(tmp.dir, 'f.bin');
     await downloadFile(`${server.baseUrl}/f.bin`, dest, { retries: 1, retryDelayMs: 1 });
     // 1: cut; 2: Range answered with a Content-Range starting at 10 (rejected); 3: fresh, no Range.
     expect(server.requests.map((q) => q.range === undefined)).toEqual([true, false, true]);
@@ -129,7 +109,7 @@ describe('downloadFile', () => {
   it('treats a partial file that is already complete (416 with matching size) as done', async () => {
     const body = testBytes(10_000, 2);
     server.files.set('/f.bin', { body });
-    const dest = join(dir, 'f.bin');
+    const dest = join(tmp.dir, 'f.bin');
     const url = `${server.baseUrl}/f.bin`;
     await writeFile(`${dest}.part`, body);
     await writeFile(`${dest}.part.json`, JSON.stringify({ url, etag: etagOf(body) }));
@@ -142,7 +122,7 @@ describe('downloadFile', () => {
   it('drops a partial file that belongs to another URL', async () => {
     const body = testBytes(5_000, 4);
     server.files.set('/f.bin', { body });
-    const dest = join(dir, 'f.bin');
+    const dest = join(tmp.dir, 'f.bin');
     await writeFile(`${dest}.part`, testBytes(3_000, 99));
     await writeFile(`${dest}.part.json`, JSON.stringify({ url: 'http://elsewhere/f.bin' }));
     const r = await downloadFile(`${server.baseUrl}/f.bin`, dest);
@@ -154,7 +134,7 @@ describe('downloadFile', () => {
   it('removes the file and explains a checksum mismatch', async () => {
     const body = testBytes(40_000, 8);
     server.files.set('/f.bin', { body });
-    const dest = join(dir, 'f.bin');
+    const dest = join(tmp.dir, 'f.bin');
     const wrong = 'ab'.repeat(32);
     const err = await expectUserError(
       downloadFile(`${server.baseUrl}/f.bin`, dest, { expectedSha256: wrong }),
@@ -163,35 +143,35 @@ describe('downloadFile', () => {
     expect(err.message).toContain(wrong);
     expect(err.message).toContain(sha256Hex(body));
     expect(err.message).toContain('removed');
-    expect(await readdir(dir)).toEqual([]);
+    expect(await readdir(tmp.dir)).toEqual([]);
   });
 
   it('says clearly when the server is down, and writes nothing', async () => {
     const port = await closedPort();
     const url = `http://127.0.0.1:${port}/m/enc.onnx`;
-    const dest = join(dir, 'enc.onnx');
+    const dest = join(tmp.dir, 'enc.onnx');
     const err = await expectUserError(downloadFile(url, dest, { retries: 1, retryDelayMs: 1 }), 'DOWNLOAD_FAILED');
     expect(err.message).toContain(url);
     expect(err.message).toMatch(/connection refused/);
     expect(err.message).toMatch(/server is down/);
     expect(err.message).toContain('2 attempts');
-    expect(await readdir(dir)).toEqual([]);
+    expect(await readdir(tmp.dir)).toEqual([]);
   });
 
   it('reports HTTP 404 as a missing file without retrying', async () => {
     const url = `${server.baseUrl}/nope.onnx`;
-    const dest = join(dir, 'nope.onnx');
+    const dest = join(tmp.dir, 'nope.onnx');
     const err = await expectUserError(downloadFile(url, dest, { retries: 3, retryDelayMs: 1 }), 'DOWNLOAD_NOT_FOUND');
     expect(err.message).toContain(url);
     expect(err.message).toContain('404');
     expect(server.requests).toHaveLength(1);
-    expect(await readdir(dir)).toEqual([]);
+    expect(await readdir(tmp.dir)).toEqual([]);
   });
 
   it('retries server errors (HTTP 500) and then succeeds', async () => {
     const body = testBytes(1_000, 6);
     server.files.set('/f.bin', { body, failFirst: 2 });
-    const dest = join(dir, 'f.bin');
+    const dest = join(tmp.dir, 'f.bin');
     const r = await downloadFile(`${server.baseUrl}/f.bin`, dest, { retries: 2, retryDelayMs: 1 });
     expect(r.attempts).toBe(3);
     expect(Buffer.compare(await readFile(dest), Buffer.from(body))).toBe(0);
@@ -202,7 +182,7 @@ describe('downloadFile', () => {
     server.files.set('/cdn/blob', { body, cutFirstResponseAfter: 30_000 });
     server.redirects.set('/repo/resolve/main/m.zip', '/lfs/m.zip');
     server.redirects.set('/lfs/m.zip', `${server.baseUrl}/cdn/blob`);
-    const dest = join(dir, 'm.zip');
+    const dest = join(tmp.dir, 'm.zip');
     const r = await downloadFile(`${server.baseUrl}/repo/resolve/main/m.zip`, dest, { retries: 1, retryDelayMs: 1 });
     expect(r.finalUrl).toBe(`${server.baseUrl}/cdn/blob`);
     expect(Buffer.compare(await readFile(dest), Buffer.from(body))).toBe(0);
@@ -214,21 +194,21 @@ describe('downloadFile', () => {
   it('stops at a redirect loop with a clear error', async () => {
     server.redirects.set('/a', '/b');
     server.redirects.set('/b', '/a');
-    const err = await expectUserError(downloadFile(`${server.baseUrl}/a`, join(dir, 'a'), { maxRedirects: 5 }), 'DOWNLOAD_FAILED');
+    const err = await expectUserError(downloadFile(`${server.baseUrl}/a`, join(tmp.dir, 'a'), { maxRedirects: 5 }), 'DOWNLOAD_FAILED');
     expect(err.message).toContain('redirects');
   });
 
   it('rejects an expected size that the server contradicts', async () => {
     server.files.set('/f.bin', { body: testBytes(1_000) });
-    const dest = join(dir, 'f.bin');
+    const dest = join(tmp.dir, 'f.bin');
     await expectUserError(downloadFile(`${server.baseUrl}/f.bin`, dest, { expectedSize: 999 }), 'DOWNLOAD_FAILED');
-    expect(await readdir(dir)).toEqual([]);
+    expect(await readdir(tmp.dir)).toEqual([]);
   });
 
   it('stops when aborted and keeps the partial file', async () => {
     server.files.set('/f.bin', { body: testBytes(50_000), cutFirstResponseAfter: 10_000 });
     const controller = new AbortController();
-    const dest = join(dir, 'f.bin');
+    const dest = join(tmp.dir, 'f.bin');
     const p = downloadFile(`${server.baseUrl}/f.bin`, dest, {
       retries: 5,
       retryDelayMs: 10_000,

@@ -1,12 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { FloatImage } from '../../src/image/types.js';
-
-export async function tempDir(prefix = 'medpersam-sam-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
-}
 
 export function constantImage(width: number, height: number, value: number, channels: 1 | 3 = 1): FloatImage {
   return { width, height, channels, data: new Float32Array(width * height * channels).fill(value) };

@@ -1,25 +1,20 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { pullModel, verifyModelDir } from '../../src/sam/manage.js';
 import { MedpersamUserError } from '../../src/errors.js';
 import { ENC_W, buildDecoderWithoutMaskInput, writeTestSamModel } from '../fixtures/sam-models.js';
+import { useTempDir } from '../fixtures/temp-dir.js';
+import { expectUserError } from '../fixtures/user-error.js';
 import { startTestServer } from './download-server.js';
 
-let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'medpersam-verify-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tmp = useTempDir({ prefix: 'medpersam-verify-', scope: 'each' });
 
 describe('verifyModelDir', () => {
   it('reports every input and output, the plain encoder variant and K = 4', async () => {
-    await writeTestSamModel(dir, { encoder: 'plain', k: 4 });
-    const r = await verifyModelDir(dir);
+    await writeTestSamModel(tmp.dir, { encoder: 'plain', k: 4 });
+    const r = await verifyModelDir(tmp.dir);
     expect(r.ok).toBe(true);
     expect(r.encoder).toMatchObject({ file: 'encoder.onnx', variant: 'plain' });
     expect(r.encoder.inputs).toEqual([expect.objectContaining({ type: 'float32', shape: '[1,3,1024,1024]' })]);
@@ -38,8 +33,8 @@ describe('verifyModelDir', () => {
   });
 
   it('detects the input_image encoder, K = 1 and external data, and runs the smoke test', async () => {
-    await writeTestSamModel(dir, { encoder: 'input_image', k: 1, externalData: true, decoder: 'fill-box' });
-    const r = await verifyModelDir(dir, { smokeTest: true, threads: 1 });
+    await writeTestSamModel(tmp.dir, { encoder: 'input_image', k: 1, externalData: true, decoder: 'fill-box' });
+    const r = await verifyModelDir(tmp.dir, { smokeTest: true, threads: 1 });
     expect(r.encoder.variant).toBe('input_image');
     expect(r.encoder.inputs[0]!.name).toBe('input_image');
     expect(r.encoder.externalData).toEqual(['encoder_data.bin']);
@@ -49,14 +44,14 @@ describe('verifyModelDir', () => {
   });
 
   it('passes on the loader error for a decoder without mask_input', async () => {
-    await writeTestSamModel(dir, {});
-    await writeFile(join(dir, 'decoder.onnx'), buildDecoderWithoutMaskInput('transformers.js'));
-    await expect(verifyModelDir(dir)).rejects.toMatchObject({ code: 'DECODER_WITHOUT_MASK_INPUT' });
-    await expect(verifyModelDir(dir)).rejects.toBeInstanceOf(MedpersamUserError);
+    await writeTestSamModel(tmp.dir, {});
+    await writeFile(join(tmp.dir, 'decoder.onnx'), buildDecoderWithoutMaskInput('transformers.js'));
+    await expect(verifyModelDir(tmp.dir)).rejects.toMatchObject({ code: 'DECODER_WITHOUT_MASK_INPUT' });
+    await expect(verifyModelDir(tmp.dir)).rejects.toBeInstanceOf(MedpersamUserError);
   });
 
   it('re-checks a pulled model against its manifest and flags a changed file', async () => {
-    const src = join(dir, 'src');
+    const src = join(tmp.dir, 'src');
     const files = await writeTestSamModel(src, { encoderFile: 'm.encoder.onnx', decoderFile: 'm.decoder.onnx' });
     const server = await startTestServer();
     try {
@@ -66,7 +61,7 @@ describe('verifyModelDir', () => {
           'm.decoder.onnx': new Uint8Array(await readFile(files.decoderPath)),
         }),
       });
-      const home = join(dir, 'home');
+      const home = join(tmp.dir, 'home');
       const pulled = await pullModel('sam-vit-b', { home, baseUrl: server.baseUrl });
       const ok = await verifyModelDir(pulled.dir);
       expect(ok.checksums).toMatchObject({ status: 'ok', checked: 2, policy: 'trust-on-first-use' });
@@ -91,13 +86,7 @@ describe('verifyModelDir', () => {
       const decPath = join(pulled.dir, 'm.decoder.onnx');
       const dec = new Uint8Array(await readFile(decPath));
       await writeFile(decPath, dec.subarray(0, dec.length - 7));
-      const err = await verifyModelDir(pulled.dir).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(err).toBeInstanceOf(MedpersamUserError);
-      expect((err as MedpersamUserError).code).toBe('CHECKSUM_MISMATCH');
-      expect((err as MedpersamUserError).message).toContain('m.decoder.onnx changed since it was pulled');
+      await expectUserError(verifyModelDir(pulled.dir), 'CHECKSUM_MISMATCH', 'm.decoder.onnx changed since it was pulled');
     } finally {
       await server.close();
     }

@@ -7,12 +7,12 @@ import { zipSync, strToU8 } from 'fflate';
 import { listModels, pullModel, resolveSamModel, readManifestSync, MANIFEST_FILE } from '../../src/sam/manage.js';
 import { medpersamHome, modelDir, stagingDir } from '../../src/sam/home.js';
 import { KNOWN_MODELS, MODEL_BASE_URL_ENV } from '../../src/sam/registry.js';
-import { MedpersamUserError } from '../../src/errors.js';
 import { writeTestSamModel } from '../fixtures/sam-models.js';
 import { buildDecoderWithoutMaskInput } from '../fixtures/sam-models.js';
-import { sha256Hex, startTestServer, type TestServer } from './download-server.js';
+import { expectUserError } from '../fixtures/user-error.js';
+import { sha256Hex, useTestServer } from './download-server.js';
 
-let server: TestServer;
+const server = useTestServer();
 let home: string;
 let scratch: string;
 /** A real (tiny) SAM pair as AnyLabeling's MobileSAM zip names it. */
@@ -29,11 +29,9 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 beforeEach(async () => {
-  server = await startTestServer();
   home = await mkdtemp(join(tmpdir(), 'medpersam-home-'));
 });
 afterEach(async () => {
-  await server.close();
   await rm(home, { recursive: true, force: true });
 });
 
@@ -44,17 +42,6 @@ function mobileSamZip(extra: Record<string, Uint8Array> = {}): Uint8Array {
     'sam_vit_h_4b8939.decoder.onnx': decoderBytes,
     ...extra,
   });
-}
-
-async function expectCode(p: Promise<unknown>, code: string): Promise<MedpersamUserError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(MedpersamUserError);
-    expect((err as MedpersamUserError).code).toBe(code);
-    return err as MedpersamUserError;
-  }
-  throw new Error(`expected ${code}, but the promise resolved`);
 }
 
 describe('medpersamHome', () => {
@@ -147,7 +134,7 @@ describe('pullModel', () => {
   });
 
   it('reports every source when all fail, and installs nothing', async () => {
-    const err = await expectCode(pullModel('mobile-sam', { home, baseUrl: server.baseUrl }), 'DOWNLOAD_NOT_FOUND');
+    const err = await expectUserError(pullModel('mobile-sam', { home, baseUrl: server.baseUrl }), 'DOWNLOAD_NOT_FOUND');
     expect(err.message).toContain('could not pull mobile-sam from any source');
     expect(err.message).toContain('huggingface');
     expect(err.message).toContain('github-release');
@@ -157,11 +144,11 @@ describe('pullModel', () => {
   it('resumes an interrupted pull from the partial archive', async () => {
     const zip = mobileSamZip();
     server.files.set('/sam_vit_b_01ec64.zip', { body: zip, cutFirstResponseAfter: Math.floor(zip.length / 2) });
-    await expectCode(pullModel('sam-vit-b', { home, baseUrl: server.baseUrl, retries: 0 }), 'DOWNLOAD_FAILED');
+    await expectUserError(pullModel('sam-vit-b', { home, baseUrl: server.baseUrl, retries: 0 }), 'DOWNLOAD_FAILED');
     expect(existsSync(modelDir('sam-vit-b', home))).toBe(false);
     expect(existsSync(join(stagingDir('sam-vit-b', home), 'sam_vit_b_01ec64.zip.part'))).toBe(true);
     expect(listModels({ home }).find((m) => m.id === 'sam-vit-b')).toMatchObject({ partialDownload: true });
-    await expectCode(resolveSamModel('sam-vit-b', { home }), 'MODEL_NOT_PRESENT').then((e) =>
+    await expectUserError(resolveSamModel('sam-vit-b', { home }), 'MODEL_NOT_PRESENT').then((e) =>
       expect(e.message).toContain('interrupted download'),
     );
 
@@ -173,7 +160,7 @@ describe('pullModel', () => {
 
   it('rejects an archive with a path-traversal entry and installs nothing', async () => {
     server.files.set('/sam_vit_b_01ec64.zip', { body: mobileSamZip({ '../../escape.onnx': new Uint8Array([1, 2, 3]) }) });
-    const err = await expectCode(pullModel('sam-vit-b', { home, baseUrl: server.baseUrl }), 'ARCHIVE_UNSAFE_PATH');
+    const err = await expectUserError(pullModel('sam-vit-b', { home, baseUrl: server.baseUrl }), 'ARCHIVE_UNSAFE_PATH');
     expect(err.message).toContain('../../escape.onnx');
     expect(existsSync(modelDir('sam-vit-b', home))).toBe(false);
     expect(existsSync(join(home, 'escape.onnx'))).toBe(false);
@@ -186,7 +173,7 @@ describe('pullModel', () => {
       '/sam_vit_b_01ec64.zip',
       { body: zipSync({ 'enc.encoder.onnx': encoderBytes, 'dec.decoder.onnx': buildDecoderWithoutMaskInput('transformers.js') }) },
     );
-    const err = await expectCode(pullModel('sam-vit-b', { home, baseUrl: server.baseUrl }), 'DECODER_WITHOUT_MASK_INPUT');
+    const err = await expectUserError(pullModel('sam-vit-b', { home, baseUrl: server.baseUrl }), 'DECODER_WITHOUT_MASK_INPUT');
     expect(err.message).toContain('mask_input');
     expect(existsSync(modelDir('sam-vit-b', home))).toBe(false);
   });
@@ -195,7 +182,7 @@ describe('pullModel', () => {
     const dir = modelDir('sam-vit-b', home);
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'my-notes.txt'), 'mine');
-    await expectCode(pullModel('sam-vit-b', { home, baseUrl: server.baseUrl }), 'MODEL_DIR_OCCUPIED');
+    await expectUserError(pullModel('sam-vit-b', { home, baseUrl: server.baseUrl }), 'MODEL_DIR_OCCUPIED');
     expect(await readFile(join(dir, 'my-notes.txt'), 'utf8')).toBe('mine');
     expect(server.requests).toHaveLength(0);
   });
@@ -214,7 +201,7 @@ describe('pullModel', () => {
   });
 
   it('rejects unknown ids with the list of known ones', async () => {
-    const err = await expectCode(pullModel('sam-vit-x', { home }), 'UNKNOWN_MODEL');
+    const err = await expectUserError(pullModel('sam-vit-x', { home }), 'UNKNOWN_MODEL');
     for (const m of KNOWN_MODELS) expect(err.message).toContain(m.id);
   });
 });
@@ -249,7 +236,7 @@ describe('resolveSamModel', () => {
   });
 
   it('explains exactly how to get a known model that is not installed', async () => {
-    const err = await expectCode(resolveSamModel('sam-vit-b', { home }), 'MODEL_NOT_PRESENT');
+    const err = await expectUserError(resolveSamModel('sam-vit-b', { home }), 'MODEL_NOT_PRESENT');
     const dir = modelDir('sam-vit-b', home);
     expect(err.message).toContain('medpersam models pull sam-vit-b');
     expect(err.message).toContain('scripts/export_onnx_model.py');
@@ -268,12 +255,12 @@ describe('resolveSamModel', () => {
   });
 
   it('rejects unknown ids, missing folders and files with specific errors', async () => {
-    const unknown = await expectCode(resolveSamModel('vit-b', { home }), 'UNKNOWN_MODEL');
+    const unknown = await expectUserError(resolveSamModel('vit-b', { home }), 'UNKNOWN_MODEL');
     expect(unknown.message).toContain('mobile-sam, sam-vit-b');
-    await expectCode(resolveSamModel(join(home, 'nope'), { home }), 'MODEL_DIR_NOT_FOUND');
-    await expectCode(resolveSamModel('./nope-folder', { home }), 'MODEL_DIR_NOT_FOUND');
+    await expectUserError(resolveSamModel(join(home, 'nope'), { home }), 'MODEL_DIR_NOT_FOUND');
+    await expectUserError(resolveSamModel('./nope-folder', { home }), 'MODEL_DIR_NOT_FOUND');
     const file = join(home, 'encoder.onnx');
     await writeFile(file, 'x');
-    await expectCode(resolveSamModel(file, { home }), 'MODEL_NOT_A_FOLDER');
+    await expectUserError(resolveSamModel(file, { home }), 'MODEL_NOT_A_FOLDER');
   });
 });

@@ -8,7 +8,8 @@ import { buildMaskInput } from '../../src/sam/prompt-frames.js';
 import { samFrame } from '../../src/sam/frames.js';
 import { SAM_PIXEL_MEAN, SAM_PIXEL_STD } from '../../src/sam/preprocess.js';
 import { ENC_B, ENC_W, OUTPUT_OFFSET, writeTestSamModel } from '../fixtures/sam-models.js';
-import { constantImage, patternImage, tempDir } from './helpers.js';
+import { makeTempDir } from '../fixtures/temp-dir.js';
+import { constantImage, patternImage } from './helpers.js';
 
 let root: string;
 let cleanup: () => Promise<void>;
@@ -21,7 +22,7 @@ async function load(name: string, opts: Parameters<typeof writeTestSamModel>[1],
   return m;
 }
 
-beforeAll(async () => ({ dir: root, cleanup } = await tempDir()));
+beforeAll(async () => ({ dir: root, cleanup } = await makeTempDir('medpersam-sam-')));
 afterAll(async () => {
   for (const m of models) await m.release();
   await cleanup();

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadSamModel } from '../../src/sam/model.js';
 import { patchDecoderForTargetEmbedding, TARGET_EMBEDDING_INPUT } from '../../src/sam/target-embedding.js';
 import {
@@ -11,12 +11,10 @@ import {
   garbageOnnxBytes,
   TOY_TOKEN,
 } from '../fixtures/sam-models.js';
-import { constantImage, tempDir } from './helpers.js';
+import { useTempDir } from '../fixtures/temp-dir.js';
+import { constantImage } from './helpers.js';
 
-let root: string;
-let cleanup: () => Promise<void>;
-beforeAll(async () => ({ dir: root, cleanup } = await tempDir()));
-afterAll(async () => cleanup());
+const tmp = useTempDir({ prefix: 'medpersam-sam-' });
 
 const meanToken = (t: number) => {
   let s = 0;
@@ -54,7 +52,7 @@ describe('patchDecoderForTargetEmbedding', () => {
 
 describe('loadSamModel({ targetEmbedding })', () => {
   async function folder(name: string, decoder: Uint8Array): Promise<string> {
-    const dir = join(root, name);
+    const dir = join(tmp.dir, name);
     const { mkdir } = await import('node:fs/promises');
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'encoder.onnx'), buildPlainEncoder().model);
