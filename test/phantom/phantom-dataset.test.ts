@@ -1,21 +1,15 @@
 import { readFile, readdir, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generatePhantom } from '../../src/image/phantom.js';
 import { readImage } from '../../src/io/image.js';
 import { readClassNames, readLabelMap } from '../../src/io/mask.js';
 import { discoverDataset } from '../../src/io/dataset.js';
 import { writePhantomDataset } from '../../src/io/phantom-dataset.js';
-import { MedpersamUserError } from '../../src/errors.js';
-import { makeTempDir } from '../cli/helpers.js';
+import { useTempDir } from '../fixtures/temp-dir.js';
+import { expectUserError } from '../fixtures/user-error.js';
 
-let tmp: { dir: string; cleanup: () => Promise<void> };
-beforeAll(async () => {
-  tmp = await makeTempDir('phantom-ds');
-});
-afterAll(async () => {
-  await tmp.cleanup();
-});
+const tmp = useTempDir({ prefix: 'medpersam-phantom-ds-' });
 
 describe('writePhantomDataset', () => {
   it('writes images/, masks/ and classes.json that read back as the generated phantoms, in mixed sizes', async () => {
@@ -73,10 +67,7 @@ describe('writePhantomDataset', () => {
     const root = join(tmp.dir, 'taken');
     await mkdir(join(root, 'images'), { recursive: true });
     await writeFile(join(root, 'images', 'mine.png'), 'user data');
-    const err = await writePhantomDataset(root, { count: 1, width: 32 }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(MedpersamUserError);
-    expect((err as MedpersamUserError).code).toBe('OUTPUT_EXISTS');
-    expect((err as MedpersamUserError).message).toContain(join(root, 'images'));
+    await expectUserError(writePhantomDataset(root, { count: 1, width: 32 }), 'OUTPUT_EXISTS', join(root, 'images'));
     expect(await readFile(join(root, 'images', 'mine.png'), 'utf8')).toBe('user data');
     await writePhantomDataset(root, { count: 1, width: 32, overwrite: true });
     expect((await readdir(join(root, 'images'))).sort()).toEqual(['mine.png', 'phantom_000.png']);
