@@ -274,16 +274,6 @@ describe('medpersam eval', () => {
 });
 
 describe('other commands', () => {
-  it('bench says it is not available yet (exit 1)', async () => {
-    for (const argv of [
-      ['bench', '--dataset', 'd'],
-    ]) {
-      const io = captureIo();
-      expect(await runCli(argv, io)).toBe(1);
-      expect(io.err()).toMatch(new RegExp(`^error: not available yet in this build: ${argv[0]}`));
-    }
-  });
-
   it('--help and --version exit 0 and print to stdout', async () => {
     const help = captureIo();
     expect(await runCli(['--help'], help)).toBe(0);

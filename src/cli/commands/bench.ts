@@ -1,29 +1,124 @@
 /**
- * `medpersam bench`: the paper protocol on a dataset folder (reference = first image alphabetically,
- * segment the others, evaluate). Not in this build yet; the options are final.
+ * `medpersam bench`: the paper protocol on a dataset folder (reference = first image alphabetically, segment
+ * the others, score them against their masks).
+ *   --sam none       → src/pipeline/bench-warp.ts runWarpBenchmark (warp model alone); JSON to OUT/bench-warp.json
+ *   --sam <id|dir>   → src/pipeline/bench-sam.ts runSamBenchmark; run in OUT/run/, JSON in OUT/bench-sam.json
  */
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { MedpersamUserError } from '../../errors.js';
+import { writeFileAtomic } from '../../io/atomic.js';
+import { formatSamBenchmark, runSamBenchmark, type SamBenchmarkOptions, type SamBenchmarkResult } from '../../pipeline/bench-sam.js';
+import { formatWarpBenchTable, runWarpBenchmark, type BenchWarpResult } from '../../pipeline/bench-warp.js';
 import type { CliContext } from '../context.js';
-import { notAvailable } from './not-available.js';
+import { writeLine } from '../io.js';
+import {
+  addSamOptions,
+  addWarpOptions,
+  DEFAULT_SAM_MODEL,
+  isSamNone,
+  parseIntegerOption,
+  resolveSamForCli,
+  samLoopOptions,
+  warpOverrides,
+  type SamCliOptions,
+  type WarpCliOptions,
+} from './options.js';
 
-export interface BenchCommandOptions {
+export interface BenchCommandOptions extends WarpCliOptions, SamCliOptions {
   /** Dataset folder: images/, masks/, optional classes.json. */
   dataset: string;
   /** SAM model id, folder, or "none". */
   sam: string;
   /** Output folder for predictions and the report. */
-  out?: string;
+  out: string;
+  limit?: string;
+  reference?: string;
+  perturb?: boolean;
+  compareLabelWarps?: boolean;
+  json?: boolean;
 }
 
-export function registerBenchCommand(program: Command, _ctx: CliContext): void {
-  program
+export const WARP_BENCH_JSON = 'bench-warp.json';
+
+export function registerBenchCommand(program: Command, ctx: CliContext): void {
+  const command = program
     .command('bench')
     .description('run the paper protocol on a dataset (reference = first image alphabetically) and report Dice/IoU')
     .requiredOption('--dataset <dir>', 'dataset folder with images/, masks/ and optional classes.json')
-    .option('--sam <id|dir|none>', 'SAM model id, model folder, or "none" for the warp model alone', 'none')
-    .option('--out <dir>', 'output folder for predictions and reports')
-    .addHelpText('after', '\nExample:\n  medpersam bench --dataset data/jsrt-scr --sam none --out bench-out/')
-    .action(async (_opts: BenchCommandOptions) => {
-      throw notAvailable('bench (needs the segmentation pipeline)');
+    .option('--sam <id|dir|none>', 'SAM model id, model folder, or "none" for the warp model alone', DEFAULT_SAM_MODEL)
+    .option('--out <dir>', 'output folder for the result JSON (and, with SAM, the run: masks, overlays, report)', 'medpersam-bench')
+    .option('--limit <n>', 'score only the first N test images (alphabetical)')
+    .option('--reference <id>', 'reference image id (default: the first image alphabetically; SAM only)')
+    .option('--perturb', 'Appendix D test-time perturbations of the test images (SAM only)')
+    .option('--compare-label-warps', 'also score the other label-warp mode on the same flows (--sam none only)')
+    .option('--json', 'print the result as JSON instead of the table');
+  addWarpOptions(command);
+  addSamOptions(command);
+  command
+    .addHelpText(
+      'after',
+      '\nExamples:\n  medpersam bench --dataset data/jsrt-scr --sam none --out bench-out/\n' +
+        '  medpersam bench --dataset data/jsrt-scr --sam mobile-sam --limit 20 --out bench-sam/',
+    )
+    .action(async (opts: BenchCommandOptions, cmd: Command) => {
+      const dataset = resolve(opts.dataset);
+      const outDir = resolve(opts.out);
+      const limit = opts.limit === undefined ? undefined : parseIntegerOption('--limit', opts.limit, 1, 1_000_000);
+      const out = ctx.io.stdout;
+
+      if (isSamNone(opts.sam)) {
+        for (const [flag, given] of [['--reference', opts.reference !== undefined], ['--perturb', opts.perturb === true]] as const) {
+          if (given) throw new MedpersamUserError('BAD_OPTION', `${flag} needs a SAM model (it is not supported with --sam none)`);
+        }
+        const overrides = warpOverrides(opts);
+        const progress = ctx.progress(cmd);
+        let result: BenchWarpResult;
+        try {
+          result = await runWarpBenchmark({
+            datasetDir: dataset,
+            ...(opts.preset !== undefined ? { preset: opts.preset } : {}),
+            overrides,
+            ...(limit !== undefined ? { limit } : {}),
+            ...(opts.labelWarp !== undefined ? { labelWarp: opts.labelWarp } : {}),
+            ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+            compareLabelWarps: opts.compareLabelWarps === true,
+            onProgress: progress.onProgress,
+          });
+        } finally {
+          progress.stop();
+        }
+        const jsonPath = join(outDir, WARP_BENCH_JSON);
+        const json = JSON.stringify(result, null, 2) + '\n';
+        await writeFileAtomic(jsonPath, json);
+        if (opts.json) out.write(json);
+        else writeLine(out, formatWarpBenchTable(result));
+        ctx.note(cmd, `wrote ${jsonPath}`);
+        return;
+      }
+
+      if (opts.compareLabelWarps) {
+        throw new MedpersamUserError('BAD_OPTION', '--compare-label-warps applies to --sam none only');
+      }
+      const samDir = await resolveSamForCli(opts.sam);
+      const options: SamBenchmarkOptions = {
+        ...samLoopOptions(opts),
+        dataset,
+        outDir,
+        sam: samDir,
+        ...(limit !== undefined ? { limit } : {}),
+        ...(opts.reference !== undefined ? { reference: opts.reference } : {}),
+        ...(opts.perturb ? { perturb: {} } : {}),
+      };
+      const progress = ctx.progress(cmd);
+      let result: SamBenchmarkResult;
+      try {
+        result = await runSamBenchmark(options, progress.onProgress);
+      } finally {
+        progress.stop();
+      }
+      if (opts.json) out.write(JSON.stringify(result, null, 2) + '\n');
+      else writeLine(out, formatSamBenchmark(result));
+      ctx.note(cmd, `wrote ${result.jsonPath}; the run (masks, overlays, report) is in ${result.run.outDir}`);
     });
 }

@@ -1,0 +1,104 @@
+/**
+ * `medpersam bench` through runCli on a 64 px phantom dataset (reference phantom_000 + 3 test images):
+ * warp-only (cross-checked against `segment --sam none` with the same settings) and with a generated SAM model.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runCli } from '../../src/cli/main.js';
+import type { PhantomDatasetResult } from '../../src/io/phantom-dataset.js';
+import { writeTestSamModel } from '../fixtures/sam-models.js';
+import { captureIo, makeTempDir } from './helpers.js';
+import { FAST_WARP, phantomDataset, scoreFolder } from './pipeline-fixture.js';
+
+let tmp: { dir: string; cleanup: () => Promise<void> };
+let data: PhantomDatasetResult;
+const savedHome = process.env.MEDPERSAM_HOME;
+
+beforeAll(async () => {
+  tmp = await makeTempDir('cli-bench');
+  data = await phantomDataset(tmp.dir);
+  process.env.MEDPERSAM_HOME = join(tmp.dir, 'home');
+});
+
+afterAll(async () => {
+  if (savedHome === undefined) delete process.env.MEDPERSAM_HOME;
+  else process.env.MEDPERSAM_HOME = savedHome;
+  await tmp?.cleanup();
+});
+
+describe('medpersam bench --sam none', () => {
+  it('prints the table, writes bench-warp.json, and agrees with segment --sam none on the same settings', async () => {
+    const out = join(tmp.dir, 'bench-warp');
+    const io = captureIo();
+    expect(await runCli(['bench', '--dataset', data.root, '--sam', 'none', '--out', out, ...FAST_WARP], io)).toBe(0);
+    const json = JSON.parse(await readFile(join(out, 'bench-warp.json'), 'utf8'));
+    expect(json).toMatchObject({ reference: 'phantom_000', nTest: 3, backend: 'wasm', epochs: 2 });
+    expect(json.settings.network.resolution).toBe(32);
+    expect(json.perClass.map((c: { name: string }) => c.name)).toEqual(['right_lung', 'left_lung', 'heart']);
+    expect(io.out()).toContain(`warp-only benchmark: ${data.root} (reference phantom_000, 3 test images), backend wasm`);
+    expect(io.out()).toContain(`| **mean** | **${(json.meanDice * 100).toFixed(1)}** | **${(json.meanIoU * 100).toFixed(1)}** |`);
+    expect(io.err()).toBe(`wrote ${join(out, 'bench-warp.json')}\n`);
+
+    // The same protocol by hand: segment the test images with the same settings, score the written masks here.
+    const seg = join(tmp.dir, 'seg-warp');
+    const first = data.items[0]!;
+    expect(
+      await runCli(['segment', '--ref', first.imagePath, '--ref-mask', first.maskPath, '--images', data.imagesDir, '--out', seg, '--sam', 'none', '--no-overlays', ...FAST_WARP, '-q'], captureIo()),
+    ).toBe(0);
+    const { meanDice } = await scoreFolder(join(seg, 'masks'), data, data.items.slice(1).map((it) => it.id));
+    expect(meanDice).toBeGreaterThan(0.85);
+    // Same seed, same images, same training: equal up to float differences between the two warp batchings.
+    expect(json.meanDice).toBeCloseTo(meanDice, 2);
+
+    // --limit and --json
+    const limited = captureIo();
+    expect(await runCli(['bench', '--dataset', data.root, '--sam', 'none', '--out', out, '--limit', '2', '--json', '-q', ...FAST_WARP], limited)).toBe(0);
+    const lj = JSON.parse(limited.out());
+    expect(lj.nTest).toBe(2);
+    expect(lj.perImage.map((p: { id: string }) => p.id)).toEqual(['phantom_001', 'phantom_002']);
+    expect(JSON.parse(await readFile(join(out, 'bench-warp.json'), 'utf8')).nTest).toBe(2);
+  }, 120_000);
+});
+
+describe('medpersam bench with SAM', () => {
+  it('runs the SAM benchmark, prints the summary and writes bench-sam.json consistent with the masks it wrote', async () => {
+    const samDir = (await writeTestSamModel(join(tmp.dir, 'sam-echo'), { decoder: 'echo-mask' })).dir;
+    const out = join(tmp.dir, 'bench-sam');
+    const io = captureIo();
+    const argv = ['bench', '--dataset', data.root, '--sam', samDir, '--out', out, '--limit', '2', ...FAST_WARP, '--rounds', '0', '--refinements', '0', '--threads', '1'];
+    expect(await runCli(argv, io)).toBe(0);
+    const json = JSON.parse(await readFile(join(out, 'bench-sam.json'), 'utf8'));
+    expect(json).toMatchObject({ reference: 'phantom_000', tests: 2 });
+    expect((await readdir(join(out, 'run', 'masks'))).sort()).toEqual(['phantom_001.png', 'phantom_002.png']);
+    const { meanDice } = await scoreFolder(join(out, 'run', 'masks'), data, ['phantom_001', 'phantom_002']);
+    expect(json.meanDice).toBeCloseTo(meanDice, 10);
+    expect(meanDice).toBeGreaterThan(0.85);
+    expect(io.out()).toContain(`dataset ${data.root}: reference phantom_000, 2 test images`);
+    expect(io.out()).toMatch(new RegExp(`mean +Dice +${(json.meanDice * 100).toFixed(1)}%`));
+    expect(io.err()).toContain(`wrote ${join(out, 'bench-sam.json')}`);
+  }, 120_000);
+});
+
+describe('medpersam bench: errors exit 1', () => {
+  it('a missing dataset, SAM-only flags with --sam none, a bad --limit, a missing default model', async () => {
+    const missing = join(tmp.dir, 'no-dataset');
+    const io = captureIo();
+    expect(await runCli(['bench', '--dataset', missing, '--sam', 'none', '--out', join(tmp.dir, 'b1')], io)).toBe(1);
+    expect(io.err()).toMatch(/^error: /);
+    expect(io.err()).toContain(missing);
+
+    const ref = captureIo();
+    expect(await runCli(['bench', '--dataset', data.root, '--sam', 'none', '--reference', 'phantom_001'], ref)).toBe(1);
+    expect(ref.err()).toBe('error: --reference needs a SAM model (it is not supported with --sam none)\n');
+
+    const limit = captureIo();
+    expect(await runCli(['bench', '--dataset', data.root, '--sam', 'none', '--limit', '0'], limit)).toBe(1);
+    expect(limit.err()).toBe('error: --limit must be an integer from 1 to 1000000, got "0"\n');
+
+    const noModel = captureIo();
+    expect(await runCli(['bench', '--dataset', data.root, '--out', join(tmp.dir, 'b2')], noModel)).toBe(1);
+    expect(noModel.err()).toContain('SAM model "mobile-sam" is not installed');
+    expect(noModel.err()).toContain('--sam none');
+  });
+});
