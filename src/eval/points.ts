@@ -3,6 +3,7 @@
  * ground truth, and how clustered the points are (Hopkins statistic).
  */
 import type { BinaryMask, LabeledPoint } from '../image/types.js';
+import { mulberry32 } from '../image/random.js';
 
 export interface PointAccuracy {
   /** Share of positive points (label 1) inside the ground truth; NaN when there are none. */
@@ -58,18 +59,6 @@ export interface HopkinsOptions {
   seed?: number;
   /** Independent draws averaged (default 1). More trials reduce the variance of a small m. */
   trials?: number;
-}
-
-/** mulberry32: small seeded PRNG with uniform output in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -6,3 +6,4 @@ export * from './morphology.js';
 export * from './components.js';
 export * from './labels.js';
 export * from './phantom.js';
+export * from './random.js';

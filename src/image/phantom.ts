@@ -11,6 +11,7 @@
  * Everything is a deterministic function of (seed, patient, width, height, noise).
  */
 import type { ClassNames, FloatImage, LabelMap } from './types.js';
+import { mulberry32 } from './random.js';
 
 /** Class indices and names of a phantom label map (the JSRT-SCR convention). */
 export const PHANTOM_CLASSES: ClassNames = new Map([
@@ -73,18 +74,6 @@ export interface PhantomGeometry {
   scale: number;
   shiftU: number;
   shiftV: number;
-}
-
-/** mulberry32: a small, fast, well-mixed 32-bit PRNG. Returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Mix two integers into one 32-bit seed (so (seed, patient) pairs get independent noise streams). */

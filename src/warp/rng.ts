@@ -3,23 +3,16 @@
  * (warp-model's SeededRng fits); `mulberry32(seed)` is a small default. Deterministic: the same seed gives the same
  * sequence on every platform (32-bit integer arithmetic only).
  */
+import { mulberry32 as uniformSource } from '../image/random.js';
+
 export interface UniformRng {
   /** Uniform in [0, 1). */
   next(): number;
 }
 
-/** mulberry32 (Tommy Ettinger's 32-bit generator): period 2³², fine for augmentation draws. */
+/** mulberry32 (image/random.ts) as a UniformRng: period 2³², fine for augmentation draws. */
 export function mulberry32(seed: number): UniformRng {
-  let s = seed >>> 0;
-  return {
-    next(): number {
-      s = (s + 0x6d2b79f5) >>> 0;
-      let t = s;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    },
-  };
+  return { next: uniformSource(seed) };
 }
 
 /** Uniform in [lo, hi). */

@@ -1,4 +1,5 @@
 import type { BinaryMask, LabelMap } from '../../src/image/types.js';
+import { mulberry32 } from '../../src/image/random.js';
 
 /** Mask from rows of '.'/'#' (or digits for label maps): `mask(['.#.', '###'])`. */
 export function mask(rows: string[]): BinaryMask {
@@ -33,17 +34,8 @@ export function rows(m: { width: number; height: number; data: ArrayLike<number>
   return out;
 }
 
-/** Small deterministic PRNG (mulberry32) for randomised cross-checks. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG (mulberry32, src/image/random.ts) so randomised test inputs are reproducible. */
+export const rng = mulberry32;
 
 export function randomMask(width: number, height: number, density: number, seed: number): BinaryMask {
   const r = rng(seed);

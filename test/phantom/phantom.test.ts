@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import {
   generatePhantom,
   insideShape,
-  mulberry32,
   phantomGeometry,
   pixelToAnatomy,
   PHANTOM_CLASSES,
@@ -13,19 +12,6 @@ function countClass(data: Uint8Array, cls: number): number {
   for (const v of data) if (v === cls) n++;
   return n;
 }
-
-describe('mulberry32', () => {
-  it('is deterministic and spreads over [0, 1)', () => {
-    const a = mulberry32(42);
-    const b = mulberry32(42);
-    const xs = Array.from({ length: 1000 }, () => a());
-    expect(Array.from({ length: 1000 }, () => b())).toEqual(xs);
-    expect(Math.min(...xs)).toBeGreaterThanOrEqual(0);
-    expect(Math.max(...xs)).toBeLessThan(1);
-    const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
-    expect(Math.abs(mean - 0.5)).toBeLessThan(0.05);
-  });
-});
 
 describe('generatePhantom', () => {
   it('gives identical bytes for the same (seed, patient)', () => {

@@ -1,16 +1,8 @@
 import type { BinaryMask } from '../../src/image/types.js';
+import { mulberry32 } from '../../src/image/random.js';
 
-/** Seeded PRNG (mulberry32) so "random-ish" test shapes are reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG (mulberry32, src/image/random.ts) so randomised test inputs are reproducible. */
+export const rng = mulberry32;
 
 export interface Ellipse {
   cx: number;
