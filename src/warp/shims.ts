@@ -135,6 +135,36 @@ function withRunner(
 
 type PadAttr = Parameters<typeof tf.backend_util.computeConv2DInfo>[4];
 type RoundAttr = Parameters<typeof tf.backend_util.computeConv2DInfo>[5];
+type ConvInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
+
+/**
+ * Filter gradients (regular and depthwise): x padded (or cropped) to exactly what a valid conv with dy as the
+ * filter, dilated by the forward stride, reads: needH = (ho-1)·sh + kh rows, needW = (wo-1)·sw + kw columns.
+ */
+function padForFilterGradient(
+  r: KernelRunner, x: TensorInfo, info: ConvInfo, kh: number, kw: number,
+): { xp: TensorInfo; needH: number; needW: number } {
+  const needH = (info.outHeight - 1) * info.strideHeight + kh;
+  const needW = (info.outWidth - 1) * info.strideWidth + kw;
+  const { top, left } = info.padInfo;
+  const xp = r.padOrCrop(x, [[0, 0], [top, needH - info.inHeight - top], [left, needW - info.inWidth - left], [0, 0]]);
+  return { xp, needH, needW };
+}
+
+/**
+ * Input gradients (regular and depthwise): dy zero-dilated by the forward stride and padded by k-1-pad (cropped
+ * where negative), so a stride-1 valid conv with the spatially flipped filter yields dX of size H x W.
+ */
+function dilateAndPadForInputGradient(
+  r: KernelRunner, dy: TensorInfo, info: ConvInfo, kh: number, kw: number, inputShape: readonly number[],
+): TensorInfo {
+  const d = r.dilateZeros(dy, info.strideHeight, info.strideWidth);
+  const H = inputShape[1]!;
+  const W = inputShape[2]!;
+  const topPad = kh - 1 - info.padInfo.top;
+  const leftPad = kw - 1 - info.padInfo.left;
+  return r.padOrCrop(d, [[0, 0], [topPad, H + kh - 1 - topPad - d.shape[1]!], [leftPad, W + kw - 1 - leftPad - d.shape[2]!], [0, 0]]);
+}
 
 /**
  * dW[i,j,ci,co] = Σ_{b,oy,ox} xpad[b, oy*sh+i, ox*sw+j, ci] · dy[b,oy,ox,co]
@@ -148,10 +178,7 @@ function conv2dBackpropFilter(r: KernelRunner, x: TensorInfo, dy: TensorInfo, at
     x.shape as [number, number, number, number], filterShape, pair(attrs['strides']), 1,
     attrs['pad'] as PadAttr, attrs['dimRoundingMode'] as RoundAttr, false, 'channelsLast');
   const [kh, kw] = filterShape;
-  const needH = (info.outHeight - 1) * info.strideHeight + kh;
-  const needW = (info.outWidth - 1) * info.strideWidth + kw;
-  const { top, left } = info.padInfo;
-  const xp = r.padOrCrop(x, [[0, 0], [top, needH - info.inHeight - top], [left, needW - info.inWidth - left], [0, 0]]);
+  const { xp } = padForFilterGradient(r, x, info, kh, kw);
   const xT = r.transpose(xp, [3, 1, 2, 0]);
   const dyT = r.transpose(dy, [1, 2, 0, 3]);
   const g = r.run('Conv2D', { x: xT, filter: dyT }, {
@@ -172,11 +199,7 @@ function conv2dBackpropInput(r: KernelRunner, dy: TensorInfo, filter: TensorInfo
   const info = tf.backend_util.computeConv2DInfo(
     inputShape, filter.shape as [number, number, number, number], pair(attrs['strides']), 1,
     attrs['pad'] as PadAttr, attrs['dimRoundingMode'] as RoundAttr, false, 'channelsLast');
-  const d = r.dilateZeros(dy, info.strideHeight, info.strideWidth);
-  const [, H, W] = inputShape;
-  const topPad = kh - 1 - info.padInfo.top;
-  const leftPad = kw - 1 - info.padInfo.left;
-  const dp = r.padOrCrop(d, [[0, 0], [topPad, H + kh - 1 - topPad - d.shape[1]!], [leftPad, W + kw - 1 - leftPad - d.shape[2]!], [0, 0]]);
+  const dp = dilateAndPadForInputGradient(r, dy, info, kh, kw, inputShape);
   const wf = r.run('Reverse', { x: filter }, { dims: [0, 1] });
   const wt = r.transpose(wf, [0, 1, 3, 2]);
   return r.run('Conv2D', { x: dp, filter: wt }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined });
@@ -195,10 +218,7 @@ function depthwiseBackpropFilter(r: KernelRunner, x: TensorInfo, dy: TensorInfo,
     x.shape as [number, number, number, number], filterShape, pair(attrs['strides']), 1,
     attrs['pad'] as PadAttr, attrs['dimRoundingMode'] as RoundAttr, true, 'channelsLast');
   const B = x.shape[0]!;
-  const needH = (info.outHeight - 1) * info.strideHeight + kh;
-  const needW = (info.outWidth - 1) * info.strideWidth + kw;
-  const { top, left } = info.padInfo;
-  const xp = r.padOrCrop(x, [[0, 0], [top, needH - info.inHeight - top], [left, needW - info.inWidth - left], [0, 0]]);
+  const { xp, needH, needW } = padForFilterGradient(r, x, info, kh, kw);
   // [B,Hp,Wp,C] → [Hp,Wp,B,C] (→ tiled over M: [Hp,Wp,B,C,M]) → [1,Hp,Wp,B*C*M]
   let xc = r.transpose(xp, [1, 2, 0, 3]);
   if (M > 1) {
@@ -229,11 +249,8 @@ function depthwiseBackpropInput(r: KernelRunner, dy: TensorInfo, filter: TensorI
   const info = tf.backend_util.computeConv2DInfo(
     inputShape, filter.shape as [number, number, number, number], pair(attrs['strides']), 1,
     attrs['pad'] as PadAttr, attrs['dimRoundingMode'] as RoundAttr, true, 'channelsLast');
-  const d = r.dilateZeros(dy, info.strideHeight, info.strideWidth);
   const [B, H, W] = inputShape;
-  const topPad = kh - 1 - info.padInfo.top;
-  const leftPad = kw - 1 - info.padInfo.left;
-  const dp = r.padOrCrop(d, [[0, 0], [topPad, H + kh - 1 - topPad - d.shape[1]!], [leftPad, W + kw - 1 - leftPad - d.shape[2]!], [0, 0]]);
+  const dp = dilateAndPadForInputGradient(r, dy, info, kh, kw, inputShape);
   const wf = r.run('Reverse', { x: filter }, { dims: [0, 1] });
   const w1 = r.reshape(wf, [kh, kw, C * M, 1]);
   const g = r.run('DepthwiseConv2dNative', { x: dp, filter: w1 }, { strides: [1, 1], pad: 'valid', dilations: [1, 1], dimRoundingMode: undefined });
