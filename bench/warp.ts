@@ -1,7 +1,7 @@
 /**
  * Warp-only JSRT benchmark (paper protocol). Usage:
  *   npx tsx bench/warp.ts [--dataset DIR] [--arch conv|nice-trans] [--res N] [--epochs N] [--batch N] [--aug-per-batch N]
- *                         [--lr X] [--finest-width N] [--no-aug] [--no-affine] [--loss ssim|ncc] [--reg X] [--limit N] [--label-warp nearest|argmax]
+ *                         [--lr X] [--cosine|--constant-lr] [--finest-width N] [--no-aug] [--no-affine] [--loss ssim|ncc] [--reg X] [--limit N] [--label-warp nearest|argmax]
  *                         [--preset cpu|paper] [--tag NAME]
  * Writes bench/results/warp-<tag>.json and prints a table.
  */
@@ -29,6 +29,8 @@ if (num('epochs')) overrides.schedule!.initialEpochs = num('epochs')!;
 if (num('batch')) overrides.schedule!.batchSize = num('batch')!;
 if (num('aug-per-batch') !== undefined) overrides.schedule!.augPerBatch = num('aug-per-batch')!;
 if (num('lr')) overrides.schedule!.learningRate = num('lr')!;
+if (flag('cosine')) overrides.schedule!.lrSchedule = 'cosine';
+if (flag('constant-lr')) overrides.schedule!.lrSchedule = 'constant';
 if (num('seed') !== undefined) overrides.schedule!.seed = num('seed')!;
 
 let lastPrint = 0;

@@ -88,7 +88,6 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
   const altMode: LabelWarpMode = labelWarp === 'nearest' ? 'argmax' : 'nearest';
   const altSums = new Map<number, number>(classes.map((c) => [c, 0]));
   const perImage: BenchWarpResult['perImage'] = [];
-  const pending: Promise<void>[] = [];
   const byId = new Map(tests.map((t) => [t.id, t]));
   let done = 0;
   const ids = tests.map((t) => t.id);
@@ -112,7 +111,6 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
       onProgress({ stage: 'warp-apply', done: ++done, total: ids.length, message: id });
     }
   }
-  await Promise.all(pending);
   const t3 = performance.now();
   const perClass: BenchClassResult[] = classes.map((c) => ({
     cls: c,
@@ -164,7 +162,7 @@ export function formatWarpBenchTable(r: BenchWarpResult): string {
   const lines = [
     `warp-only benchmark: ${r.dataset} (reference ${r.reference}, ${r.nTest} test images), backend ${r.backend}`,
     `arch ${n.arch}, ${n.resolution}px, affine ${n.affine ? 'on' : 'off'}, aug loss ${r.settings.loss.augmentation ? 'on' : 'off'}, ` +
-      `${r.epochs} epochs, batch ${r.settings.schedule.batchSize}+${r.settings.schedule.augPerBatch} aug, lr ${r.settings.schedule.learningRate}, ` +
+      `${r.epochs} epochs, batch ${r.settings.schedule.batchSize}+${r.settings.schedule.augPerBatch} aug, lr ${r.settings.schedule.learningRate} ${r.settings.schedule.lrSchedule ?? 'constant'}, finest width ${n.finestDecoderWidth ?? n.decoderWidth}, ` +
       `loss ${r.settings.loss.imageLoss}, label warp ${r.labelWarp}, ${r.parameters} parameters`,
     '',
     '| class | Dice % | IoU % |',

@@ -34,7 +34,10 @@ export interface TrainPhaseOptions {
   onProgress?: ProgressCallback;
   /** Called after every completed epoch with the full state (save it to resume later). */
   onEpochEnd?: (checkpoint: CheckpointData) => Promise<void> | void;
-  /** Stop after the current batch when aborted (state stays consistent with the last completed epoch). */
+  /**
+   * Abort between batches (throws). The weights then hold a partial epoch: to continue exactly, load the last
+   * checkpoint passed to onEpochEnd (that is what the resumable pipeline does).
+   */
   signal?: AbortSignal;
 }
 
@@ -242,6 +245,7 @@ export class WarpModel {
       const sum: LossBreakdown = { total: 0, image: 0, reg: 0, aug: 0, augSeg: 0, pseudoSeg: 0 };
       for (let s = 0; s < stepsPerEpoch; s++) {
         if (opts.signal?.aborted) throw new Error('training aborted');
+        this.optimizer.learningRate = this.learningRateAt(this.epochInPhase * stepsPerEpoch + s, epochs * stepsPerEpoch);
         const batch = this.makeBatch(order.slice(s * batchSize, (s + 1) * batchSize), nAug);
         let loss: LossBreakdown;
         try {
@@ -267,6 +271,13 @@ export class WarpModel {
       if (opts.onEpochEnd) await opts.onEpochEnd(this.toCheckpoint());
     }
     return { phase, epochsRun, lastEpochLoss, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  /** Learning rate at step `step` of a phase of `total` steps (deterministic, so resumed runs match). */
+  private learningRateAt(step: number, total: number): number {
+    const { learningRate, lrSchedule } = this.settings.schedule;
+    if (lrSchedule !== 'cosine' || total <= 0) return learningRate;
+    return learningRate * 0.5 * (1 + Math.cos((Math.PI * step) / total));
   }
 
   /** Loss on some test images (no update), with the model's current weights; consumes RNG only if nAug > 0. */

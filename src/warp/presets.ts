@@ -19,6 +19,11 @@ export interface WarpScheduleOptions {
   /** AdamW learning rate (App. B.4: 1e-4) and decoupled weight decay (PyTorch default 0.01). */
   learningRate: number;
   weightDecay: number;
+  /**
+   * Learning-rate schedule within each phase: 'constant' (paper) or 'cosine' (decays from learningRate to 0 over
+   * the phase's epochs; a short CPU schedule ends on small steps).
+   */
+  lrSchedule?: 'constant' | 'cosine';
   /** Augmentation ranges (Table 13): 'paper' (Shenzhen/OdontoAI/CAMUS/JSRT column) or 'wide' (BUU column). */
   augmentPreset: 'paper' | 'wide';
   /** Seed for initialisation, shuffling and augmentation. */

@@ -117,6 +117,18 @@ describe('WarpModel training', () => {
     [a, b, c].forEach((m) => m.dispose());
   }, 120_000);
 
+  it('cosine schedule: the learning rate decays over the phase (constant stays constant)', async () => {
+    // 4 tests, batch 4 → 1 step per epoch; 2 epochs: steps 0 and 1 of 2 → lr·1 then lr·0.5·(1+cos(π/2)) = lr/2.
+    const cos = toyModel(tinySettings({ schedule: { lrSchedule: 'cosine', learningRate: 2e-3 } }));
+    await cos.train('initial', 2);
+    expect(cos.optimizer.learningRate).toBeCloseTo(1e-3, 10);
+    const flat = toyModel(tinySettings({ schedule: { learningRate: 2e-3 } }));
+    await flat.train('initial', 2);
+    expect(flat.optimizer.learningRate).toBe(2e-3);
+    cos.dispose();
+    flat.dispose();
+  });
+
   it('loading a checkpoint trained with other settings fails', () => {
     const a = toyModel(tinySettings());
     const b = toyModel(tinySettings({ schedule: { learningRate: 5e-3 } }));
