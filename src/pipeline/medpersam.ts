@@ -63,7 +63,7 @@ import { pointAccuracy, hopkinsStatistic } from '../eval/points.js';
 import { buildSummary, renderHtmlReport, toCsv, toJson, type EvaluationSummary } from '../eval/report.js';
 import { combineClassLogits, type ClassLogits } from './multiclass.js';
 import { scaleFlow } from './perturb.js';
-import { RunState, type ClassRoundRecord, type ImageRoundRecord } from './run-state.js';
+import { RunState, RUN_STATE_DIR, type ClassRoundRecord, type ImageRoundRecord } from './run-state.js';
 import { buildRunRecord, StageTimer, type RunRecord, type SamModelRecord } from './run-record.js';
 
 // ---------------------------------------------------------------------------------------------------- options
@@ -106,7 +106,10 @@ export interface MedPerSamOptions {
   outDir: string;
   /** SAM: a model id or folder (resolved with src/sam `resolveSamModel`) or a loaded model. */
   sam: string | SamModelLike;
-  /** Options for loading SAM from an id/folder (threads, execution provider, embedding cache folder). */
+  /**
+   * Options for loading SAM from an id/folder (threads, execution provider, embedding cache folder: default the
+   * shared `<MEDPERSAM_HOME>/embeddings`; `false` = a cache inside the run folder, still one encoder run per image).
+   */
   samLoad?: Omit<SamLoadOptions, 'targetEmbedding'>;
   /** PerSAM target-semantic prompting (App. C.1) when the decoder can be patched (default true). */
   targetEmbedding?: boolean;
@@ -368,7 +371,10 @@ async function openSam(opts: MedPerSamOptions, useTargetEmbedding: boolean): Pro
   const { resolveSamModel } = await import('../sam/manage.js');
   const { loadSamModel } = await import('../sam/model.js');
   const dir = await resolveSamModel(opts.sam);
-  const model = await loadSamModel(dir, { ...(opts.samLoad ?? {}), targetEmbedding: useTargetEmbedding });
+  // The encoder must run once per image per run whatever the rounds: without the shared disk cache
+  // (cacheDir: false) the embeddings are cached in the run folder instead of being recomputed every round.
+  const cacheDir = opts.samLoad?.cacheDir === false ? join(opts.outDir, RUN_STATE_DIR, 'embeddings') : opts.samLoad?.cacheDir;
+  const model = await loadSamModel(dir, { ...(opts.samLoad ?? {}), cacheDir, targetEmbedding: useTargetEmbedding });
   return { model, record: await samModelRecord(model.info, opts.sam), release: () => model.release() };
 }
 

@@ -152,6 +152,9 @@ describe('call counts, cache and resume', () => {
     expect(record.sam.decoderSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(record.settings.retrainRounds).toBe(2);
     expect(record.tool.name).toBe('medpersam');
+    // Without the shared cache, the embeddings are cached in the run folder: still one encoder run per image.
+    const noShared = await runMedPerSam(baseOptions(f, echoDir, 'no-shared-cache', { retrainRounds: 2, refinements: 0, samLoad: { cacheDir: false, threads: 1 } }));
+    expect(noShared.record.counters.encoderRuns).toBe(TESTS + 1);
     // A second run in another folder with the same cache: no encoder run at all.
     const again = await runMedPerSam(baseOptions(f, echoDir, 'full-again', { retrainRounds: 0, refinements: 0, samLoad: { cacheDir, threads: 1 } }));
     expect(again.record.counters.encoderRuns).toBe(0);
