@@ -16,6 +16,16 @@
  *   optional per-round masks ─► outDir/rounds/<r>/, run record ─► outDir/run-record.json, HTML report with GT.
  *
  * Resumable: see run-state.ts. Rerunning with the same outDir continues where an interruption stopped.
+ *
+ * Choices where the paper is silent (or its numbers did not survive in our copy), all options:
+ *  - points (and the refinement smoothing) are computed in a 256 px working frame (`promptWorkingSize`, App. C.1),
+ *    box and mask prompt from the original-size mask;
+ *  - the target embedding passed to a patched decoder is the unnormalised class prototype (PerSAM's code);
+ *  - the Fig. 6 flow scaling applies to round 0 only by default (`flowScaleRounds`);
+ *  - a class whose warped mask is empty is not sent to SAM (it cannot win a pixel; noted in the run state).
+ * Ablations: `promptSet` (Table 8), `pointStrategy` (Table 7), `refinements` (Table 9), `retrainRounds`,
+ * `flowScale` (Fig. 6), `method: 'persam'` (the PerSAM baseline), warp overrides (Tables 10–11: augmentation
+ * loss, affine stage); test perturbations of App. D in bench-sam.ts.
  */
 import { basename, join, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
