@@ -52,35 +52,45 @@ function linearAxis(srcSize: number, dstSize: number): LinearAxis {
   return { i0, i1, f };
 }
 
-/** Area tables for one axis: for destination d, source pixels idx[start[d]..start[d+1]) with weights wt. */
-interface AreaAxis {
+/**
+ * Area (box-filter) taps along one axis: destination d averages source [d*srcPerOut, (d+1)*srcPerOut), source pixel
+ * s being the constant on [s, s+1); its taps are idx[start[d]..start[d+1]) with weights wt (overlap / srcPerOut).
+ * srcPerOut defaults to srcSize / dstSize (the plain resize). A larger srcPerOut lets the destination reach past the
+ * source (e.g. a padded frame): past the end there are no taps, and `coverage[d]` (the sum of d's weights) is < 1.
+ */
+export interface AreaTaps {
   start: Int32Array;
   idx: Int32Array;
   wt: Float64Array;
+  coverage: Float64Array;
 }
 
-function areaAxis(srcSize: number, dstSize: number): AreaAxis {
-  const scale = srcSize / dstSize;
+export function areaTaps(srcSize: number, dstSize: number, srcPerOut?: number): AreaTaps {
+  const scale = srcPerOut ?? srcSize / dstSize;
   const start = new Int32Array(dstSize + 1);
+  const coverage = new Float64Array(dstSize);
   const idxList: number[] = [];
   const wtList: number[] = [];
   for (let d = 0; d < dstSize; d++) {
     start[d] = idxList.length;
-    // Interval ends computed as exact rationals d*src/dst to avoid drift.
-    const a = (d * srcSize) / dstSize;
-    const b = ((d + 1) * srcSize) / dstSize;
+    // Plain resize: interval ends as exact rationals d*src/dst to avoid drift.
+    const a = srcPerOut === undefined ? (d * srcSize) / dstSize : d * scale;
+    const b = srcPerOut === undefined ? ((d + 1) * srcSize) / dstSize : (d + 1) * scale;
     const first = Math.floor(a);
     const last = Math.min(srcSize - 1, Math.ceil(b) - 1);
+    let sum = 0;
     for (let s = first; s <= last; s++) {
       const overlap = Math.min(b, s + 1) - Math.max(a, s);
       if (overlap > 1e-12) {
         idxList.push(s);
         wtList.push(overlap / scale);
+        sum += overlap / scale;
       }
     }
+    coverage[d] = sum;
   }
   start[dstSize] = idxList.length;
-  return { start, idx: Int32Array.from(idxList), wt: Float64Array.from(wtList) };
+  return { start, idx: Int32Array.from(idxList), wt: Float64Array.from(wtList), coverage };
 }
 
 /** Bilinear resize of interleaved data with `channels` channels. */
@@ -117,17 +127,22 @@ function bilinearInterleaved(
   return out;
 }
 
-/** Separable box-average resize of interleaved data. */
-function areaInterleaved(
-  src: Float32Array,
+/**
+ * Separable area resampling of interleaved data (`channels` values per pixel) with the given taps (horizontal pass,
+ * then vertical; Float64 sums). Where a destination pixel reaches past the source (coverage < 1) the uncovered
+ * fraction takes `padValue`: out = Σ wy Σ wx src + padValue · (1 - coverageX · coverageY).
+ */
+export function resampleAreaSeparable(
+  src: ArrayLike<number>,
   w: number,
   h: number,
   channels: number,
-  newW: number,
-  newH: number,
+  ax: AreaTaps,
+  ay: AreaTaps,
+  padValue = 0,
 ): Float32Array {
-  const ax = areaAxis(w, newW);
-  const ay = areaAxis(h, newH);
+  const newW = ax.coverage.length;
+  const newH = ay.coverage.length;
   // Horizontal pass: h rows of newW pixels (Float64 to keep sums exact enough).
   const tmp = new Float64Array(newW * h * channels);
   for (let y = 0; y < h; y++) {
@@ -154,6 +169,13 @@ function areaInterleaved(
       const wgt = ay.wt[k]!;
       for (let i = 0; i < rowLen; i++) acc[i]! += tmp[base + i]! * wgt;
     }
+    if (padValue !== 0) {
+      const cy = ay.coverage[y]!;
+      for (let x = 0; x < newW; x++) {
+        const pad = 1 - ax.coverage[x]! * cy;
+        if (pad > 1e-7) for (let c = 0; c < channels; c++) acc[x * channels + c]! += padValue * pad;
+      }
+    }
     out.set(acc, y * rowLen);
   }
   return out;
@@ -165,10 +187,15 @@ export function resizeImage(img: FloatImage, width: number, height: number, meth
   checkSize('resizeImage (source)', img.width, img.height);
   checkData('resizeImage', img.data.length, img.width, img.height, img.channels);
   let data: Float32Array;
-  if (width === img.width && height === img.height) data = new Float32Array(img.data);
-  else if (method === 'bilinear') data = bilinearInterleaved(img.data, img.width, img.height, img.channels, width, height);
-  else if (method === 'area') data = areaInterleaved(img.data, img.width, img.height, img.channels, width, height);
-  else throw new RangeError(`resizeImage: unknown method ${String(method)}`);
+  if (width === img.width && height === img.height) {
+    data = new Float32Array(img.data);
+  } else if (method === 'bilinear') {
+    data = bilinearInterleaved(img.data, img.width, img.height, img.channels, width, height);
+  } else if (method === 'area') {
+    data = resampleAreaSeparable(img.data, img.width, img.height, img.channels, areaTaps(img.width, width), areaTaps(img.height, height));
+  } else {
+    throw new RangeError(`resizeImage: unknown method ${String(method)}`);
+  }
   return { width, height, channels: img.channels, data };
 }
 

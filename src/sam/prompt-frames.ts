@@ -8,7 +8,8 @@
  *             without a box one padding point (0,0) label -1 is appended.
  *  - mask:    `mask_input` [1,1,256,256] in the padded 1024 frame: the mask at original size is resized with the
  *             same longest-side scale, padded bottom/right with the background logit, and area-averaged to 256²
- *             (done in one exact separable box-filter pass: 256-cell u covers 1024-frame [4u, 4u+4)).
+ *             (done in one exact separable box-filter pass, image/resize `resampleAreaSeparable`: 256-cell u
+ *             covers 1024-frame [4u, 4u+4)).
  *             Binary masks become logits ±maskPromptLogit (default ±20, the range of SAM's own confident
  *             low-res logits; the mask encoder's LayerNorm makes the exact magnitude matter little).
  *
@@ -17,9 +18,9 @@
  * mask raise EMPTY_PROMPT.
  */
 import { MedpersamUserError } from '../errors.js';
+import { areaTaps, resampleAreaSeparable } from '../image/resize.js';
 import type { Box, LabeledPoint } from '../image/types.js';
 import { SAM_LONG_SIDE, SAM_LOW_RES, xyOriginalToXySam1024, type SamFrame, type XY } from './frames.js';
-import { areaWeights, resampleSeparable } from './resample.js';
 import type { SamMaskPrompt, SamPrompts } from './types.js';
 
 export const DEFAULT_MASK_PROMPT_LOGIT = 20;
@@ -60,9 +61,9 @@ export function planeOriginalToSam256(plane: Float32Array | Uint8Array, frame: S
   const { originalWidth: w, originalHeight: h } = frame;
   const cell = SAM_LONG_SIDE / SAM_LOW_RES; // 4 pixels of the 1024 frame per 256 cell
   // One 256 cell spans `cell / ratio` original pixels along each axis (ratio = resized / original).
-  const wx = areaWeights(w, SAM_LOW_RES, cell / (frame.resizedWidth / w));
-  const wy = areaWeights(h, SAM_LOW_RES, cell / (frame.resizedHeight / h));
-  return resampleSeparable(plane, w, h, 1, wx, wy, padValue);
+  const wx = areaTaps(w, SAM_LOW_RES, cell / (frame.resizedWidth / w));
+  const wy = areaTaps(h, SAM_LOW_RES, cell / (frame.resizedHeight / h));
+  return resampleAreaSeparable(plane, w, h, 1, wx, wy, padValue);
 }
 
 /**
@@ -74,20 +75,20 @@ export function binaryFractionSam256(mask: Uint8Array, frame: SamFrame): Float32
   const { originalWidth: w, originalHeight: h } = frame;
   const cell = SAM_LONG_SIDE / SAM_LOW_RES;
   const spanX = cell / (frame.resizedWidth / w); // original pixels per 256 cell along x
-  const wy = areaWeights(h, SAM_LOW_RES, cell / (frame.resizedHeight / h));
+  const wy = areaTaps(h, SAM_LOW_RES, cell / (frame.resizedHeight / h));
   // Transpose the vertical taps: source row y → the cells it falls in (usually 1 or 2) with their weights,
   // so each foreground run is added straight into the output (no intermediate h×256 pass).
   const rowOffset = new Int32Array(h + 1);
-  for (let k = 0; k < wy.index.length; k++) rowOffset[wy.index[k]! + 1]++;
+  for (let k = 0; k < wy.idx.length; k++) rowOffset[wy.idx[k]! + 1]++;
   for (let y = 0; y < h; y++) rowOffset[y + 1] += rowOffset[y]!;
-  const rowCell = new Int32Array(wy.index.length);
-  const rowWeight = new Float32Array(wy.index.length);
+  const rowCell = new Int32Array(wy.idx.length);
+  const rowWeight = new Float32Array(wy.idx.length);
   const fill = rowOffset.slice(0, h);
   for (let o = 0; o < SAM_LOW_RES; o++) {
-    for (let k = wy.offset[o]!; k < wy.offset[o + 1]!; k++) {
-      const at = fill[wy.index[k]!]!++;
+    for (let k = wy.start[o]!; k < wy.start[o + 1]!; k++) {
+      const at = fill[wy.idx[k]!]!++;
       rowCell[at] = o * SAM_LOW_RES;
-      rowWeight[at] = wy.weight[k]!;
+      rowWeight[at] = wy.wt[k]!;
     }
   }
   const out = new Float32Array(SAM_LOW_RES * SAM_LOW_RES);
