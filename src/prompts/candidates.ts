@@ -20,6 +20,7 @@
  *    if that is empty too there are no negatives ('no-negative-region').
  */
 import { boundingBox } from '../image/components.js';
+import { countForeground } from '../image/labels.js';
 import { dilate, erode, type KernelShape } from '../image/morphology.js';
 import type { BinaryMask } from '../image/types.js';
 import { cropMask, expandBox, pasteMask } from './crop.js';
@@ -43,12 +44,8 @@ export interface CandidateRegions {
   fallbacks: string[];
 }
 
-export function countOn(mask: BinaryMask): number {
-  let n = 0;
-  const d = mask.data;
-  for (let i = 0; i < d.length; i++) if (d[i] !== 0) n++;
-  return n;
-}
+/** Foreground pixel count: image/labels `countForeground`, under the name existing callers (pipeline) use. */
+export const countOn: (mask: BinaryMask) => number = countForeground;
 
 /** rho = 2 * area / boundaryPixels (0 for an empty mask). */
 export function characteristicRadius(mask: BinaryMask): number {
@@ -82,7 +79,7 @@ export function candidateRegions(mask: BinaryMask, opts: CandidateRegionOptions 
   const band: NegativeBand = opts.negativeBand ?? 'dilate-minus-erode';
   const { width, height } = mask;
   const n = width * height;
-  const maskPixels = countOn(mask);
+  const maskPixels = countForeground(mask);
   const rho = characteristicRadius(mask);
   const relative = (fraction: number) => Math.max(1, Math.round(fraction * rho));
   const erosionRadiusRequested = opts.erosionRadius ?? relative(opts.erosionFraction ?? DEFAULT_EROSION_FRACTION);
@@ -97,12 +94,12 @@ export function candidateRegions(mask: BinaryMask, opts: CandidateRegionOptions 
   // Eq. 5, shrinking the kernel until the erosion keeps something.
   let erosionRadiusUsed = erosionRadiusRequested;
   let positiveCrop = erode(cropped, { shape, radius: erosionRadiusUsed });
-  let positivePixels = countOn(positiveCrop);
+  let positivePixels = countForeground(positiveCrop);
   if (positivePixels === 0 && maskPixels > 0) {
     while (positivePixels === 0 && erosionRadiusUsed > 0) {
       erosionRadiusUsed = Math.floor(erosionRadiusUsed / 2);
       positiveCrop = erode(cropped, { shape, radius: erosionRadiusUsed });
-      positivePixels = countOn(positiveCrop);
+      positivePixels = countForeground(positiveCrop);
     }
     fallbacks.push(erosionRadiusUsed > 0 ? 'erosion-shrunk' : 'erosion-empty-used-mask');
   }

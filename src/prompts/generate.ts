@@ -7,9 +7,10 @@
  * (global top-k / bottom-k of the whole similarity map, regions unused; see persam.ts for PerSAM's cascade).
  */
 import { boundingBox } from '../image/components.js';
+import { countForeground } from '../image/labels.js';
 import type { BinaryMask, LabeledPoint } from '../image/types.js';
 import { decideBilateral } from './bilateral.js';
-import { candidateRegions, countOn } from './candidates.js';
+import { candidateRegions } from './candidates.js';
 import { argMaxIn, argMinIn, topKIndices } from './select.js';
 import { cutSubregions, regionIndices } from './subregions.js';
 import type { BilateralDecision, GeneratePromptsOptions, PointCounts, PromptResult } from './types.js';
@@ -75,7 +76,7 @@ export function generatePrompts(
     const k = opts.persamTopK ?? 1;
     const positives = topKIndices(similarity, k, 'max').map((i) => toPoint(i, width, 1));
     const negatives = topKIndices(similarity, k, 'min').map((i) => toPoint(i, width, 0));
-    const maskPixels = countOn(maskPrompt);
+    const maskPixels = countForeground(maskPrompt);
     const bilateral: BilateralDecision = { mode: 'single', bilateral: false, splitX: null, leftPixels: 0, rightPixels: 0, reason: 'persam-topk ignores sides' };
     return {
       width,

@@ -8,9 +8,9 @@
  * connects everything outside, so hole filling is unchanged).
  */
 import { boundingBox, connectedComponents, fillHoles } from '../image/components.js';
+import { countForeground } from '../image/labels.js';
 import { opening, type KernelShape } from '../image/morphology.js';
 import type { BinaryMask } from '../image/types.js';
-import { countOn } from './candidates.js';
 import { cropMask, expandBox, pasteMask } from './crop.js';
 
 /** Foreground where logit > threshold (default 0, SAM's mask threshold). */
@@ -66,18 +66,18 @@ export function smoothMaskForNextPrompt(mask: BinaryMask, opts: SmoothMaskOption
     throw new RangeError(`smoothMaskForNextPrompt: keepComponents must be 'all', 'largest' or an integer >= 1`);
   }
   const fallbacks: string[] = [];
-  const pixelsBefore = countOn(mask);
+  const pixelsBefore = countForeground(mask);
   const bbox = boundingBox(mask);
   if (!bbox) return { mask: { width, height, data: new Uint8Array(width * height) }, radiusUsed: radius, pixelsBefore, pixelsAfter: 0, fallbacks };
   const cropBox = expandBox(bbox, 1, width, height);
   const cropped = cropMask(mask, cropBox);
   let out = opening(cropped, { shape: opts.kernelShape ?? 'disk', radius });
-  if (countOn(out) === 0) {
+  if (countForeground(out) === 0) {
     out = cropped;
     fallbacks.push('opening-emptied-kept-unsmoothed');
   }
   if (opts.fillHoles ?? true) out = fillHoles(out);
   if (keep !== 'all') out = keepLargest(out, keep === 'largest' ? 1 : keep);
   out = pasteMask(out, cropBox, width, height);
-  return { mask: out, radiusUsed: radius, pixelsBefore, pixelsAfter: countOn(out), fallbacks };
+  return { mask: out, radiusUsed: radius, pixelsBefore, pixelsAfter: countForeground(out), fallbacks };
 }
