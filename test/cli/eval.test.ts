@@ -287,7 +287,7 @@ describe('other commands', () => {
   it('demo writes a phantom dataset, refuses to write over it, and --force allows it', async () => {
     const out = join(tmp.dir, 'demo');
     const io = captureIo();
-    expect(await runCli(['demo', '--out', out, '--count', '3', '--size', '48', '--seed', '5'], io)).toBe(0);
+    expect(await runCli(['demo', '--out', out, '--count', '3', '--size', '48', '--seed', '5', '--no-run'], io)).toBe(0);
     expect(io.out()).toContain(`wrote 3 phantom images (48x48, seed 5) to ${out}`);
     expect(io.out()).toContain(`medpersam eval --pred ${join(out, 'masks')} --gt ${join(out, 'masks')}`);
     const expected = generatePhantom({ seed: 5, patient: 2, width: 48 }).label;
@@ -301,7 +301,7 @@ describe('other commands', () => {
     const again = captureIo();
     expect(await runCli(['demo', '--out', out, '--count', '3'], again)).toBe(1);
     expect(again.err()).toContain(`error: ${join(out, 'images')}: folder already holds files`);
-    expect(await runCli(['demo', '--out', out, '--count', '3', '--force', '--quiet'], captureIo())).toBe(0);
+    expect(await runCli(['demo', '--out', out, '--count', '3', '--force', '--quiet', '--no-run'], captureIo())).toBe(0);
 
     const bad = captureIo();
     expect(await runCli(['demo', '--out', join(tmp.dir, 'demo2'), '--count', 'many'], bad)).toBe(1);

@@ -146,6 +146,10 @@ describe('medpersam segment: input errors exit 1 and name the file', () => {
     expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o2'), '--sam', 'none', '--res', '40'], res)).toBe(1);
     expect(res.err()).toBe('error: --res must be a multiple of 16, got "40"\n');
 
+    const samOnly = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o4'), '--sam', 'none', '--rounds', '2', '--threads', '1'], samOnly)).toBe(1);
+    expect(samOnly.err()).toBe('error: --rounds, --threads need a SAM model (not used with --sam none)\n');
+
     const choice = captureIo();
     expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o3'), '--prompts', 'P+M'], choice)).toBe(1);
     expect(choice.err()).toContain("argument 'P+M' is invalid. Allowed choices are P, B, P+B, P+B+M");

@@ -17,6 +17,7 @@ import {
   addWarpOptions,
   DEFAULT_SAM_MODEL,
   isSamNone,
+  rejectSamFlagsWithoutSam,
   parseIntegerOption,
   resolveSamForCli,
   samLoopOptions,
@@ -71,6 +72,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
         for (const [flag, given] of [['--reference', opts.reference !== undefined], ['--perturb', opts.perturb === true]] as const) {
           if (given) throw new MedpersamUserError('BAD_OPTION', `${flag} needs a SAM model (it is not supported with --sam none)`);
         }
+        rejectSamFlagsWithoutSam(opts);
         const overrides = warpOverrides(opts);
         const progress = ctx.progress(cmd);
         let result: BenchWarpResult;

@@ -158,3 +158,21 @@ export async function resolveSamForCli(sam: string): Promise<string> {
     throw err;
   }
 }
+
+/** SAM-only flags given together with --sam none are an error (they would be silently ignored). */
+export function rejectSamFlagsWithoutSam(o: SamCliOptions): void {
+  const given: [string, boolean][] = [
+    ['--rounds', o.rounds !== undefined],
+    ['--retrain-epochs', o.retrainEpochs !== undefined],
+    ['--refinements', o.refinements !== undefined],
+    ['--prompts', o.prompts !== undefined],
+    ['--points', o.points !== undefined],
+    ['--method', o.method !== undefined],
+    ['--threads', o.threads !== undefined],
+    ['--no-target-embedding', o.targetEmbedding === false],
+  ];
+  const flags = given.filter(([, g]) => g).map(([f]) => f);
+  if (flags.length > 0) {
+    throw new MedpersamUserError('BAD_OPTION', `${flags.join(', ')} ${flags.length === 1 ? 'needs' : 'need'} a SAM model (not used with --sam none)`);
+  }
+}

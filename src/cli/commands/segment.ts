@@ -18,6 +18,7 @@ import {
   addWarpOptions,
   DEFAULT_SAM_MODEL,
   isSamNone,
+  rejectSamFlagsWithoutSam,
   resolveSamForCli,
   samLoopOptions,
   warpOverrides,
@@ -81,6 +82,7 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
       const out = ctx.io.stdout;
 
       if (isSamNone(opts.sam)) {
+        rejectSamFlagsWithoutSam(opts);
         const overrides = warpOverrides(opts);
         const progress = ctx.progress(cmd);
         let result: WarpSegmentResult;
