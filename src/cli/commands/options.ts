@@ -4,9 +4,9 @@
  * omitted flag means the library's own default (nothing is duplicated here).
  */
 import { MedpersamUserError } from '../../errors.js';
-import type { MedPerSamOptions, WarpStageOptions } from '../../pipeline/medpersam.js';
+import { DEFAULTS, type MedPerSamOptions, type WarpStageOptions } from '../../pipeline/medpersam.js';
 import type { PointStrategy } from '../../prompts/types.js';
-import type { PromptSet } from '../../prompts/prompt-set.js';
+import { PROMPT_SETS, type PromptSet } from '../../prompts/prompt-set.js';
 import type { TfBackendChoice } from '../../warp/backend.js';
 import type { LabelWarpMode } from '../../warp/model.js';
 import type { WarpNetworkConfig } from '../../warp/network.js';
@@ -54,7 +54,7 @@ export interface SamCliOptions {
 /** Add the warp-model flags (shared by segment, bench). */
 export function addWarpOptions(command: Command): Command {
   return command
-    .addOption(new Option('--preset <name>', 'warp-model settings preset (default: cpu)').choices(['cpu', 'paper']))
+    .addOption(new Option('--preset <name>', `warp-model settings preset (default: ${DEFAULTS.warpPreset})`).choices(['cpu', 'paper']))
     .option('--epochs <n>', 'initial warp-model training epochs (default: from the preset)')
     .option('--res <px>', 'warp-model working resolution, a multiple of 16 (default: from the preset)')
     .addOption(new Option('--arch <name>', 'warp-model architecture (default: from the preset)').choices(['conv', 'nice-trans']))
@@ -62,18 +62,18 @@ export function addWarpOptions(command: Command): Command {
     .option('--no-affine', 'warp model without the affine stage')
     .option('--seed <n>', 'seed for the warp model (initialisation, shuffling, augmentation)')
     .addOption(new Option('--backend <name>', 'tfjs backend (default: auto)').choices(['auto', 'wasm', 'tensorflow', 'cpu']))
-    .addOption(new Option('--label-warp <mode>', 'how the reference label is warped (default: nearest)').choices(['nearest', 'argmax']));
+    .addOption(new Option('--label-warp <mode>', `how the reference label is warped (default: ${DEFAULTS.labelMode})`).choices(['nearest', 'argmax']));
 }
 
 /** Add the SAM flags (shared by segment, bench). */
 export function addSamOptions(command: Command): Command {
   return command
-    .option('--rounds <n>', 'warp-model retraining rounds with SAM pseudolabels (default: 5)')
+    .option('--rounds <n>', `warp-model retraining rounds with SAM pseudolabels (default: ${DEFAULTS.retrainRounds})`)
     .option('--retrain-epochs <n>', 'epochs per retraining round (default: from the preset)')
-    .option('--refinements <n>', 'prompt refinement passes per round (default: 1)')
-    .addOption(new Option('--prompts <set>', 'prompts given to SAM (default: P+B+M)').choices(['P', 'B', 'P+B', 'P+B+M']))
+    .option('--refinements <n>', `prompt refinement passes per round (default: ${DEFAULTS.refinements})`)
+    .addOption(new Option('--prompts <set>', `prompts given to SAM (default: ${DEFAULTS.promptSet})`).choices([...PROMPT_SETS]))
     .addOption(
-      new Option('--points <strategy>', 'point prompt strategy (default: subregions)').choices(['subregions', 'candidate-region', 'persam-topk']),
+      new Option('--points <strategy>', `point prompt strategy (default: ${DEFAULTS.pointStrategy})`).choices(['subregions', 'candidate-region', 'persam-topk']),
     )
     .addOption(new Option('--method <name>', 'med-persam (default) or the PerSAM baseline').choices(['med-persam', 'persam']))
     .option('--no-target-embedding', 'do not patch the decoder for PerSAM target-semantic prompting')
