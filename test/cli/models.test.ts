@@ -114,6 +114,12 @@ describe('medpersam models', () => {
     expect(forced.out()).toBe(`pulled mobile-sam into ${modelDir}\n`);
     expect(forced.err()).toBe('');
     expect(server.requests).toHaveLength(2);
+    // On a terminal: a bar per stage (download, unzip) on stderr; stdout unchanged.
+    const tty = captureIo({ tty: true });
+    expect(await runCli(['models', 'pull', 'mobile-sam', '--force'], tty)).toBe(0);
+    expect(tty.out()).toBe(`pulled mobile-sam into ${modelDir}\n`);
+    expect(tty.err()).toMatch(/download \[[^\]]*\] \d+\/\d+ 100%/);
+    expect(tty.err()).toMatch(/unzip \[[^\]]*\] \d+\/\d+ 100%/);
 
     // a file changed after the pull (same size): verify reports it and exits 1 naming the folder
     const config = join(modelDir, 'config.yaml');

@@ -83,14 +83,18 @@ describe('medpersam segment --sam none (warp model alone)', () => {
 
   it('--no-overlays, --no-affine and --preset pass through; without --gt it prints how to score', async () => {
     const out = join(tmp.dir, 'warp-noaffine');
-    const io = captureIo();
+    const io = captureIo({ tty: true });
     expect(await runCli(['segment', ...refArgs(), '--out', out, '--sam', 'none', '--no-overlays', '--no-affine', '--no-aug', '--preset', 'cpu', ...FAST_WARP], io)).toBe(0);
     expect(existsSync(join(out, 'overlays'))).toBe(false);
     expect((await readdir(join(out, 'masks'))).length).toBe(3);
     const run = JSON.parse(await readFile(join(out, 'run.json'), 'utf8'));
     expect(run.runKey.settings.network.affine).toBe(false);
     expect(run.runKey.settings.loss.augmentation).toBe(false);
-    expect(io.err()).toBe(`score it: medpersam eval --pred ${join(out, 'masks')} --gt <ground-truth folder>\n`);
+    // On a terminal: progress bars per stage on stderr, then the hint.
+    expect(io.err()).toMatch(/read \[[^\]]*\] 3\/3 100%/);
+    expect(io.err()).toMatch(/warp-train \[[^\]]*\] \d+\/\d+ 100%/);
+    expect(io.err()).toMatch(/warp-apply \[[^\]]*\] 3\/3 100%/);
+    expect(io.err().endsWith(`score it: medpersam eval --pred ${join(out, 'masks')} --gt <ground-truth folder>\n`)).toBe(true);
   }, 120_000);
 });
 
