@@ -84,12 +84,13 @@ describe('medpersam segment --sam none (warp model alone)', () => {
   it('--no-overlays, --no-affine and --preset pass through; without --gt it prints how to score', async () => {
     const out = join(tmp.dir, 'warp-noaffine');
     const io = captureIo({ tty: true });
-    expect(await runCli(['segment', ...refArgs(), '--out', out, '--sam', 'none', '--no-overlays', '--no-affine', '--no-aug', '--preset', 'cpu', ...FAST_WARP], io)).toBe(0);
+    expect(await runCli(['segment', ...refArgs(), '--out', out, '--sam', 'none', '--no-overlays', '--no-affine', '--no-aug', '--preset', 'cpu', '--lr', '0.0005', '--lr-schedule', 'cosine', ...FAST_WARP], io)).toBe(0);
     expect(existsSync(join(out, 'overlays'))).toBe(false);
     expect((await readdir(join(out, 'masks'))).length).toBe(3);
     const run = JSON.parse(await readFile(join(out, 'run.json'), 'utf8'));
     expect(run.runKey.settings.network.affine).toBe(false);
     expect(run.runKey.settings.loss.augmentation).toBe(false);
+    expect(run.runKey.settings.schedule).toMatchObject({ learningRate: 0.0005, lrSchedule: 'cosine' });
     // On a terminal: progress bars per stage on stderr, then the hint.
     expect(io.err()).toMatch(/read \[[^\]]*\] 3\/3 100%/);
     expect(io.err()).toMatch(/warp-train \[[^\]]*\] \d+\/\d+ 100%/);
@@ -153,6 +154,10 @@ describe('medpersam segment: input errors exit 1 and name the file', () => {
     const samOnly = captureIo();
     expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o4'), '--sam', 'none', '--rounds', '2', '--threads', '1'], samOnly)).toBe(1);
     expect(samOnly.err()).toBe('error: --rounds, --threads need a SAM model (not used with --sam none)\n');
+
+    const lr = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o5'), '--sam', 'none', '--lr', 'fast'], lr)).toBe(1);
+    expect(lr.err()).toBe('error: --lr must be a number in (0, 1], got "fast"\n');
 
     const choice = captureIo();
     expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o3'), '--prompts', 'P+M'], choice)).toBe(1);

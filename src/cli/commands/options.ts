@@ -35,6 +35,8 @@ export interface WarpCliOptions {
   aug?: boolean;
   affine?: boolean;
   seed?: string;
+  lr?: string;
+  lrSchedule?: 'constant' | 'cosine';
   backend?: TfBackendChoice;
   labelWarp?: LabelWarpMode;
 }
@@ -61,6 +63,8 @@ export function addWarpOptions(command: Command): Command {
     .option('--no-aug', 'train without the augmentation loss (Eq. 2)')
     .option('--no-affine', 'warp model without the affine stage')
     .option('--seed <n>', 'seed for the warp model (initialisation, shuffling, augmentation)')
+    .option('--lr <rate>', 'warp-model AdamW learning rate (default: from the preset)')
+    .addOption(new Option('--lr-schedule <name>', 'learning rate over each training phase (default: from the preset)').choices(['constant', 'cosine']))
     .addOption(new Option('--backend <name>', 'tfjs backend (default: auto)').choices(['auto', 'wasm', 'tensorflow', 'cpu']))
     .addOption(new Option('--label-warp <mode>', `how the reference label is warped (default: ${DEFAULTS.labelMode})`).choices(['nearest', 'argmax']));
 }
@@ -99,6 +103,14 @@ export function warpOverrides(o: WarpCliOptions & { retrainEpochs?: string }): W
   if (retrainEpochs !== undefined) schedule.retrainEpochs = retrainEpochs;
   const seed = optionalInt('--seed', o.seed, 0, 2 ** 32 - 1);
   if (seed !== undefined) schedule.seed = seed;
+  if (o.lr !== undefined) {
+    const lr = Number(o.lr);
+    if (o.lr.trim() === '' || !Number.isFinite(lr) || lr <= 0 || lr > 1) {
+      throw new MedpersamUserError('BAD_OPTION', `--lr must be a number in (0, 1], got "${o.lr}"`);
+    }
+    schedule.learningRate = lr;
+  }
+  if (o.lrSchedule !== undefined) schedule.lrSchedule = o.lrSchedule;
   const out: WarpSettingsOverrides = {};
   if (Object.keys(network).length > 0) out.network = network;
   if (Object.keys(loss).length > 0) out.loss = loss;
