@@ -99,6 +99,43 @@ describe('medpersam segment --sam none (warp model alone)', () => {
   }, 120_000);
 });
 
+describe('medpersam segment: Ctrl-C', () => {
+  it('the first SIGINT stops the run at a checkpoint, exit 1 says how to resume; the rerun finishes', async () => {
+    const out = join(tmp.dir, 'interrupted');
+    let sent = false;
+    let err = '';
+    // A terminal stderr that sends SIGINT (to this process's listeners) once the training bar appears.
+    const io = {
+      stdout: { write: () => true, isTTY: true },
+      stderr: {
+        isTTY: true,
+        columns: 120,
+        write: (chunk: string) => {
+          err += chunk;
+          if (!sent && chunk.includes('warp-train')) {
+            sent = true;
+            process.emit('SIGINT');
+          }
+          return true;
+        },
+      },
+    };
+    const argv = ['segment', ...refArgs(), '--out', out, '--sam', 'none', ...FAST_WARP, '--epochs', '6'];
+    const listeners = process.listenerCount('SIGINT');
+    expect(await runCli(argv, io)).toBe(1);
+    expect(sent).toBe(true);
+    expect(err).toContain(`error: ${out}: interrupted; run the same command again to resume (finished work is kept)`);
+    expect(existsSync(join(out, 'masks'))).toBe(false);
+    expect(process.listenerCount('SIGINT')).toBe(listeners);
+
+    const rerun = captureIo();
+    expect(await runCli([...argv, '--json'], rerun)).toBe(0);
+    expect(JSON.parse(rerun.out()).written.sort()).toEqual(testIds);
+    const run = JSON.parse(await readFile(join(out, 'run.json'), 'utf8'));
+    expect(run.epochsRunThisCall).toBeLessThan(6);
+  }, 120_000);
+});
+
 describe('medpersam segment with SAM', () => {
   it('runs Med-PerSAM with a model folder and scores the result', async () => {
     const samDir = (await writeTestSamModel(join(tmp.dir, 'sam-echo'), { decoder: 'echo-mask' })).dir;

@@ -25,6 +25,7 @@ import {
   type SamCliOptions,
   type WarpCliOptions,
 } from './options.js';
+import { runInterruptible } from './interrupt.js';
 
 export interface BenchCommandOptions extends WarpCliOptions, SamCliOptions {
   /** Dataset folder: images/, masks/, optional classes.json. */
@@ -115,7 +116,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
       const progress = ctx.progress(cmd);
       let result: SamBenchmarkResult;
       try {
-        result = await runSamBenchmark(options, progress.onProgress);
+        result = await runInterruptible(outDir, (signal) => runSamBenchmark({ ...options, signal }, progress.onProgress));
       } finally {
         progress.stop();
       }

@@ -17,6 +17,7 @@ import { formatDuration } from '../table.js';
 import { printEvaluationTable } from './eval.js';
 import { parseIntegerOption } from './options.js';
 import { evaluateTestsOnly } from './summaries.js';
+import { runInterruptible } from './interrupt.js';
 
 export interface DemoCommandOptions {
   out: string;
@@ -109,8 +110,9 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
       let segmented;
       let scores;
       try {
-        segmented = await runWarpOnlySegmentation(
+        segmented = await runInterruptible(resultsDir, (signal) => runWarpOnlySegmentation(
           {
+            signal,
             refImagePath: ref.imagePath,
             refMaskPath: ref.maskPath,
             imagesDir: result.imagesDir,
@@ -119,7 +121,7 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
             overrides: epochs === undefined ? DEMO_WARP : { ...DEMO_WARP, schedule: { ...DEMO_WARP.schedule, initialEpochs: epochs } },
           },
           seg.onProgress,
-        );
+        ));
         scores = await evaluateTestsOnly(join(resultsDir, 'masks'), result.masksDir, ref.imagePath, {
           classes: result.classesPath,
           onProgress: seg.onProgress,

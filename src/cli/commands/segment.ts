@@ -25,6 +25,7 @@ import {
   type SamCliOptions,
   type WarpCliOptions,
 } from './options.js';
+import { runInterruptible } from './interrupt.js';
 import { evaluateTestsOnly, printMedPerSamSummary, printWarpSegmentSummary, scoreLine } from './summaries.js';
 
 export interface SegmentCommandOptions extends WarpCliOptions, SamCliOptions {
@@ -88,8 +89,9 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
         let result: WarpSegmentResult;
         let scores: EvaluationResult | undefined;
         try {
-          result = await runWarpOnlySegmentation(
+          result = await runInterruptible(outDir, (signal) => runWarpOnlySegmentation(
             {
+              signal,
               refImagePath: refImage,
               refMaskPath: refMask,
               imagesDir,
@@ -102,7 +104,7 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
               overlays: withOverlays,
             },
             progress.onProgress,
-          );
+          ));
           if (gtDir) {
             scores = await evaluateTestsOnly(join(outDir, 'masks'), gtDir, refImage, { classes: classesPath, onProgress: progress.onProgress });
           }
@@ -138,7 +140,7 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
       const progress = ctx.progress(cmd);
       let result: MedPerSamResult;
       try {
-        result = await runMedPerSam(options, progress.onProgress);
+        result = await runInterruptible(outDir, (signal) => runMedPerSam({ ...options, signal }, progress.onProgress));
       } finally {
         progress.stop();
       }
