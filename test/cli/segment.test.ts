@@ -173,7 +173,17 @@ describe('medpersam segment with SAM', () => {
     const unknown = captureIo();
     expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'x'), '--sam', 'sam-vit-zz'], unknown)).toBe(1);
     expect(unknown.err()).toMatch(/^error: "sam-vit-zz" is neither a known SAM model id nor an existing folder/);
-  });
+
+    // Once the default model's files are in $MEDPERSAM_HOME/models/mobile-sam, the same command runs with it.
+    const installed = join(process.env.MEDPERSAM_HOME!, 'models', 'mobile-sam');
+    await writeTestSamModel(installed, { decoder: 'echo-mask' });
+    const out = join(tmp.dir, 'default-model');
+    const io2 = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', out, ...FAST_WARP, '--rounds', '0', '--refinements', '0', '--threads', '1', '-q'], io2)).toBe(0);
+    const record = JSON.parse(await readFile(join(out, 'run-record.json'), 'utf8'));
+    expect(record.sam.encoderPath).toBe(join(installed, 'encoder.onnx'));
+    expect((await readdir(join(out, 'masks'))).length).toBe(3);
+  }, 120_000);
 });
 
 describe('medpersam segment: input errors exit 1 and name the file', () => {
