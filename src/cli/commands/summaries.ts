@@ -14,7 +14,7 @@ import { formatDuration, formatPercent } from '../table.js';
 
 /**
  * Score `predDir` against `gtDir` (src/pipeline evaluateFolders) leaving out the reference image's ground truth
- * (it has no prediction and is not part of the result).
+ * when it has no prediction (the reference is not segmented, so it is not part of the result).
  */
 export async function evaluateTestsOnly(
   predDir: string,
@@ -24,7 +24,8 @@ export async function evaluateTestsOnly(
 ): Promise<EvaluationResult> {
   const all = await evaluateFolders(predDir, gtDir, { classes: opts.classes, onProgress: opts.onProgress });
   const refKey = maskMatchKey(basename(referenceImage));
-  const images = all.images.filter((img) => img.id !== refKey);
+  // Only when it has no prediction: an image of the folder may share the reference's name (and is then scored).
+  const images = all.images.filter((img) => !(img.id === refKey && img.missing));
   if (images.length === all.images.length) return all;
   const summary = buildSummary(images, { classes: all.classes, classNames: all.classNames });
   return { ...all, images, summary, meanDice: summary.meanDice, meanIoU: summary.meanIoU, missing: summary.missing };
