@@ -145,8 +145,7 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
         progress.stop();
       }
       if (opts.json) {
-        const { record, ...rest } = result;
-        out.write(JSON.stringify({ mode: 'med-persam', ...rest, record }, null, 2) + '\n');
+        out.write(JSON.stringify({ mode: 'med-persam', ...result }, null, 2) + '\n');
         return;
       }
       printMedPerSamSummary(out, result);
