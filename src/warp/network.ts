@@ -66,6 +66,14 @@ export interface WarpForward {
 const LEAK = 0.2;
 /** Deformable heads start at N(0, HEAD_STD): flow ≈ 0 at initialisation (identity warp). */
 const HEAD_STD = 1e-5;
+/**
+ * Stability bounds (a training run at lr 2e-3 diverged without them: the flow exploded after ~125 steps):
+ * ΔA = AFFINE_BOUND·tanh(raw) (scale 0.5–1.5, translation ±25 % of the image, shear/rotation ±~27°, wider than
+ * Table 13's 'wide' augmentation), and each stage's residual displacement is RESIDUAL_BOUND·tanh(raw/RESIDUAL_BOUND)
+ * pixels of its own level. Both are the identity with slope 1 at 0, so initialisation is unchanged.
+ */
+const AFFINE_BOUND = 0.5;
+const RESIDUAL_BOUND = 4;
 
 export class WarpNetwork {
   readonly config: WarpNetworkConfig;
@@ -173,7 +181,7 @@ export class WarpNetwork {
     const x = this.conv(this.conv(tf.concat([fixed4, moving4], 3), 'aff/c1', this.config.decoderWidth), 'aff/c2', 16, 2);
     const flat = x.reshape([B, -1]) as tf.Tensor2D;
     const h = tf.leakyRelu(this.dense(flat, 'aff/d1', 64, 'he'), LEAK) as tf.Tensor2D;
-    const delta = this.dense(h, 'aff/d2', 6, 'zeros'); // ΔA, zero at start
+    const delta = tf.tanh(this.dense(h, 'aff/d2', 6, 'zeros')).mul(AFFINE_BOUND); // ΔA, zero at start
     const identity = tf.tensor2d([1, 0, 0, 0, 1, 0], [1, 6]);
     return delta.add(identity).reshape([B, 2, 3]) as tf.Tensor3D;
   }
@@ -229,7 +237,8 @@ export class WarpNetwork {
       const parts = [fixedFeats[level]!, warpedMoving];
       if (dec) parts.push(dec);
       dec = this.stageBlock(tf.concat(parts, 3) as tf.Tensor4D, level);
-      flow = flow.add(this.flowHead(dec, level)) as tf.Tensor4D;
+      const residual = tf.tanh(this.flowHead(dec, level).div(RESIDUAL_BOUND)).mul(RESIDUAL_BOUND);
+      flow = flow.add(residual) as tf.Tensor4D;
     }
     return { flowXyWarp: upsampleFlow2x(flow), affine };
   }
