@@ -17,6 +17,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, basename } from 'node:path';
 import { createHash } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { IncomingMessage } from 'node:http';
 import { MedpersamUserError } from '../errors.js';
@@ -180,23 +181,25 @@ async function attemptOnce(url: string, part: string, metaPath: string, opts: Do
       else if (meta?.lastModified) headers['if-range'] = meta.lastModified;
     }
     const { res, finalUrl } = await openUrl(url, headers, opts);
+    // Take the body over at once: the awaits below give a cut connection time to destroy the response.
+    const body = captureBody(res);
     const status = res.statusCode ?? 0;
 
     if (status === 416 && offset > 0) {
       // Range starts at or past the end: complete if the server's size equals what we have.
       const range = parseContentRange(header(res, 'content-range'));
-      res.resume();
+      body.discard();
       if (range && range.total === offset) return finalUrl;
       await removePartial(part, metaPath);
       if (restart >= 1) throw new AttemptError('http', `server refused the byte range (HTTP 416) twice`, false);
       continue;
     }
     if (status === 404 || status === 410) {
-      res.resume();
+      body.discard();
       throw new AttemptError('not-found', `HTTP ${status} ${res.statusMessage ?? ''}`.trim(), false);
     }
     if (status !== 200 && status !== 206) {
-      res.resume();
+      body.discard();
       const retryable = status >= 500 || status === 408 || status === 429;
       throw new AttemptError('http', `HTTP ${status} ${res.statusMessage ?? ''}`.trim(), retryable);
     }
@@ -207,7 +210,7 @@ async function attemptOnce(url: string, part: string, metaPath: string, opts: Do
       const range = parseContentRange(header(res, 'content-range'));
       if (!range || range.start !== offset) {
         // Not the bytes we asked for: never splice them in; start again from zero.
-        res.resume();
+        body.discard();
         await removePartial(part, metaPath);
         if (restart >= 1) throw new AttemptError('http', `server sent an unexpected Content-Range (${header(res, 'content-range') ?? 'none'})`, false);
         continue;
@@ -220,7 +223,7 @@ async function attemptOnce(url: string, part: string, metaPath: string, opts: Do
       total = Number.isFinite(len) && header(res, 'content-length') !== undefined ? len : undefined;
     }
     if (total !== undefined && opts.expectedSize !== undefined && total !== opts.expectedSize) {
-      res.resume();
+      body.discard();
       await removePartial(part, metaPath);
       throw new AttemptError('size', `the server reports ${total} bytes but ${opts.expectedSize} were expected`, false);
     }
@@ -240,7 +243,7 @@ async function attemptOnce(url: string, part: string, metaPath: string, opts: Do
     let done = startBytes;
     report({ stage: 'download', done, total: progressTotal, message: label }, true);
     await pipeline(
-      res,
+      body.stream,
       async function* (source: AsyncIterable<Buffer>) {
         for await (const chunk of source) {
           done += chunk.length;
@@ -250,6 +253,8 @@ async function attemptOnce(url: string, part: string, metaPath: string, opts: Do
       },
       createWriteStream(part, { flags: append ? 'a' : 'w' }),
     );
+    // The body stream ends normally also when the response failed (so the file was flushed): now report it.
+    if (body.error() !== undefined) throw body.error();
     const have = await fileSize(part);
     report({ stage: 'download', done: have, total: progressTotal, message: label }, true);
     if (total !== undefined && have !== total) {
@@ -257,6 +262,49 @@ async function attemptOnce(url: string, part: string, metaPath: string, opts: Do
     }
     return finalUrl;
   }
+}
+
+/** A response body taken over as soon as the response arrives; see captureBody. */
+interface CapturedBody {
+  /** Every byte the response delivered; ends (normally) when the response ends, fails or closes. */
+  stream: PassThrough;
+  /** Why the response failed (cut connection, abort), or undefined when it ended normally. */
+  error(): unknown;
+  /** Throw the body away (responses that are not used). */
+  discard(): void;
+}
+
+/**
+ * Move a response's body into a PassThrough as it arrives. A response that fails is destroyed, and a destroyed
+ * stream drops what it still buffers: when a starved process reads the data and the cut together, the bytes
+ * received would be lost and the resume would start from zero. Here they are already in `stream`, which then
+ * ends normally, so the partial file gets them; the failure is reported through `error()`. (Only bytes held in
+ * the response while the disk is slower than the network, i.e. under backpressure, can still be lost.)
+ */
+function captureBody(res: IncomingMessage): CapturedBody {
+  const stream = new PassThrough();
+  let failure: unknown;
+  let ended = false;
+  const end = (err?: unknown) => {
+    if (ended) return;
+    ended = true;
+    failure = err;
+    res.unpipe(stream);
+    stream.end();
+  };
+  res.pipe(stream, { end: false });
+  res.once('end', () => end());
+  res.once('error', (err) => end(err));
+  // Closed without 'end' or 'error': a cut all the same.
+  res.once('close', () => end(res.complete ? undefined : new Error('aborted')));
+  return {
+    stream,
+    error: () => failure,
+    discard: () => {
+      stream.resume();
+      res.resume();
+    },
+  };
 }
 
 /** GET with redirects. Resolves with the first non-redirect response. */
