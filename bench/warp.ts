@@ -25,7 +25,7 @@ if (flag('no-affine')) overrides.network!.affine = false;
 if (flag('no-aug')) overrides.loss!.augmentation = false;
 if (value('loss')) overrides.loss!.imageLoss = value('loss') as 'ssim' | 'ncc';
 if (num('reg') !== undefined) overrides.loss!.lambdaReg = num('reg')!;
-if (num('epochs')) overrides.schedule!.initialEpochs = num('epochs')!;
+if (num('epochs') !== undefined) overrides.schedule!.initialEpochs = num('epochs')!;
 if (num('batch')) overrides.schedule!.batchSize = num('batch')!;
 if (num('aug-per-batch') !== undefined) overrides.schedule!.augPerBatch = num('aug-per-batch')!;
 if (num('lr')) overrides.schedule!.learningRate = num('lr')!;
