@@ -273,6 +273,22 @@ export class WarpModel {
     return { phase, epochsRun, lastEpochLoss, seconds: (performance.now() - t0) / 1000 };
   }
 
+  /**
+   * One retraining round of §3.3: replace the pseudolabels (test id → label map at that image's original size,
+   * e.g. SAM's outputs; images without one get only the Eq. 3 terms) and train phase 'retrain-<round>' for
+   * `epochs` (default schedule.retrainEpochs). Rounds are numbered from 1; resumable like `train`.
+   */
+  async retrain(
+    round: number,
+    pseudolabels: ReadonlyMap<string, LabelMap>,
+    opts: TrainPhaseOptions & { epochs?: number } = {},
+  ): Promise<TrainPhaseResult> {
+    if (!Number.isInteger(round) || round < 1) throw new Error(`retraining round must be an integer >= 1, got ${round}`);
+    this.clearPseudolabels();
+    for (const [id, label] of pseudolabels) this.setPseudolabel(id, label);
+    return this.train(`retrain-${round}`, opts.epochs ?? this.settings.schedule.retrainEpochs, opts);
+  }
+
   /** Learning rate at step `step` of a phase of `total` steps (deterministic, so resumed runs match). */
   private learningRateAt(step: number, total: number): number {
     const { learningRate, lrSchedule } = this.settings.schedule;

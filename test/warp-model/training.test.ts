@@ -149,7 +149,7 @@ describe('WarpModel training', () => {
     expect(model.lossOn(['same']).pseudoSeg).toBe(0);
     model.setPseudolabel('same', shifted);
     expect(model.lossOn(['same']).pseudoSeg).toBeGreaterThan(0.1);
-    await model.train('retrain-1', 15);
+    await model.retrain(1, new Map([['same', shifted]]), { epochs: 15 });
     const after = dice(model.warpLabel(ref.image), shifted);
     expect(before).toBeLessThan(0.6);
     expect(after).toBeGreaterThan(0.9);
