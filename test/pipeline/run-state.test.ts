@@ -41,6 +41,25 @@ describe('RunState', () => {
     expect(again.resumed).toBe(true);
   });
 
+  it('stored labels survive long runs, every byte value and noise exactly', async () => {
+    const out = await tmp();
+    const s = await RunState.open(out, {});
+    const w = 700;
+    const h = 300;
+    const data = new Uint8Array(w * h);
+    for (let i = 0; i < data.length; i++) {
+      if (i < 150_000) data[i] = 0; // a run longer than 2^14
+      else if (i < 150_300) data[i] = i % 256; // runs of 1, every byte value
+      else data[i] = (i * 2654435761) % 7 < 2 ? 3 : 255; // noise
+    }
+    const label = { width: w, height: h, data };
+    const record = { id: 'n', round: 2, width: w, height: h, classes: [], timingsMs: {} };
+    await s.writeRoundResult(record, label, { width: w, height: h, data: new Uint8Array(w * h).fill(255) });
+    const back = (await s.readRoundResult(2, 'n'))!;
+    expect(Buffer.from(back.label.data).equals(Buffer.from(data))).toBe(true);
+    expect(back.warped.data.every((v) => v === 255)).toBe(true);
+  });
+
   it('a different fingerprint names the first differing setting', async () => {
     const out = await tmp();
     await RunState.open(out, { warp: { epochs: 3, lr: 1 }, set: 'P+B+M' });
