@@ -22,6 +22,7 @@
  *    pipeline applies it through WarpModel.predictFlowsWork + labelFromFlow (see medpersam.ts `flowScale`).
  */
 import type { FloatImage, LabelMap } from '../image/types.js';
+import { mulberry32 } from '../image/random.js';
 
 export type Range = readonly [number, number];
 
@@ -77,17 +78,6 @@ function hashString(s: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Resolve options against the defaults (undefined → default, null → off). */
