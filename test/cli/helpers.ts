@@ -1,7 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { CliIo } from '../../src/cli/io.js';
+import { makeTempDir as makeSharedTempDir } from '../fixtures/temp-dir.js';
 
 /** In-memory stdout/stderr for runCli. */
 export interface CapturedIo extends CliIo {
@@ -20,7 +18,7 @@ export function captureIo(opts: { tty?: boolean } = {}): CapturedIo {
   };
 }
 
-export async function makeTempDir(prefix: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), `medpersam-${prefix}-`));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+/** The shared temp-folder helper, with the CLI tests' `medpersam-<prefix>-` naming. */
+export function makeTempDir(prefix: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  return makeSharedTempDir(`medpersam-${prefix}-`);
 }
