@@ -7,6 +7,7 @@ import { generatePhantom } from '../../src/image/phantom.js';
 import { writeLabelPng } from '../../src/io/mask.js';
 import { writePhantomDataset } from '../../src/io/phantom-dataset.js';
 import { captureIo, makeTempDir } from './helpers.js';
+import { dice } from './pipeline-fixture.js';
 
 const SEED = 11;
 const COUNT = 6;
@@ -22,20 +23,6 @@ let refPred: string;
 let refPredFull: string;
 const MISSING_ID = 'phantom_003';
 
-/** Dice of class `cls` between two label arrays, computed here independently of src/eval. */
-function dice(pred: Uint8Array, gt: Uint8Array, cls: number): number {
-  let p = 0;
-  let g = 0;
-  let both = 0;
-  for (let i = 0; i < gt.length; i++) {
-    const a = pred[i] === cls;
-    const b = gt[i] === cls;
-    if (a) p++;
-    if (b) g++;
-    if (a && b) both++;
-  }
-  return p + g === 0 ? 1 : (2 * both) / (p + g);
-}
 
 const labels = () => Array.from({ length: COUNT }, (_, patient) => generatePhantom({ seed: SEED, patient, width: SIZE }).label.data);
 
