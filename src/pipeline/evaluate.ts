@@ -9,7 +9,6 @@
  * `missing`; predictions with no ground truth are not scored and are listed in `unmatchedPredictions`.
  * Sizes must agree: a prediction of another size than its ground truth is a user error naming both files.
  */
-import { access } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ClassNames, FloatImage, LabelMap } from '../image/types.js';
 import { classesPresent } from '../image/labels.js';
@@ -23,6 +22,7 @@ import { readClassNames, readLabelMap } from '../io/mask.js';
 import { renderOverlay } from '../io/overlay.js';
 import { MedpersamUserError } from '../errors.js';
 import { noProgress, type ProgressCallback } from '../progress.js';
+import { pathExists } from '../io/exists.js';
 
 export interface EvaluateFoldersOptions {
   /**
@@ -225,14 +225,6 @@ export interface WriteEvaluationReportsOptions {
   onProgress?: ProgressCallback;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Overlay thumbnails of every prediction (empty for missing ones), keyed by image id. */
 async function renderThumbnails(
@@ -282,7 +274,7 @@ export async function writeEvaluationReports(result: EvaluationResult, opts: Wri
   const targets = [opts.jsonPath, opts.csvPath, opts.htmlPath].filter((p): p is string => p !== undefined);
   if (!opts.overwrite) {
     for (const path of targets) {
-      if (await exists(path)) {
+      if (await pathExists(path)) {
         throw new MedpersamUserError('OUTPUT_EXISTS', 'report file already exists; choose another name or allow overwriting (--force)', {
           file: path,
         });

@@ -15,12 +15,13 @@
  * The label maps are stored run-length coded + deflated (fflate) and base64-encoded inside the JSON, so one file =
  * one atomic write.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deflateSync, inflateSync } from 'fflate';
 import { MedpersamUserError } from '../errors.js';
 import type { Box, LabelMap, LabeledPoint } from '../image/types.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { pathExists } from '../io/exists.js';
 
 export const RUN_STATE_DIR = '.medpersam-run';
 const STATE_VERSION = 2;
@@ -145,14 +146,6 @@ function getPath(o: unknown, path: string): unknown {
   return cur;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function hasVisibleFiles(dir: string): Promise<boolean> {
   try {
@@ -229,7 +222,7 @@ export class RunState {
   }
 
   async hasRoundResult(round: number, id: string): Promise<boolean> {
-    return exists(this.roundFile(round, id));
+    return pathExists(this.roundFile(round, id));
   }
 
   async writeRoundResult(record: ImageRoundRecord, label: LabelMap, warped: LabelMap): Promise<void> {

@@ -18,6 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Inflate } from 'fflate';
 import { MedpersamUserError } from '../errors.js';
 import type { ProgressCallback } from '../progress.js';
+import { pathExists } from '../io/exists.js';
 
 export interface ZipEntryInfo {
   /** Name as stored in the archive. */
@@ -206,7 +207,7 @@ export async function extractZip(zipPath: string, destDir: string, opts: Extract
   }
 
   const absDest = resolve(destDir);
-  if (await exists(absDest)) {
+  if (await pathExists(absDest)) {
     throw new MedpersamUserError('OUTPUT_EXISTS', 'refusing to unpack into an existing folder', { file: absDest });
   }
   const tmp = join(dirname(absDest), `.${basename(absDest)}.unzip-${randomBytes(4).toString('hex')}`);
@@ -359,11 +360,3 @@ async function readAt(fh: FileHandle, position: number, length: number): Promise
   return buf.subarray(0, got);
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
