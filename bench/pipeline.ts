@@ -17,14 +17,9 @@ import { formatSamBenchmark, runSamBenchmark } from '../src/pipeline/bench-sam.j
 import { writePhantomDataset } from '../src/io/phantom-dataset.js';
 import type { WarpSettingsOverrides } from '../src/warp/presets.js';
 import { writeTestSamModel, type TestDecoderBehaviour } from '../test/fixtures/sam-models.js';
+import { benchArgs } from './args.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string): boolean => args.includes(`--${name}`);
-const value = (name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const num = (name: string): number | undefined => (value(name) !== undefined ? Number(value(name)) : undefined);
+const { flag, value, num } = benchArgs();
 
 const tag = value('tag') ?? new Date().toISOString().replace(/[:.]/g, '-');
 const outDir = value('out') ?? join(tmpdir(), `medpersam-bench-pipeline-${tag}`);
@@ -79,6 +74,6 @@ mkdirSync('bench/results', { recursive: true });
 writeFileSync(`bench/results/pipeline-${tag}.json`, JSON.stringify({ ...result, peakRssMiB: rss, command: process.argv.slice(1).join(' ') }, null, 2));
 writeFileSync(
   `bench/results/pipeline-${tag}.md`,
-  `# pipeline benchmark ${tag}\n\n\`npx tsx bench/pipeline.ts ${args.join(' ')}\`\n\n\`\`\`\n${table}\npeak RSS ${rss.toFixed(0)} MiB\n\`\`\`\n`,
+  `# pipeline benchmark ${tag}\n\n\`npx tsx bench/pipeline.ts ${process.argv.slice(2).join(' ')}\`\n\n\`\`\`\n${table}\npeak RSS ${rss.toFixed(0)} MiB\n\`\`\`\n`,
 );
 process.stdout.write(`${table}\npeak RSS ${rss.toFixed(0)} MiB\noutput: ${outDir}\n`);

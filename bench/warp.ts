@@ -8,14 +8,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { formatWarpBenchTable, runWarpBenchmark } from '../src/pipeline/bench-warp.js';
 import type { WarpSettingsOverrides } from '../src/warp/presets.js';
+import { benchArgs } from './args.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string): boolean => args.includes(`--${name}`);
-const value = (name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const num = (name: string): number | undefined => (value(name) !== undefined ? Number(value(name)) : undefined);
+const { flag, value, num } = benchArgs();
 
 const overrides: WarpSettingsOverrides = { network: {}, loss: {}, schedule: {} };
 if (value('arch')) overrides.network!.arch = value('arch') as 'conv' | 'nice-trans';
