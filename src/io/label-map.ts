@@ -17,6 +17,7 @@
  * accepted). Keys are integers 0..255, names non-empty and unique; 0 → "background" is added when missing.
  */
 import { MedpersamUserError } from '../errors.js';
+import { classesPresent } from '../image/labels.js';
 import type { ClassNames, FloatImage, LabelMap } from '../image/types.js';
 
 export interface ReadLabelMapOptions {
@@ -162,15 +163,6 @@ export function parseClassNames(json: unknown, path = 'classes.json'): ClassName
   if (!map.has(0)) map.set(0, 'background');
   if (map.size < 2) throw invalidClasses(path, 'no foreground class (need at least one class besides 0)');
   return new Map([...map.entries()].sort((a, b) => a[0] - b[0]));
-}
-
-/** Foreground classes present in a label map, sorted. */
-export function classesPresent(label: LabelMap): number[] {
-  const present = new Uint8Array(256);
-  for (const v of label.data) present[v] = 1;
-  const out: number[] = [];
-  for (let v = 1; v < 256; v++) if (present[v]) out.push(v);
-  return out;
 }
 
 /**

@@ -11,7 +11,7 @@ import { MedpersamUserError } from '../errors.js';
 import type { FloatImage } from '../image/types.js';
 import { decodePng } from './png.js';
 import { decodeTiff } from './tiff.js';
-import type { JpegFrame, RasterDecoders, ReadImageResult } from './read-image.js';
+import { decodeImageWith, type JpegFrame, type RasterDecoders, type ReadImageOptions, type ReadImageResult } from './read-image.js';
 
 interface Rgba8 {
   width: number;
@@ -96,3 +96,13 @@ export const browserRasterDecoders: RasterDecoders = {
     return { width: image.width, height: image.height, data: image.data };
   },
 };
+
+/** Decode an image file's bytes in a browser (twin of image.ts `decodeImage`); `file` names it in errors. */
+export function decodeImage(bytes: Uint8Array, file: string, opts: ReadImageOptions = {}): Promise<ReadImageResult> {
+  return decodeImageWith(bytes, file, opts, browserRasterDecoders);
+}
+
+/** Read a picked or dropped file (a `File`, or any Blob with a name) in a browser (twin of image.ts `readImage`). */
+export async function readImageBlob(blob: Blob, name: string, opts: ReadImageOptions = {}): Promise<ReadImageResult> {
+  return decodeImage(new Uint8Array(await blob.arrayBuffer()), name, opts);
+}
