@@ -387,7 +387,7 @@ export async function findSamModelFiles(dir: string): Promise<SamModelFiles> {
   };
 }
 
-/** Check the decoder speaks the official format, with `mask_input` (sam-onnx.md §1, §4). */
+/** Check the decoder speaks the official format, with `mask_input` (docs/sam-onnx.md §1, §4). */
 export function validateDecoder(decoder: OnnxFileInfo): void {
   const names = new Set(decoder.inputs.map((i) => i.name));
   if (!names.has('mask_input')) {

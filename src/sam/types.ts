@@ -1,5 +1,5 @@
 /**
- * Types of the SAM component (docs/sam-onnx.md, CONTRACTS.md "src/sam").
+ * Types of the SAM component (docs/sam-onnx.md).
  *
  * Coordinate frames met here:
  *  - original: the image's own pixels (what callers use: `pointsOriginal`, `boxOriginal`, masks at W×H);
@@ -32,7 +32,7 @@ export interface SamLoadOptions {
   /** Embeddings kept in memory (LRU; default 4 ≈ 16 MB for 256×64×64). Memory does not grow with image count. */
   memoryCacheEntries?: number;
   /**
-   * Patch the decoder graph for PerSAM target-semantic prompting (paper App. C.1, sam-onnx.md §5; default false).
+   * Patch the decoder graph for PerSAM target-semantic prompting (paper App. C.1, docs/sam-onnx.md §5; default false).
    * Fails safe: when the pattern is not found the model runs unpatched and `info.warnings` says so.
    */
   targetEmbedding?: boolean;
