@@ -106,16 +106,8 @@ export interface RuntimeInfo {
 
 export interface RunRecord {
   tool: { name: string; version: string };
-  runtime: {
-    node?: string;
-    userAgent?: string;
-    platform: string;
-    arch: string;
-    cpus: number;
-    tfjs?: string;
-    tfBackend: string;
-    onnxruntime?: string;
-  };
+  /** The environment's facts (without the tool version, which is `tool.version`) and the tfjs backend used. */
+  runtime: Omit<RuntimeInfo, 'toolVersion'> & { tfBackend: string };
   startedAt: string;
   finishedAt: string;
   resumed: boolean;
