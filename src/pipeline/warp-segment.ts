@@ -27,6 +27,7 @@ import type { ClassNames } from '../image/types.js';
 import { runCore, type CoreWarpOnlyResult } from './core.js';
 import { FileOutputSink } from './output-sink-node.js';
 import { nodeRuntimeInfo } from './run-record-node.js';
+import type { LocalStageOptions } from '../warp/roi-stage.js';
 import { WarpOnlyFolderStore } from './run-state.js';
 import { fileImageSource, fileMaskSource } from './sources-node.js';
 
@@ -43,6 +44,8 @@ export interface WarpSegmentOptions {
   overrides?: WarpSettingsOverrides;
   /** Full-resolution label warp, default 'nearest'. */
   labelWarp?: LabelWarpMode;
+  /** The region-of-interest stage for small or thin objects (default: automatic by object size; core.ts). */
+  roi?: LocalStageOptions;
   /** tfjs backend, default 'auto'. */
   backend?: TfBackendChoice;
   /** Write overlays (default true). */
@@ -60,7 +63,7 @@ export interface WarpSegmentResult {
   /** Masks written by this call and masks found already written (skipped). */
   written: string[];
   skipped: string[];
-  timings: { readS: number; trainS: number; warpS: number; totalS: number };
+  timings: { readS: number; trainS: number; roiS: number; warpS: number; totalS: number };
   runJsonPath: string;
 }
 
@@ -92,7 +95,7 @@ export async function runWarpOnlySegmentation(opts: WarpSegmentOptions, onProgre
   const result = (await runCore(
     {
       classes,
-      warp: { preset: opts.preset ?? 'cpu', overrides: opts.overrides, labelMode: opts.labelWarp ?? 'nearest' },
+      warp: { preset: opts.preset ?? 'cpu', overrides: opts.overrides, labelMode: opts.labelWarp ?? 'nearest', ...(opts.roi ? { roi: opts.roi } : {}) },
       overlays: opts.overlays,
       overlayMaxSize: opts.overlayMaxSize ?? 1024,
       signal: opts.signal,

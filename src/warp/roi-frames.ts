@@ -146,14 +146,20 @@ export class GlobalWarpMap {
   }
 
   /**
-   * For every pixel (u, v) of the crop, the test position (xyTestOriginal) that the global warp sends to it:
-   * interleaved (x, y), crop width × height × 2. The resampling grid of a test crop.
+   * For every pixel (u, v) of the crop, the test position (xyTestOriginal) that the global warp sends to
+   * (u, v) + S(u, v): interleaved (x, y), crop width × height × 2. The resampling grid of a test crop. The pre-shift
+   * S (crop pixels; default none) is one vector or a field on the crop grid (width × height × 2): it moves the test
+   * crop's content by −S (roi-match.ts: a test object found at u + S comes to u).
    */
-  cropGridInTest(frame: CropFrame): Float32Array {
+  cropGridInTest(frame: CropFrame, shift: readonly [number, number] | Float32Array = [0, 0]): Float32Array {
     const grid = new Float32Array(frame.width * frame.height * 2);
+    const field = shift instanceof Float32Array ? shift : null;
+    if (field && field.length !== frame.width * frame.height * 2) throw new Error(`cropGridInTest: shift field length ${field.length} ≠ ${frame.width}×${frame.height}×2`);
     for (let v = 0, i = 0; v < frame.height; v++) {
       for (let u = 0; u < frame.width; u++, i += 2) {
-        const p = this.refToTest(frame.x0 + u, frame.y0 + v);
+        const sx = field ? field[i]! : (shift as readonly [number, number])[0];
+        const sy = field ? field[i + 1]! : (shift as readonly [number, number])[1];
+        const p = this.refToTest(frame.x0 + u + sx, frame.y0 + v + sy);
         grid[i] = p.x;
         grid[i + 1] = p.y;
       }

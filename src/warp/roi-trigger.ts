@@ -14,12 +14,15 @@
  * extent ≤ thinMaxExtent (a long thin structure still gets a crop that is much smaller than the image).
  * Mode 'auto' crops the small or thin objects, 'force' every object, 'off' none.
  *
- * A crop is a square around the object's box with a margin of max(marginFraction · object side, marginWorkingPx
- * global working pixels), at least minCropWorkingPx global working pixels wide, shifted (or clipped) into the image.
- * Overlapping crops are merged into their common bounding square until none overlap, so several classes may share
- * one crop and each reference pixel belongs to at most one crop.
+ * A crop is a rectangle around the object's box with a margin of max(marginFraction · the box's shorter side,
+ * marginWorkingPx global working pixels) on every side (the margin must hold what the global warp leaves of the
+ * object's displacement; a long thin band does not need a margin as long as itself), each side at least
+ * minCropWorkingPx global working pixels, shifted (or clipped) into the image.
+ * Two overlapping crops share one (their common bounding rectangle) when it has no more pixels than the two
+ * together (nested or mostly overlapping objects, e.g. a cup inside a disc); otherwise both stay, each with its own
+ * model, and roi-compose.ts blends them where they overlap (objects that move on their own keep their own crop).
  */
-import { boundingBox, connectedComponents } from '../image/components.js';
+import { connectedComponents } from '../image/components.js';
 import type { Box, LabelMap } from '../image/types.js';
 import type { CropFrame } from './roi-frames.js';
 
@@ -36,10 +39,10 @@ export interface RoiTriggerOptions {
   thinMaxExtent: number;
   /** Components with fewer pixels than this fraction of their class are ignored as specks (default 0.02). */
   minObjectFraction: number;
-  /** Crop margin around the object's box: max(marginFraction · side, marginWorkingPx · W/R) (defaults 0.5, 3). */
+  /** Crop margin around the object's box: max(marginFraction · shorter side, marginWorkingPx · W/R) (defaults 0.5, 6). */
   marginFraction: number;
   marginWorkingPx: number;
-  /** Smallest crop side, in global working pixels (default 16: 64 px of a 512 px image at R = 128). */
+  /** Smallest crop side, in global working pixels (default 20: 80 px of a 512 px image at R = 128). */
   minCropWorkingPx: number;
   /**
    * Local working resolution: the crop's side divided by max(1, (image side / R) / minZoom), rounded up to a
@@ -57,8 +60,8 @@ export const DEFAULT_ROI_TRIGGER: RoiTriggerOptions = {
   thinMaxExtent: 0.5,
   minObjectFraction: 0.02,
   marginFraction: 0.5,
-  marginWorkingPx: 3,
-  minCropWorkingPx: 16,
+  marginWorkingPx: 6,
+  minCropWorkingPx: 20,
   minZoom: 4,
   maxLocalResolution: 128,
 };
@@ -85,6 +88,8 @@ export interface RoiCrop {
   classes: number[];
   /** Indices into RoiPlan.objects. */
   objects: number[];
+  /** Bounding box of those objects (inclusive, xyRefOriginal). */
+  objectBox: Box;
   resolution: number;
 }
 
@@ -157,19 +162,16 @@ export function measureObjects(label: LabelMap, globalResolution: number, opts: 
   return objects;
 }
 
-/** A square of side `side` centred on `box`, shifted into the image (clipped where the image is smaller). */
-function squareAround(box: Box, side: number, W: number, H: number): CropFrame {
-  const s = Math.round(side);
-  const cx = (box.x0 + box.x1 + 1) / 2;
-  const cy = (box.y0 + box.y1 + 1) / 2;
+/** A width × height rectangle centred on `box`, shifted into the image (clipped where the image is smaller). */
+function rectAround(box: Box, width: number, height: number, W: number, H: number): CropFrame {
   const fit = (centre: number, size: number, limit: number): [number, number] => {
-    if (size >= limit) return [0, limit];
-    const start = Math.min(Math.max(Math.round(centre - size / 2), 0), limit - size);
-    return [start, size];
+    const s = Math.round(size);
+    if (s >= limit) return [0, limit];
+    return [Math.min(Math.max(Math.round(centre - s / 2), 0), limit - s), s];
   };
-  const [x0, width] = fit(cx, s, W);
-  const [y0, height] = fit(cy, s, H);
-  return { x0, y0, width, height };
+  const [x0, w] = fit((box.x0 + box.x1 + 1) / 2, width, W);
+  const [y0, h] = fit((box.y0 + box.y1 + 1) / 2, height, H);
+  return { x0, y0, width: w, height: h };
 }
 
 function overlaps(a: CropFrame, b: CropFrame): boolean {
@@ -194,12 +196,13 @@ export function planRegions(label: LabelMap, globalResolution: number, opts: Par
   let groups: { frame: CropFrame; objects: number[] }[] = [];
   objects.forEach((ob, i) => {
     if (!ob.triggered) return;
-    const side = Math.max(ob.box.x1 - ob.box.x0 + 1, ob.box.y1 - ob.box.y0 + 1);
-    const margin = Math.max(o.marginFraction * side, o.marginWorkingPx * refPxPerGlobal);
-    const cropSide = Math.max(side + 2 * margin, o.minCropWorkingPx * refPxPerGlobal);
-    groups.push({ frame: squareAround(ob.box, cropSide, W, H), objects: [i] });
+    const bw = ob.box.x1 - ob.box.x0 + 1;
+    const bh = ob.box.y1 - ob.box.y0 + 1;
+    const margin = Math.max(o.marginFraction * Math.min(bw, bh), o.marginWorkingPx * refPxPerGlobal);
+    const minSide = o.minCropWorkingPx * refPxPerGlobal;
+    groups.push({ frame: rectAround(ob.box, Math.max(bw + 2 * margin, minSide), Math.max(bh + 2 * margin, minSide), W, H), objects: [i] });
   });
-  // Merge overlapping crops into their bounding square until no two overlap.
+  // Overlapping crops share their bounding rectangle when it is no larger than the two together; repeat until stable.
   for (let merged = true; merged; ) {
     merged = false;
     outer: for (let a = 0; a < groups.length; a++) {
@@ -213,8 +216,9 @@ export function planRegions(label: LabelMap, globalResolution: number, opts: Par
           x1: Math.max(fa.x0 + fa.width, fb.x0 + fb.width) - 1,
           y1: Math.max(fa.y0 + fa.height, fb.y0 + fb.height) - 1,
         };
-        const side = Math.max(box.x1 - box.x0 + 1, box.y1 - box.y0 + 1);
-        const union = { frame: squareAround(box, side, W, H), objects: [...groups[a]!.objects, ...groups[b]!.objects].sort((x, y) => x - y) };
+        const frame = rectAround(box, box.x1 - box.x0 + 1, box.y1 - box.y0 + 1, W, H);
+        if (frame.width * frame.height > fa.width * fa.height + fb.width * fb.height) continue;
+        const union = { frame, objects: [...groups[a]!.objects, ...groups[b]!.objects].sort((x, y) => x - y) };
         groups = groups.filter((_, k) => k !== a && k !== b);
         groups.push(union);
         merged = true;
@@ -226,15 +230,14 @@ export function planRegions(label: LabelMap, globalResolution: number, opts: Par
   const crops: RoiCrop[] = groups.map((g) => ({
     frame: g.frame,
     objects: g.objects,
+    objectBox: g.objects.map((i) => objects[i]!.box).reduce((a, b) => ({
+      x0: Math.min(a.x0, b.x0),
+      y0: Math.min(a.y0, b.y0),
+      x1: Math.max(a.x1, b.x1),
+      y1: Math.max(a.y1, b.y1),
+    })),
     classes: [...new Set(g.objects.map((i) => objects[i]!.cls))].sort((x, y) => x - y),
     resolution: localResolutionFor(g.frame, { width: W, height: H }, globalResolution, o),
   }));
   return { mode: o.mode, globalResolution, reference: { width: W, height: H }, objects, crops };
-}
-
-/** Bounding box of a class in a label map (helper for reports), or null. */
-export function classBox(label: LabelMap, cls: number): Box | null {
-  const data = new Uint8Array(label.data.length);
-  for (let i = 0; i < data.length; i++) data[i] = label.data[i] === cls ? 1 : 0;
-  return boundingBox({ width: label.width, height: label.height, data });
 }

@@ -124,4 +124,61 @@ describe('composeGlobalAndLocal (flow composition: global warp, then the crop wa
     const expected = labelOf(64, 64, (x, y) => (x >= 26 && x <= 31 && y >= 30 && y <= 35 ? 3 : 0));
     expect(Array.from(warped.data)).toEqual(Array.from(expected.data));
   });
+
+  it('a pre-shifted test crop (constant s): D(v) = ψ(v − s) − s', () => {
+    const size = { width: 64, height: 64 };
+    const map = new GlobalWarpMap(new Float32Array(R * R * 2), R, size, size);
+    const frame = { x0: 8, y0: 8, width: 48, height: 48 };
+    const psi = (u: number, v: number): [number, number] => [0.05 * u, -0.03 * v + 1];
+    const field = composeGlobalAndLocal(map, [{ frame, flowXyCrop: cropFlow(48, 48, psi), taperPx: 0, preShift: cropFlow(48, 48, () => [3, -2]) }]);
+    for (const [x, y] of [[20, 20], [30, 25], [40, 44]] as const) {
+      const u = x - frame.x0;
+      const v = y - frame.y0;
+      const [du, dv] = psi(u - 3, v + 2);
+      const q = readPosition(field, size, size, 64, 64, x, y);
+      expect(q.x).toBeCloseTo(x + du - 3, 4);
+      expect(q.y).toBeCloseTo(y + dv + 2, 4);
+    }
+  });
+
+  it('a varying pre-shift field S: the test crop pixel u with u + S(u) = v is found by fixed-point iteration', () => {
+    const size = { width: 64, height: 64 };
+    const map = new GlobalWarpMap(new Float32Array(R * R * 2), R, size, size);
+    const frame = { x0: 8, y0: 8, width: 48, height: 48 };
+    // S(u) = (0.1·u + 2, −0.05·v): u + S(u) = v  ⇔  u = (v_x − 2) / 1.1, u_y = v_y / 0.95; ψ = (1, 0.5)
+    const field = composeGlobalAndLocal(map, [
+      { frame, flowXyCrop: cropFlow(48, 48, () => [1, 0.5]), taperPx: 0, preShift: cropFlow(48, 48, (u, v) => [0.1 * u + 2, -0.05 * v]) },
+    ]);
+    for (const [x, y] of [[20, 20], [33, 41], [45, 12]] as const) {
+      const v = [x - frame.x0, y - frame.y0];
+      const u = [(v[0]! - 2) / 1.1, v[1]! / 0.95];
+      const q = readPosition(field, size, size, 64, 64, x, y);
+      expect(q.x).toBeCloseTo(x + (u[0]! + 1 - v[0]!), 3);
+      expect(q.y).toBeCloseTo(y + (u[1]! + 0.5 - v[1]!), 3);
+    }
+  });
+
+  it('overlapping crops: each correction holds near its own objects, they mix half way, no jump', () => {
+    const size = { width: 128, height: 128 };
+    const map = new GlobalWarpMap(new Float32Array(R * R * 2), R, size, size);
+    // crop A x 0..63 (object at x 20..25) corrects by +4 px in x; crop B x 40..103 (object at x 78..83 in the
+    // image = 38..43 in B) by −4 px; they overlap on x 40..63.
+    const a = { frame: { x0: 0, y0: 32, width: 64, height: 64 }, flowXyCrop: cropFlow(64, 64, () => [4, 0]), taperPx: 0, objectBox: { x0: 20, y0: 20, x1: 25, y1: 25 } };
+    const b = { frame: { x0: 40, y0: 32, width: 64, height: 64 }, flowXyCrop: cropFlow(64, 64, () => [-4, 0]), taperPx: 0, objectBox: { x0: 38, y0: 20, x1: 43, y1: 25 } };
+    const field = composeGlobalAndLocal(map, [a, b], { ownershipPx: 4 });
+    const dx = (x: number) => readPosition(field, size, size, 128, 128, x, 55).x - x;
+    expect(dx(22)).toBeCloseTo(4, 6); // A only
+    // in both crops, nearer A's object (d_A = 20, d_B = 33): weights 1 : e^(−13/4)
+    const e = Math.exp(-13 / 4);
+    expect(dx(45)).toBeCloseTo((4 * (1 - e)) / (1 + e), 4);
+    expect(dx(80)).toBeCloseTo(-4, 6); // B only (its object)
+    // half way (d_A = 27, d_B = 26): nearly the average, slightly towards B
+    const h = Math.exp(-1 / 4);
+    expect(dx(52)).toBeCloseTo((4 * h - 4) / (1 + h), 4);
+    expect(Math.abs(dx(60))).toBeLessThan(4);
+    let maxJump = 0;
+    for (let x = 1; x < 128; x++) if (x !== 40 && x !== 64 && x !== 104) maxJump = Math.max(maxJump, Math.abs(dx(x) - dx(x - 1)));
+    expect(maxJump).toBeLessThan(1.5); // smooth inside the overlap (hard edges only where a crop ends: x = 40, 64, 104)
+  });
 });
+

@@ -46,7 +46,8 @@ const SHIFTS: [number, number, number, number][] = [
   [-3, -3, -6, -4],
 ];
 const settings = tinySettings({ loss: { augmentation: false }, schedule: { learningRate: 2e-3 } });
-const trigger = { minZoom: 2 }; // 64 px crop at 32 local px: a small, fast crop model
+// 64 px crop at 32 local px: a small, fast crop model
+const trigger = { minZoom: 2, marginWorkingPx: 4, minCropWorkingPx: 16 };
 
 async function trainedPair() {
   const ref = scene(0, 0, 0, 0);

@@ -20,6 +20,9 @@ function scene() {
   });
 }
 
+/** The crop geometry these tests were written for (margin 4, minimum 16 global working pixels). */
+const GEOMETRY = { marginWorkingPx: 4, minCropWorkingPx: 16 };
+
 describe('automatic trigger by object size', () => {
   it('measures extent and thickness; a small disc and a thin arc trigger, a large organ does not', () => {
     const objs = measureObjects(scene(), 128);
@@ -53,11 +56,11 @@ describe('automatic trigger by object size', () => {
     expect(forced.crops.flatMap((c) => c.classes).sort()).toEqual([1, 2, 3]);
   });
 
-  it('a crop is a square around the object with margin and minimum size, inside the image', () => {
-    const plan = planRegions(scene(), 128);
+  it('a crop is a rectangle around the object with margin and minimum size, inside the image', () => {
+    const plan = planRegions(scene(), 128, GEOMETRY);
     expect(plan.crops.length).toBe(2);
     const discCrop = plan.crops.find((c) => c.classes.includes(1))!;
-    // disc box 392..408 (17 px); margin max(0.5·17, 3·4 px) = 12 → 41 px; minimum 16 working px · 4 = 64 px.
+    // disc box 392..408 (17 px); margin max(0.5·17, 4·4 px) = 16 → 49 px; minimum 16 working px · 4 = 64 px.
     expect(discCrop.frame.width).toBe(64);
     expect(discCrop.frame.height).toBe(64);
     expect(discCrop.frame.x0).toBe(Math.round(400.5 - 32));
@@ -79,30 +82,35 @@ describe('automatic trigger by object size', () => {
   });
 
   it('a crop near the image edge is shifted inside it', () => {
-    const plan = planRegions(labelOf(256, 256, (x, y) => ((x - 3) ** 2 + (y - 250) ** 2 <= 9 ? 1 : 0)), 128);
+    const plan = planRegions(labelOf(256, 256, (x, y) => ((x - 3) ** 2 + (y - 250) ** 2 <= 9 ? 1 : 0)), 128, GEOMETRY);
     expect(plan.crops.length).toBe(1);
     expect(plan.crops[0]!.frame).toEqual({ x0: 0, y0: 256 - 32, width: 32, height: 32 });
   });
 
-  it('overlapping crops of different classes merge into one crop that holds both; distant ones stay apart', () => {
+  it('nested objects of different classes share one crop; crops that only overlap partly stay apart', () => {
     const label = labelOf(512, 512, (x, y) => {
-      if ((x - 100) ** 2 + (y - 100) ** 2 <= 36) return 1;
-      if ((x - 130) ** 2 + (y - 110) ** 2 <= 36) return 2; // 30 px away: the 64 px crops overlap
-      if ((x - 400) ** 2 + (y - 400) ** 2 <= 36) return 3;
+      const d = Math.hypot(x - 100, y - 100);
+      if (d <= 6) return 2; // a cup ...
+      if (d <= 14) return 1; // ... inside a disc (rim)
+      if ((x - 400) ** 2 + (y - 380) ** 2 <= 36) return 3;
+      if ((x - 440) ** 2 + (y - 420) ** 2 <= 36) return 4; // 40 px off in x and y: the 64 px crops overlap
       return 0;
     });
-    const plan = planRegions(label, 128);
-    expect(plan.crops.map((c) => c.classes)).toEqual([[1, 2], [3]]);
-    const shared = plan.crops[0]!.frame;
-    for (const o of plan.objects.filter((ob) => ob.cls !== 3)) {
-      expect(shared.x0).toBeLessThanOrEqual(o.box.x0);
-      expect(shared.x0 + shared.width - 1).toBeGreaterThanOrEqual(o.box.x1);
-      expect(shared.y0).toBeLessThanOrEqual(o.box.y0);
-      expect(shared.y0 + shared.height - 1).toBeGreaterThanOrEqual(o.box.y1);
+    const plan = planRegions(label, 128, GEOMETRY);
+    expect(plan.crops.map((c) => c.classes)).toEqual([[1, 2], [3], [4]]);
+    const shared = plan.crops[0]!;
+    expect(shared.objectBox).toEqual({ x0: 86, y0: 86, x1: 114, y1: 114 });
+    for (const o of plan.objects.filter((ob) => ob.cls <= 2)) {
+      expect(shared.frame.x0).toBeLessThanOrEqual(o.box.x0);
+      expect(shared.frame.x0 + shared.frame.width - 1).toBeGreaterThanOrEqual(o.box.x1);
+      expect(shared.frame.y0).toBeLessThanOrEqual(o.box.y0);
+      expect(shared.frame.y0 + shared.frame.height - 1).toBeGreaterThanOrEqual(o.box.y1);
     }
-    const [a, b] = plan.crops.map((c) => c.frame);
-    const disjoint = a!.x0 + a!.width <= b!.x0 || b!.x0 + b!.width <= a!.x0 || a!.y0 + a!.height <= b!.y0 || b!.y0 + b!.height <= a!.y0;
-    expect(disjoint).toBe(true);
+    // the two close crops overlap: sharing their bounding rectangle (104 × 104 px) would cost more than 2 × 64 × 64
+    const [a, b] = [plan.crops[1]!.frame, plan.crops[2]!.frame];
+    const overlap = a.x0 < b.x0 + b.width && b.x0 < a.x0 + a.width && a.y0 < b.y0 + b.height && b.y0 < a.y0 + a.height;
+    expect(overlap).toBe(true);
+    expect([a.width, b.width]).toEqual([64, 64]);
   });
 
   it('objects of one class are cropped separately; specks are ignored', () => {

@@ -22,6 +22,7 @@ import {
   resolveSamForCli,
   samLoopOptions,
   warpOverrides,
+  roiOptions,
   type SamCliOptions,
   type WarpCliOptions,
 } from './options.js';
@@ -100,6 +101,7 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
               ...(opts.preset !== undefined ? { preset: opts.preset } : {}),
               overrides,
               ...(opts.labelWarp !== undefined ? { labelWarp: opts.labelWarp } : {}),
+              ...(roiOptions(opts) ? { roi: roiOptions(opts) } : {}),
               ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
               overlays: withOverlays,
             },

@@ -50,7 +50,8 @@ export function printWarpSegmentSummary(out: CliWritable, r: WarpSegmentResult, 
   writeLine(
     out,
     `time: read ${formatDuration(t.readS)}, train ${formatDuration(t.trainS)} (${r.settings.schedule.initialEpochs} epochs at ` +
-      `${r.settings.network.resolution} px), warp ${formatDuration(t.warpS)}, total ${formatDuration(t.totalS)}`,
+      `${r.settings.network.resolution} px), ${t.roiS > 0 ? `region-of-interest stage ${formatDuration(t.roiS)}, ` : ''}` +
+      `warp ${formatDuration(t.warpS)}, total ${formatDuration(t.totalS)}`,
   );
 }
 
