@@ -1,174 +1,182 @@
 /**
- * Region-of-interest stage benchmark (issue 12): on one dataset (reference = first image with a mask, the paper's
- * protocol), the first N test images:
- *   copy    the reference mask copied unchanged (identity warp);
+ * Region-of-interest stage benchmark (issue 12), the small-structure stress set. For each dataset and folder size N
+ * (the first N test images; reference = first image with a mask, the paper's protocol), in one process:
+ *   copy    the reference mask copied unchanged;
  *   global  the global warp alone (WarpModel, preset `cpu` unless overridden);
- *   local   global ∘ local: the LocalWarpStage on the crops it plans (mode auto unless --roi force|off).
- * Dice per class for each, wall time per stage (the local stage's time includes re-reading the images to resample
- * the crops), process CPU seconds, the plan (objects, crops) and the load average before and after.
+ *   local   global ∘ local: the region-of-interest stage (src/pipeline/bench-warp.ts runs both on the same flows);
+ *   elastix affine + B-spline (../shared/tools/elastix-baseline/run.py) on the first `--elastix N` test images,
+ *           compared with ours on the same images.
+ * Dice per class, wall / CPU time per stage and the load average are written to bench/results/roi/<dataset>-n<N>.json
+ * (elastix: bench/results/roi/elastix-<dataset>.json); `--report` prints the table of every result found.
  *
- * Usage: npx tsx bench/roi.ts --dataset DIR [--limit N] [--roi auto|force|off] [--step-ratio X] [--epochs N]
- *                             [--res N] [--max-local-res N] [--label-warp nearest|argmax] [--tag NAME]
- * Writes bench/results/roi-<tag>.json and prints a table.
+ * Usage:
+ *   npx tsx bench/roi-data.ts                                             # the stress set (bench/results/roi-data)
+ *   nice -n 19 npx tsx bench/roi.ts --sets phantom-tiny,phantom-small --sizes 8,24,64 [--elastix 24] [--epochs N]
+ *                                   [--steps N] [--cost-ratio X] [--roi auto|force|off] [--tag T] [--skip-done]
+ *   npx tsx bench/roi.ts --report [--tag T]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { runWarpBenchmark, type BenchWarpResult } from '../src/pipeline/bench-warp.js';
 import { discoverDataset } from '../src/io/dataset.js';
-import { readImage } from '../src/io/image.js';
 import { readLabelMap } from '../src/io/mask.js';
 import { readReferencePair } from '../src/io/reference.js';
 import { diceIoUPerClass } from '../src/eval/metrics.js';
-import { initTf } from '../src/warp/backend.js';
-import { WarpModel, type LabelWarpMode } from '../src/warp/model.js';
-import { resolveWarpSettings, type WarpSettingsOverrides } from '../src/warp/presets.js';
-import { LocalWarpStage } from '../src/warp/roi-stage.js';
-import type { RoiMode } from '../src/warp/roi-trigger.js';
 import { warpLabelNearest } from '../src/warp/spatial.js';
-import type { LabelMap } from '../src/image/types.js';
+import type { WarpSettingsOverrides } from '../src/warp/presets.js';
+import type { RoiMode } from '../src/warp/roi-trigger.js';
 import { benchArgs } from './args.js';
 
-const { value, num } = benchArgs();
-const datasetDir = value('dataset') ?? 'bench/results/roi-data/phantom-small';
-const labelWarp = (value('label-warp') as LabelWarpMode | undefined) ?? 'nearest';
-const mode = (value('roi') as RoiMode | undefined) ?? 'auto';
-const overrides: WarpSettingsOverrides = { network: {}, schedule: {} };
-if (num('res')) overrides.network!.resolution = num('res')!;
-if (num('epochs') !== undefined) overrides.schedule!.initialEpochs = num('epochs')!;
-if (num('seed') !== undefined) overrides.schedule!.seed = num('seed')!;
-const settings = resolveWarpSettings('cpu', overrides);
+const { flag, value, num } = benchArgs();
+const DATA = value('data') ?? 'bench/results/roi-data';
+const tag = value('tag') ?? 'default';
+const OUT = join('bench/results/roi', tag);
+mkdirSync(OUT, { recursive: true });
+const ELASTIX = value('elastix-tool') ?? '../shared/tools/elastix-baseline/run.py';
 
-const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
-const now = () => performance.now() / 1000;
-const cpu = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
-const load0 = loadavg();
-
-const backend = await initTf({ backend: 'auto' });
-const ds = await discoverDataset(datasetDir);
-const tests = ds.tests.filter((t) => t.maskPath).slice(0, num('limit') ?? ds.tests.length);
-const ref = await readReferencePair(ds.reference.imagePath, ds.reference.maskPath!, ds.classes);
-
-const t0 = now();
-const global = new WarpModel(settings, { image: ref.image.image, label: ref.label });
-for (const t of tests) global.addTest(t.id, (await readImage(t.imagePath)).image);
-const t1 = now();
-const c1 = cpu();
-const globalTrain = await global.train('initial', settings.schedule.initialEpochs, {
-  onProgress: (e) => e.done % 20 === 0 && log(`[global] ${e.done}/${e.total} ${e.message ?? ''}`),
-});
-const t2 = now();
-const c2 = cpu();
-const ids = tests.map((t) => t.id);
-const flows = new Map(global.testFlows(ids).map((f) => [f.id, f]));
-const globalLabels = new Map<string, LabelMap>();
-for (const id of ids) {
-  const f = flows.get(id)!;
-  globalLabels.set(id, global.labelFromFlow(f.flowXyWarp, f.width, f.height, labelWarp));
+interface RunFile {
+  dataset: string;
+  n: number;
+  classes: string[];
+  triggered: number[];
+  copy: number[];
+  global: number[];
+  local: number[];
+  perImage: { id: string; copy: number[]; global: number[]; local: number[] }[];
+  bench: Omit<BenchWarpResult, 'perImage'>;
+  cpuS: number;
+  loadavg: { before: number[]; after: number[] };
 }
-const t3 = now();
-const globalSteps = globalTrain.epochsRun * Math.ceil(ids.length / settings.schedule.batchSize);
 
-// ---- local stage
-const stage = new LocalWarpStage(settings, { image: ref.image.image, label: ref.label }, {
-  trigger: { mode, ...(num('max-local-res') ? { maxLocalResolution: num('max-local-res')! } : {}) },
-  stepRatio: num('step-ratio') ?? 1,
-});
-const t4 = now();
-let localTrainS = 0;
-let localPrepS = 0;
-let localWarpS = 0;
-let localCpuS = 0;
-const localLabels = new Map<string, LabelMap>();
-if (stage.active) {
-  const cp = cpu();
-  for (const t of tests) stage.addTest(t.id, (await readImage(t.imagePath)).image, flows.get(t.id)!.flowXyWarp);
-  const t5 = now();
-  localPrepS = t5 - t4;
-  await stage.train('initial', globalSteps, { onProgress: (e) => e.done % 20 === 0 && log(`[local] ${e.done}/${e.total} ${e.message ?? ''}`) });
-  const t6 = now();
-  localTrainS = t6 - t5;
-  stage.warpTests(ids, (id, label) => localLabels.set(id, label), labelWarp);
-  localWarpS = now() - t6;
-  localCpuS = cpu() - cp;
-} else {
-  localPrepS = t4 - t3;
+/** Dice of the reference mask copied unchanged, per test image (same order as the bench's perImage). */
+async function copyScores(datasetDir: string, ids: string[], classes: number[]): Promise<Map<string, number[]>> {
+  const ds = await discoverDataset(datasetDir);
+  const ref = await readReferencePair(ds.reference.imagePath, ds.reference.maskPath!, ds.classes);
+  const out = new Map<string, number[]>();
+  for (const t of ds.tests.filter((x) => ids.includes(x.id))) {
+    const gt = await readLabelMap(t.maskPath!, { classes: ds.classes });
+    const copy = warpLabelNearest(ref.label, new Float32Array(gt.width * gt.height * 2), gt.width, gt.height);
+    out.set(t.id, diceIoUPerClass(copy, gt, classes).map((s) => s.dice));
+  }
+  return out;
 }
-const tEnd = now();
 
-// ---- scores
-const classes = global.classes;
-const sums = { copy: classes.map(() => 0), global: classes.map(() => 0), local: classes.map(() => 0) };
-const perImage: { id: string; copy: number[]; global: number[]; local: number[] }[] = [];
-for (const t of tests) {
-  const gt = await readLabelMap(t.maskPath!, { classes: ds.classes });
-  const copy = warpLabelNearest(ref.label, new Float32Array(gt.width * gt.height * 2), gt.width, gt.height);
-  const g = globalLabels.get(t.id)!;
-  const l = localLabels.get(t.id) ?? g;
-  const row = {
-    id: t.id,
-    copy: diceIoUPerClass(copy, gt, classes).map((s) => s.dice),
-    global: diceIoUPerClass(g, gt, classes).map((s) => s.dice),
-    local: diceIoUPerClass(l, gt, classes).map((s) => s.dice),
+async function runOne(set: string, n: number): Promise<void> {
+  const file = join(OUT, `${set}-n${n}.json`);
+  if (flag('skip-done') && existsSync(file)) return;
+  const overrides: WarpSettingsOverrides = { schedule: {} };
+  if (num('epochs') !== undefined) overrides.schedule!.initialEpochs = num('epochs')!;
+  if (num('steps') !== undefined) (overrides.schedule as Record<string, number>)['initialSteps'] = num('steps')!;
+  const load0 = loadavg();
+  const cpu0 = process.cpuUsage();
+  let last = 0;
+  const bench = await runWarpBenchmark({
+    datasetDir: join(DATA, set),
+    overrides,
+    limit: n,
+    roi: { trigger: { mode: (value('roi') as RoiMode | undefined) ?? 'auto' }, ...(num('cost-ratio') ? { costRatio: num('cost-ratio')! } : {}) },
+    onProgress: (e) => {
+      if (Date.now() - last > 30_000 || e.done === e.total) {
+        last = Date.now();
+        process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${set} n=${n} [${e.stage}] ${e.done}/${e.total} ${e.message ?? ''}\n`);
+      }
+    },
+  });
+  const cpu = process.cpuUsage(cpu0);
+  const classes = bench.perClass.map((c) => c.cls);
+  const copies = await copyScores(join(DATA, set), bench.perImage.map((p) => p.id), classes);
+  const globalById = new Map((bench.roi.globalOnly?.perImage ?? bench.perImage).map((p) => [p.id, p.dice]));
+  const perImage = bench.perImage.map((p) => ({ id: p.id, copy: copies.get(p.id)!, global: globalById.get(p.id)!, local: p.dice }));
+  const mean = (k: 'copy' | 'global' | 'local') => classes.map((_, i) => perImage.reduce((a, p) => a + p[k][i]!, 0) / perImage.length);
+  const { perImage: _drop, ...rest } = bench;
+  const run: RunFile = {
+    dataset: set,
+    n,
+    classes: bench.perClass.map((c) => c.name),
+    triggered: [...new Set(bench.roi.objects.filter((o) => o.triggered).map((o) => o.cls))],
+    copy: mean('copy'),
+    global: mean('global'),
+    local: mean('local'),
+    perImage,
+    bench: rest,
+    cpuS: (cpu.user + cpu.system) / 1e6,
+    loadavg: { before: load0, after: loadavg() },
   };
-  perImage.push(row);
-  for (const k of ['copy', 'global', 'local'] as const) row[k].forEach((d, i) => (sums[k][i] += d));
+  writeFileSync(file, JSON.stringify(run, null, 1));
+  process.stderr.write(`wrote ${file}\n`);
 }
-const mean = (k: 'copy' | 'global' | 'local') => sums[k].map((s) => s / tests.length);
-const names = classes.map((c) => ds.classes?.get(c) ?? `class ${c}`);
-const triggeredClasses = [...new Set(stage.plan.objects.filter((o) => o.triggered).map((o) => o.cls))];
-const globalWarpStageS = t3 - t1;
-const localStageS = stage.active ? tEnd - t4 : t4 - t3;
-const result = {
-  dataset: datasetDir,
-  reference: ds.reference.id,
-  nTest: tests.length,
-  backend,
-  mode,
-  stepRatio: stage.options.stepRatio,
-  settings: { resolution: settings.network.resolution, epochs: settings.schedule.initialEpochs, batch: settings.schedule.batchSize, lr: settings.schedule.learningRate },
-  globalSteps,
-  plan: {
-    objects: stage.plan.objects.map((o) => ({ cls: o.cls, box: o.box, extent: +o.extent.toFixed(4), thicknessWorkingPx: +o.thicknessWorkingPx.toFixed(2), triggered: o.triggered })),
-    crops: stage.plan.crops.map((c, i) => ({ ...c, epochs: stage.active ? stage.epochsFor(globalSteps, i) : 0 })),
-  },
-  classes: names,
-  triggeredClasses,
-  dice: { copy: mean('copy'), global: mean('global'), local: mean('local') },
-  timings: {
-    readS: t1 - t0,
-    globalTrainS: t2 - t1,
-    globalWarpS: t3 - t2,
-    globalWarpStageS,
-    globalTrainCpuS: c2 - c1,
-    localPrepS,
-    localTrainS,
-    localWarpS,
-    localStageS,
-    localCpuS,
-    localOverGlobal: localStageS / globalWarpStageS,
-  },
-  loadavg: { before: load0, after: loadavg() },
-  perImage,
-};
-const tag = value('tag') ?? new Date().toISOString().replace(/[:.]/g, '-');
-mkdirSync('bench/results', { recursive: true });
-writeFileSync(`bench/results/roi-${tag}.json`, JSON.stringify(result, null, 1));
-const pct = (v: number) => (v * 100).toFixed(1);
-const lines = [
-  `roi bench: ${datasetDir}, reference ${ds.reference.id}, ${tests.length} test images, mode ${mode}, step ratio ${stage.options.stepRatio}, backend ${backend}`,
-  `plan: ${stage.plan.crops.map((c) => `crop ${c.frame.width}x${c.frame.height}@(${c.frame.x0},${c.frame.y0}) classes ${c.classes.join('+')} res ${c.resolution}`).join('; ') || 'no crop'}`,
-  '',
-  `| class | copy | global | global+local |`,
-  `|---|---|---|---|`,
-  ...names.map((n, i) => `| ${n}${triggeredClasses.includes(classes[i]!) ? ' (local)' : ''} | ${pct(result.dice.copy[i]!)} | ${pct(result.dice.global[i]!)} | ${pct(result.dice.local[i]!)} |`),
-  '',
-  `time: read ${result.timings.readS.toFixed(1)} s, global train ${result.timings.globalTrainS.toFixed(1)} s (${globalSteps} steps, CPU ${result.timings.globalTrainCpuS.toFixed(1)} s), global warp ${result.timings.globalWarpS.toFixed(1)} s; ` +
-    `local: prepare ${localPrepS.toFixed(1)} s, train ${localTrainS.toFixed(1)} s, warp ${localWarpS.toFixed(1)} s = ${localStageS.toFixed(1)} s ` +
-    `(${(result.timings.localOverGlobal * 100).toFixed(0)} % of the global warp stage); load ${load0.map((l) => l.toFixed(1)).join('/')} → ${loadavg().map((l) => l.toFixed(1)).join('/')}`,
-];
-process.stdout.write(lines.join('\n') + '\n');
-writeFileSync(`bench/results/roi-${tag}.md`, lines.join('\n') + '\n');
-global.dispose();
-stage.dispose();
+
+/** elastix on the first n test images: per-image Dice per class from run.py's output lines. */
+function runElastix(set: string, n: number): void {
+  const file = join(OUT, `elastix-${set}.json`);
+  if (existsSync(file)) {
+    const have = JSON.parse(readFileSync(file, 'utf8')) as { n: number };
+    if (have.n >= n) return;
+  }
+  const work = join(OUT, `elastix-work-${set}`);
+  const t0 = Date.now();
+  const text = execFileSync('python3', [ELASTIX, join(DATA, set), work, String(num('elastix-work') ?? 256), String(n), '1'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const perImage: { id: string; dice: number[] }[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^(\S+) ((?:\d+:[\d.]+ ?)+) ([\d.]+)s$/.exec(line.trim());
+    if (!m) continue;
+    perImage.push({ id: m[1]!, dice: m[2]!.trim().split(' ').map((kv) => Number(kv.split(':')[1])) });
+  }
+  rmSync(work, { recursive: true, force: true });
+  writeFileSync(file, JSON.stringify({ dataset: set, n, workPx: num('elastix-work') ?? 256, wallS: (Date.now() - t0) / 1000, perImage }, null, 1));
+  process.stderr.write(`wrote ${file} (${perImage.length} images)\n`);
+}
+
+const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '—' : (100 * v).toFixed(1));
+
+/** The report table: per dataset and size, Dice of the triggered (small) classes and their mean. */
+function report(): void {
+  const files = readdirSync(OUT).filter((f) => f.endsWith('.json') && !f.startsWith('elastix-')).sort();
+  const lines = [
+    '| set | N | class | copy | global | global + local | Δ (local − global) | elastix (same images) | ours on those images |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  const timing = ['| set | N | global warp stage s (train + warp) | local stage s (prepare + train + warp) | local / global | crops | load avg before → after |', '|---|---|---|---|---|---|---|'];
+  for (const f of files) {
+    const r = JSON.parse(readFileSync(join(OUT, f), 'utf8')) as RunFile;
+    const elxFile = join(OUT, `elastix-${r.dataset}.json`);
+    const elx = existsSync(elxFile) ? (JSON.parse(readFileSync(elxFile, 'utf8')) as { perImage: { id: string; dice: number[] }[] }) : null;
+    const classIdx = r.bench.perClass.map((c) => c.cls);
+    const shown = r.triggered.length > 0 ? r.triggered : classIdx;
+    const common = elx ? r.perImage.filter((p) => elx.perImage.some((e) => e.id === p.id)) : [];
+    const rows: number[][] = [];
+    for (const cls of shown) {
+      const i = classIdx.indexOf(cls);
+      const elxMean = common.length ? common.reduce((a, p) => a + elx!.perImage.find((e) => e.id === p.id)!.dice[cls - 1]!, 0) / common.length : undefined;
+      const oursMean = common.length ? common.reduce((a, p) => a + p.local[i]!, 0) / common.length : undefined;
+      rows.push([r.copy[i]!, r.global[i]!, r.local[i]!, elxMean ?? NaN, oursMean ?? NaN]);
+      lines.push(
+        `| ${r.dataset} | ${r.n} | ${r.classes[i]} | ${pct(r.copy[i])} | ${pct(r.global[i])} | ${pct(r.local[i])} | ${((r.local[i]! - r.global[i]!) * 100).toFixed(1)} | ${pct(elxMean)} (${common.length}) | ${pct(oursMean)} |`,
+      );
+    }
+    const m = (k: number) => rows.reduce((a, row) => a + row[k]!, 0) / rows.length;
+    lines.push(`| ${r.dataset} | ${r.n} | **mean** | ${pct(m(0))} | ${pct(m(1))} | **${pct(m(2))}** | ${((m(2) - m(1)) * 100).toFixed(1)} | ${pct(m(3))} | ${pct(m(4))} |`);
+    const t = r.bench.timings;
+    const g = t.trainS + t.warpS;
+    const l = r.bench.roi.timings?.totalS ?? 0;
+    timing.push(
+      `| ${r.dataset} | ${r.n} | ${g.toFixed(1)} | ${l.toFixed(1)} | ${(l / g).toFixed(2)} | ${r.bench.roi.crops.map((c) => `${c.frame.width}x${c.frame.height}@${c.resolution}`).join(' ') || 'none'} | ${r.loadavg.before[0]!.toFixed(1)} → ${r.loadavg.after[0]!.toFixed(1)} |`,
+    );
+  }
+  process.stdout.write(lines.join('\n') + '\n\n' + timing.join('\n') + '\n');
+}
+
+if (flag('report')) {
+  report();
+} else {
+  const sets = (value('sets') ?? 'phantom-tiny,phantom-small,phantom-medium').split(',');
+  const sizes = (value('sizes') ?? '8,24,64').split(',').map(Number);
+  process.stderr.write(`roi bench: ${sets.join(', ')} × N ${sizes.join(', ')}, ${cpus().length} cpus, load ${loadavg().map((l) => l.toFixed(1)).join('/')}\n`);
+  for (const set of sets) {
+    for (const n of sizes) await runOne(set, n);
+    if (num('elastix')) runElastix(set, num('elastix')!);
+  }
+  report();
+}

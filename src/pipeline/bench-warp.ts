@@ -2,7 +2,9 @@
  * Warp-only benchmark following the paper's protocol (reference = first image alphabetically, every other image
  * tested): train the warping model on the test set (test-time training), warp the reference label onto every test
  * image at its original size, score Dice / IoU per class against the ground truth. Reports wall time per stage,
- * seconds per image and peak resident memory. Library function: never prints; the script is bench/warp.ts.
+ * seconds per image and peak resident memory. When the reference has small or thin objects, the region-of-interest
+ * stage (src/warp/roi-stage.ts; `roi` option, default automatic) refines them and the result holds both the global
+ * warp's scores and the refined ones. Library function: never prints; the scripts are bench/warp.ts, bench/roi.ts.
  */
 import { discoverDataset } from '../io/dataset.js';
 import { readImage } from '../io/image.js';
@@ -12,6 +14,8 @@ import { diceIoUPerClass, meanScores, type ClassScore } from '../eval/metrics.js
 import { initTf, type TfBackendChoice } from '../warp/backend.js';
 import { WarpModel, type LabelWarpMode } from '../warp/model.js';
 import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
+import { LocalWarpStage, type LocalStageOptions, type LocalStageSummary } from '../warp/roi-stage.js';
+import type { LabelMap } from '../image/types.js';
 import type { LossBreakdown } from '../warp/trainer.js';
 import { noProgress, type ProgressCallback } from '../progress.js';
 import { MedpersamUserError } from '../errors.js';
@@ -28,6 +32,8 @@ export interface BenchWarpOptions {
   labelWarp?: LabelWarpMode;
   /** Also score the other label-warp mode from the same flows (reported as `altLabelWarp`). */
   compareLabelWarps?: boolean;
+  /** The region-of-interest stage (default: automatic by object size; `{ trigger: { mode: 'off' } }` = never). */
+  roi?: LocalStageOptions;
   backend?: TfBackendChoice;
   onProgress?: ProgressCallback;
 }
@@ -50,13 +56,26 @@ export interface BenchWarpResult {
   perClass: BenchClassResult[];
   meanDice: number;
   meanIoU: number;
-  /** Wall seconds: read (decode + normalise + resize), train, warp (flow + full-res label warp + scoring). */
+  /**
+   * Wall seconds: read (decode + normalise + resize), train, warp (flow + full-res label warp + scoring; the
+   * region-of-interest stage's time is in `roi.timings`, and in totalS).
+   */
   timings: { readS: number; trainS: number; warpS: number; totalS: number; secondsPerImage: number; secondsPerEpoch: number };
   /** CPU seconds (user + system) of this process for the training stage: a load-independent cost measure. */
   trainCpuS: number;
   peakRssMB: number;
-  /** The other label-warp mode on the same flows (when compareLabelWarps). */
+  /** The other label-warp mode on the same flows (when compareLabelWarps; global warp only). */
   altLabelWarp?: { mode: LabelWarpMode; meanDice: number; perClassDice: number[] };
+  /**
+   * The region-of-interest stage: its plan, and when it ran, its wall seconds (prepare = re-read the images and
+   * resample the crops, train, warp = composed label warps) and the global warp's own scores for comparison
+   * (`perClass` / `meanDice` above are then the refined ones).
+   */
+  roi: LocalStageSummary & {
+    ran: boolean;
+    timings?: { prepareS: number; trainS: number; warpS: number; totalS: number };
+    globalOnly?: { perClassDice: number[]; meanDice: number; perImage: { id: string; dice: number[] }[] };
+  };
   epochs: number;
   lastEpochLoss: LossBreakdown | null;
   perImage: { id: string; dice: number[] }[];
@@ -84,6 +103,28 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
   const t2 = performance.now();
   const cpuTrain = process.cpuUsage(cpu1);
   const classes = model.classes;
+  // The region-of-interest stage (only when the reference has small or thin objects).
+  const stage = new LocalWarpStage(settings, { image: ref.image.image, label: ref.label }, opts.roi ?? {});
+  let roiTimings: BenchWarpResult['roi']['timings'];
+  const tr0 = performance.now();
+  if (stage.active) {
+    const BATCH_ROI = 8;
+    for (let s = 0; s < tests.length; s += BATCH_ROI) {
+      const chunk = tests.slice(s, s + BATCH_ROI);
+      const flows = model.testFlows(chunk.map((t) => t.id), BATCH_ROI);
+      for (let j = 0; j < chunk.length; j++) {
+        stage.addTest(chunk[j]!.id, (await readImage(chunk[j]!.imagePath)).image, flows[j]!.flowXyWarp);
+        onProgress({ stage: 'roi-prepare', done: s + j + 1, total: tests.length, message: chunk[j]!.id });
+      }
+    }
+    const tr1 = performance.now();
+    await stage.train('initial', settings.schedule.initialEpochs * Math.ceil(tests.length / settings.schedule.batchSize), { onProgress });
+    roiTimings = { prepareS: (tr1 - tr0) / 1000, trainS: (performance.now() - tr1) / 1000, warpS: 0, totalS: 0 };
+  }
+  const t2b = performance.now();
+  let roiWarpMs = 0;
+  const globalSums = new Map<number, number>(classes.map((c) => [c, 0]));
+  const globalPerImage: { id: string; dice: number[] }[] = [];
   const sums = new Map<number, { dice: number; iou: number }>(classes.map((c) => [c, { dice: 0, iou: 0 }]));
   const altMode: LabelWarpMode = labelWarp === 'nearest' ? 'argmax' : 'nearest';
   const altSums = new Map<number, number>(classes.map((c) => [c, 0]));
@@ -93,10 +134,23 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
   const ids = tests.map((t) => t.id);
   const BATCH = 16;
   for (let s = 0; s < ids.length; s += BATCH) {
-    for (const f of model.testFlows(ids.slice(s, s + BATCH), BATCH)) {
+    const chunkIds = ids.slice(s, s + BATCH);
+    const refined = new Map<string, LabelMap>();
+    if (stage.active) {
+      const tw = performance.now();
+      stage.warpTests(chunkIds, (id, l) => refined.set(id, l), labelWarp, BATCH);
+      roiWarpMs += performance.now() - tw;
+    }
+    for (const f of model.testFlows(chunkIds, BATCH)) {
       const id = f.id;
-      const label = model.labelFromFlow(f.flowXyWarp, f.width, f.height, labelWarp);
+      const globalLabel = model.labelFromFlow(f.flowXyWarp, f.width, f.height, labelWarp);
+      const label = refined.get(id) ?? globalLabel;
       const gt = await readLabelMap(byId.get(id)!.maskPath!, { classes: ds.classes });
+      if (stage.active) {
+        const g = diceIoUPerClass(globalLabel, gt, classes);
+        for (const sc of g) globalSums.set(sc.cls, globalSums.get(sc.cls)! + sc.dice);
+        globalPerImage.push({ id, dice: g.map((sc) => sc.dice) });
+      }
       if (opts.compareLabelWarps) {
         const alt = diceIoUPerClass(model.labelFromFlow(f.flowXyWarp, f.width, f.height, altMode), gt, classes);
         for (const sc of alt) altSums.set(sc.cls, altSums.get(sc.cls)! + sc.dice);
@@ -112,6 +166,21 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
     }
   }
   const t3 = performance.now();
+  if (roiTimings) {
+    roiTimings.warpS = roiWarpMs / 1000;
+    roiTimings.totalS = roiTimings.prepareS + roiTimings.trainS + roiTimings.warpS;
+  }
+  const globalPerClassDice = classes.map((c) => globalSums.get(c)! / tests.length);
+  const roiSummary: BenchWarpResult['roi'] = {
+    ...stage.summary(),
+    ran: stage.active,
+    ...(roiTimings
+      ? {
+          timings: roiTimings,
+          globalOnly: { perClassDice: globalPerClassDice, meanDice: globalPerClassDice.reduce((a, b) => a + b, 0) / classes.length, perImage: globalPerImage },
+        }
+      : {}),
+  };
   const perClass: BenchClassResult[] = classes.map((c) => ({
     cls: c,
     name: ds.classes?.get(c) ?? `class ${c}`,
@@ -133,7 +202,7 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
     timings: {
       readS: (t1 - t0) / 1000,
       trainS: (t2 - t1) / 1000,
-      warpS: (t3 - t2) / 1000,
+      warpS: (t3 - t2b - roiWarpMs) / 1000,
       totalS: (t3 - t0) / 1000,
       secondsPerImage: (t3 - t0) / 1000 / tests.length,
       secondsPerEpoch: train.epochsRun > 0 ? train.seconds / train.epochsRun : 0,
@@ -150,8 +219,10 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
     epochs: train.epochsRun,
     lastEpochLoss: train.lastEpochLoss,
     perImage,
+    roi: roiSummary,
   };
   model.dispose();
+  stage.dispose();
   return result;
 }
 
@@ -174,6 +245,19 @@ export function formatWarpBenchTable(r: BenchWarpResult): string {
       `train CPU ${r.trainCpuS.toFixed(1)} s, warp+score ${r.timings.warpS.toFixed(1)} s, total ${r.timings.totalS.toFixed(1)} s (${r.timings.secondsPerImage.toFixed(2)} s/image); ` +
       `peak RSS ${r.peakRssMB.toFixed(0)} MB`,
   ];
+  if (r.roi.ran && r.roi.globalOnly && r.roi.timings) {
+    const triggered = new Set(r.roi.objects.filter((o) => o.triggered).map((o) => o.cls));
+    lines.push(
+      '',
+      `region-of-interest stage: ${r.roi.crops.length} crop(s) (${r.roi.crops.map((c) => `${c.frame.width}x${c.frame.height} px, classes ${c.classes.join('+')}, ${c.resolution} px grid`).join('; ')})`,
+      '| class | global warp Dice % | + region of interest Dice % |',
+      '|---|---|---|',
+      ...r.perClass.map((c, i) => `| ${c.name}${triggered.has(c.cls) ? ' (local)' : ''} | ${pct(r.roi.globalOnly!.perClassDice[i]!)} | ${pct(c.dice)} |`),
+      `time of the stage: prepare ${r.roi.timings.prepareS.toFixed(1)} s, train ${r.roi.timings.trainS.toFixed(1)} s, warp ${r.roi.timings.warpS.toFixed(1)} s`,
+    );
+  } else {
+    lines.push(`region-of-interest stage: not triggered (mode ${r.roi.mode}; no object small or thin against the image)`);
+  }
   if (r.altLabelWarp) {
     lines.push(
       `label warp ${r.altLabelWarp.mode} on the same flows: mean Dice ${pct(r.altLabelWarp.meanDice)} ` +

@@ -78,7 +78,8 @@ export interface WarpStageSettings {
   labelMode?: LabelWarpMode;
   /**
    * The region-of-interest stage for small or thin objects (src/warp/roi-stage.ts, roi-run.ts): `trigger.mode`
-   * 'auto' (default: by object size), 'force' or 'off'; `stepRatio` (crop-model steps per global step, default 1).
+   * 'auto' (default: by object size), 'force' or 'off'; `costRatio` (the crop models' training compute as a share of
+   * the global phase's, default 0.75).
    */
   roi?: LocalStageOptions;
 }

@@ -51,7 +51,7 @@ export interface BuildLocalStageArgs {
   store: RunStore;
   /** 0 = the initial phase; r ≥ 1 = retraining round r on `pseudolabel(id)` (the labels of round r − 1). */
   round: number;
-  /** Optimiser steps of the global model in this phase (the crop models get stepRatio × as many). */
+  /** Optimiser steps of the global model in this phase (the crop models' budget follows, see costRatio). */
   globalSteps: number;
   pseudolabel?: (id: string) => Promise<LabelMap>;
   timer?: StageTimer;

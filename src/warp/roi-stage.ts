@@ -31,10 +31,12 @@ export interface LocalStageOptions {
   /** Trigger and crop geometry (mode 'auto' | 'force' | 'off', thresholds, margins; roi-trigger.ts). */
   trigger?: Partial<RoiTriggerOptions>;
   /**
-   * Optimiser steps of each crop model in its initial phase, as a multiple of the global model's steps per its
-   * own phase (`globalSteps` passed to `initialEpochs`); default 1. Retraining rounds use the same ratio.
+   * Training budget of the crop models together, as a share of the global phase's compute (default 0.75, so that
+   * with resampling and the composed label warps the stage stays under the global warp stage's time). Crop i of n,
+   * at local resolution R_i, trains for globalSteps · costRatio · (R / R_i)² / n optimiser steps (R = the global
+   * resolution; a step costs about ∝ R²), at least 1 and at most 4 × globalSteps. Retraining rounds the same.
    */
-  stepRatio?: number;
+  costRatio?: number;
   /** Overrides of the crop models' settings (on top of the global settings; the resolution is set per crop). */
   overrides?: WarpSettingsOverrides;
   /** Width of the band where a crop's local flow fades out, as a fraction of the crop side (default 0.1). */
@@ -43,7 +45,7 @@ export interface LocalStageOptions {
   templateMatch?: boolean;
 }
 
-export const DEFAULT_LOCAL_STAGE = { stepRatio: 1, taperFraction: 0.1, templateMatch: true } as const;
+export const DEFAULT_LOCAL_STAGE = { costRatio: 0.75, taperFraction: 0.1, templateMatch: true } as const;
 
 /** Every option of the stage with its default filled in (what a run records). */
 export type ResolvedLocalStageOptions = Required<Omit<LocalStageOptions, 'overrides' | 'trigger'>> &
@@ -52,13 +54,13 @@ export type ResolvedLocalStageOptions = Required<Omit<LocalStageOptions, 'overri
 export function resolveLocalStageOptions(opts: LocalStageOptions = {}): ResolvedLocalStageOptions {
   const o: ResolvedLocalStageOptions = {
     trigger: { ...DEFAULT_ROI_TRIGGER, ...opts.trigger },
-    stepRatio: opts.stepRatio ?? DEFAULT_LOCAL_STAGE.stepRatio,
+    costRatio: opts.costRatio ?? DEFAULT_LOCAL_STAGE.costRatio,
     taperFraction: opts.taperFraction ?? DEFAULT_LOCAL_STAGE.taperFraction,
     templateMatch: opts.templateMatch ?? DEFAULT_LOCAL_STAGE.templateMatch,
     ...(opts.overrides ? { overrides: opts.overrides } : {}),
   };
   if (!['auto', 'force', 'off'].includes(o.trigger.mode)) throw new Error(`unknown region-of-interest mode "${String(o.trigger.mode)}" (auto, force, off)`);
-  if (!(o.stepRatio > 0)) throw new Error(`local stage stepRatio must be > 0, got ${o.stepRatio}`);
+  if (!(o.costRatio > 0)) throw new Error(`local stage costRatio must be > 0, got ${o.costRatio}`);
   if (!(o.taperFraction >= 0 && o.taperFraction <= 0.5)) throw new Error(`local stage taperFraction must be in [0, 0.5], got ${o.taperFraction}`);
   return o;
 }
@@ -71,7 +73,7 @@ export interface LocalTrainOptions extends Omit<TrainPhaseOptions, 'onEpochEnd'>
 /** What a run records about the stage (see `summary`). */
 export interface LocalStageSummary {
   mode: string;
-  stepRatio: number;
+  costRatio: number;
   objects: { cls: number; box: Box; extent: number; thicknessWorkingPx: number; small: boolean; thin: boolean; triggered: boolean }[];
   crops: { frame: CropFrame; classes: number[]; resolution: number; epochs: number }[];
 }
@@ -80,7 +82,7 @@ export interface LocalStageSummary {
 export function planSummary(plan: RoiPlan, options: ResolvedLocalStageOptions): LocalStageSummary {
   return {
     mode: options.trigger.mode,
-    stepRatio: options.stepRatio,
+    costRatio: options.costRatio,
     objects: plan.objects.map((o) => ({
       cls: o.cls,
       box: o.box,
@@ -268,15 +270,21 @@ export class LocalWarpStage {
     return field;
   }
 
-  /**
-   * Epochs of a crop model for `globalSteps` optimiser steps of the global phase (× stepRatio), at least 1.
-   * (WarpModel trains in whole epochs of ceil(tests / batch) steps.)
-   */
+  /** Optimiser steps of crop model `cropIndex` for `globalSteps` steps of the global phase (see costRatio). */
+  stepsFor(globalSteps: number, cropIndex = 0): number {
+    const c = this.crops[cropIndex];
+    if (!c) return 0;
+    const relativeCost = (this.globalSettings.network.resolution / c.model.resolution) ** 2;
+    const steps = Math.round((globalSteps * this.options.costRatio * relativeCost) / this.crops.length);
+    return Math.min(Math.max(1, steps), Math.max(1, 4 * globalSteps));
+  }
+
+  /** Epochs of crop model `cropIndex` for `globalSteps` global steps (WarpModel trains whole epochs), at least 1. */
   epochsFor(globalSteps: number, cropIndex = 0): number {
     const c = this.crops[cropIndex];
     if (!c) return 0;
     const perEpoch = Math.ceil(this.tests.size / c.settings.schedule.batchSize);
-    return Math.max(1, Math.round((globalSteps * this.options.stepRatio) / Math.max(1, perEpoch)));
+    return Math.max(1, Math.round(this.stepsFor(globalSteps, cropIndex) / Math.max(1, perEpoch)));
   }
 
   /**

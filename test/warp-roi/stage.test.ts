@@ -56,7 +56,7 @@ async function trainedPair() {
   for (const t of tests) global.addTest(t.id, t.image);
   await global.train('initial', 15);
   const flows = new Map(global.testFlows(tests.map((t) => t.id)).map((f) => [f.id, f.flowXyWarp]));
-  const stage = new LocalWarpStage(settings, ref, { trigger });
+  const stage = new LocalWarpStage(settings, ref, { trigger, costRatio: 1 });
   for (const t of tests) stage.addTest(t.id, t.image, flows.get(t.id)!);
   return { ref, tests, global, flows, stage };
 }
@@ -96,7 +96,7 @@ describe('LocalWarpStage', () => {
   it('refines a small object the global warp misplaces; outside the crop the labels equal the global ones', async () => {
     const { tests, global, flows, stage } = await trainedPair();
     const globalSteps = 15 * Math.ceil(tests.length / settings.schedule.batchSize);
-    expect(stage.epochsFor(globalSteps)).toBe(15);
+    expect(stage.epochsFor(globalSteps)).toBe(15); // costRatio 1, one crop at the global resolution (32 px)
     const results = await stage.train('initial', globalSteps * 4);
     expect(results.map((r) => r.epochsRun)).toEqual([60]);
     let globalDice = 0;

@@ -22,6 +22,7 @@ import {
   resolveSamForCli,
   samLoopOptions,
   warpOverrides,
+  roiOptions,
   type SamCliOptions,
   type WarpCliOptions,
 } from './options.js';
@@ -85,6 +86,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
             ...(limit !== undefined ? { limit } : {}),
             ...(opts.labelWarp !== undefined ? { labelWarp: opts.labelWarp } : {}),
             ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+            ...(roiOptions(opts) ? { roi: roiOptions(opts) } : {}),
             compareLabelWarps: opts.compareLabelWarps === true,
             onProgress: progress.onProgress,
           });

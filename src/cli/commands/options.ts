@@ -42,7 +42,7 @@ export interface WarpCliOptions {
   backend?: TfBackendChoice;
   labelWarp?: LabelWarpMode;
   roi?: RoiMode;
-  roiSteps?: string;
+  roiCost?: string;
 }
 
 /** SAM flags as commander parses them. */
@@ -78,19 +78,19 @@ export function addWarpOptions(command: Command): Command {
         'off',
       ]),
     )
-    .option('--roi-steps <ratio>', 'training steps of each region-of-interest model per global warp step (default: 1)');
+    .option('--roi-cost <ratio>', 'training compute of the region-of-interest models as a share of the global warp training (default: 0.75)');
 }
 
 /** The region-of-interest stage options from the flags the user gave (undefined: the library's defaults). */
 export function roiOptions(o: WarpCliOptions): LocalStageOptions | undefined {
   const out: LocalStageOptions = {};
   if (o.roi !== undefined) out.trigger = { mode: o.roi };
-  if (o.roiSteps !== undefined) {
-    const ratio = Number(o.roiSteps);
-    if (o.roiSteps.trim() === '' || !Number.isFinite(ratio) || ratio <= 0 || ratio > 100) {
-      throw new MedpersamUserError('BAD_OPTION', `--roi-steps must be a number in (0, 100], got "${o.roiSteps}"`);
+  if (o.roiCost !== undefined) {
+    const ratio = Number(o.roiCost);
+    if (o.roiCost.trim() === '' || !Number.isFinite(ratio) || ratio <= 0 || ratio > 100) {
+      throw new MedpersamUserError('BAD_OPTION', `--roi-cost must be a number in (0, 100], got "${o.roiCost}"`);
     }
-    out.stepRatio = ratio;
+    out.costRatio = ratio;
   }
   return Object.keys(out).length > 0 ? out : undefined;
 }
