@@ -169,8 +169,9 @@ export class LocalWarpStage {
     const taperPx = Math.round(this.options.taperFraction * Math.min(c.frame.width, c.frame.height));
     const { frame } = c;
     const objectBox = { x0: c.objectBox.x0 - frame.x0, y0: c.objectBox.y0 - frame.y0, x1: c.objectBox.x1 - frame.x0, y1: c.objectBox.y1 - frame.y0 };
-    // One template per object: its pixels dilated by a quarter of its thickness (at least 2 px, at most two global
-    // working pixels): its edges and a little context, not the background the global warp already aligned.
+    // One template per object: its pixels dilated by half its thickness measure (half a band's width, half a disc's
+    // radius; at least 2 px, at most two global working pixels): its edges and a little context, not the background
+    // that the global warp already aligned.
     const refPxPerGlobal = Math.max(this.refLabel.width, this.refLabel.height) / this.globalSettings.network.resolution;
     const objs = c.objects.map((k) => this.plan.objects[k]!);
     const distances: Float32Array[] = [];

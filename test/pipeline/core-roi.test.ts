@@ -16,6 +16,8 @@ import { loadSamModel } from '../../src/sam/model.js';
 import { initTf } from '../../src/warp/backend.js';
 import { MedpersamUserError } from '../../src/errors.js';
 import type { LabelMap } from '../../src/image/types.js';
+import { boundingBox } from '../../src/image/components.js';
+import { binaryOfClass } from '../../src/image/labels.js';
 import { makeFixture, TINY_WARP, type Fixture } from './helpers.js';
 
 let f: Fixture;
@@ -165,6 +167,9 @@ describe('region-of-interest stage in the core loop', () => {
       const a = (await straightStore.readRoundResult(0, id))!.warped;
       const b = (await noRoiStore.readRoundResult(0, id))!.warped;
       promptsDiffer += differences(a, b, { x0: 0, y0: 0, x1: S, y1: S }).n;
+      // SAM's box prompt for the disc is the box of the refined mask prompt, in the image's own coordinates
+      const disc = (await straightStore.readRoundResult(0, id))!.record.classes.find((c) => c.cls === 1)!;
+      expect(disc.box).toEqual(boundingBox(binaryOfClass(a, 1)));
       expect(Buffer.from(straight.masks.get(id)!.data).equals(Buffer.from((await straightStore.readRoundResult(1, id))!.warped.data))).toBe(true);
     }
     expect(promptsDiffer).toBeGreaterThan(0);
