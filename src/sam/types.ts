@@ -22,6 +22,11 @@ export type ExecutionProviderName = 'cpu' | 'cuda';
 export interface SamLoadOptions {
   /** ONNX Runtime intra-op threads (default: ONNX Runtime's own default, one per physical core). */
   threads?: number;
+  /**
+   * Intra-op threads of the encoder session alone (default `threads`): e.g. 1 while the encoder runs beside the warp
+   * model's training (encode-ahead.ts), which has the other core.
+   */
+  encoderThreads?: number;
   /** 'cpu' (default) or 'cuda' (used only when this onnxruntime-node has it; otherwise CPU + a warning). */
   executionProvider?: ExecutionProviderName;
   /**
