@@ -5,7 +5,7 @@
  * fetching every output vs only what the caller reads. One configuration per process (memory figures are per
  * process); a shell loop runs several. Usage:
  *   npx tsx bench/sam-costs.ts --model <dir> [--decoder-file decoder-k1.onnx] [--threads N] [--images DIR|--phantoms]
- *       [--count 4] [--decodes 40] [--target-embedding] [--json out.json]
+ *       [--encoder-threads N] [--no-encoder-arena] [--count 4] [--decodes 40] [--target-embedding] [--json out.json]
  * Prints one JSON line (and writes it to --json): times in ms, memory in MB (RSS sampled at stage ends, peak RSS).
  */
 import { writeFileSync } from 'node:fs';
@@ -27,6 +27,8 @@ const count = args.num('count') ?? 4;
 const decodes = args.num('decodes') ?? 40;
 const imagesDir = args.value('images');
 const targetEmbedding = args.flag('target-embedding');
+const encoderMemoryArena = !args.flag('no-encoder-arena');
+const encoderThreads = args.num('encoder-threads');
 const jsonOut = args.value('json');
 
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
@@ -62,7 +64,7 @@ const imgs = await images();
 const folder = await modelFolder();
 const cacheDir = await mkdtemp(join(tmpdir(), 'medpersam-costs-cache-'));
 const tLoad = performance.now();
-const model = await loadSamModel(folder.dir, { threads, cacheDir, memoryCacheEntries: 1, targetEmbedding });
+const model = await loadSamModel(folder.dir, { threads, encoderThreads, encoderMemoryArena, cacheDir, memoryCacheEntries: 1, targetEmbedding });
 const loadMs = performance.now() - tLoad;
 const rssLoaded = rssMb();
 
@@ -116,6 +118,8 @@ const result = {
   k: model.info.decoderOutputs,
   targetEmbedding: model.info.targetEmbedding,
   threads: threads ?? 'ort-default',
+  encoderThreads: encoderThreads ?? threads ?? 'ort-default',
+  encoderMemoryArena,
   images: imgs.length ? `${imgs.length} × ${imgs[0]!.width}x${imgs[0]!.height}` : '0',
   imagesFrom: imagesDir ? basename(imagesDir) : 'phantoms',
   loadMs: Math.round(loadMs),

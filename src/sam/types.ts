@@ -27,6 +27,11 @@ export interface SamLoadOptions {
    * model's training (encode-ahead.ts), which has the other core.
    */
   encoderThreads?: number;
+  /**
+   * ONNX Runtime's memory arena for the encoder session (default true). false: the encoder's activations (GBs for
+   * ViT encoders at 1024²) are freed after each run rather than held at their peak for the session's lifetime.
+   */
+  encoderMemoryArena?: boolean;
   /** 'cpu' (default) or 'cuda' (used only when this onnxruntime-node has it; otherwise CPU + a warning). */
   executionProvider?: ExecutionProviderName;
   /**
