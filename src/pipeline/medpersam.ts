@@ -74,7 +74,8 @@ import { buildSummary, renderHtmlReport, toCsv, toJson, type EvaluationSummary }
 import { combineClassLogits, type ClassLogits } from './multiclass.js';
 import { scaleFlow } from './perturb.js';
 import { RunState, RUN_STATE_DIR, type ClassRoundRecord, type ImageRoundRecord } from './run-state.js';
-import { buildRunRecord, StageTimer, type RunRecord, type SamModelRecord } from './run-record.js';
+import { buildRunRecord, StageTimer, type RunCounters, type RunRecord, type SamModelRecord } from './run-record.js';
+import { encodeAhead, type EncodeAheadItem, type EncodeAheadModel } from '../sam/encode-ahead.js';
 
 // ---------------------------------------------------------------------------------------------------- options
 
@@ -84,6 +85,8 @@ export interface SamModelLike {
   encode(image: FloatImage): Promise<SamEmbedding>;
   decode(embedding: SamEmbedding, prompts: SamPrompts, opts?: SamDecodeOptions): Promise<SamDecodeResult>;
   stats(): SamModelStats;
+  /** Free the encoder once every image is encoded (src/sam SamModel); without it the encoder stays loaded. */
+  releaseEncoder?(): Promise<void>;
 }
 
 export interface TestImageInput {
@@ -235,6 +238,14 @@ export const DEFAULTS = {
   labelMode: 'nearest' as LabelWarpMode,
   promptWorkingSize: 256,
 };
+
+/** The reference and the test images, loaded when the background encoder reaches them. */
+function encodeAheadItems(reference: ReadImageResult, tests: readonly TestImageInput[]): EncodeAheadItem[] {
+  return [
+    { id: 'reference', load: async () => samInputImage(reference) },
+    ...tests.map((t) => ({ id: t.id, load: async () => samInputImage(await readImage(t.imagePath)) })),
+  ];
+}
 
 /** What SAM's encoder gets: 8-bit images as they are (0..255), deeper ones normalised then mapped to 0..255. */
 export function samInputImage(read: ReadImageResult): FloatImage {
@@ -427,6 +438,7 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
   const sam = await timer.time('sam-load', () => openSam(opts, r.useTargetEmbedding));
   const statsAtStart = sam.model.stats();
   const counters = { decoderCalls: 0, imagesProcessed: 0, imagesReused: 0 };
+  let encodeAheadStats: RunCounters['encodeAhead'];
 
   try {
     // ---- run state
@@ -509,6 +521,12 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
         // ---- (re)train to this round's phase
         const needsTraining =
           r.method === 'med-persam' && (phaseRank(modelPhase) < round || (modelPhase === phase && warp.progress.epochInPhase < epochs));
+        // SAM's encoder (its own ONNX Runtime threads) encodes every image while round 0's training runs, so the
+        // round finds them cached; then the encoder session is freed (src/sam/encode-ahead.ts).
+        const encoding =
+          round === 0 && needsTraining && pending.length > 0 && sam.model.releaseEncoder
+            ? encodeAhead(sam.model as EncodeAheadModel, encodeAheadItems(reference.image, pending), { signal: opts.signal })
+            : null;
         if (needsTraining) {
           if (round > 0) {
             // Pseudolabels = the previous round's labels (§3.3).
@@ -533,6 +551,10 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
             throw err;
           }
           warp.clearPseudolabels();
+        }
+        if (encoding) {
+          const ahead = await timer.timeAsync('sam-encode-wait', () => encoding.done);
+          encodeAheadStats = { images: ahead.encoded, encoderRunMs: ahead.encoderRunMs, wallMs: ahead.wallMs, waitMs: timer.totals()['sam-encode-wait'] ?? 0 };
         }
         if (pending.length === 0) {
           counters.imagesReused += tests.length;
@@ -581,6 +603,8 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
             progress({ stage: 'sam', done, total: tests.length, message: `round ${round}/${r.retrainRounds} ${t.id}` });
           }
         }
+        // Every image of the run is encoded and cached now: later rounds only decode.
+        await sam.model.releaseEncoder?.();
       }
     } finally {
       warp.dispose();
@@ -652,6 +676,7 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
         decodeTotalMs: statsNow.decodeTotalMs - statsAtStart.decodeTotalMs,
         imagesProcessed: counters.imagesProcessed,
         imageRoundsReused: counters.imagesReused,
+        ...(encodeAheadStats ? { encodeAhead: encodeAheadStats } : {}),
       },
       results: summary ? { meanDice: summary.meanDice, meanIoU: summary.meanIoU, perRound, pointStats } : undefined,
     });
