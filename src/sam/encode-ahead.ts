@@ -5,6 +5,8 @@
  * so the later `encode()` of the same image is a cache hit. When every image is encoded the encoder session is
  * released (`SamModel.releaseEncoder`): the decoding stage then holds only the decoder.
  *
+ * Browser-safe (no Node APIs): the core loop runs it in Node and in the browser app.
+ *
  * Never rejects: an image that fails to load or encode is recorded and skipped (the caller's own `encode()` of it
  * later raises the error where it belongs, with the file named). Cancelling stops after the current image.
  */
@@ -60,7 +62,7 @@ export function encodeAhead(model: EncodeAheadModel, items: readonly EncodeAhead
     const statsAtStart = model.stats();
     const result: EncodeAheadResult = { encoded: 0, alreadyCached: 0, failed: [], cancelled: false, encoderReleased: false, encoderRunMs: 0, wallMs: 0 };
     // Start on a later turn of the event loop: the caller's synchronous set-up (and the first training step) go first.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
     for (let i = 0; i < items.length; i++) {
       if (cancelled || opts.signal?.aborted) {
         result.cancelled = true;
