@@ -5,7 +5,7 @@
  * fetching every output vs only what the caller reads. One configuration per process (memory figures are per
  * process); a shell loop runs several. Usage:
  *   npx tsx bench/sam-costs.ts --model <dir> [--decoder-file decoder-k1.onnx] [--threads N] [--images DIR|--phantoms]
- *       [--encoder-threads N] [--no-encoder-arena] [--count 4] [--decodes 40] [--target-embedding] [--json out.json]
+ *       [--encoder-threads N] [--encoder-arena] [--count 4] [--decodes 40] [--target-embedding] [--json out.json]
  * Prints one JSON line (and writes it to --json): times in ms, memory in MB (RSS sampled at stage ends, peak RSS).
  */
 import { writeFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ const count = args.num('count') ?? 4;
 const decodes = args.num('decodes') ?? 40;
 const imagesDir = args.value('images');
 const targetEmbedding = args.flag('target-embedding');
-const encoderMemoryArena = !args.flag('no-encoder-arena');
+const encoderMemoryArena = args.flag('encoder-arena');
 const encoderThreads = args.num('encoder-threads');
 const jsonOut = args.value('json');
 

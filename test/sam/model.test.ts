@@ -158,8 +158,8 @@ describe('encoder', () => {
     await m.releaseEncoder();
   });
 
-  it('encoder without the memory arena, on its own thread count: same embedding', async () => {
-    const a = await load('arena-on', {}, { cacheDir: false });
+  it('encoder with and without the memory arena, on its own thread count: same embedding', async () => {
+    const a = await load('arena-on', {}, { cacheDir: false, encoderMemoryArena: true });
     const b = await load('arena-off', {}, { cacheDir: false, encoderMemoryArena: false, encoderThreads: 1, threads: 2 });
     const img = patternImage(80, 64, 5);
     expect(Array.from((await b.encode(img)).data)).toEqual(Array.from((await a.encode(img)).data));
