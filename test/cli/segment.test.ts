@@ -201,6 +201,12 @@ describe('medpersam segment: input errors exit 1 and name the file', () => {
     const samOnly = captureIo();
     expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o4'), '--sam', 'none', '--rounds', '2', '--threads', '1'], samOnly)).toBe(1);
     expect(samOnly.err()).toBe('error: --rounds, --threads need a SAM model (not used with --sam none)\n');
+    const encThreads = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o6'), '--sam', 'none', '--encoder-threads', '1'], encThreads)).toBe(1);
+    expect(encThreads.err()).toBe('error: --encoder-threads needs a SAM model (not used with --sam none)\n');
+    const encZero = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o7'), '--encoder-threads', '0'], encZero)).toBe(1);
+    expect(encZero.err()).toBe('error: --encoder-threads must be an integer from 1 to 1024, got "0"\n');
 
     const lr = captureIo();
     expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o5'), '--sam', 'none', '--lr', 'fast'], lr)).toBe(1);

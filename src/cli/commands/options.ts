@@ -50,6 +50,7 @@ export interface SamCliOptions {
   points?: PointStrategy;
   method?: 'med-persam' | 'persam';
   threads?: string;
+  encoderThreads?: string;
   targetEmbedding?: boolean;
 }
 
@@ -81,7 +82,8 @@ export function addSamOptions(command: Command): Command {
     )
     .addOption(new Option('--method <name>', 'med-persam (default) or the PerSAM baseline').choices(['med-persam', 'persam']))
     .option('--no-target-embedding', 'do not patch the decoder for PerSAM target-semantic prompting')
-    .option('--threads <n>', 'ONNX Runtime threads (default: one per physical core)');
+    .option('--threads <n>', 'ONNX Runtime threads (default: one per physical core)')
+    .option('--encoder-threads <n>', "ONNX Runtime threads of SAM's encoder, which runs during warp training (default: --threads)");
 }
 
 /** Overrides of the warp settings from the flags the user gave (undefined fields = preset values). */
@@ -139,7 +141,10 @@ export function samLoopOptions(o: SamCliOptions & WarpCliOptions): Partial<MedPe
   if (o.method !== undefined) out.method = o.method;
   if (o.targetEmbedding === false) out.targetEmbedding = false;
   const threads = optionalInt('--threads', o.threads, 1, 1024);
-  if (threads !== undefined) out.samLoad = { threads };
+  const encoderThreads = optionalInt('--encoder-threads', o.encoderThreads, 1, 1024);
+  if (threads !== undefined || encoderThreads !== undefined) {
+    out.samLoad = { ...(threads !== undefined ? { threads } : {}), ...(encoderThreads !== undefined ? { encoderThreads } : {}) };
+  }
   return out;
 }
 
@@ -181,6 +186,7 @@ export function rejectSamFlagsWithoutSam(o: SamCliOptions): void {
     ['--points', o.points !== undefined],
     ['--method', o.method !== undefined],
     ['--threads', o.threads !== undefined],
+    ['--encoder-threads', o.encoderThreads !== undefined],
     ['--no-target-embedding', o.targetEmbedding === false],
   ];
   const flags = given.filter(([, g]) => g).map(([f]) => f);
