@@ -68,6 +68,7 @@ import { normalizedToSam255 } from '../sam/preprocess.js';
 import { initTf, type TfBackendChoice } from '../warp/backend.js';
 import { WarpModel, toWorkingImage, type LabelWarpMode } from '../warp/model.js';
 import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
+import { phaseBudget } from '../warp/schedule.js';
 import { diceIoUPerClass, meanScores, type ClassScore } from '../eval/metrics.js';
 import { pointAccuracy, hopkinsStatistic } from '../eval/points.js';
 import { buildSummary, renderHtmlReport, toCsv, toJson, type EvaluationSummary } from '../eval/report.js';
@@ -494,7 +495,7 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
       for (let round = 0; round <= r.retrainRounds; round++) {
         abortCheck();
         const phase = phaseName(round);
-        const epochs = round === 0 ? r.warpSettings.schedule.initialEpochs : r.warpSettings.schedule.retrainEpochs;
+        const budget = phaseBudget(r.warpSettings.schedule, round === 0 ? 'initial' : 'retrain');
         // Is every image of this round already done?
         const pending: TestImageInput[] = [];
         for (const t of tests) if (!(await state.hasRoundResult(round, t.id))) pending.push(t);
@@ -508,7 +509,7 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
         }
         // ---- (re)train to this round's phase
         const needsTraining =
-          r.method === 'med-persam' && (phaseRank(modelPhase) < round || (modelPhase === phase && warp.progress.epochInPhase < epochs));
+          r.method === 'med-persam' && warp.needsTraining(phase, budget);
         if (needsTraining) {
           if (round > 0) {
             // Pseudolabels = the previous round's labels (§3.3).
@@ -522,9 +523,9 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
           }
           try {
             await timer.timeAsync('warp-train', () =>
-              warp.train(phase, epochs, {
+              warp.train(phase, budget, {
                 onProgress: (e) => progress({ ...e, stage: 'warp-train', message: `round ${round}: ${e.message ?? ''}` }),
-                onEpochEnd: saveCkpt,
+                onCheckpoint: saveCkpt,
                 signal: opts.signal,
               }),
             );

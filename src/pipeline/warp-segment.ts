@@ -7,7 +7,7 @@
  *   OUT/masks/<stem>.png      label map, original size (0 = background, class values of the reference mask)
  *   OUT/overlays/<stem>.png   the image with the label drawn over it
  *   OUT/run.json              settings, versions, backend, per-stage timings (atomic; status 'running' | 'complete')
- *   OUT/.state/warp.ckpt      training checkpoint (weights + AdamW + epoch + RNG; saved every epoch)
+ *   OUT/.state/warp.ckpt      training checkpoint (weights + AdamW + step + sampler + RNG; every 25 steps)
  *
  * Resumable: rerun with the same settings and the run continues from the checkpoint and skips masks already
  * written. Different settings in an existing medpersam folder → SETTINGS_MISMATCH; an existing non-empty folder
@@ -31,6 +31,7 @@ import {
 import { initTf, type TfBackendChoice } from '../warp/backend.js';
 import { WarpModel, type LabelWarpMode } from '../warp/model.js';
 import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
+import { phaseBudget } from '../warp/schedule.js';
 import { MedpersamUserError } from '../errors.js';
 import { noProgress, type ProgressCallback } from '../progress.js';
 import type { ClassNames } from '../image/types.js';
@@ -156,10 +157,10 @@ export async function runWarpOnlySegmentation(opts: WarpSegmentOptions, onProgre
         throw new MedpersamUserError('SETTINGS_MISMATCH', `checkpoint does not match this run (${(err as Error).message})`, { file: ckptPath });
       }
     }
-    const train = await model.train('initial', settings.schedule.initialEpochs, {
+    const train = await model.train('initial', phaseBudget(settings.schedule, 'initial'), {
       onProgress,
       signal: opts.signal,
-      onEpochEnd: (c) => saveCheckpointFile(ckptPath, c),
+      onCheckpoint: (c) => saveCheckpointFile(ckptPath, c),
     });
     const t2 = performance.now();
 
@@ -196,8 +197,7 @@ export async function runWarpOnlySegmentation(opts: WarpSegmentOptions, onProgre
       runInfo('complete', {
         finishedAt: new Date().toISOString(),
         timings,
-        epochsRunThisCall: train.epochsRun,
-        lastEpochLoss: train.lastEpochLoss,
+        training: { phaseSteps: train.phaseSteps, stepsRunThisCall: train.stepsRun, recentLoss: train.recentLoss, recentLossSteps: train.recentLossSteps },
         masksWritten: written.length,
         masksSkipped: skipped.length,
         classes: model.classes,
