@@ -13,6 +13,7 @@ import { initTf, type TfBackendChoice } from '../warp/backend.js';
 import { WarpModel, type LabelWarpMode } from '../warp/model.js';
 import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
 import type { LossBreakdown } from '../warp/trainer.js';
+import type { LabelMap } from '../image/types.js';
 import { phaseBudget, type TrainBudget } from '../warp/schedule.js';
 import { defaultWarpThreads, startNodeWarpWorkers } from '../warp/parallel/node-workers.js';
 import type { WarpWorkerPeer } from '../warp/parallel/worker-peer.js';
@@ -34,6 +35,11 @@ export interface BenchWarpOptions {
   backend?: TfBackendChoice;
   /** Threads that train and apply the model (default: every core; 1 = no worker threads). */
   threads?: number;
+  /**
+   * Also score the test set every this many training steps (mean Dice over classes and images → `curve`); the
+   * scoring time is left out of the training time. For choosing step budgets.
+   */
+  diceEvery?: number;
   onProgress?: ProgressCallback;
 }
 
@@ -70,6 +76,11 @@ export interface BenchWarpResult {
   /** Mean loss over the last steps (TrainPhaseResult.recentLoss). */
   recentLoss: LossBreakdown | null;
   perImage: { id: string; dice: number[] }[];
+  /** Mean Dice of the reference mask copied unchanged onto every test image (identity warp): the floor. */
+  referenceCopyDice: number;
+  /** Mean Dice during training (diceEvery), and the seconds spent scoring it (not in timings.trainS). */
+  curve?: { step: number; meanDice: number }[];
+  curveS?: number;
 }
 
 export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWarpResult> {
@@ -115,14 +126,45 @@ async function benchWithModel(
   const t1 = performance.now();
   const cpu1 = process.cpuUsage();
   const budget = phaseBudget(settings.schedule, 'initial');
-  const train = await model.train('initial', budget, { onProgress });
-  const t2 = performance.now();
+  const curve: { step: number; meanDice: number }[] = [];
+  let curveMs = 0;
+  const gtCache = new Map<string, LabelMap>();
+  const gtOf = async (t: DatasetItem): Promise<LabelMap> => {
+    const hit = gtCache.get(t.id);
+    if (hit) return hit;
+    const gt = await readLabelMap(t.maskPath!, { classes: ds.classes });
+    if (opts.diceEvery) gtCache.set(t.id, gt);
+    return gt;
+  };
+  const scoreNow = async (): Promise<number> => {
+    let sum = 0;
+    for (const f of await model.testFlowsParallel(tests.map((t) => t.id), 16)) {
+      const scores = diceIoUPerClass(model.labelFromFlow(f.flowXyWarp, f.width, f.height, labelWarp), await gtOf(tests.find((t) => t.id === f.id)!), model.classes);
+      sum += scores.reduce((a, sc) => a + sc.dice, 0) / scores.length;
+    }
+    return sum / tests.length;
+  };
+  const train = await model.train('initial', budget, {
+    onProgress,
+    ...(opts.diceEvery
+      ? {
+          checkpointEvery: opts.diceEvery,
+          onCheckpoint: async (c: { progress: { stepInPhase: number } }) => {
+            const c0 = performance.now();
+            curve.push({ step: c.progress.stepInPhase, meanDice: await scoreNow() });
+            curveMs += performance.now() - c0;
+          },
+        }
+      : {}),
+  });
+  const t2 = performance.now() - curveMs;
   const cpuTrain = process.cpuUsage(cpu1);
   const classes = model.classes;
   const sums = new Map<number, { dice: number; iou: number }>(classes.map((c) => [c, { dice: 0, iou: 0 }]));
   const altMode: LabelWarpMode = labelWarp === 'nearest' ? 'argmax' : 'nearest';
   const altSums = new Map<number, number>(classes.map((c) => [c, 0]));
   const perImage: BenchWarpResult['perImage'] = [];
+  let copySum = 0;
   const byId = new Map(tests.map((t) => [t.id, t]));
   let done = 0;
   const ids = tests.map((t) => t.id);
@@ -131,7 +173,9 @@ async function benchWithModel(
     for (const f of await model.testFlowsParallel(ids.slice(s, s + BATCH), BATCH)) {
       const id = f.id;
       const label = model.labelFromFlow(f.flowXyWarp, f.width, f.height, labelWarp);
-      const gt = await readLabelMap(byId.get(id)!.maskPath!, { classes: ds.classes });
+      const gt = await gtOf(byId.get(id)!);
+      const copy = diceIoUPerClass(model.labelFromFlow(new Float32Array(f.flowXyWarp.length), f.width, f.height, labelWarp), gt, classes);
+      copySum += copy.reduce((a, sc) => a + sc.dice, 0) / copy.length;
       if (opts.compareLabelWarps) {
         const alt = diceIoUPerClass(model.labelFromFlow(f.flowXyWarp, f.width, f.height, altMode), gt, classes);
         for (const sc of alt) altSums.set(sc.cls, altSums.get(sc.cls)! + sc.dice);
@@ -146,7 +190,7 @@ async function benchWithModel(
       onProgress({ stage: 'warp-apply', done: ++done, total: ids.length, message: id });
     }
   }
-  const t3 = performance.now();
+  const t3 = performance.now() - curveMs;
   const perClass: BenchClassResult[] = classes.map((c) => ({
     cls: c,
     name: ds.classes?.get(c) ?? `class ${c}`,
@@ -187,6 +231,8 @@ async function benchWithModel(
     budget,
     recentLoss: train.recentLoss,
     perImage,
+    referenceCopyDice: copySum / tests.length,
+    ...(opts.diceEvery ? { curve, curveS: curveMs / 1000 } : {}),
   };
   return result;
 }

@@ -29,6 +29,8 @@ import { BatchSampler, batchSizeFor, phaseBudget, stepsInPhase, type SamplerStat
 import { disposeWarpBatch, shardSizes, shardTensors, splitBatch, wholeBatch, type BatchData } from './parallel/batch-data.js';
 import { flatWeights, predictFlows, shardGradients } from './parallel/engine.js';
 import type { WarpWorkerPeer, WeightsSource } from './parallel/worker-peer.js';
+import { WARP_MODEL_FORMAT_VERSION, WARP_MODEL_KIND, type SavedWarpModel, type SavedWarpReference } from './saved-model.js';
+import { MedpersamUserError } from '../errors.js';
 import { upsampleFlowPlanes, warpLabelArgmax, warpLabelNearest } from './spatial.js';
 import type { ProgressCallback } from '../progress.js';
 
@@ -533,6 +535,58 @@ export class WarpModel {
     this.totalSteps = data.progress.totalSteps;
     this.samplerState = { pass: [...data.progress.sampler.pass], position: data.progress.sampler.position };
     this.weightsVersion++;
+  }
+
+  // ---- saved models (saved-model.ts) -------------------------------------------------------------------------
+
+  /** The trained weights with their settings and provenance, ready for serializeWarpModel. */
+  toSavedModel(info: { reference: Omit<SavedWarpReference, 'classes'>; medpersamVersion: string; createdAt?: string }): SavedWarpModel {
+    return {
+      kind: WARP_MODEL_KIND,
+      formatVersion: WARP_MODEL_FORMAT_VERSION,
+      medpersamVersion: info.medpersamVersion,
+      createdAt: info.createdAt ?? new Date().toISOString(),
+      settings: this.settings,
+      reference: { ...info.reference, classes: [...this.classes] },
+      training: {
+        phase: this.phase,
+        totalSteps: this.totalSteps,
+        threads: this.threads,
+        backend: tf.getBackend(),
+        testImages: this.tests.length,
+      },
+      weights: this.network.params.exportArrays(),
+    };
+  }
+
+  /**
+   * A model with a saved model's settings and weights, for the reference it was trained with (check that with
+   * checkSavedReference first). Ready to warp: add tests and call warpTests / predictFlowsWork, no training.
+   */
+  static fromSavedModel(saved: SavedWarpModel, reference: { image: FloatImage; label: LabelMap }): WarpModel {
+    let model: WarpModel;
+    try {
+      model = new WarpModel(saved.settings, reference);
+    } catch (err) {
+      throw new MedpersamUserError('WARP_MODEL_INCOMPATIBLE', `the warp model's settings do not build a network here (${(err as Error).message})`, { cause: err });
+    }
+    if (model.classes.join(',') !== saved.reference.classes.join(',')) {
+      model.dispose();
+      throw new MedpersamUserError(
+        'WARP_MODEL_REFERENCE_MISMATCH',
+        `the warp model was trained with reference classes ${saved.reference.classes.join(', ')}, this reference mask has ${model.classes.join(', ')}`,
+      );
+    }
+    try {
+      model.network.params.importArrays(saved.weights);
+    } catch (err) {
+      model.dispose();
+      throw new MedpersamUserError('WARP_MODEL_INCOMPATIBLE', `the warp model's weights do not fit its network (${(err as Error).message})`, { cause: err });
+    }
+    model.phase = saved.training.phase;
+    model.totalSteps = saved.training.totalSteps;
+    model.weightsVersion++;
+    return model;
   }
 
   dispose(): void {
