@@ -123,3 +123,8 @@ export class BatchSampler {
     this.position = state.position;
   }
 }
+
+/** "600 steps" / "10 epochs". */
+export function describeBudget(budget: TrainBudget): string {
+  return budget.unit === 'steps' ? `${budget.steps} steps` : `${budget.epochs} epoch${budget.epochs === 1 ? '' : 's'}`;
+}

@@ -132,7 +132,8 @@ describe('medpersam segment: Ctrl-C', () => {
     expect(await runCli([...argv, '--json'], rerun)).toBe(0);
     expect(JSON.parse(rerun.out()).written.sort()).toEqual(testIds);
     const run = JSON.parse(await readFile(join(out, 'run.json'), 'utf8'));
-    expect(run.epochsRunThisCall).toBeLessThan(6);
+    // 3 images, batch 4, 6 epochs = 6 steps; the interrupted call saved its step, the rerun did the rest
+    expect(run.training.stepsRunThisCall).toBeLessThan(6);
   }, 120_000);
 });
 
@@ -200,7 +201,11 @@ describe('medpersam segment: input errors exit 1 and name the file', () => {
 
     const samOnly = captureIo();
     expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o4'), '--sam', 'none', '--rounds', '2', '--threads', '1'], samOnly)).toBe(1);
-    expect(samOnly.err()).toBe('error: --rounds, --threads need a SAM model (not used with --sam none)\n');
+    expect(samOnly.err()).toBe('error: --rounds needs a SAM model (not used with --sam none)\n');
+
+    const both = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o6'), '--sam', 'none', '--steps', '10', '--epochs', '2'], both)).toBe(1);
+    expect(both.err()).toBe('error: give --steps or --epochs, not both\n');
 
     const lr = captureIo();
     expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o5'), '--sam', 'none', '--lr', 'fast'], lr)).toBe(1);

@@ -11,6 +11,7 @@ import type { WarpSegmentResult } from '../../pipeline/warp-segment.js';
 import type { ProgressCallback } from '../../progress.js';
 import { writeLine, type CliWritable } from '../io.js';
 import { formatDuration, formatPercent } from '../table.js';
+import { describeBudget, phaseBudget } from '../../warp/schedule.js';
 
 /**
  * Score `predDir` against `gtDir` (src/pipeline evaluateFolders) leaving out the reference image's ground truth
@@ -49,7 +50,7 @@ export function printWarpSegmentSummary(out: CliWritable, r: WarpSegmentResult, 
   const t = r.timings;
   writeLine(
     out,
-    `time: read ${formatDuration(t.readS)}, train ${formatDuration(t.trainS)} (${r.settings.schedule.initialEpochs} epochs at ` +
+    `time: read ${formatDuration(t.readS)}, train ${formatDuration(t.trainS)} (${describeBudget(phaseBudget(r.settings.schedule, 'initial'))} at ` +
       `${r.settings.network.resolution} px), warp ${formatDuration(t.warpS)}, total ${formatDuration(t.totalS)}`,
   );
 }
