@@ -3,6 +3,7 @@
  * every error names the file.
  */
 import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { writeFileAtomic } from './atomic.js';
 import { MedpersamUserError } from '../errors.js';
 import { deserializeWarpModel, serializeWarpModel, type SavedWarpModel } from '../warp/saved-model.js';
@@ -14,7 +15,13 @@ export async function writeWarpModelFile(path: string, model: SavedWarpModel): P
   await writeFileAtomic(path, serializeWarpModel(model));
 }
 
+/** Read a warp model file; every problem is a MedpersamUserError naming the file. */
 export async function readWarpModelFile(path: string): Promise<SavedWarpModel> {
+  return (await readWarpModelFileWithId(path)).model;
+}
+
+/** The model and the sha256 (hex) of the file's bytes (its identity in a run's fingerprint). */
+export async function readWarpModelFileWithId(path: string): Promise<{ model: SavedWarpModel; sha256: string }> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
@@ -25,7 +32,7 @@ export async function readWarpModelFile(path: string): Promise<SavedWarpModel> {
     throw new MedpersamUserError('WARP_MODEL_UNREADABLE', `cannot read the warp model file (${code ?? (err as Error).message})`, { file: path, cause: err });
   }
   try {
-    return deserializeWarpModel(bytes);
+    return { model: deserializeWarpModel(bytes), sha256: createHash('sha256').update(bytes).digest('hex') };
   } catch (err) {
     if (err instanceof MedpersamUserError) throw new MedpersamUserError(err.code, err.message, { file: path, cause: err });
     throw err;

@@ -495,6 +495,11 @@ export class WarpModel {
     }
   }
 
+  /** warpTests on every thread (predictFlowsWorkParallel): the same labels, in order. */
+  async warpTestsParallel(ids: string[], each: (id: string, label: LabelMap) => void, mode: LabelWarpMode = 'nearest', batchSize = 8): Promise<void> {
+    for (const f of await this.testFlowsParallel(ids, batchSize)) each(f.id, this.labelFromFlow(f.flowXyWarp, f.width, f.height, mode));
+  }
+
   /** testFlows on every thread (predictFlowsWorkParallel); the same flows. */
   async testFlowsParallel(ids: string[], batchSize = 8): Promise<{ id: string; flowXyWarp: Float32Array; width: number; height: number }[]> {
     const entries = ids.map((id) => this.entry(id));
