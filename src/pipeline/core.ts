@@ -615,7 +615,7 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
         const pending: ImageSource[] = [];
         for (const t of tests) if (!(await store.hasRoundResult(round, t.id))) pending.push(t);
         const modelPhase = warp.progress.phase;
-        if (pending.length > 0 && phaseRank(modelPhase) > round) {
+        if (!saved && pending.length > 0 && phaseRank(modelPhase) > round) {
           throw new MedpersamUserError(
             'BAD_RUN_STATE',
             `round ${round} lacks results for ${pending.length} image(s) but the warp checkpoint is already at phase ${modelPhase}; use a new output folder`,

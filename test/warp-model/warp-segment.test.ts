@@ -69,7 +69,7 @@ describe('runWarpOnlySegmentation', () => {
     expect(r2.skipped.sort()).toEqual(['a', 'b']);
     expect(r2.written).toEqual(['c']);
     const run2 = JSON.parse(await readFile(join(out, 'run.json'), 'utf8'));
-    expect(run2.training.stepsRunThisCall).toBe(0);
+    expect(run2.training.phases).toMatchObject([{ phase: 'initial', budget: '2 epochs', phaseSteps: 4, stepsRunThisCall: 0 }]);
   }, 120_000);
 
   it('resumes an interrupted training from the checkpoint and ends where an uninterrupted run ends', async () => {
@@ -81,11 +81,11 @@ describe('runWarpOnlySegmentation', () => {
       runWarpOnlySegmentation(opts(interrupted, { signal: ac.signal }), (e) => {
         if (e.stage === 'warp-train' && e.done === 1) ac.abort();
       }),
-    ).rejects.toThrow(/aborted/);
+    ).rejects.toMatchObject({ code: 'ABORTED' });
     expect((await loadCheckpointFile(join(interrupted, '.state', 'warp.ckpt')))!.progress.stepInPhase).toBe(1);
     await runWarpOnlySegmentation(opts(interrupted));
     const run = JSON.parse(await readFile(join(interrupted, 'run.json'), 'utf8'));
-    expect(run.training.stepsRunThisCall).toBe(3);
+    expect(run.training.phases[0].stepsRunThisCall).toBe(3);
 
     const straight = join(root, 'out-straight');
     await runWarpOnlySegmentation(opts(straight, { overlays: false }));

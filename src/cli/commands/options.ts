@@ -146,6 +146,8 @@ export function threadsOption(o: WarpCliOptions): number | undefined {
 
 export function samLoopOptions(o: SamCliOptions & WarpCliOptions): Partial<MedPerSamOptions> {
   const out: Partial<MedPerSamOptions> = { warp: warpStageOptions(o) };
+  const warpThreads = threadsOption(o);
+  if (warpThreads !== undefined) out.warp = { ...out.warp, threads: warpThreads };
   const rounds = optionalInt('--rounds', o.rounds, 0, 1000);
   if (rounds !== undefined) out.retrainRounds = rounds;
   const refinements = optionalInt('--refinements', o.refinements, 0, 1000);
@@ -157,6 +159,32 @@ export function samLoopOptions(o: SamCliOptions & WarpCliOptions): Partial<MedPe
   const threads = threadsOption(o);
   if (threads !== undefined) out.samLoad = { threads };
   return out;
+}
+
+/** Flags that train or define the warp model make no sense with --warp-model (its settings are in the file). */
+export function rejectTrainingFlagsWithSavedModel(o: WarpCliOptions & SamCliOptions): void {
+  const given: [string, boolean][] = [
+    ['--preset', o.preset !== undefined],
+    ['--steps', o.steps !== undefined],
+    ['--epochs', o.epochs !== undefined],
+    ['--res', o.res !== undefined],
+    ['--arch', o.arch !== undefined],
+    ['--no-aug', o.aug === false],
+    ['--no-affine', o.affine === false],
+    ['--seed', o.seed !== undefined],
+    ['--lr', o.lr !== undefined],
+    ['--lr-schedule', o.lrSchedule !== undefined],
+    ['--rounds', o.rounds !== undefined],
+    ['--retrain-steps', o.retrainSteps !== undefined],
+    ['--retrain-epochs', o.retrainEpochs !== undefined],
+  ];
+  const flags = given.filter(([, g]) => g).map(([f]) => f);
+  if (flags.length > 0) {
+    throw new MedpersamUserError(
+      'BAD_OPTION',
+      `${flags.join(', ')} ${flags.length === 1 ? 'trains or defines' : 'train or define'} the warp model; with --warp-model it is used as saved (leave ${flags.length === 1 ? 'it' : 'them'} out)`,
+    );
+  }
 }
 
 /** True when the user asked for the warp model alone. */
