@@ -8,6 +8,8 @@ import { startNodeWarpWorkers } from '../../src/warp/parallel/node-workers.js';
 import type { WarpWorkerPeer } from '../../src/warp/parallel/worker-peer.js';
 import type { WorkerChannel } from '../../src/warp/parallel/channel.js';
 import { WarpWorkerPeer as Peer } from '../../src/warp/parallel/worker-peer.js';
+import { serveWarpWorker } from '../../src/warp/parallel/worker-server.js';
+import { webWorkerChannel, type WebMessageEndpoint } from '../../src/warp/parallel/web-workers.js';
 import { discPair, tinySettings } from './helpers.js';
 
 beforeAll(async () => {
@@ -148,6 +150,27 @@ describe('training on two threads (worker_threads)', () => {
     resumed.detachWorkers();
     straight.dispose();
     resumed.dispose();
+  }, 120_000);
+
+  it('the Web message channel (what a browser app uses with Web Workers) carries the same protocol', async () => {
+    // Both ends of a MessageChannel in this thread: the worker side serves with the same engine, so the
+    // two-shard step must equal the worker_threads one bit for bit.
+    const { port1, port2 } = new MessageChannel();
+    serveWarpWorker(webWorkerChannel(port2 as unknown as WebMessageEndpoint));
+    const peer = new Peer(webWorkerChannel(port1 as unknown as WebMessageEndpoint), 'web worker 1');
+    const viaWeb = toyModel();
+    await viaWeb.useWorkers([peer]);
+    await viaWeb.train('initial', { unit: 'steps', steps: 2 });
+    if (workers.length === 0) workers = startNodeWarpWorkers(1);
+    const viaNode = toyModel();
+    await viaNode.useWorkers(workers);
+    await viaNode.train('initial', { unit: 'steps', steps: 2 });
+    expect(Array.from(flatOf(viaWeb))).toEqual(Array.from(flatOf(viaNode)));
+    viaWeb.detachWorkers();
+    viaNode.detachWorkers();
+    await peer.close();
+    port2.close();
+    [viaWeb, viaNode].forEach((m) => m.dispose());
   }, 120_000);
 
   it('a worker that fails makes the step fail with an error naming it', async () => {
