@@ -4,6 +4,7 @@
  * read every test image into it (input-check.ts: every unreadable image listed at once, or skipped on request),
  * and describe the training for the run record.
  */
+import * as tf from '@tensorflow/tfjs';
 import { MedpersamUserError } from '../errors.js';
 import type { LabelMap } from '../image/types.js';
 import type { ProgressCallback } from '../progress.js';
@@ -76,7 +77,9 @@ export async function openWarpStage(input: WarpStageInput): Promise<WarpStage> {
   } else {
     model = new WarpModel(input.settings, { image: reference.image.image, label: reference.label });
   }
-  const threads = warpThreadsFor(input.threads, input.environment);
+  // Worker threads run their own tfjs engines: wasm or cpu. Another backend (tfjs-node) uses its own threads.
+  const backend = tf.getBackend();
+  const threads = backend === 'wasm' || backend === 'cpu' ? warpThreadsFor(input.threads, input.environment) : 1;
   const workers = threads > 1 ? input.environment.startWarpWorkers!(threads - 1) : [];
   const close = async () => {
     model.detachWorkers();

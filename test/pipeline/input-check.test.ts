@@ -51,3 +51,15 @@ describe('readEveryInput', () => {
     await expect(readEveryInput([{ id: 'x', file: 'x.png' }], async () => { throw new TypeError('boom'); }, () => {})).rejects.toThrow(TypeError);
   });
 });
+
+describe('warpThreadsFor', () => {
+  it('the run\'s count, else the environment default; one thread when the environment has no workers', async () => {
+    const { warpThreadsFor } = await import('../../src/pipeline/warp-stage.js');
+    const env = { startWarpWorkers: () => [], defaultWarpThreads: () => 4 };
+    expect(warpThreadsFor(undefined, env)).toBe(4);
+    expect(warpThreadsFor(2, env)).toBe(2);
+    expect(warpThreadsFor(3, {})).toBe(1);
+    expect(warpThreadsFor(undefined, { startWarpWorkers: () => [] })).toBe(1);
+    expect(() => warpThreadsFor(0, env)).toThrow(/threads must be an integer >= 1/);
+  });
+});
