@@ -61,7 +61,8 @@ import type { CheckpointData } from '../warp/checkpoint.js';
 import { evaluateRun, type PointStats, type RgbPngEncoder, type RoundMetrics } from './evaluate-run.js';
 import type { OutputSink } from './output-sink.js';
 import { scaleFlow } from './perturb.js';
-import { buildRunRecord, StageTimer, type RunRecord, type RuntimeInfo, type SamModelRecord } from './run-record.js';
+import { buildRunRecord, StageTimer, type RunCounters, type RunRecord, type RuntimeInfo, type SamModelRecord } from './run-record.js';
+import { encodeAhead, type EncodeAheadItem, type EncodeAheadModel } from '../sam/encode-ahead.js';
 import type { RunStore } from './run-store.js';
 import { overlayMarks, samInputImage, segmentOneImage, type ImageSegmentSettings, type SamModelLike } from './segment-image.js';
 import type { ImageSource, LoadedImage, ReferenceSource } from './sources.js';
@@ -541,6 +542,7 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
   const sam = await timer.time('sam-load', loadSam);
   const statsAtStart = sam.model.stats();
   const counters = { decoderCalls: 0, imagesProcessed: 0, imagesReused: 0 };
+  let encodeAheadStats: RunCounters['encodeAhead'];
 
   const saved = input.warpModel;
   // ---- warp model: reference + every test image (kept as R×R working copies only); all unreadable images are
@@ -624,6 +626,12 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
         }
         // ---- (re)train to this round's phase
         const needsTraining = r.method === 'med-persam' && !saved && warp.needsTraining(phase, budget);
+        // SAM's encoder (its own ONNX Runtime threads) encodes every image while round 0's training runs, so the
+        // round finds them cached; then the encoder session is freed (src/sam/encode-ahead.ts).
+        const encoding =
+          round === 0 && needsTraining && pending.length > 0 && sam.model.releaseEncoder
+            ? encodeAhead(sam.model as EncodeAheadModel, encodeAheadItems(reference.image, pending), { signal: input.signal })
+            : null;
         if (needsTraining) {
           if (round > 0) {
             // Pseudolabels = the previous round's labels (§3.3).
@@ -653,6 +661,10 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
           if (round === r.retrainRounds) {
             await timer.time('outputs', async () => sink.writeWarpModel?.(await toSavedModel(warp, { ...reference, name: input.reference.image.name }, (await input.environment.runtimeInfo()).toolVersion)));
           }
+        }
+        if (encoding) {
+          const ahead = await timer.timeAsync('sam-encode-wait', () => encoding.done);
+          encodeAheadStats = { images: ahead.encoded, encoderRunMs: ahead.encoderRunMs, wallMs: ahead.wallMs, waitMs: timer.totals()['sam-encode-wait'] ?? 0 };
         }
         if (pending.length === 0) {
           counters.imagesReused += tests.length;
@@ -704,6 +716,8 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
             progress({ stage: 'sam', done, total: tests.length, message: `round ${round}/${r.retrainRounds} ${t.id}` });
           }
         }
+        // Every image of the run is encoded and cached now: later rounds only decode.
+        await sam.model.releaseEncoder?.();
       }
     }
     // The warp model's work is done: free it and its workers before the evaluation.
@@ -788,6 +802,7 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
         decodeTotalMs: statsNow.decodeTotalMs - statsAtStart.decodeTotalMs,
         imagesProcessed: counters.imagesProcessed,
         imageRoundsReused: counters.imagesReused,
+        ...(encodeAheadStats ? { encodeAhead: encodeAheadStats } : {}),
       },
       warp: warpRecord,
       results: summary ? { meanDice: summary.meanDice, meanIoU: summary.meanIoU, perRound, pointStats } : undefined,
@@ -799,4 +814,12 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
     await stage?.close();
     await sam.release?.();
   }
+}
+
+/** The reference and the test images, loaded when the background encoder reaches them. */
+function encodeAheadItems(reference: LoadedImage, tests: readonly ImageSource[]): EncodeAheadItem[] {
+  return [
+    { id: 'reference', load: async () => samInputImage(reference) },
+    ...tests.map((t) => ({ id: t.id, load: async () => samInputImage(await t.load()) })),
+  ];
 }

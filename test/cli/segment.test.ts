@@ -248,6 +248,12 @@ describe('medpersam segment: input errors exit 1 and name the file', () => {
     const both = captureIo();
     expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o6'), '--sam', 'none', '--steps', '10', '--epochs', '2'], both)).toBe(1);
     expect(both.err()).toBe('error: give --steps or --epochs, not both\n');
+    const encThreads = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o8'), '--sam', 'none', '--encoder-threads', '1'], encThreads)).toBe(1);
+    expect(encThreads.err()).toBe('error: --encoder-threads needs a SAM model (not used with --sam none)\n');
+    const encZero = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o7'), '--encoder-threads', '0'], encZero)).toBe(1);
+    expect(encZero.err()).toBe('error: --encoder-threads must be an integer from 1 to 1024, got "0"\n');
 
     const lr = captureIo();
     expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o5'), '--sam', 'none', '--lr', 'fast'], lr)).toBe(1);

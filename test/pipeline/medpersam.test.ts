@@ -67,6 +67,14 @@ describe('echo-mask decoder', () => {
     // One encoder run per test image + the reference; one decoder call per image and class.
     expect(res.record.counters.encoderRuns).toBe(TESTS + 1);
     expect(res.record.counters.decoderCalls).toBe(TESTS * CLASSES);
+    // Those encoder runs happened in the background during the initial warp training (encode-ahead), all of them.
+    const ahead = res.record.counters.encodeAhead!;
+    expect(ahead.images).toBe(TESTS + 1);
+    expect(ahead.encoderRunMs).toBeCloseTo(res.record.counters.encoderRunMs, 6);
+    expect(ahead.waitMs).toBeLessThanOrEqual(ahead.wallMs + 1);
+    expect(res.record.timingsMs['sam-encode-wait']).toBeDefined();
+    // The foreground breakdown leaves the background encoder time out.
+    expect(res.record.breakdown.onnxRuntimeMs).toBeCloseTo(res.record.counters.decoderRunMs, 6);
   }, 120_000);
 
   it('refinement: the smoothed SAM output becomes the next mask prompt; single mask first, then multimask', async () => {
@@ -130,7 +138,8 @@ describe('echo-mask decoder', () => {
     }
     model.dispose();
     expect(res.record.counters.encoderRuns).toBe(0); // every embedding cached by the first test
-    expect(res.record.counters.encodeCalls).toBe(1 + TESTS * 2);
+    // encode() calls: reference + tests ahead of need during training (cache hits here), then reference + tests per round.
+    expect(res.record.counters.encodeCalls).toBe(1 + TESTS + 1 + TESTS * 2);
     expect(res.record.counters.decoderCalls).toBe(TESTS * CLASSES * 1 * 2);
     expect((await readdir(join(res.outDir, 'rounds', '0'))).length).toBe(TESTS);
   }, 120_000);

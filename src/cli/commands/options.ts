@@ -52,6 +52,7 @@ export interface SamCliOptions {
   prompts?: PromptSet;
   points?: PointStrategy;
   method?: 'med-persam' | 'persam';
+  encoderThreads?: string;
   targetEmbedding?: boolean;
 }
 
@@ -85,7 +86,8 @@ export function addSamOptions(command: Command): Command {
       new Option('--points <strategy>', `point prompt strategy (default: ${DEFAULTS.pointStrategy})`).choices(['subregions', 'candidate-region', 'persam-topk']),
     )
     .addOption(new Option('--method <name>', 'med-persam (default) or the PerSAM baseline').choices(['med-persam', 'persam']))
-    .option('--no-target-embedding', 'do not patch the decoder for PerSAM target-semantic prompting');
+    .option('--no-target-embedding', 'do not patch the decoder for PerSAM target-semantic prompting')
+    .option('--encoder-threads <n>', "ONNX Runtime threads of SAM's encoder, which runs during warp training (default: --threads)");
 }
 
 /** Overrides of the warp settings from the flags the user gave (undefined fields = preset values). */
@@ -157,7 +159,10 @@ export function samLoopOptions(o: SamCliOptions & WarpCliOptions): Partial<MedPe
   if (o.method !== undefined) out.method = o.method;
   if (o.targetEmbedding === false) out.targetEmbedding = false;
   const threads = threadsOption(o);
-  if (threads !== undefined) out.samLoad = { threads };
+  const encoderThreads = optionalInt('--encoder-threads', o.encoderThreads, 1, 1024);
+  if (threads !== undefined || encoderThreads !== undefined) {
+    out.samLoad = { ...(threads !== undefined ? { threads } : {}), ...(encoderThreads !== undefined ? { encoderThreads } : {}) };
+  }
   return out;
 }
 
@@ -225,6 +230,7 @@ export function rejectSamFlagsWithoutSam(o: SamCliOptions): void {
     ['--prompts', o.prompts !== undefined],
     ['--points', o.points !== undefined],
     ['--method', o.method !== undefined],
+    ['--encoder-threads', o.encoderThreads !== undefined],
     ['--no-target-embedding', o.targetEmbedding === false],
   ];
   const flags = given.filter(([, g]) => g).map(([f]) => f);
