@@ -6,7 +6,7 @@
  * stage (src/warp/roi-stage.ts; `roi` option, default automatic) refines them and the result holds both the global
  * warp's scores and the refined ones. Library function: never prints; the scripts are bench/warp.ts, bench/roi.ts.
  */
-import { discoverDataset } from '../io/dataset.js';
+import { discoverDataset, type Dataset, type DatasetItem } from '../io/dataset.js';
 import { readImage } from '../io/image.js';
 import { readLabelMap } from '../io/mask.js';
 import { readReferencePair } from '../io/reference.js';
@@ -14,9 +14,12 @@ import { diceIoUPerClass, meanScores, type ClassScore } from '../eval/metrics.js
 import { initTf, type TfBackendChoice } from '../warp/backend.js';
 import { WarpModel, type LabelWarpMode } from '../warp/model.js';
 import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
-import { LocalWarpStage, type LocalStageOptions, type LocalStageSummary } from '../warp/roi-stage.js';
-import type { LabelMap } from '../image/types.js';
 import type { LossBreakdown } from '../warp/trainer.js';
+import type { FloatImage, LabelMap } from '../image/types.js';
+import { LocalWarpStage, type LocalStageOptions, type LocalStageSummary } from '../warp/roi-stage.js';
+import { phaseBudget, type TrainBudget } from '../warp/schedule.js';
+import { defaultWarpThreads, startNodeWarpWorkers } from '../warp/parallel/node-workers.js';
+import type { WarpWorkerPeer } from '../warp/parallel/worker-peer.js';
 import { noProgress, type ProgressCallback } from '../progress.js';
 import { MedpersamUserError } from '../errors.js';
 
@@ -35,6 +38,13 @@ export interface BenchWarpOptions {
   /** The region-of-interest stage (default: automatic by object size; `{ trigger: { mode: 'off' } }` = never). */
   roi?: LocalStageOptions;
   backend?: TfBackendChoice;
+  /** Threads that train and apply the model (default: every core; 1 = no worker threads). */
+  threads?: number;
+  /**
+   * Also score the test set every this many training steps (mean Dice over classes and images → `curve`); the
+   * scoring time is left out of the training time. For choosing step budgets.
+   */
+  diceEvery?: number;
   onProgress?: ProgressCallback;
 }
 
@@ -57,10 +67,12 @@ export interface BenchWarpResult {
   meanDice: number;
   meanIoU: number;
   /**
-   * Wall seconds: read (decode + normalise + resize), train, warp (flow + full-res label warp + scoring; the
-   * region-of-interest stage's time is in `roi.timings`, and in totalS).
+   * Wall seconds: read (decode + normalise + resize), train, warp (flow + full-res label warp + scoring). The
+   * region-of-interest stage's time is in `roi.timings` (and in totalS).
    */
-  timings: { readS: number; trainS: number; warpS: number; totalS: number; secondsPerImage: number; secondsPerEpoch: number };
+  timings: { readS: number; trainS: number; warpS: number; totalS: number; secondsPerImage: number; secondsPerStep: number };
+  /** Threads that trained and applied the model (this one + workers). */
+  threads: number;
   /** CPU seconds (user + system) of this process for the training stage: a load-independent cost measure. */
   trainCpuS: number;
   peakRssMB: number;
@@ -69,16 +81,24 @@ export interface BenchWarpResult {
   /**
    * The region-of-interest stage: its plan, and when it ran, its wall seconds (prepare = re-read the images and
    * resample the crops, train, warp = composed label warps) and the global warp's own scores for comparison
-   * (`perClass` / `meanDice` above are then the refined ones).
+   * (`perClass` / `meanDice` / `perImage` are then the refined ones).
    */
   roi: LocalStageSummary & {
     ran: boolean;
     timings?: { prepareS: number; trainS: number; warpS: number; totalS: number };
     globalOnly?: { perClassDice: number[]; meanDice: number; perImage: { id: string; dice: number[] }[] };
   };
-  epochs: number;
-  lastEpochLoss: LossBreakdown | null;
+  /** Optimiser steps of the initial phase, and its budget as set (steps, or epochs). */
+  steps: number;
+  budget: TrainBudget;
+  /** Mean loss over the last steps (TrainPhaseResult.recentLoss). */
+  recentLoss: LossBreakdown | null;
   perImage: { id: string; dice: number[] }[];
+  /** Mean Dice of the reference mask copied unchanged onto every test image (identity warp): the floor. */
+  referenceCopyDice: number;
+  /** Mean Dice during training (diceEvery), and the seconds spent scoring it (not in timings.trainS). */
+  curve?: { step: number; meanDice: number }[];
+  curveS?: number;
 }
 
 export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWarpResult> {
@@ -91,34 +111,89 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
   const tests = ds.tests.filter((t) => t.maskPath).slice(0, opts.limit ?? ds.tests.length);
   if (tests.length === 0) throw new MedpersamUserError('NO_TEST_IMAGES', 'no test images with masks', { file: opts.datasetDir });
   const ref = await readReferencePair(ds.reference.imagePath, ds.reference.maskPath!, ds.classes);
+  const threads = opts.threads ?? defaultWarpThreads();
+  const workers = startNodeWarpWorkers(threads - 1);
   const model = new WarpModel(settings, { image: ref.image.image, label: ref.label });
+  try {
+    return await benchWithModel(model, workers, settings, labelWarp, tests, ds, t0, backend, onProgress, opts, { image: ref.image.image, label: ref.label });
+  } finally {
+    model.dispose();
+    await Promise.all(workers.map((w) => w.close()));
+  }
+}
+
+async function benchWithModel(
+  model: WarpModel,
+  workers: WarpWorkerPeer[],
+  settings: WarpSettings,
+  labelWarp: LabelWarpMode,
+  tests: DatasetItem[],
+  ds: Dataset,
+  t0: number,
+  backend: string,
+  onProgress: ProgressCallback,
+  opts: BenchWarpOptions,
+  reference: { image: FloatImage; label: LabelMap },
+): Promise<BenchWarpResult> {
+  const startWorkers = model.useWorkers(workers);
   for (let i = 0; i < tests.length; i++) {
     const t = tests[i]!;
     model.addTest(t.id, (await readImage(t.imagePath)).image);
     onProgress({ stage: 'read', done: i + 1, total: tests.length, message: t.id });
   }
+  await startWorkers;
   const t1 = performance.now();
   const cpu1 = process.cpuUsage();
-  const train = await model.train('initial', settings.schedule.initialEpochs, { onProgress });
-  const t2 = performance.now();
+  const budget = phaseBudget(settings.schedule, 'initial');
+  const curve: { step: number; meanDice: number }[] = [];
+  let curveMs = 0;
+  const gtCache = new Map<string, LabelMap>();
+  const gtOf = async (t: DatasetItem): Promise<LabelMap> => {
+    const hit = gtCache.get(t.id);
+    if (hit) return hit;
+    const gt = await readLabelMap(t.maskPath!, { classes: ds.classes });
+    if (opts.diceEvery) gtCache.set(t.id, gt);
+    return gt;
+  };
+  const scoreNow = async (): Promise<number> => {
+    let sum = 0;
+    for (const f of await model.testFlowsParallel(tests.map((t) => t.id), 16)) {
+      const scores = diceIoUPerClass(model.labelFromFlow(f.flowXyWarp, f.width, f.height, labelWarp), await gtOf(tests.find((t) => t.id === f.id)!), model.classes);
+      sum += scores.reduce((a, sc) => a + sc.dice, 0) / scores.length;
+    }
+    return sum / tests.length;
+  };
+  const train = await model.train('initial', budget, {
+    onProgress,
+    ...(opts.diceEvery
+      ? {
+          checkpointEvery: opts.diceEvery,
+          onCheckpoint: async (c: { progress: { stepInPhase: number } }) => {
+            const c0 = performance.now();
+            curve.push({ step: c.progress.stepInPhase, meanDice: await scoreNow() });
+            curveMs += performance.now() - c0;
+          },
+        }
+      : {}),
+  });
+  const t2 = performance.now() - curveMs;
   const cpuTrain = process.cpuUsage(cpu1);
   const classes = model.classes;
-  // The region-of-interest stage (only when the reference has small or thin objects).
-  const stage = new LocalWarpStage(settings, { image: ref.image.image, label: ref.label }, opts.roi ?? {});
+  // The region-of-interest stage (only when the reference has small or thin objects), on the same global flows.
+  const stage = new LocalWarpStage(settings, reference, opts.roi ?? {});
   let roiTimings: BenchWarpResult['roi']['timings'];
-  const tr0 = performance.now();
   if (stage.active) {
-    const BATCH_ROI = 8;
-    for (let s = 0; s < tests.length; s += BATCH_ROI) {
-      const chunk = tests.slice(s, s + BATCH_ROI);
-      const flows = model.testFlows(chunk.map((t) => t.id), BATCH_ROI);
+    const tr0 = performance.now();
+    for (let s = 0; s < tests.length; s += 8) {
+      const chunk = tests.slice(s, s + 8);
+      const flows = await model.testFlowsParallel(chunk.map((t) => t.id), 8);
       for (let j = 0; j < chunk.length; j++) {
         stage.addTest(chunk[j]!.id, (await readImage(chunk[j]!.imagePath)).image, flows[j]!.flowXyWarp);
         onProgress({ stage: 'roi-prepare', done: s + j + 1, total: tests.length, message: chunk[j]!.id });
       }
     }
     const tr1 = performance.now();
-    await stage.train('initial', settings.schedule.initialEpochs * Math.ceil(tests.length / settings.schedule.batchSize), { onProgress });
+    await stage.train('initial', model.phaseSteps(budget), { onProgress });
     roiTimings = { prepareS: (tr1 - tr0) / 1000, trainS: (performance.now() - tr1) / 1000, warpS: 0, totalS: 0 };
   }
   const t2b = performance.now();
@@ -129,6 +204,7 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
   const altMode: LabelWarpMode = labelWarp === 'nearest' ? 'argmax' : 'nearest';
   const altSums = new Map<number, number>(classes.map((c) => [c, 0]));
   const perImage: BenchWarpResult['perImage'] = [];
+  let copySum = 0;
   const byId = new Map(tests.map((t) => [t.id, t]));
   let done = 0;
   const ids = tests.map((t) => t.id);
@@ -141,16 +217,18 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
       stage.warpTests(chunkIds, (id, l) => refined.set(id, l), labelWarp, BATCH);
       roiWarpMs += performance.now() - tw;
     }
-    for (const f of model.testFlows(chunkIds, BATCH)) {
+    for (const f of await model.testFlowsParallel(chunkIds, BATCH)) {
       const id = f.id;
       const globalLabel = model.labelFromFlow(f.flowXyWarp, f.width, f.height, labelWarp);
       const label = refined.get(id) ?? globalLabel;
-      const gt = await readLabelMap(byId.get(id)!.maskPath!, { classes: ds.classes });
+      const gt = await gtOf(byId.get(id)!);
       if (stage.active) {
         const g = diceIoUPerClass(globalLabel, gt, classes);
         for (const sc of g) globalSums.set(sc.cls, globalSums.get(sc.cls)! + sc.dice);
         globalPerImage.push({ id, dice: g.map((sc) => sc.dice) });
       }
+      const copy = diceIoUPerClass(model.labelFromFlow(new Float32Array(f.flowXyWarp.length), f.width, f.height, labelWarp), gt, classes);
+      copySum += copy.reduce((a, sc) => a + sc.dice, 0) / copy.length;
       if (opts.compareLabelWarps) {
         const alt = diceIoUPerClass(model.labelFromFlow(f.flowXyWarp, f.width, f.height, altMode), gt, classes);
         for (const sc of alt) altSums.set(sc.cls, altSums.get(sc.cls)! + sc.dice);
@@ -165,13 +243,13 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
       onProgress({ stage: 'warp-apply', done: ++done, total: ids.length, message: id });
     }
   }
-  const t3 = performance.now();
+  const t3 = performance.now() - curveMs;
   if (roiTimings) {
     roiTimings.warpS = roiWarpMs / 1000;
     roiTimings.totalS = roiTimings.prepareS + roiTimings.trainS + roiTimings.warpS;
   }
   const globalPerClassDice = classes.map((c) => globalSums.get(c)! / tests.length);
-  const roiSummary: BenchWarpResult['roi'] = {
+  const roi: BenchWarpResult['roi'] = {
     ...stage.summary(),
     ran: stage.active,
     ...(roiTimings
@@ -181,6 +259,7 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
         }
       : {}),
   };
+  stage.dispose();
   const perClass: BenchClassResult[] = classes.map((c) => ({
     cls: c,
     name: ds.classes?.get(c) ?? `class ${c}`,
@@ -205,8 +284,9 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
       warpS: (t3 - t2b - roiWarpMs) / 1000,
       totalS: (t3 - t0) / 1000,
       secondsPerImage: (t3 - t0) / 1000 / tests.length,
-      secondsPerEpoch: train.epochsRun > 0 ? train.seconds / train.epochsRun : 0,
+      secondsPerStep: train.stepsRun > 0 ? train.seconds / train.stepsRun : 0,
     },
+    threads: model.threads,
     trainCpuS: (cpuTrain.user + cpuTrain.system) / 1e6,
     peakRssMB: process.resourceUsage().maxRSS / 1024,
     altLabelWarp: opts.compareLabelWarps
@@ -216,13 +296,14 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
           meanDice: classes.reduce((a, c) => a + altSums.get(c)! / tests.length, 0) / classes.length,
         }
       : undefined,
-    epochs: train.epochsRun,
-    lastEpochLoss: train.lastEpochLoss,
+    steps: train.stepsRun,
+    budget,
+    recentLoss: train.recentLoss,
     perImage,
-    roi: roiSummary,
+    referenceCopyDice: copySum / tests.length,
+    roi,
+    ...(opts.diceEvery ? { curve, curveS: curveMs / 1000 } : {}),
   };
-  model.dispose();
-  stage.dispose();
   return result;
 }
 
@@ -233,7 +314,7 @@ export function formatWarpBenchTable(r: BenchWarpResult): string {
   const lines = [
     `warp-only benchmark: ${r.dataset} (reference ${r.reference}, ${r.nTest} test images), backend ${r.backend}`,
     `arch ${n.arch}, ${n.resolution}px, affine ${n.affine ? 'on' : 'off'}, aug loss ${r.settings.loss.augmentation ? 'on' : 'off'}, ` +
-      `${r.epochs} epochs, batch ${r.settings.schedule.batchSize}+${r.settings.schedule.augPerBatch} aug, lr ${r.settings.schedule.learningRate} ${r.settings.schedule.lrSchedule ?? 'constant'}, finest width ${n.finestDecoderWidth ?? n.decoderWidth}, ` +
+      `${r.steps} steps${r.budget.unit === 'epochs' ? ` (${r.budget.epochs} epochs)` : ''}, ${r.threads} thread${r.threads === 1 ? '' : 's'}, batch ${r.settings.schedule.batchSize}+${r.settings.schedule.augPerBatch} aug, lr ${r.settings.schedule.learningRate} ${r.settings.schedule.lrSchedule ?? 'constant'}, finest width ${n.finestDecoderWidth ?? n.decoderWidth}, ` +
       `loss ${r.settings.loss.imageLoss}, label warp ${r.labelWarp}, ${r.parameters} parameters`,
     '',
     '| class | Dice % | IoU % |',
@@ -241,7 +322,7 @@ export function formatWarpBenchTable(r: BenchWarpResult): string {
     ...r.perClass.map((c) => `| ${c.name} | ${pct(c.dice)} | ${pct(c.iou)} |`),
     `| **mean** | **${pct(r.meanDice)}** | **${pct(r.meanIoU)}** |`,
     '',
-    `time: read ${r.timings.readS.toFixed(1)} s, train ${r.timings.trainS.toFixed(1)} s (${r.timings.secondsPerEpoch.toFixed(1)} s/epoch), ` +
+    `time: read ${r.timings.readS.toFixed(1)} s, train ${r.timings.trainS.toFixed(1)} s (${r.timings.secondsPerStep.toFixed(3)} s/step), ` +
       `train CPU ${r.trainCpuS.toFixed(1)} s, warp+score ${r.timings.warpS.toFixed(1)} s, total ${r.timings.totalS.toFixed(1)} s (${r.timings.secondsPerImage.toFixed(2)} s/image); ` +
       `peak RSS ${r.peakRssMB.toFixed(0)} MB`,
   ];

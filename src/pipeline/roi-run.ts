@@ -14,6 +14,7 @@
 import type { FloatImage, LabelMap } from '../image/types.js';
 import type { ProgressCallback } from '../progress.js';
 import type { WarpModel } from '../warp/model.js';
+import type { CheckpointData } from '../warp/checkpoint.js';
 import type { WarpSettings } from '../warp/presets.js';
 import { LocalWarpStage, planSummary, resolveLocalStageOptions, type LocalStageOptions, type LocalStageSummary, type ResolvedLocalStageOptions } from '../warp/roi-stage.js';
 import { planRegions } from '../warp/roi-trigger.js';
@@ -94,7 +95,7 @@ export async function buildLocalStage(a: BuildLocalStageArgs): Promise<LocalWarp
     const trainOpts = {
       signal: a.signal,
       onProgress: a.progress,
-      onCropEpochEnd: a.store.saveExtraCheckpoint ? (i: number, c: import('../warp/checkpoint.js').CheckpointData) => a.store.saveExtraCheckpoint!(ckptName(i), c) : undefined,
+      onCropCheckpoint: a.store.saveExtraCheckpoint ? (i: number, c: CheckpointData) => a.store.saveExtraCheckpoint!(ckptName(i), c) : undefined,
     };
     const run = async () => {
       if (a.round === 0) {

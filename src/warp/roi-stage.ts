@@ -65,9 +65,9 @@ export function resolveLocalStageOptions(opts: LocalStageOptions = {}): Resolved
   return o;
 }
 
-/** Per-crop training options: `onCropEpochEnd(cropIndex, checkpoint)` saves each crop model's state. */
-export interface LocalTrainOptions extends Omit<TrainPhaseOptions, 'onEpochEnd'> {
-  onCropEpochEnd?: (cropIndex: number, checkpoint: CheckpointData) => Promise<void> | void;
+/** Per-crop training options: `onCropCheckpoint(cropIndex, checkpoint)` saves each crop model's state. */
+export interface LocalTrainOptions extends Pick<TrainPhaseOptions, 'onProgress' | 'signal'> {
+  onCropCheckpoint?: (cropIndex: number, checkpoint: CheckpointData) => Promise<void> | void;
 }
 
 /** What a run records about the stage (see `summary`). */
@@ -75,10 +75,11 @@ export interface LocalStageSummary {
   mode: string;
   costRatio: number;
   objects: { cls: number; box: Box; extent: number; thicknessWorkingPx: number; small: boolean; thin: boolean; triggered: boolean }[];
-  crops: { frame: CropFrame; classes: number[]; resolution: number; epochs: number }[];
+  /** Per crop: its frame, classes, local resolution and the optimiser steps its model has run. */
+  crops: { frame: CropFrame; classes: number[]; resolution: number; steps: number }[];
 }
 
-/** A plan as a run records it (no model needed: crops' epochs are 0). */
+/** A plan as a run records it (no model needed: crops' steps are 0). */
 export function planSummary(plan: RoiPlan, options: ResolvedLocalStageOptions): LocalStageSummary {
   return {
     mode: options.trigger.mode,
@@ -92,7 +93,7 @@ export function planSummary(plan: RoiPlan, options: ResolvedLocalStageOptions): 
       thin: o.thin,
       triggered: o.triggered,
     })),
-    crops: plan.crops.map((c) => ({ frame: c.frame, classes: c.classes, resolution: c.resolution, epochs: 0 })),
+    crops: plan.crops.map((c) => ({ frame: c.frame, classes: c.classes, resolution: c.resolution, steps: 0 })),
   };
 }
 
@@ -280,31 +281,23 @@ export class LocalWarpStage {
     return Math.min(Math.max(1, steps), Math.max(1, 4 * globalSteps));
   }
 
-  /** Epochs of crop model `cropIndex` for `globalSteps` global steps (WarpModel trains whole epochs), at least 1. */
-  epochsFor(globalSteps: number, cropIndex = 0): number {
-    const c = this.crops[cropIndex];
-    if (!c) return 0;
-    const perEpoch = Math.ceil(this.tests.size / c.settings.schedule.batchSize);
-    return Math.max(1, Math.round(this.stepsFor(globalSteps, cropIndex) / Math.max(1, perEpoch)));
-  }
-
   /**
-   * Train every crop model for phase `phase` ('initial' or 'retrain-N'), for the epochs matching `globalSteps`
-   * global steps. Progress is reported as stage 'roi-train' over all crops' steps.
+   * Train every crop model for phase `phase` ('initial' or 'retrain-N'): `stepsFor(globalSteps)` optimiser steps
+   * each (resumable like WarpModel.train). Progress is reported as stage 'roi-train' over all crops' steps.
    */
   async train(phase: string, globalSteps: number, opts: LocalTrainOptions = {}): Promise<TrainPhaseResult[]> {
     const results: TrainPhaseResult[] = [];
     if (!this.active || this.tests.size === 0) return results;
-    const totals = this.crops.map((c, i) => this.epochsFor(globalSteps, i) * Math.ceil(this.tests.size / c.settings.schedule.batchSize));
+    const totals = this.crops.map((_, i) => this.stepsFor(globalSteps, i));
     const total = totals.reduce((a, b) => a + b, 0);
     let before = 0;
     for (let i = 0; i < this.crops.length; i++) {
       const c = this.crops[i]!;
       const offset = before;
       results.push(
-        await c.model.train(phase, this.epochsFor(globalSteps, i), {
+        await c.model.train(phase, { unit: 'steps', steps: totals[i]! }, {
           signal: opts.signal,
-          onEpochEnd: opts.onCropEpochEnd ? (ck) => opts.onCropEpochEnd!(i, ck) : undefined,
+          onCheckpoint: opts.onCropCheckpoint ? (ck) => opts.onCropCheckpoint!(i, ck) : undefined,
           onProgress: opts.onProgress
             ? (e) => opts.onProgress!({ stage: 'roi-train', done: offset + e.done, total, message: `crop ${i + 1}/${this.crops.length} ${e.message ?? ''}` })
             : undefined,
@@ -410,7 +403,7 @@ export class LocalWarpStage {
   /** The plan and the crop models' state, JSON-friendly (run records, reports). */
   summary(): LocalStageSummary {
     const out = planSummary(this.plan, this.options);
-    out.crops.forEach((c, i) => (c.epochs = this.crops[i]?.model.progress.totalEpochs ?? 0));
+    out.crops.forEach((c, i) => (c.steps = this.crops[i]?.model.progress.totalSteps ?? 0));
     return out;
   }
 

@@ -113,9 +113,9 @@ describe('region-of-interest stage in the core loop', () => {
     const on = new MemoryOutputSink();
     const res = (await runCore({ ...inputs(), warp: warp('auto'), store, sink: on, environment })) as CoreWarpOnlyResult;
     expect(res.timings.roiS).toBeGreaterThan(0);
-    const roi = (on.record as { roi: { crops: { frame: { x0: number; y0: number; width: number; height: number }; classes: number[]; epochs: number }[] } }).roi;
+    const roi = (on.record as { roi: { crops: { frame: { x0: number; y0: number; width: number; height: number }; classes: number[]; steps: number }[] } }).roi;
     expect(roi.crops.map((c) => c.classes)).toEqual([[1]]);
-    expect(roi.crops[0]!.epochs).toBe(4); // costRatio 4 × 1 global step, one crop at the global resolution (32 px)
+    expect(roi.crops[0]!.steps).toBe(4); // costRatio 4 × 1 global step, one crop at the global resolution (32 px)
     const { x0, y0, width, height } = roi.crops[0]!.frame;
     let changed = 0;
     for (const id of ['t0', 't1', 't2', 't3']) {
@@ -126,7 +126,7 @@ describe('region-of-interest stage in the core loop', () => {
     }
     expect(changed).toBeGreaterThan(0);
     const ckpt = await store.loadExtraCheckpoint('roi-0');
-    expect(ckpt?.progress.epochInPhase).toBe(4);
+    expect(ckpt?.progress.stepInPhase).toBe(4);
     // the 'off' run recorded the measured objects but no crop
     expect((off.record as { roi: { crops: unknown[]; mode: string } }).roi).toMatchObject({ crops: [], mode: 'off' });
   }, 120_000);
@@ -153,9 +153,9 @@ describe('region-of-interest stage in the core loop', () => {
     const straightStore = new MemoryRunStore();
     const straight = new MemoryOutputSink();
     const res = (await runCore({ ...base, sam: loadEcho, store: straightStore, sink: straight })) as CoreSamResult;
-    const roi = res.record.roi as { crops: { classes: number[]; epochs: number }[] };
+    const roi = res.record.roi as { crops: { classes: number[]; steps: number }[] };
     expect(roi.crops.map((c) => c.classes)).toEqual([[1]]);
-    expect(roi.crops[0]!.epochs).toBe(8); // initial 4 + retrain-1 4
+    expect(roi.crops[0]!.steps).toBe(8); // initial 4 + retrain-1 4
     expect((await straightStore.loadExtraCheckpoint('roi-0'))?.progress.phase).toBe('retrain-1');
     expect(res.record.timingsMs['roi-train']).toBeGreaterThan(0);
     // the round-0 mask prompt of the disc is the composed warp (echo SAM: the final label equals the last prompt)

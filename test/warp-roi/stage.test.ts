@@ -96,9 +96,9 @@ describe('LocalWarpStage', () => {
   it('refines a small object the global warp misplaces; outside the crop the labels equal the global ones', async () => {
     const { tests, global, flows, stage } = await trainedPair();
     const globalSteps = 15 * Math.ceil(tests.length / settings.schedule.batchSize);
-    expect(stage.epochsFor(globalSteps)).toBe(15); // costRatio 1, one crop at the global resolution (32 px)
+    expect(stage.stepsFor(globalSteps)).toBe(15); // costRatio 1, one crop at the global resolution (32 px)
     const results = await stage.train('initial', globalSteps * 4);
-    expect(results.map((r) => r.epochsRun)).toEqual([60]);
+    expect(results.map((r) => r.stepsRun)).toEqual([60]);
     let globalDice = 0;
     let localDice = 0;
     const footprint = stage.cropModels[0]!.frame;
@@ -147,7 +147,7 @@ describe('LocalWarpStage', () => {
     const res = await stage.retrain(1, pseudo, 4);
     expect(res.map((r) => r.phase)).toEqual(['retrain-1']);
     expect(stage.cropModels[0]!.model.progress.phase).toBe('retrain-1');
-    expect(res[0]!.lastEpochLoss!.pseudoSeg).toBeGreaterThan(0);
+    expect(res[0]!.recentLoss!.pseudoSeg).toBeGreaterThan(0);
     await expect(stage.retrain(2, new Map([['nope', tests[0]!.label]]), 4)).rejects.toThrow(/unknown test image id nope/);
     [global, stage, copy].forEach((m) => m.dispose());
   }, 120_000);
