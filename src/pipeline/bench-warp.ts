@@ -2,7 +2,9 @@
  * Warp-only benchmark following the paper's protocol (reference = first image alphabetically, every other image
  * tested): train the warping model on the test set (test-time training), warp the reference label onto every test
  * image at its original size, score Dice / IoU per class against the ground truth. Reports wall time per stage,
- * seconds per image and peak resident memory. Library function: never prints; the script is bench/warp.ts.
+ * seconds per image and peak resident memory. When the reference has small or thin objects, the region-of-interest
+ * stage (src/warp/roi-stage.ts; `roi` option, default automatic) refines them and the result holds both the global
+ * warp's scores and the refined ones. Library function: never prints; the scripts are bench/warp.ts, bench/roi.ts.
  */
 import { discoverDataset, type Dataset, type DatasetItem } from '../io/dataset.js';
 import { readImage } from '../io/image.js';
@@ -13,7 +15,8 @@ import { initTf, type TfBackendChoice } from '../warp/backend.js';
 import { WarpModel, type LabelWarpMode } from '../warp/model.js';
 import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
 import type { LossBreakdown } from '../warp/trainer.js';
-import type { LabelMap } from '../image/types.js';
+import type { FloatImage, LabelMap } from '../image/types.js';
+import { LocalWarpStage, type LocalStageOptions, type LocalStageSummary } from '../warp/roi-stage.js';
 import { phaseBudget, type TrainBudget } from '../warp/schedule.js';
 import { defaultWarpThreads, startNodeWarpWorkers } from '../warp/parallel/node-workers.js';
 import type { WarpWorkerPeer } from '../warp/parallel/worker-peer.js';
@@ -32,6 +35,8 @@ export interface BenchWarpOptions {
   labelWarp?: LabelWarpMode;
   /** Also score the other label-warp mode from the same flows (reported as `altLabelWarp`). */
   compareLabelWarps?: boolean;
+  /** The region-of-interest stage (default: automatic by object size; `{ trigger: { mode: 'off' } }` = never). */
+  roi?: LocalStageOptions;
   backend?: TfBackendChoice;
   /** Threads that train and apply the model (default: every core; 1 = no worker threads). */
   threads?: number;
@@ -61,15 +66,28 @@ export interface BenchWarpResult {
   perClass: BenchClassResult[];
   meanDice: number;
   meanIoU: number;
-  /** Wall seconds: read (decode + normalise + resize), train, warp (flow + full-res label warp + scoring). */
+  /**
+   * Wall seconds: read (decode + normalise + resize), train, warp (flow + full-res label warp + scoring). The
+   * region-of-interest stage's time is in `roi.timings` (and in totalS).
+   */
   timings: { readS: number; trainS: number; warpS: number; totalS: number; secondsPerImage: number; secondsPerStep: number };
   /** Threads that trained and applied the model (this one + workers). */
   threads: number;
   /** CPU seconds (user + system) of this process for the training stage: a load-independent cost measure. */
   trainCpuS: number;
   peakRssMB: number;
-  /** The other label-warp mode on the same flows (when compareLabelWarps). */
+  /** The other label-warp mode on the same flows (when compareLabelWarps; global warp only). */
   altLabelWarp?: { mode: LabelWarpMode; meanDice: number; perClassDice: number[] };
+  /**
+   * The region-of-interest stage: its plan, and when it ran, its wall seconds (prepare = re-read the images and
+   * resample the crops, train, warp = composed label warps) and the global warp's own scores for comparison
+   * (`perClass` / `meanDice` / `perImage` are then the refined ones).
+   */
+  roi: LocalStageSummary & {
+    ran: boolean;
+    timings?: { prepareS: number; trainS: number; warpS: number; totalS: number };
+    globalOnly?: { perClassDice: number[]; meanDice: number; perImage: { id: string; dice: number[] }[] };
+  };
   /** Optimiser steps of the initial phase, and its budget as set (steps, or epochs). */
   steps: number;
   budget: TrainBudget;
@@ -97,7 +115,7 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
   const workers = startNodeWarpWorkers(threads - 1);
   const model = new WarpModel(settings, { image: ref.image.image, label: ref.label });
   try {
-    return await benchWithModel(model, workers, settings, labelWarp, tests, ds, t0, backend, onProgress, opts);
+    return await benchWithModel(model, workers, settings, labelWarp, tests, ds, t0, backend, onProgress, opts, { image: ref.image.image, label: ref.label });
   } finally {
     model.dispose();
     await Promise.all(workers.map((w) => w.close()));
@@ -115,6 +133,7 @@ async function benchWithModel(
   backend: string,
   onProgress: ProgressCallback,
   opts: BenchWarpOptions,
+  reference: { image: FloatImage; label: LabelMap },
 ): Promise<BenchWarpResult> {
   const startWorkers = model.useWorkers(workers);
   for (let i = 0; i < tests.length; i++) {
@@ -160,6 +179,27 @@ async function benchWithModel(
   const t2 = performance.now() - curveMs;
   const cpuTrain = process.cpuUsage(cpu1);
   const classes = model.classes;
+  // The region-of-interest stage (only when the reference has small or thin objects), on the same global flows.
+  const stage = new LocalWarpStage(settings, reference, opts.roi ?? {});
+  let roiTimings: BenchWarpResult['roi']['timings'];
+  if (stage.active) {
+    const tr0 = performance.now();
+    for (let s = 0; s < tests.length; s += 8) {
+      const chunk = tests.slice(s, s + 8);
+      const flows = await model.testFlowsParallel(chunk.map((t) => t.id), 8);
+      for (let j = 0; j < chunk.length; j++) {
+        stage.addTest(chunk[j]!.id, (await readImage(chunk[j]!.imagePath)).image, flows[j]!.flowXyWarp);
+        onProgress({ stage: 'roi-prepare', done: s + j + 1, total: tests.length, message: chunk[j]!.id });
+      }
+    }
+    const tr1 = performance.now();
+    await stage.train('initial', model.phaseSteps(budget), { onProgress });
+    roiTimings = { prepareS: (tr1 - tr0) / 1000, trainS: (performance.now() - tr1) / 1000, warpS: 0, totalS: 0 };
+  }
+  const t2b = performance.now();
+  let roiWarpMs = 0;
+  const globalSums = new Map<number, number>(classes.map((c) => [c, 0]));
+  const globalPerImage: { id: string; dice: number[] }[] = [];
   const sums = new Map<number, { dice: number; iou: number }>(classes.map((c) => [c, { dice: 0, iou: 0 }]));
   const altMode: LabelWarpMode = labelWarp === 'nearest' ? 'argmax' : 'nearest';
   const altSums = new Map<number, number>(classes.map((c) => [c, 0]));
@@ -170,10 +210,23 @@ async function benchWithModel(
   const ids = tests.map((t) => t.id);
   const BATCH = 16;
   for (let s = 0; s < ids.length; s += BATCH) {
-    for (const f of await model.testFlowsParallel(ids.slice(s, s + BATCH), BATCH)) {
+    const chunkIds = ids.slice(s, s + BATCH);
+    const refined = new Map<string, LabelMap>();
+    if (stage.active) {
+      const tw = performance.now();
+      stage.warpTests(chunkIds, (id, l) => refined.set(id, l), labelWarp, BATCH);
+      roiWarpMs += performance.now() - tw;
+    }
+    for (const f of await model.testFlowsParallel(chunkIds, BATCH)) {
       const id = f.id;
-      const label = model.labelFromFlow(f.flowXyWarp, f.width, f.height, labelWarp);
+      const globalLabel = model.labelFromFlow(f.flowXyWarp, f.width, f.height, labelWarp);
+      const label = refined.get(id) ?? globalLabel;
       const gt = await gtOf(byId.get(id)!);
+      if (stage.active) {
+        const g = diceIoUPerClass(globalLabel, gt, classes);
+        for (const sc of g) globalSums.set(sc.cls, globalSums.get(sc.cls)! + sc.dice);
+        globalPerImage.push({ id, dice: g.map((sc) => sc.dice) });
+      }
       const copy = diceIoUPerClass(model.labelFromFlow(new Float32Array(f.flowXyWarp.length), f.width, f.height, labelWarp), gt, classes);
       copySum += copy.reduce((a, sc) => a + sc.dice, 0) / copy.length;
       if (opts.compareLabelWarps) {
@@ -191,6 +244,22 @@ async function benchWithModel(
     }
   }
   const t3 = performance.now() - curveMs;
+  if (roiTimings) {
+    roiTimings.warpS = roiWarpMs / 1000;
+    roiTimings.totalS = roiTimings.prepareS + roiTimings.trainS + roiTimings.warpS;
+  }
+  const globalPerClassDice = classes.map((c) => globalSums.get(c)! / tests.length);
+  const roi: BenchWarpResult['roi'] = {
+    ...stage.summary(),
+    ran: stage.active,
+    ...(roiTimings
+      ? {
+          timings: roiTimings,
+          globalOnly: { perClassDice: globalPerClassDice, meanDice: globalPerClassDice.reduce((a, b) => a + b, 0) / classes.length, perImage: globalPerImage },
+        }
+      : {}),
+  };
+  stage.dispose();
   const perClass: BenchClassResult[] = classes.map((c) => ({
     cls: c,
     name: ds.classes?.get(c) ?? `class ${c}`,
@@ -212,7 +281,7 @@ async function benchWithModel(
     timings: {
       readS: (t1 - t0) / 1000,
       trainS: (t2 - t1) / 1000,
-      warpS: (t3 - t2) / 1000,
+      warpS: (t3 - t2b - roiWarpMs) / 1000,
       totalS: (t3 - t0) / 1000,
       secondsPerImage: (t3 - t0) / 1000 / tests.length,
       secondsPerStep: train.stepsRun > 0 ? train.seconds / train.stepsRun : 0,
@@ -232,6 +301,7 @@ async function benchWithModel(
     recentLoss: train.recentLoss,
     perImage,
     referenceCopyDice: copySum / tests.length,
+    roi,
     ...(opts.diceEvery ? { curve, curveS: curveMs / 1000 } : {}),
   };
   return result;
@@ -256,6 +326,19 @@ export function formatWarpBenchTable(r: BenchWarpResult): string {
       `train CPU ${r.trainCpuS.toFixed(1)} s, warp+score ${r.timings.warpS.toFixed(1)} s, total ${r.timings.totalS.toFixed(1)} s (${r.timings.secondsPerImage.toFixed(2)} s/image); ` +
       `peak RSS ${r.peakRssMB.toFixed(0)} MB`,
   ];
+  if (r.roi.ran && r.roi.globalOnly && r.roi.timings) {
+    const triggered = new Set(r.roi.objects.filter((o) => o.triggered).map((o) => o.cls));
+    lines.push(
+      '',
+      `region-of-interest stage: ${r.roi.crops.length} crop(s) (${r.roi.crops.map((c) => `${c.frame.width}x${c.frame.height} px, classes ${c.classes.join('+')}, ${c.resolution} px grid`).join('; ')})`,
+      '| class | global warp Dice % | + region of interest Dice % |',
+      '|---|---|---|',
+      ...r.perClass.map((c, i) => `| ${c.name}${triggered.has(c.cls) ? ' (local)' : ''} | ${pct(r.roi.globalOnly!.perClassDice[i]!)} | ${pct(c.dice)} |`),
+      `time of the stage: prepare ${r.roi.timings.prepareS.toFixed(1)} s, train ${r.roi.timings.trainS.toFixed(1)} s, warp ${r.roi.timings.warpS.toFixed(1)} s`,
+    );
+  } else {
+    lines.push(`region-of-interest stage: not triggered (mode ${r.roi.mode}; no object small or thin against the image)`);
+  }
   if (r.altLabelWarp) {
     lines.push(
       `label warp ${r.altLabelWarp.mode} on the same flows: mean Dice ${pct(r.altLabelWarp.meanDice)} ` +

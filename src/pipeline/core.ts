@@ -58,6 +58,8 @@ import { promptSetParts } from '../prompts/prompt-set.js';
 import { WarpModel, toWorkingImage, type LabelWarpMode } from '../warp/model.js';
 import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
 import type { CheckpointData } from '../warp/checkpoint.js';
+import type { LocalStageOptions, LocalWarpStage } from '../warp/roi-stage.js';
+import { buildLocalStage, planLocalStage, resolveRoiOptions } from './roi-run.js';
 import { evaluateRun, type PointStats, type RgbPngEncoder, type RoundMetrics } from './evaluate-run.js';
 import type { OutputSink } from './output-sink.js';
 import { scaleFlow } from './perturb.js';
@@ -95,6 +97,12 @@ export interface WarpStageSettings {
    * same count. Recorded in the run record, not in the fingerprint.
    */
   threads?: number;
+  /**
+   * The region-of-interest stage for small or thin objects (src/warp/roi-stage.ts, roi-run.ts): `trigger.mode`
+   * 'auto' (default: by object size), 'force' or 'off'; `costRatio` (the crop models' training compute as a share of
+   * the global phase's, default 0.75). In the fingerprint.
+   */
+  roi?: LocalStageOptions;
 }
 
 /** The method's options: what changes the result (no paths, no environment). */
@@ -248,7 +256,8 @@ export interface CoreWarpOnlyResult {
   /** Masks written by this call and masks found already written (skipped). */
   written: string[];
   skipped: string[];
-  timings: { readS: number; trainS: number; warpS: number; totalS: number };
+  /** Wall seconds: read, global training, the region-of-interest stage (0 when it did not run), warp + write. */
+  timings: { readS: number; trainS: number; roiS: number; warpS: number; totalS: number };
   /** The record written to the sink (run.json in Node). */
   record: Record<string, unknown>;
   /** Threads, phases trained, the saved model used, unreadable images skipped. */
@@ -411,6 +420,7 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
   const t0 = performance.now();
   const settings = warpSettingsOf(input);
   const labelWarp = input.warp?.labelMode ?? DEFAULTS.labelMode;
+  const roiOptions = resolveRoiOptions(input.warp?.roi);
   const { store, sink } = input;
   const saved = input.warpModel;
 
@@ -430,6 +440,7 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
     progress,
   });
   const model = stage.model;
+  let roi: LocalWarpStage | null = null;
   try {
     const ids = stage.readable.map((t) => t.id);
     // The run identity: anything that changes the trained model or the masks (the inputs by content).
@@ -440,6 +451,7 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
       images: ids,
       ...(stage.unreadable.length > 0 ? { unreadable: stage.unreadable.map((u) => u.id) } : {}),
       ...(saved ? { warpModel: saved.id } : {}),
+      roi: roiOptions,
       ...(input.fingerprintExtra ? { extra: input.fingerprintExtra } : {}),
     };
     await store.open(runKey);
@@ -479,7 +491,6 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
     }
     const t2 = performance.now();
 
-    // Warp + write.
     const written: string[] = [];
     const skipped: string[] = [];
     const todo: number[] = [];
@@ -487,12 +498,33 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
       if (await sink.hasMask(ids[i]!)) skipped.push(ids[i]!);
       else todo.push(i);
     }
+    // The region-of-interest stage: only when the reference has small or thin objects (and masks are left to write).
+    // With a saved global model its crop models still train (their budget follows the global phase's).
+    const roiPlan = planLocalStage(settings, { image: reference.image.image, label: reference.label }, roiOptions);
+    if (roiPlan.active && todo.length > 0) {
+      roi = await buildLocalStage({
+        settings,
+        reference: { image: reference.image.image, label: reference.label },
+        options: roiOptions,
+        global: model,
+        tests: stage.readable,
+        store,
+        round: 0,
+        globalSteps: model.phaseSteps(phaseBudget(settings.schedule, 'initial')),
+        progress,
+        signal: input.signal,
+      });
+    }
+    const t2b = performance.now();
+
+    // Warp + write.
     const batch = input.warpApplyBatch ?? 8;
     let done = skipped.length;
     for (let s = 0; s < todo.length; s += batch) {
       const chunk = todo.slice(s, s + batch);
       const labels: { i: number; label: LabelMap }[] = [];
-      await model.warpTestsParallel(chunk.map((i) => ids[i]!), (id, label) => labels.push({ i: ids.indexOf(id), label }), labelWarp, batch);
+      if (roi) roi.warpTests(chunk.map((i) => ids[i]!), (id, label) => labels.push({ i: ids.indexOf(id), label }), labelWarp, batch);
+      else await model.warpTestsParallel(chunk.map((i) => ids[i]!), (id, label) => labels.push({ i: ids.indexOf(id), label }), labelWarp, batch);
       for (const { i, label } of labels) {
         const id = ids[i]!;
         const image = input.overlays !== false || input.onImage ? await stage.readable[i]!.load() : null;
@@ -505,7 +537,7 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
       }
     }
     const t3 = performance.now();
-    const timings = { readS: (t1 - t0) / 1000, trainS: (t2 - t1) / 1000, warpS: (t3 - t2) / 1000, totalS: (t3 - t0) / 1000 };
+    const timings = { readS: (t1 - t0) / 1000, trainS: (t2 - t1) / 1000, roiS: (t2b - t2) / 1000, warpS: (t3 - t2b) / 1000, totalS: (t3 - t0) / 1000 };
     const warp = warpStageRecord(stage, phases, saved);
     const record = runInfo('complete', {
       finishedAt: new Date().toISOString(),
@@ -514,10 +546,12 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
       masksWritten: written.length,
       masksSkipped: skipped.length,
       classes: model.classes,
+      roi: roi ? roi.summary() : roiPlan.summary,
     });
     await sink.writeRunRecord(record);
     return { mode: 'warp-only', backend, settings, classes: reference.classesPresent, written, skipped, timings, record, warp };
   } finally {
+    roi?.dispose();
     await stage.close();
   }
 }
@@ -541,6 +575,11 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
   // ---- SAM (loaded before the run state: its file checksums are part of the fingerprint)
   const sam = await timer.time('sam-load', loadSam);
   const statsAtStart = sam.model.stats();
+  const roiOptions = resolveRoiOptions(input.warp?.roi);
+  const roiRef = { image: reference.image.image, label: reference.label };
+  const roiPlan = planLocalStage(r.warpSettings, roiRef, roiOptions);
+  let roiSummary = roiPlan.summary;
+  let roi: LocalWarpStage | null = null;
   const counters = { decoderCalls: 0, imagesProcessed: 0, imagesReused: 0 };
   let encodeAheadStats: RunCounters['encodeAhead'];
 
@@ -584,6 +623,7 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
       labelMode: r.labelMode,
       promptWorkingSize: r.promptWorkingSize,
       warp: r.warpSettings,
+      roi: roiOptions,
       extra: input.fingerprintExtra ?? null,
     };
     const { resumed } = await store.open(fingerprint);
@@ -670,6 +710,35 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
           counters.imagesReused += tests.length;
           continue;
         }
+        // ---- the region-of-interest stage for this round's global model (small or thin objects only)
+        if (roiPlan.active && r.method === 'med-persam') {
+          roi?.dispose();
+          roi = null;
+          try {
+            roi = await buildLocalStage({
+              settings: r.warpSettings,
+              reference: roiRef,
+              options: roiOptions,
+              global: warp,
+              tests,
+              store,
+              round,
+              globalSteps: warp.phaseSteps(budget),
+              pseudolabel: async (id) => {
+                const prev = await timer.time('state-io', () => store.readRoundResult(round - 1, id));
+                if (!prev) throw new MedpersamUserError('BAD_RUN_STATE', `round ${round - 1} result of ${id} is missing`, { file: store.location });
+                return prev.label;
+              },
+              timer,
+              progress: (e) => progress({ ...e, message: `round ${round}: ${e.message ?? ''}` }),
+              signal: input.signal,
+            });
+          } catch (err) {
+            abortCheck();
+            throw err;
+          }
+          roiSummary = roi.summary();
+        }
         counters.imagesReused += tests.length - pending.length;
         const protos = await getPrototypes();
         const isFinal = round === r.retrainRounds;
@@ -683,6 +752,12 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
           // Eq. 4 (+ Fig. 6 flow scaling): mask prompts for the chunk.
           const warped = await timer.timeAsync('warp-apply', async () => {
             if (r.method === 'persam') return reads.map((rd) => ({ width: rd.image.width, height: rd.image.height, data: new Uint8Array(rd.image.width * rd.image.height) }));
+            if (roi) {
+              // Global ∘ local for the small or thin objects (the Fig. 6 α scales the composed displacement).
+              const labels: LabelMap[] = [];
+              roi.warpTests(chunk.map((t) => t.id), (_id, label) => labels.push(label), r.labelMode, r.warpApplyBatch, alpha);
+              return labels;
+            }
             if (alpha === 1) {
               // The model's own working copies (no second normalisation of the image).
               const labels: LabelMap[] = [];
@@ -722,6 +797,8 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
     }
     // The warp model's work is done: free it and its workers before the evaluation.
     const warpRecord = warpStageRecord(stage, phases, saved);
+    roi?.dispose();
+    roi = null;
     await stage.close();
     stage = null;
 
@@ -806,11 +883,13 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
       },
       warp: warpRecord,
       results: summary ? { meanDice: summary.meanDice, meanIoU: summary.meanIoU, perRound, pointStats } : undefined,
+      roi: roiSummary,
       runtime: await input.environment.runtimeInfo(),
     });
     await sink.writeRunRecord(record);
     return { mode: 'med-persam', classes, images, summary, perRound, pointStats, reportWritten, record, warp: warpRecord };
   } finally {
+    roi?.dispose();
     await stage?.close();
     await sam.release?.();
   }

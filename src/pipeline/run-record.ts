@@ -121,12 +121,14 @@ export interface RunRecord {
   sam: SamModelRecord;
   settings: unknown;
   timingsMs: Record<string, number>;
-  /** Shares of the timed total: warp (train + apply + init), SAM inside ONNX Runtime, everything else. */
+  /** Shares of the timed total: warp (train + apply + init, and the region-of-interest stage), SAM inside ONNX Runtime, everything else. */
   breakdown: { totalMs: number; warpMs: number; onnxRuntimeMs: number; otherMs: number };
   counters: RunCounters;
   /** The warp model: threads, phases trained (budget, steps), the saved model used, unreadable images skipped. */
   warp?: unknown;
   results?: unknown;
+  /** The region-of-interest stage's plan (objects, crops) when it ran (src/warp/roi-stage.ts summary). */
+  roi?: unknown;
 }
 
 export interface BuildRunRecordInput {
@@ -141,13 +143,14 @@ export interface BuildRunRecordInput {
   counters: RunCounters;
   warp?: unknown;
   results?: unknown;
+  roi?: unknown;
   runtime: RuntimeInfo;
 }
 
 /** The split the issue asks for: warp vs ONNX Runtime vs our own code (prompts, IO, pre/post-processing). */
 export function timeBreakdown(timingsMs: Record<string, number>, counters: Pick<RunCounters, 'encoderRunMs' | 'decoderRunMs' | 'encodeAhead'>): RunRecord['breakdown'] {
   const totalMs = Object.values(timingsMs).reduce((a, b) => a + b, 0);
-  const warpMs = ['warp-init', 'warp-prepare', 'warp-train', 'warp-apply'].reduce((a, k) => a + (timingsMs[k] ?? 0), 0);
+  const warpMs = ['warp-init', 'warp-prepare', 'warp-train', 'warp-apply', 'roi-prepare', 'roi-train'].reduce((a, k) => a + (timingsMs[k] ?? 0), 0);
   // Encoder runs in the background (during warp-train) are not part of the foreground total.
   const onnxRuntimeMs = counters.encoderRunMs - (counters.encodeAhead?.encoderRunMs ?? 0) + counters.decoderRunMs;
   return { totalMs, warpMs, onnxRuntimeMs, otherMs: totalMs - warpMs - onnxRuntimeMs };
@@ -178,5 +181,6 @@ export function buildRunRecord(input: BuildRunRecordInput): RunRecord {
     counters: input.counters,
     ...(input.warp !== undefined ? { warp: input.warp } : {}),
     results: input.results,
+    ...(input.roi !== undefined ? { roi: input.roi } : {}),
   };
 }

@@ -28,6 +28,7 @@ import type { ClassNames } from '../image/types.js';
 import { runCore, type CoreWarpOnlyResult } from './core.js';
 import { FileOutputSink } from './output-sink-node.js';
 import { nodeRuntimeInfo } from './run-record-node.js';
+import type { LocalStageOptions } from '../warp/roi-stage.js';
 import { WarpOnlyFolderStore } from './run-state.js';
 import { fileImageSource, fileMaskSource } from './sources-node.js';
 import { nodeWarpThreads, savedModelFromFile } from './warp-stage-node.js';
@@ -47,6 +48,8 @@ export interface WarpSegmentOptions {
   overrides?: WarpSettingsOverrides;
   /** Full-resolution label warp, default 'nearest'. */
   labelWarp?: LabelWarpMode;
+  /** The region-of-interest stage for small or thin objects (default: automatic by object size; core.ts). */
+  roi?: LocalStageOptions;
   /** tfjs backend, default 'auto'. */
   backend?: TfBackendChoice;
   /** Write overlays (default true). */
@@ -70,7 +73,7 @@ export interface WarpSegmentResult {
   /** Masks written by this call and masks found already written (skipped). */
   written: string[];
   skipped: string[];
-  timings: { readS: number; trainS: number; warpS: number; totalS: number };
+  timings: { readS: number; trainS: number; roiS: number; warpS: number; totalS: number };
   runJsonPath: string;
   /** The trained model (absent when a saved model was applied). */
   warpModelPath?: string;
@@ -112,6 +115,7 @@ export async function runWarpOnlySegmentation(opts: WarpSegmentOptions, onProgre
         ...(opts.overrides !== undefined ? { overrides: opts.overrides } : {}),
         labelMode: opts.labelWarp ?? 'nearest',
         ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+        ...(opts.roi ? { roi: opts.roi } : {}),
       },
       ...(warpModel ? { warpModel } : {}),
       skipUnreadable: opts.skipUnreadable,

@@ -7,6 +7,12 @@
  *   await model.train('initial', phaseBudget(model.settings.schedule, 'initial'), { onProgress, onCheckpoint: save });
  *   const mask = model.warpLabel(testImage);                      // Eq. 4, at the test image's original size
  *   await model.retrain(1, pseudolabels);                         // §3.3, the schedule's retraining budget
+ *
+ *   // Small or thin objects: the region-of-interest stage (roi-stage.ts) refines them on crops.
+ *   const roi = new LocalWarpStage(model.settings, { image: refImage, label: refLabel });   // plans by object size
+ *   for (const f of model.testFlows(ids)) roi.addTest(f.id, imageOf(f.id), f.flowXyWarp);  // full-size images
+ *   await roi.train('initial', model.phaseSteps(phaseBudget(model.settings.schedule, 'initial')));
+ *   roi.warpTests(ids, (id, mask) => ...);                        // Eq. 4 through global ∘ local
  */
 export { WarpModel, TrainingAborted, toWorkingImage, toWorkingOneHot, labelClasses } from './model.js';
 export { BatchSampler, phaseBudget, stepsInPhase, batchSizeFor } from './schedule.js';
@@ -32,6 +38,16 @@ export { SeededRng } from './seeded-rng.js';
 export { warpShared } from './fast-warp.js';
 export { initTf } from './backend.js';
 export type { TfBackendChoice } from './backend.js';
+// The region-of-interest stage for small and thin structures (roi-stage.ts and its parts).
+export { LocalWarpStage, resolveLocalStageOptions, planSummary, DEFAULT_LOCAL_STAGE } from './roi-stage.js';
+export type { LocalStageOptions, ResolvedLocalStageOptions, LocalStageSummary, LocalTrainOptions } from './roi-stage.js';
+export { planRegions, measureObjects, DEFAULT_ROI_TRIGGER } from './roi-trigger.js';
+export type { RoiMode, RoiTriggerOptions, RoiPlan, RoiObject, RoiCrop } from './roi-trigger.js';
+export { GlobalWarpMap, cropImage, cropLabel, cropToRefOriginal, refOriginalToCrop } from './roi-frames.js';
+export type { CropFrame } from './roi-frames.js';
+export { composeGlobalAndLocal } from './roi-compose.js';
+export type { LocalRefinement } from './roi-compose.js';
+export { matchShift } from './roi-match.js';
 
 /** Convenience: `trainWarpModel` = construct + add tests + initial phase (public API name). */
 import type { FloatImage, LabelMap } from '../image/types.js';

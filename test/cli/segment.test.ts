@@ -100,6 +100,28 @@ describe('medpersam segment --sam none (warp model alone)', () => {
   }, 120_000);
 });
 
+describe('medpersam segment: the region-of-interest stage', () => {
+  it('--roi force refines every object of the phantoms (none is small), --roi-cost is recorded; the summary gives its time', async () => {
+    const out = join(tmp.dir, 'warp-roi-force');
+    const io = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', out, '--sam', 'none', '--no-overlays', '--roi', 'force', '--roi-cost', '0.5', '--threads', '1', ...FAST_WARP], io)).toBe(0);
+    const run = JSON.parse(await readFile(join(out, 'run.json'), 'utf8'));
+    expect(run.runKey.roi).toMatchObject({ costRatio: 0.5, trigger: { mode: 'force' } });
+    expect(run.roi.objects.map((o: { triggered: boolean }) => o.triggered)).toEqual([true, true, true]);
+    expect(run.roi.crops.length).toBeGreaterThan(0);
+    expect(run.roi.crops.every((c: { steps: number }) => c.steps > 0)).toBe(true);
+    expect(existsSync(join(out, '.state', 'roi-0.ckpt'))).toBe(true);
+    expect(run.timings.roiS).toBeGreaterThan(0);
+    expect(io.out()).toMatch(/region-of-interest stage \S+/);
+    // the default (auto) on the same phantoms: nothing is small or thin, so no stage and no time
+    const auto = join(tmp.dir, 'warp-roi-auto');
+    expect(await runCli(['segment', ...refArgs(), '--out', auto, '--sam', 'none', '--no-overlays', '--threads', '1', ...FAST_WARP, '-q'], captureIo())).toBe(0);
+    const autoRun = JSON.parse(await readFile(join(auto, 'run.json'), 'utf8'));
+    expect(autoRun.roi.crops).toEqual([]);
+    expect(autoRun.runKey.roi.trigger.mode).toBe('auto');
+  }, 180_000);
+});
+
 describe('medpersam segment: Ctrl-C', () => {
   it('the first SIGINT stops the run at a checkpoint, exit 1 says how to resume; the rerun finishes', async () => {
     const out = join(tmp.dir, 'interrupted');
@@ -254,6 +276,13 @@ describe('medpersam segment: input errors exit 1 and name the file', () => {
     const encZero = captureIo();
     expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o7'), '--encoder-threads', '0'], encZero)).toBe(1);
     expect(encZero.err()).toBe('error: --encoder-threads must be an integer from 1 to 1024, got "0"\n');
+
+    const roiCost = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o9'), '--sam', 'none', '--roi-cost', '0'], roiCost)).toBe(1);
+    expect(roiCost.err()).toBe('error: --roi-cost must be a number in (0, 100], got "0"\n');
+    const roiMode = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o10'), '--sam', 'none', '--roi', 'sometimes'], roiMode)).toBe(1);
+    expect(roiMode.err()).toMatch(/--roi.*sometimes.*(auto, force, off|auto, force|choices)/s);
 
     const lr = captureIo();
     expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o5'), '--sam', 'none', '--lr', 'fast'], lr)).toBe(1);

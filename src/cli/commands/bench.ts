@@ -26,6 +26,7 @@ import {
   samLoopOptions,
   threadsOption,
   warpOverrides,
+  roiOptions,
   type SamCliOptions,
   type WarpCliOptions,
 } from './options.js';
@@ -125,6 +126,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
             ...(limit !== undefined ? { limit } : {}),
             ...(opts.labelWarp !== undefined ? { labelWarp: opts.labelWarp } : {}),
             ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+            ...(roiOptions(opts) ? { roi: roiOptions(opts) } : {}),
             compareLabelWarps: opts.compareLabelWarps === true,
             ...(threads !== undefined ? { threads } : {}),
             onProgress: progress.onProgress,

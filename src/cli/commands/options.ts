@@ -11,6 +11,8 @@ import type { TfBackendChoice } from '../../warp/backend.js';
 import type { LabelWarpMode } from '../../warp/model.js';
 import type { WarpNetworkConfig } from '../../warp/network.js';
 import type { WarpPresetName, WarpSettingsOverrides } from '../../warp/presets.js';
+import type { LocalStageOptions } from '../../warp/roi-stage.js';
+import type { RoiMode } from '../../warp/roi-trigger.js';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 
@@ -40,6 +42,8 @@ export interface WarpCliOptions {
   lrSchedule?: 'constant' | 'cosine';
   backend?: TfBackendChoice;
   labelWarp?: LabelWarpMode;
+  roi?: RoiMode;
+  roiCost?: string;
   threads?: string;
 }
 
@@ -71,7 +75,29 @@ export function addWarpOptions(command: Command): Command {
     .addOption(new Option('--lr-schedule <name>', 'learning rate over each training phase (default: from the preset)').choices(['constant', 'cosine']))
     .addOption(new Option('--backend <name>', 'tfjs backend (default: auto)').choices(['auto', 'wasm', 'tensorflow', 'cpu']))
     .addOption(new Option('--label-warp <mode>', `how the reference label is warped (default: ${DEFAULTS.labelMode})`).choices(['nearest', 'argmax']))
+    .addOption(
+      new Option('--roi <mode>', 'region-of-interest warp stage for small or thin objects: auto (by object size), force, off (default: auto)').choices([
+        'auto',
+        'force',
+        'off',
+      ]),
+    )
+    .option('--roi-cost <ratio>', 'training compute of the region-of-interest models as a share of the global warp training (default: 0.75)')
     .option('--threads <n>', 'CPU threads for the warp model and SAM (default: every core)');
+}
+
+/** The region-of-interest stage options from the flags the user gave (undefined: the library's defaults). */
+export function roiOptions(o: WarpCliOptions): LocalStageOptions | undefined {
+  const out: LocalStageOptions = {};
+  if (o.roi !== undefined) out.trigger = { mode: o.roi };
+  if (o.roiCost !== undefined) {
+    const ratio = Number(o.roiCost);
+    if (o.roiCost.trim() === '' || !Number.isFinite(ratio) || ratio <= 0 || ratio > 100) {
+      throw new MedpersamUserError('BAD_OPTION', `--roi-cost must be a number in (0, 100], got "${o.roiCost}"`);
+    }
+    out.costRatio = ratio;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** Add the SAM flags (shared by segment, bench). */
@@ -137,6 +163,8 @@ export function warpStageOptions(o: WarpCliOptions & { retrainEpochs?: string; r
   if (o.preset !== undefined) w.preset = o.preset;
   if (o.backend !== undefined) w.backend = o.backend;
   if (o.labelWarp !== undefined) w.labelMode = o.labelWarp;
+  const roi = roiOptions(o);
+  if (roi) w.roi = roi;
   return w;
 }
 

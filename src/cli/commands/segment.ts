@@ -25,6 +25,7 @@ import {
   samLoopOptions,
   threadsOption,
   warpOverrides,
+  roiOptions,
   type SamCliOptions,
   type WarpCliOptions,
 } from './options.js';
@@ -114,6 +115,7 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
               ...(opts.preset !== undefined ? { preset: opts.preset } : {}),
               overrides,
               ...(opts.labelWarp !== undefined ? { labelWarp: opts.labelWarp } : {}),
+              ...(roiOptions(opts) ? { roi: roiOptions(opts) } : {}),
               ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
               ...(threads !== undefined ? { threads } : {}),
               ...(warpModel ? { warpModelPath: warpModel } : {}),

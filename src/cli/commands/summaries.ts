@@ -54,7 +54,8 @@ export function printWarpSegmentSummary(out: CliWritable, r: WarpSegmentResult, 
   const training = r.warp.usedModel
     ? 'no training (saved model)'
     : `train ${formatDuration(t.trainS)} (${describeBudget(phaseBudget(r.settings.schedule, 'initial'))} at ${r.settings.network.resolution} px, ${r.warp.threads} thread${r.warp.threads === 1 ? '' : 's'})`;
-  writeLine(out, `time: read ${formatDuration(t.readS)}, ${training}, warp ${formatDuration(t.warpS)}, total ${formatDuration(t.totalS)}`);
+  const roi = t.roiS > 0 ? `region-of-interest stage ${formatDuration(t.roiS)}, ` : '';
+  writeLine(out, `time: read ${formatDuration(t.readS)}, ${training}, ${roi}warp ${formatDuration(t.warpS)}, total ${formatDuration(t.totalS)}`);
 }
 
 /** The saved model used and the unreadable images skipped, when there are. */
