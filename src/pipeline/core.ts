@@ -537,7 +537,7 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
       }
     }
     const t3 = performance.now();
-    const timings = { readS: (t1 - t0) / 1000, trainS: (t2 - t1) / 1000, roiS: (t2b - t2) / 1000, warpS: (t3 - t2b) / 1000, totalS: (t3 - t0) / 1000 };
+    const timings = { readS: (t1 - t0) / 1000, trainS: (t2 - t1) / 1000, roiS: roi ? (t2b - t2) / 1000 : 0, warpS: (t3 - t2b) / 1000, totalS: (t3 - t0) / 1000 };
     const warp = warpStageRecord(stage, phases, saved);
     const record = runInfo('complete', {
       finishedAt: new Date().toISOString(),
