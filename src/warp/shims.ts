@@ -14,6 +14,7 @@
  * | DepthwiseConv2dNativeBackpropInput   | depthwiseConv2d grad           | depthwise conv of dy with flipped w      |
  * | MaxPoolGrad (replaced)                | wasm's is wrong for C > 1      | JS loop (first maximum of each window)   |
  * | BatchMatMul (wrapped)                | transposeA/B ~5x slower        | explicit Transpose, then the original    |
+ * | Identity (replaced)                  | copies every saved tensor      | shares the data (refcount), as on cpu    |
  *
  * Everything else the warp model needs already has a wasm forward kernel and a core gradient: AvgPool(Grad),
  * MaxPool, ResizeBilinear (its gradient kernel is replaced on cpu and wasm, see registerGradientFixes), Softmax, Erf/Tanh (GELU), LeakyRelu, Concat, Slice, PadV2, Cumsum, GatherV2.
@@ -474,6 +475,17 @@ export function registerWasmShims(): void {
   replaceKernel('DepthwiseConv2dNativeBackpropInput', k((r, i, a) => depthwiseBackpropInput(r, i['dy']!, i['filter']!, a)));
   replaceKernel('UnsortedSegmentSum', unsortedSegmentSum as unknown as KernelFunc);
   replaceKernel('MaxPoolGrad', maxPoolGrad as unknown as KernelFunc);
+  const originalIdentity = tf.getKernel('Identity', BACKEND)?.kernelFunc;
+  if (originalIdentity != null) {
+    // tfjs saves every tensor a backward pass needs through Identity (~500 calls per warp training step); wasm's
+    // copies the data, the cpu backend's shares it (refcount). Tensors are immutable, so sharing is safe.
+    replaceKernel('Identity', ((args: { inputs: unknown; backend: unknown }) => {
+      const x = (args.inputs as { x: TensorInfo }).x;
+      if (x.dtype === 'string') return originalIdentity(args as Parameters<KernelFunc>[0]);
+      (args.backend as BackendWasm).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    }) as unknown as KernelFunc);
+  }
   if (originalBatchMatMul != null) {
     // transposeA/transposeB are much slower inside wasm's matmul than an explicit Transpose first.
     replaceKernel('BatchMatMul', k((r, i, a) => {

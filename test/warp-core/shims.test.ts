@@ -176,4 +176,24 @@ describe('wasm shims (gradients vs the cpu backend)', () => {
     expect(after.numBytes).toBe(before.numBytes);
     tf.dispose([x, w, dw, idx]);
   });
+
+  it('Identity shares the data instead of copying it: a clone outlives its source, and the backend frees both', async () => {
+    await initTf({ backend: 'wasm' });
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const idsBefore = backend.numDataIds();
+    const a = tf.tensor1d([1, 2, 3]);
+    const b = tf.clone(a); // runs the Identity kernel
+    expect(backend.numDataIds()).toBe(idsBefore + 1); // one buffer for both
+    a.dispose();
+    expect(Array.from(b.dataSync())).toEqual([1, 2, 3]);
+    b.dispose();
+    expect(backend.numDataIds()).toBe(idsBefore);
+    // a variable assigned from a clone keeps its value when the clone goes
+    const v = tf.variable(tf.zeros([3]));
+    const c = tf.clone(tf.tensor1d([4, 5, 6]));
+    v.assign(c);
+    c.dispose();
+    expect(Array.from(v.dataSync())).toEqual([4, 5, 6]);
+    v.dispose();
+  });
 });
