@@ -22,7 +22,7 @@
  * Warp-only mode (no `sam`): the initial warp model alone; the warped reference label is the answer (Eq. 4).
  * Its finished images are the masks already in the sink; it keeps no per-round results.
  *
- * Resumable: the run store holds the fingerprint, the epoch checkpoint and every (round, image) result; starting
+ * Resumable: the run store holds the fingerprint, the warp checkpoint (every 25 steps) and every (round, image) result; starting
  * again with the same store continues where an interruption stopped.
  *
  * Choices where the paper is silent (or its numbers did not survive in our copy), all options:

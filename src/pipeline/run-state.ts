@@ -4,7 +4,7 @@
  * `FileRunStore` (Med-PerSAM runs) — layout under `<outDir>/.medpersam-run/`:
  *   settings.json                 the run's fingerprint (every setting that changes results + the inputs);
  *                                 a rerun with other settings → MedpersamUserError RUN_SETTINGS_MISMATCH
- *   warp.ckpt                     the warp model's latest checkpoint (written after every epoch, atomically)
+ *   warp.ckpt                     the warp model's latest checkpoint (written every 25 steps, at phase ends and on a stop, atomically)
  *   roi-<i>.ckpt                  the region-of-interest stage's crop models' latest checkpoints (same rules)
  *   rounds/<r>/<id>.json          the result of image <id> in round r (label map + final prompts), written
  *                                 atomically once the image is done; its presence means "done"
@@ -16,7 +16,7 @@
  *
  * Rounds: r = 0 is the initial warp model's round, r = k the round after the k-th retraining. Round r is complete
  * before retraining k = r + 1 starts, so one "latest" checkpoint plus the per-image results are enough to resume
- * at any point: a finished image is never recomputed, a partial epoch is redone from the last epoch checkpoint.
+ * at any point: a finished image is never recomputed, training continues from the last checkpoint's step.
  * The label maps are stored with run-store.ts's codec inside the JSON, so one file = one atomic write.
  */
 import { readdir, readFile } from 'node:fs/promises';

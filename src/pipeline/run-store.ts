@@ -4,9 +4,9 @@
  * A store holds, for one run:
  *   - the run's fingerprint (every setting that changes results + the inputs' content ids); reopening with another
  *     fingerprint is refused (RUN_SETTINGS_MISMATCH names the first differing setting);
- *   - the warp model's latest checkpoint (src/warp/checkpoint.ts CheckpointData, saved after every epoch);
+ *   - the warp model's latest checkpoint (src/warp/checkpoint.ts CheckpointData, saved every 25 steps, at phase ends and on a stop);
  *   - per (round, image) results: the label map, the warped mask prompts and the round record. Its presence means
- *     "done": a finished image is never recomputed, a partial epoch is redone from the last epoch checkpoint.
+ *     "done": a finished image is never recomputed, training continues from the last checkpoint's step.
  *
  * Implementations: `MemoryRunStore` (here: tests, one-off runs), `FileRunStore` (run-state.ts, Node: a folder
  * under the output folder), `WarpOnlyFolderStore` (run-state.ts, Node: the warp-only layout), and an IndexedDB

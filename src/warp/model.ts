@@ -320,28 +320,45 @@ export class WarpModel {
     const every = opts.checkpointEvery ?? 25;
     const startStep = this.stepInPhase;
     const recent: LossBreakdown[] = [];
-    while (this.stepInPhase < total) {
-      if (opts.signal?.aborted) {
-        if (opts.onCheckpoint && this.stepInPhase > startStep) await opts.onCheckpoint(this.toCheckpoint());
-        throw new TrainingAborted(phase, this.stepInPhase);
+    // With workers, the next batch is drawn while they compute (the same draws in the same order); a checkpoint
+    // then holds the RNG state as it was right after the step's own draws.
+    let drawnAhead: BatchData | null = null;
+    let rngAfterStep: number | null = null;
+    try {
+      while (this.stepInPhase < total) {
+        if (opts.signal?.aborted) {
+          if (opts.onCheckpoint && this.stepInPhase > startStep) await opts.onCheckpoint(this.toCheckpoint(rngAfterStep));
+          throw new TrainingAborted(phase, this.stepInPhase);
+        }
+        this.optimizer.learningRate = this.learningRateAt(this.stepInPhase, total);
+        const batch = drawnAhead ?? this.makeBatchData(sampler.next(this.rng), nAug);
+        drawnAhead = null;
+        const after = { rng: this.rng.getState(), sampler: sampler.getState() };
+        const drawAhead =
+          this.peers.length > 0 && this.stepInPhase + 1 < total ? () => void (drawnAhead = this.makeBatchData(sampler.next(this.rng), nAug)) : undefined;
+        const loss = await this.step(batch, drawAhead);
+        this.samplerState = after.sampler;
+        rngAfterStep = drawnAhead ? after.rng : null;
+        this.stepInPhase++;
+        this.totalSteps++;
+        recent.push(loss);
+        if (recent.length > RECENT_LOSS_STEPS) recent.shift();
+        opts.onProgress?.({
+          stage: 'warp-train',
+          done: this.stepInPhase,
+          total,
+          message: `${phase} step ${this.stepInPhase}/${total} loss ${loss.total.toFixed(4)}`,
+        });
+        if (opts.onCheckpoint && (this.stepInPhase % every === 0 || this.stepInPhase === total)) {
+          await opts.onCheckpoint(this.toCheckpoint(rngAfterStep));
+        }
+        // Let the event loop breathe (progress bars, signals) between steps.
+        await new Promise((r) => setTimeout(r, 0));
       }
-      this.optimizer.learningRate = this.learningRateAt(this.stepInPhase, total);
-      const batch = this.makeBatchData(sampler.next(this.rng), nAug);
-      const loss = await this.step(batch);
-      this.samplerState = sampler.getState();
-      this.stepInPhase++;
-      this.totalSteps++;
-      recent.push(loss);
-      if (recent.length > RECENT_LOSS_STEPS) recent.shift();
-      opts.onProgress?.({
-        stage: 'warp-train',
-        done: this.stepInPhase,
-        total,
-        message: `${phase} step ${this.stepInPhase}/${total} loss ${loss.total.toFixed(4)}`,
-      });
-      if (opts.onCheckpoint && (this.stepInPhase % every === 0 || this.stepInPhase === total)) await opts.onCheckpoint(this.toCheckpoint());
-      // Let the event loop breathe (progress bars, signals) between steps.
-      await new Promise((r) => setTimeout(r, 0));
+    } finally {
+      // Stopped with a batch drawn ahead: rewind the RNG to the last completed step (the sampler state is kept
+      // separately), so the model is exactly its last checkpoint's state.
+      if (rngAfterStep !== null) this.rng.setState(rngAfterStep);
     }
     const recentLoss = recent.length === 0 ? null : meanBreakdown(recent);
     return {
@@ -356,9 +373,10 @@ export class WarpModel {
 
   /**
    * One optimiser step on a batch: shard gradients (this thread computes shard 0 while the workers compute the
-   * others), summed in shard order, then AdamW. With no workers the batch is one shard with shares 1.
+   * others, then runs `whileWorkersCompute`), summed in shard order, then AdamW. With no workers the batch is one
+   * shard with shares 1.
    */
-  private async step(batch: BatchData): Promise<LossBreakdown> {
+  private async step(batch: BatchData, whileWorkersCompute?: () => void): Promise<LossBreakdown> {
     const shards = this.peers.length === 0 ? [wholeBatch(batch)] : splitBatch(batch, this.threads);
     const weights = this.currentWeights();
     const remote = shards.slice(1).map((shard, i) => this.peers[i]!.gradients(weights, shard));
@@ -367,6 +385,7 @@ export class WarpModel {
     let localError: unknown;
     try {
       local = shardGradients(this.network, shards[0]!, this.refWork, this.refOneHotWork, this.settings.loss);
+      whileWorkersCompute?.();
     } catch (err) {
       localError = err;
     }
@@ -384,8 +403,10 @@ export class WarpModel {
     }
     // A parameter is skipped only when no shard gave it a gradient.
     const missing = results[0]!.missing.filter((name) => results.every((r) => r.missing.includes(name)));
-    applyFlatGradients(this.network, this.optimizer, sum, missing);
+    const updated = applyFlatGradients(this.network, this.optimizer, sum, missing);
     this.weightsVersion++;
+    // The update returns the new weights: the workers' next copy, without reading the variables back.
+    this.weightsCache = { version: this.weightsVersion, flat: updated };
     return sumBreakdowns(results.map((r) => r.breakdown));
   }
 
@@ -509,7 +530,8 @@ export class WarpModel {
 
   // ---- checkpoints -------------------------------------------------------------------------------------------
 
-  toCheckpoint(): CheckpointData {
+  /** The full training state (`rngState` overrides the RNG's current state: see train's draw-ahead). */
+  toCheckpoint(rngState: number | null = null): CheckpointData {
     const opt = this.optimizer.exportState();
     return {
       settings: this.settings,
@@ -517,7 +539,7 @@ export class WarpModel {
         phase: this.phase,
         stepInPhase: this.stepInPhase,
         totalSteps: this.totalSteps,
-        rngState: this.rng.getState(),
+        rngState: rngState ?? this.rng.getState(),
         optimizerStep: opt.step,
         sampler: { pass: [...this.samplerState.pass], position: this.samplerState.position },
       },

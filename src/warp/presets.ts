@@ -81,7 +81,7 @@ export const CPU_PRESET: WarpSettings = {
     initialSteps: 600,
     retrainSteps: 200,
     retrainRounds: 5,
-    batchSize: 4,
+    batchSize: 3,
     augPerBatch: 1,
     learningRate: 1e-3,
     weightDecay: 0.01,

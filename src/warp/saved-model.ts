@@ -14,6 +14,7 @@
  * the training that produced it. Every problem reading a file is a MedpersamUserError with a WARP_MODEL_* code.
  */
 import { MedpersamUserError } from '../errors.js';
+import { crc32 } from '../io/crc32.js';
 import type { NamedArray } from './params.js';
 import type { WarpSettings } from './presets.js';
 
@@ -60,23 +61,6 @@ export interface SavedWarpModel {
 type Header = Omit<SavedWarpModel, 'weights'> & { weights: { name: string; shape: number[] }[] };
 
 const sizeOf = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
-
-let crcTable: Uint32Array | null = null;
-
-/** CRC-32 (IEEE 802.3, as in zip and PNG). */
-export function crc32(bytes: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let crc = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) crc = crcTable[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
 
 export function serializeWarpModel(model: SavedWarpModel): Uint8Array {
   const header: Header = { ...model, weights: model.weights.map((w) => ({ name: w.name, shape: [...w.shape] })) };

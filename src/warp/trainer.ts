@@ -210,21 +210,12 @@ export function batchGradients(network: WarpNetwork, batch: WarpBatch, opts: War
   return { flat, missing, breakdown: breakdown! };
 }
 
-/** AdamW update from flat gradients (layout of batchGradients; parameters named in `missing` are skipped). */
-export function applyFlatGradients(network: WarpNetwork, optimizer: AdamW, flat: Float32Array, missing: readonly string[] = []): void {
-  const names = network.params.names();
-  const vars = network.params.variables();
-  const skip = new Set(missing);
-  tf.tidy(() => {
-    const byName = new Map<string, tf.Tensor>();
-    let offset = 0;
-    vars.forEach((v, i) => {
-      if (!skip.has(names[i]!)) byName.set(names[i]!, tf.tensor(flat.subarray(offset, offset + v.size), v.shape));
-      offset += v.size;
-    });
-    if (offset !== flat.length) throw new Error(`gradient vector has ${flat.length} values, the network ${offset}`);
-    optimizer.apply(byName);
-  });
+/**
+ * AdamW update from flat gradients (layout of batchGradients; parameters named in `missing` are skipped).
+ * Returns the new weights in the same flat layout.
+ */
+export function applyFlatGradients(_network: WarpNetwork, optimizer: AdamW, flat: Float32Array, missing: readonly string[] = []): Float32Array {
+  return optimizer.applyFlat(flat, new Set(missing));
 }
 
 /** One optimisation step on a whole batch: gradients of Eq. 3 w.r.t. every network parameter, then AdamW. */

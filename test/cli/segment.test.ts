@@ -155,7 +155,7 @@ describe('medpersam segment: Ctrl-C', () => {
     expect(await runCli([...argv, '--json'], rerun)).toBe(0);
     expect(JSON.parse(rerun.out()).written.sort()).toEqual(testIds);
     const run = JSON.parse(await readFile(join(out, 'run.json'), 'utf8'));
-    // 3 images, batch 4, 6 epochs = 6 steps; the interrupted call saved its step, the rerun did the rest
+    // 3 images, batch 3, 6 epochs = 6 steps; the interrupted call saved its step, the rerun did the rest
     expect(run.training.phases[0].stepsRunThisCall).toBeLessThan(6);
   }, 120_000);
 });

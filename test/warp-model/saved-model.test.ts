@@ -6,6 +6,7 @@ import { WarpModel } from '../../src/warp/model.js';
 import { checkSavedReference, deserializeWarpModel, referenceHashes, serializeWarpModel, WARP_MODEL_FORMAT_VERSION, type SavedWarpModel } from '../../src/warp/saved-model.js';
 import { readWarpModelFile, writeWarpModelFile, WARP_MODEL_FILE } from '../../src/io/warp-model-file.js';
 import { useTempDir } from '../fixtures/temp-dir.js';
+import { crc32 } from '../../src/io/crc32.js';
 import { userError } from '../fixtures/user-error.js';
 import { discPair, tinySettings } from './helpers.js';
 
@@ -24,6 +25,13 @@ async function trainedModel(): Promise<{ model: WarpModel; saved: SavedWarpModel
   const hashes = await referenceHashes(REF.image, REF.label);
   return { model, saved: model.toSavedModel({ reference: { ...hashes, width: 64, height: 64, name: 'ref.png' }, medpersamVersion: '0.1.0' }) };
 }
+
+describe('crc32', () => {
+  it('is the IEEE CRC-32 (check value of "123456789")', () => {
+    expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+    expect(crc32(new Uint8Array(0))).toBe(0);
+  });
+});
 
 describe('saved warp model', () => {
   it('round trip: a model rebuilt from the file warps every image exactly like the model that trained it', async () => {
