@@ -10,7 +10,7 @@ import { readLabelMap } from '../io/mask.js';
 import { readReferencePair } from '../io/reference.js';
 import { diceIoUPerClass, meanScores, type ClassScore } from '../eval/metrics.js';
 import { initTf, type TfBackendChoice } from '../warp/backend.js';
-import { WarpModel, type LabelWarpMode } from '../warp/model.js';
+import { WarpModel, type LabelWarpMode, type PreprocessingReport } from '../warp/model.js';
 import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
 import type { LossBreakdown } from '../warp/trainer.js';
 import { noProgress, type ProgressCallback } from '../progress.js';
@@ -60,6 +60,8 @@ export interface BenchWarpResult {
   epochs: number;
   lastEpochLoss: LossBreakdown | null;
   perImage: { id: string; dice: number[] }[];
+  /** Colour projection, image loss and per-image alignment chosen by the preprocessing (settings hold 'auto'). */
+  preprocessing: PreprocessingReport;
 }
 
 export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWarpResult> {
@@ -95,10 +97,10 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
   for (let s = 0; s < ids.length; s += BATCH) {
     for (const f of model.testFlows(ids.slice(s, s + BATCH), BATCH)) {
       const id = f.id;
-      const label = model.labelFromFlow(f.flowXyWarp, f.width, f.height, labelWarp);
+      const label = model.labelForTest(id, f.flowXyWarp, labelWarp);
       const gt = await readLabelMap(byId.get(id)!.maskPath!, { classes: ds.classes });
       if (opts.compareLabelWarps) {
-        const alt = diceIoUPerClass(model.labelFromFlow(f.flowXyWarp, f.width, f.height, altMode), gt, classes);
+        const alt = diceIoUPerClass(model.labelForTest(id, f.flowXyWarp, altMode), gt, classes);
         for (const sc of alt) altSums.set(sc.cls, altSums.get(sc.cls)! + sc.dice);
       }
       const scores: ClassScore[] = diceIoUPerClass(label, gt, classes);
@@ -124,7 +126,7 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
     reference: ds.reference.id,
     nTest: tests.length,
     backend,
-    settings,
+    settings: model.settings,
     labelWarp,
     parameters: model.network.params.count(),
     perClass,
@@ -150,9 +152,19 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
     epochs: train.epochsRun,
     lastEpochLoss: train.lastEpochLoss,
     perImage,
+    preprocessing: model.preprocessingReport(),
   };
   model.dispose();
   return result;
+}
+
+/** One line on what the preprocessing chose (colour, loss, alignment). */
+export function preprocessingLine(p: PreprocessingReport): string {
+  const a = p.prealign;
+  return (
+    `preprocessing: colour ${p.colour.name} (${p.colour.reason}); loss ${p.imageLoss.kind} (${p.imageLoss.reason}); ` +
+    `prealign ${p.options.prealign}, polarity ${p.options.polarity}: ${a.aligned} aligned, ${a.keptResize} plain resize, ${a.inverted} inverted`
+  );
 }
 
 /** A readable table of a benchmark result (Dice / IoU in %). */

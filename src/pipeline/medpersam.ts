@@ -66,7 +66,7 @@ import { countOn } from '../prompts/candidates.js';
 import type { SamDecodeOptions, SamDecodeResult, SamEmbedding, SamLoadOptions, SamModelInfo, SamModelStats, SamPrompts } from '../sam/types.js';
 import { normalizedToSam255 } from '../sam/preprocess.js';
 import { initTf, type TfBackendChoice } from '../warp/backend.js';
-import { WarpModel, toWorkingImage, type LabelWarpMode } from '../warp/model.js';
+import { WarpModel, type LabelWarpMode, type PreprocessingReport } from '../warp/model.js';
 import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
 import { diceIoUPerClass, meanScores, type ClassScore } from '../eval/metrics.js';
 import { pointAccuracy, hopkinsStatistic } from '../eval/points.js';
@@ -456,6 +456,7 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
     // ---- warp model: reference + every test image (kept as R×R working copies only)
     const backend = await timer.time('warp-init', () => initTf({ backend: opts.warp?.backend ?? 'auto' }));
     const warp = new WarpModel(r.warpSettings, { image: reference.image.image, label: reference.label });
+    let warpPreprocessing: PreprocessingReport | undefined;
     try {
       for (let i = 0; i < tests.length; i++) {
         const t = tests[i]!;
@@ -463,6 +464,7 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
         timer.time('warp-prepare', () => warp.addTest(t.id, read.image));
         progress({ stage: 'read', done: i + 1, total: tests.length, message: t.id });
       }
+      warpPreprocessing = warp.preprocessingReport();
       const ckpt = await loadCheckpointFile(state.checkpointPath);
       if (ckpt) {
         try {
@@ -557,11 +559,8 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
               warp.warpTests(chunk.map((t) => t.id), (_id, label) => labels.push(label), r.labelMode, r.warpApplyBatch);
               return labels;
             }
-            const flows = warp.predictFlowsWork(
-              reads.map((rd) => toWorkingImage(rd.image, warp.resolution)),
-              r.warpApplyBatch,
-            );
-            return flows.map((f, j) => warp.labelFromFlow(scaleFlow(f, alpha), reads[j]!.image.width, reads[j]!.image.height, r.labelMode));
+            const flows = warp.testFlows(chunk.map((t) => t.id), r.warpApplyBatch);
+            return flows.map((f) => warp.labelForTest(f.id, scaleFlow(f.flowXyWarp, alpha), r.labelMode));
           });
           for (let j = 0; j < chunk.length; j++) {
             abortCheck();
@@ -636,7 +635,8 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
     const record = await buildRunRecord({
       startedAt,
       finishedAt: new Date(),
-      settings: fingerprint,
+      // The warp preprocessing's choices (colour, image loss, per-image alignment) beside the settings.
+      settings: { ...fingerprint, warpPreprocessing },
       inputs: { referenceImage: opts.referenceImage, referenceMask: opts.referenceMask, tests: tests.length, classes },
       sam: sam.record,
       tfBackend: backend,

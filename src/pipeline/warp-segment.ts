@@ -201,6 +201,7 @@ export async function runWarpOnlySegmentation(opts: WarpSegmentOptions, onProgre
         masksWritten: written.length,
         masksSkipped: skipped.length,
         classes: model.classes,
+        preprocessing: model.preprocessingReport(),
       }),
     );
     return { outDir, backend, settings, written, skipped, timings, runJsonPath };

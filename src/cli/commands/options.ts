@@ -13,6 +13,7 @@ import type { WarpNetworkConfig } from '../../warp/network.js';
 import type { WarpPresetName, WarpSettingsOverrides } from '../../warp/presets.js';
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { addPreprocessOptions, preprocessOverrides, type PreprocessCliOptions } from './preprocess-options.js';
 
 export function parseIntegerOption(name: string, value: string, min: number, max: number): number {
   const n = Number(value);
@@ -27,7 +28,7 @@ function optionalInt(name: string, value: string | undefined, min: number, max: 
 }
 
 /** Warp-model flags as commander parses them (strings; `aug` / `affine` are false only for --no-aug / --no-affine). */
-export interface WarpCliOptions {
+export interface WarpCliOptions extends PreprocessCliOptions {
   preset?: WarpPresetName;
   epochs?: string;
   res?: string;
@@ -55,7 +56,7 @@ export interface SamCliOptions {
 
 /** Add the warp-model flags (shared by segment, bench). */
 export function addWarpOptions(command: Command): Command {
-  return command
+  command
     .addOption(new Option('--preset <name>', `warp-model settings preset (default: ${DEFAULTS.warpPreset})`).choices(['cpu', 'paper']))
     .option('--epochs <n>', 'initial warp-model training epochs (default: from the preset)')
     .option('--res <px>', 'warp-model working resolution, a multiple of 16 (default: from the preset)')
@@ -67,6 +68,7 @@ export function addWarpOptions(command: Command): Command {
     .addOption(new Option('--lr-schedule <name>', 'learning rate over each training phase (default: from the preset)').choices(['constant', 'cosine']))
     .addOption(new Option('--backend <name>', 'tfjs backend (default: auto)').choices(['auto', 'wasm', 'tensorflow', 'cpu']))
     .addOption(new Option('--label-warp <mode>', `how the reference label is warped (default: ${DEFAULTS.labelMode})`).choices(['nearest', 'argmax']));
+  return addPreprocessOptions(command);
 }
 
 /** Add the SAM flags (shared by segment, bench). */
@@ -111,7 +113,10 @@ export function warpOverrides(o: WarpCliOptions & { retrainEpochs?: string }): W
     schedule.learningRate = lr;
   }
   if (o.lrSchedule !== undefined) schedule.lrSchedule = o.lrSchedule;
+  const pre = preprocessOverrides(o);
+  if (pre.imageLoss !== undefined) loss.imageLoss = pre.imageLoss;
   const out: WarpSettingsOverrides = {};
+  if (pre.preprocess) out.preprocess = pre.preprocess;
   if (Object.keys(network).length > 0) out.network = network;
   if (Object.keys(loss).length > 0) out.loss = loss;
   if (Object.keys(schedule).length > 0) out.schedule = schedule;
