@@ -553,8 +553,6 @@ export function estimatePrealignment(ref: PrealignReference, testGrey: FloatImag
     const atFinest = atMiddle.slice(0, 2).map((c) => refine(c.params, 2, sign)).sort((p, q) => q.score - p.score);
     return { sign, ...atFinest[0]! };
   });
-  if (process.env.PREALIGN_TRACE_PARAMS) for (const tp of JSON.parse(process.env.PREALIGN_TRACE_PARAMS) as SimilarityParams[]) console.log('trace', JSON.stringify(tp), JSON.stringify(measureParams(finest, tp)), JSON.stringify(measureParams(1, tp)), JSON.stringify(measureParams(0, tp)));
-  if (process.env.PREALIGN_TRACE) for (const b of bestPerSign) console.log('sign', b.sign, b.score.toFixed(3), JSON.stringify(b.params), 'm', JSON.stringify(measureParams(finest, b.params)));
   const positive = bestPerSign[0]!;
   const negative = bestPerSign[1];
   const chosen = negative && negative.score > positive.score + POLARITY_MARGIN ? negative : positive;
