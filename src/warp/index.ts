@@ -9,11 +9,19 @@
  *   await model.train('retrain-1', model.settings.schedule.retrainEpochs);
  */
 export { WarpModel, toWorkingImage, toWorkingOneHot, labelClasses } from './model.js';
-export type { LabelWarpMode, TrainPhaseOptions, TrainPhaseResult } from './model.js';
+export type { LabelWarpMode, TrainPhaseOptions, TrainPhaseResult, PreprocessingReport } from './model.js';
+export { estimatePrealignment, PrealignReference, equalizeHistogram } from './prealign.js';
+export type { PrealignMethod, PolarityMode, PrealignOptions, Prealignment, SimilarityParams } from './prealign.js';
+export { WarpPreprocessor, ROBUST_PREPROCESS, PAPER_PREPROCESS } from './preprocess.js';
+export type { WarpPreprocessOptions, PreparedImage, PrealignRecord, WorkingFill } from './preprocess.js';
+export { plainResizeMap, workingImage, workingOneHot, warpLabelThroughFrame } from './working-frame.js';
+export type { WorkingFrame } from './working-frame.js';
+export { chooseImageLoss, paddingFraction, noiseRatio } from './loss-choice.js';
+export type { ImageLossChoice } from './loss-choice.js';
 export { WarpNetwork, DEFAULT_NETWORK_CONFIG, affineToFlow, upsampleFlow2x } from './network.js';
 export type { WarpArchitecture, WarpNetworkConfig, WarpForward } from './network.js';
 export { batchLoss, trainStep, evaluateLoss, DEFAULT_LOSS_OPTIONS } from './trainer.js';
-export type { WarpLossOptions, WarpBatch, LossBreakdown, ImageLossKind } from './trainer.js';
+export type { WarpLossOptions, WarpBatch, LossBreakdown, ImageLossKind, ImageLossMode } from './trainer.js';
 export { resolveWarpSettings, PAPER_PRESET, CPU_PRESET, WARP_PRESETS } from './presets.js';
 export type { WarpSettings, WarpSettingsOverrides, WarpScheduleOptions, WarpPresetName } from './presets.js';
 export { serializeCheckpoint, deserializeCheckpoint } from './checkpoint.js';
@@ -24,7 +32,7 @@ export { warpShared } from './fast-warp.js';
 export { initTf } from './backend.js';
 export type { TfBackendChoice } from './backend.js';
 
-/** Convenience: `trainWarpModel` = construct + add tests + initial phase (CONTRACTS.md name). */
+/** Convenience: `trainWarpModel` = construct + add tests + initial phase (public API name). */
 import type { FloatImage, LabelMap } from '../image/types.js';
 import { WarpModel as Model, type TrainPhaseOptions as PhaseOpts } from './model.js';
 import type { WarpSettings as Settings } from './presets.js';
@@ -41,7 +49,7 @@ export async function trainWarpModel(
   return model;
 }
 
-/** Eq. 4 (CONTRACTS.md name): the reference label warped onto a test image, at its original size. */
+/** Eq. 4 (public API name): the reference label warped onto a test image, at its original size. */
 export function warpReferenceLabel(model: Model, testImage: FloatImage): LabelMap {
   return model.warpLabel(testImage);
 }

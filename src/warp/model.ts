@@ -24,7 +24,7 @@ import { resizeImage } from '../image/resize.js';
 import { WarpNetwork } from './network.js';
 import { chooseImageLoss, type ImageLossChoice } from './loss-choice.js';
 import { prealignRecord, WarpPreprocessor, type PrealignRecord, type WarpPreprocessOptions } from './preprocess.js';
-import { warpReferenceLabel, workingOneHot, type LabelWarpMode, type WorkingFrame } from './working-frame.js';
+import { warpLabelThroughFrame, workingOneHot, type LabelWarpMode, type WorkingFrame } from './working-frame.js';
 import type { ColourProjection } from '../image/colour.js';
 import type { Prealignment } from './prealign.js';
 import { AdamW, ParamStore } from './params.js';
@@ -385,19 +385,19 @@ export class WarpModel {
    * For test images added to the model use `labelForTest` (their frame may be aligned).
    */
   labelFromFlow(flowXyWarp: Float32Array, width: number, height: number, mode: LabelWarpMode = 'nearest'): LabelMap {
-    return warpReferenceLabel(this.refLabel, flowXyWarp, this.resolution, { width, height, warpToOriginal: null }, mode);
+    return warpLabelThroughFrame(this.refLabel, flowXyWarp, this.resolution, { width, height, warpToOriginal: null }, mode);
   }
 
   /** Eq. 4 for a test image already added: the reference label through its working flow and its frame. */
   labelForTest(id: string, flowXyWarp: Float32Array, mode: LabelWarpMode = 'nearest'): LabelMap {
-    return warpReferenceLabel(this.refLabel, flowXyWarp, this.resolution, this.entry(id).frame, mode);
+    return warpLabelThroughFrame(this.refLabel, flowXyWarp, this.resolution, this.entry(id).frame, mode);
   }
 
   /** Eq. 4 for any image (preprocessed like a test image, not kept): the reference label at its original size. */
   warpLabel(image: FloatImage, mode: LabelWarpMode = 'nearest'): LabelMap {
     const prepared = this.preprocessor.prepare(image);
     const [flow] = this.predictFlowsWork([prepared.work]);
-    return warpReferenceLabel(this.refLabel, flow!, this.resolution, prepared.frame, mode);
+    return warpLabelThroughFrame(this.refLabel, flow!, this.resolution, prepared.frame, mode);
   }
 
   /** Working-grid flows of test images already added (by id), with their original sizes. */
@@ -412,7 +412,7 @@ export class WarpModel {
     for (let s = 0; s < ids.length; s += batchSize) {
       const entries = ids.slice(s, s + batchSize).map((id) => this.entry(id));
       const flows = this.predictFlowsWork(entries.map((e) => e.work), batchSize);
-      entries.forEach((e, j) => each(e.id, warpReferenceLabel(this.refLabel, flows[j]!, this.resolution, e.frame, mode)));
+      entries.forEach((e, j) => each(e.id, warpLabelThroughFrame(this.refLabel, flows[j]!, this.resolution, e.frame, mode)));
     }
   }
 

@@ -86,7 +86,7 @@ export function workingOneHot(label: LabelMap, classes: readonly number[], frame
  * Eq. 4 in original pixels: the reference label (its own size) carried onto an image of frame `frame` by a flow in
  * xyWarp (R×R×2, the image's working grid → the reference's working grid).
  */
-export function warpReferenceLabel(
+export function warpLabelThroughFrame(
   referenceLabel: LabelMap,
   flowXyWarp: Float32Array,
   resolution: number,

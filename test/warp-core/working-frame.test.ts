@@ -4,7 +4,7 @@ import { generatePhantom } from '../../src/image/phantom.js';
 import { resizeLabelNearest } from '../../src/image/resize.js';
 import type { LabelMap } from '../../src/image/types.js';
 import { upsampleFlowPlanes, warpLabelNearest } from '../../src/warp/spatial.js';
-import { plainResizeMap, warpReferenceLabel, workingImage, workingOneHot } from '../../src/warp/working-frame.js';
+import { plainResizeMap, warpLabelThroughFrame, workingImage, workingOneHot } from '../../src/warp/working-frame.js';
 
 const R = 64;
 const ref = generatePhantom({ seed: 2, patient: 0, width: 200, height: 160, noise: 0 });
@@ -33,7 +33,7 @@ describe('working frames (mixed sizes and aspect ratios)', () => {
     ];
     for (const c of cases) {
       const frame = { width: c.W, height: c.H, warpToOriginal: composeAffine(c.refToTest, plainResizeMap(R, ref.label.width, ref.label.height)) };
-      const label = warpReferenceLabel(ref.label, zero, R, frame, 'nearest');
+      const label = warpLabelThroughFrame(ref.label, zero, R, frame, 'nearest');
       expect(label.width).toBe(c.W);
       expect(label.height).toBe(c.H);
       expect(agreement(label, view(c.refToTest, c.W, c.H))).toBeGreaterThan(0.995);
@@ -47,7 +47,7 @@ describe('working frames (mixed sizes and aspect ratios)', () => {
     const frame = { width: 400, height: 320, warpToOriginal: composeAffine(refToTest, plainResizeMap(R, 200, 160)) };
     const flow = new Float32Array(R * R * 2);
     for (let i = 0; i < R * R; i++) flow[2 * i] = 2;
-    const label = warpReferenceLabel(ref.label, flow, R, frame, 'nearest');
+    const label = warpLabelThroughFrame(ref.label, flow, R, frame, 'nearest');
     const shift = 2 * (200 / R);
     const expected = resampleLabelAffine(ref.label, 400, 320, composeAffine([1, 0, shift, 0, 1, 0], invertAffine(refToTest)));
     expect(agreement(label, expected)).toBeGreaterThan(0.995);
@@ -56,11 +56,11 @@ describe('working frames (mixed sizes and aspect ratios)', () => {
   it('the plain-resize frame is exactly the paper path (flow upsampled to the image, label sampled)', () => {
     const flow = new Float32Array(R * R * 2).map((_, i) => Math.sin(i * 0.01) * 1.5);
     const frame = { width: 150, height: 90, warpToOriginal: null };
-    const viaFrame = warpReferenceLabel(ref.label, flow, R, frame, 'nearest');
+    const viaFrame = warpLabelThroughFrame(ref.label, flow, R, frame, 'nearest');
     const direct = warpLabelNearest(ref.label, upsampleFlowPlanes(flow, R, R, 150, 90), 150, 90);
     expect(Array.from(viaFrame.data)).toEqual(Array.from(direct.data));
     // zero flow = the reference label resized
-    expect(agreement(warpReferenceLabel(ref.label, new Float32Array(R * R * 2), R, frame), resizeLabelNearest(ref.label, 150, 90))).toBeGreaterThan(0.99);
+    expect(agreement(warpLabelThroughFrame(ref.label, new Float32Array(R * R * 2), R, frame), resizeLabelNearest(ref.label, 150, 90))).toBeGreaterThan(0.99);
   });
 
   it('working copies and one-hots follow the frame; pixels outside the image take the fill', () => {
