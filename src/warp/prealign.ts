@@ -16,10 +16,11 @@
  *  - 'search' (default): an exhaustive coarse search over rotation (±60°) × scale (½–2 × s0) × shift (±40 %) at
  *    24 px, then pattern-search refinement of the best distinct candidates (and of the moments estimate) at 48 px
  *    and of the best two at 96 px.
- * The objective is score = r·overlap^¼ − PRIOR_WEIGHT·d²: r the Pearson correlation of the histogram-equalised
- * images over the reference's content pixels that land on the test's content (padding excluded, image/padding.ts),
- * overlap that fraction (so that showing only a sliver of the test does not pay), d² a weak prior towards the plain
- * resize. With polarity 'auto' the search runs for −r too, and the image is called inverted when the best −r
+ * The objective is score = r·overlap^¼ − PRIOR_WEIGHT·d² over the reference's content pixels that land on the
+ * test's content (padding excluded, image/padding.ts) of the histogram-equalised images: r the Pearson correlation
+ * at 24 px, the mean local correlation over 5×5 / 7×7 windows at 48 / 96 px (edges, not shading, decide there);
+ * overlap that fraction of the content (so that showing only a sliver of the test does not pay); d² a weak prior
+ * towards the plain resize. With polarity 'auto' the search runs for −r too, and the image is called inverted when the best −r
  * alignment beats the best +r one by POLARITY_MARGIN.
  * If the alignment found does not beat the plain resize by `keepResizeMargin` in r, the plain resize is kept.
  */
