@@ -60,7 +60,6 @@ import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpS
 import type { CheckpointData } from '../warp/checkpoint.js';
 import { evaluateRun, type PointStats, type RgbPngEncoder, type RoundMetrics } from './evaluate-run.js';
 import type { OutputSink } from './output-sink.js';
-import { scaleFlow } from './perturb.js';
 import { buildRunRecord, StageTimer, type RunRecord, type RuntimeInfo, type SamModelRecord } from './run-record.js';
 import type { RunStore } from './run-store.js';
 import { overlayMarks, samInputImage, segmentOneImage, type ImageSegmentSettings, type SamModelLike } from './segment-image.js';
@@ -599,7 +598,8 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
               return labels;
             }
             const flows = warp.testFlows(chunk.map((t) => t.id), r.warpApplyBatch);
-            return flows.map((f) => warp.labelForTest(f.id, scaleFlow(f.flowXyWarp, alpha), r.labelMode));
+            // Fig. 6: α scales the whole displacement (the initial alignment too), so α = 0 is the reference copied.
+            return flows.map((f) => warp.labelForTest(f.id, f.flowXyWarp, r.labelMode, alpha));
           });
           for (let j = 0; j < chunk.length; j++) {
             abortCheck();

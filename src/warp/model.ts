@@ -388,9 +388,12 @@ export class WarpModel {
     return warpLabelThroughFrame(this.refLabel, flowXyWarp, this.resolution, { width, height, warpToOriginal: null }, mode);
   }
 
-  /** Eq. 4 for a test image already added: the reference label through its working flow and its frame. */
-  labelForTest(id: string, flowXyWarp: Float32Array, mode: LabelWarpMode = 'nearest'): LabelMap {
-    return warpLabelThroughFrame(this.refLabel, flowXyWarp, this.resolution, this.entry(id).frame, mode);
+  /**
+   * Eq. 4 for a test image already added: the reference label through its working flow and its frame.
+   * `displacementScale` α scales the whole displacement, alignment included (Fig. 6; see working-frame.ts).
+   */
+  labelForTest(id: string, flowXyWarp: Float32Array, mode: LabelWarpMode = 'nearest', displacementScale = 1): LabelMap {
+    return warpLabelThroughFrame(this.refLabel, flowXyWarp, this.resolution, this.entry(id).frame, mode, displacementScale);
   }
 
   /** Eq. 4 for any image (preprocessed like a test image, not kept): the reference label at its original size. */

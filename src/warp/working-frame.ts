@@ -85,6 +85,10 @@ export function workingOneHot(label: LabelMap, classes: readonly number[], frame
 /**
  * Eq. 4 in original pixels: the reference label (its own size) carried onto an image of frame `frame` by a flow in
  * xyWarp (R×R×2, the image's working grid → the reference's working grid).
+ *
+ * `displacementScale` α (Fig. 6 flow scaling) scales the whole displacement relative to the plain resize — the
+ * flow and, for an aligned frame, the alignment too: α = 0 copies the reference mask (resized), α = 1 is Eq. 4.
+ * For the plain-resize frame this is exactly the flow multiplied by α.
  */
 export function warpLabelThroughFrame(
   referenceLabel: LabelMap,
@@ -92,6 +96,7 @@ export function warpLabelThroughFrame(
   resolution: number,
   frame: WorkingFrame,
   mode: LabelWarpMode = 'nearest',
+  displacementScale = 1,
 ): LabelMap {
   const R = resolution;
   const { width: W, height: H } = frame;
@@ -130,6 +135,7 @@ export function warpLabelThroughFrame(
       }
     }
   }
+  if (displacementScale !== 1) for (let i = 0; i < flowXyOriginal.length; i++) flowXyOriginal[i]! *= displacementScale;
   return mode === 'argmax'
     ? warpLabelArgmax(referenceLabel, flowXyOriginal, W, H)
     : warpLabelNearest(referenceLabel, flowXyOriginal, W, H);
