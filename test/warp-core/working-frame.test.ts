@@ -53,6 +53,15 @@ describe('working frames (mixed sizes and aspect ratios)', () => {
     expect(agreement(label, expected)).toBeGreaterThan(0.995);
   });
 
+  it('displacement scale α: 1 is Eq. 4, 0 copies the reference mask even through an aligned frame (Fig. 6)', () => {
+    const refToTest: Affine2D = [0, -1, 159, 1, 0, 0]; // 90° onto 160×200
+    const frame = { width: 160, height: 200, warpToOriginal: composeAffine(refToTest, plainResizeMap(R, 200, 160)) };
+    const flow = new Float32Array(R * R * 2).fill(0.7);
+    expect(Array.from(warpLabelThroughFrame(ref.label, flow, R, frame, 'nearest', 1).data)).toEqual(Array.from(warpLabelThroughFrame(ref.label, flow, R, frame).data));
+    const copied = warpLabelThroughFrame(ref.label, flow, R, frame, 'nearest', 0);
+    expect(agreement(copied, resizeLabelNearest(ref.label, 160, 200))).toBeGreaterThan(0.995);
+  });
+
   it('the plain-resize frame is exactly the paper path (flow upsampled to the image, label sampled)', () => {
     const flow = new Float32Array(R * R * 2).map((_, i) => Math.sin(i * 0.01) * 1.5);
     const frame = { width: 150, height: 90, warpToOriginal: null };
