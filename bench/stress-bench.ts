@@ -5,8 +5,8 @@
  * and write bench/results/stress-<tag>.json. bench/stress-table.ts merges runs and elastix summaries into a table.
  * Usage:
  *   npx tsx bench/stress-bench.ts --root /work/team/results/robust/stress/jsrt --tag after-jsrt [--transforms rotate,scale]
- *        [--limit N] [--epochs N] [--res PX] [--prealign search|moments|none] [--colour auto|luminance|...]
- *        [--polarity auto|keep] [--loss auto|ssim|ncc] [--seed N] [--no-warp]
+ *        [--limit N] [--steps N | --epochs N] [--res PX] [--threads N] [--prealign search|moments|none]
+ *        [--colour auto|luminance|...] [--polarity auto|keep] [--loss auto|ssim|ncc] [--fill reference|zero] [--seed N] [--no-warp]
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -66,7 +66,12 @@ for (const t of transforms) {
   const floor = await copyFloor(dir);
   const entry: Record<string, unknown> = { copyFloor: floor };
   if (!flag('no-warp')) {
-    const r = await runWarpBenchmark({ datasetDir: dir, limit, overrides: overrides as WarpSettingsOverrides });
+    const r = await runWarpBenchmark({
+      datasetDir: dir,
+      limit,
+      overrides: overrides as WarpSettingsOverrides,
+      ...(num('threads') !== undefined ? { threads: num('threads')! } : {}),
+    });
     entry['warp'] = {
       meanDice: r.meanDice,
       perClass: r.perClass.map((c) => c.dice),
