@@ -37,7 +37,7 @@ for (const t of tests) {
 const score = async (): Promise<number> => {
   let sum = 0;
   for (const f of await model.testFlowsParallel(tests.map((t) => t.id), 16)) {
-    const s = diceIoUPerClass(model.labelFromFlow(f.flowXyWarp, f.width, f.height), gts.get(f.id)!, model.classes);
+    const s = diceIoUPerClass(model.labelForTest(f.id, f.flowXyWarp), gts.get(f.id)!, model.classes);
     sum += s.reduce((a, c) => a + c.dice, 0) / s.length;
   }
   return sum / tests.length;

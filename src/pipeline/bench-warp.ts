@@ -12,7 +12,7 @@ import { readLabelMap } from '../io/mask.js';
 import { readReferencePair } from '../io/reference.js';
 import { diceIoUPerClass, meanScores, type ClassScore } from '../eval/metrics.js';
 import { initTf, type TfBackendChoice } from '../warp/backend.js';
-import { WarpModel, type LabelWarpMode } from '../warp/model.js';
+import { WarpModel, type LabelWarpMode, type PreprocessingReport } from '../warp/model.js';
 import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
 import type { LossBreakdown } from '../warp/trainer.js';
 import type { FloatImage, LabelMap } from '../image/types.js';
@@ -99,6 +99,8 @@ export interface BenchWarpResult {
   /** Mean Dice during training (diceEvery), and the seconds spent scoring it (not in timings.trainS). */
   curve?: { step: number; meanDice: number }[];
   curveS?: number;
+  /** Colour projection, image loss and per-image alignment chosen by the preprocessing (settings hold 'auto'). */
+  preprocessing: PreprocessingReport;
 }
 
 export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWarpResult> {
@@ -158,7 +160,7 @@ async function benchWithModel(
   const scoreNow = async (): Promise<number> => {
     let sum = 0;
     for (const f of await model.testFlowsParallel(tests.map((t) => t.id), 16)) {
-      const scores = diceIoUPerClass(model.labelFromFlow(f.flowXyWarp, f.width, f.height, labelWarp), await gtOf(tests.find((t) => t.id === f.id)!), model.classes);
+      const scores = diceIoUPerClass(model.labelForTest(f.id, f.flowXyWarp, labelWarp), await gtOf(tests.find((t) => t.id === f.id)!), model.classes);
       sum += scores.reduce((a, sc) => a + sc.dice, 0) / scores.length;
     }
     return sum / tests.length;
@@ -188,7 +190,7 @@ async function benchWithModel(
       const chunk = tests.slice(s, s + 8);
       const flows = await model.testFlowsParallel(chunk.map((t) => t.id), 8);
       for (let j = 0; j < chunk.length; j++) {
-        stage.addTest(chunk[j]!.id, (await readImage(chunk[j]!.imagePath)).image, flows[j]!.flowXyWarp);
+        stage.addTest(chunk[j]!.id, (await readImage(chunk[j]!.imagePath)).image, flows[j]!.flowXyWarp, model.testFrame(chunk[j]!.id));
         onProgress({ stage: 'roi-prepare', done: s + j + 1, total: tests.length, message: chunk[j]!.id });
       }
     }
@@ -219,7 +221,7 @@ async function benchWithModel(
     }
     for (const f of await model.testFlowsParallel(chunkIds, BATCH)) {
       const id = f.id;
-      const globalLabel = model.labelFromFlow(f.flowXyWarp, f.width, f.height, labelWarp);
+      const globalLabel = model.labelForTest(id, f.flowXyWarp, labelWarp);
       const label = refined.get(id) ?? globalLabel;
       const gt = await gtOf(byId.get(id)!);
       if (stage.active) {
@@ -227,10 +229,11 @@ async function benchWithModel(
         for (const sc of g) globalSums.set(sc.cls, globalSums.get(sc.cls)! + sc.dice);
         globalPerImage.push({ id, dice: g.map((sc) => sc.dice) });
       }
+      // The floor: the reference mask resized to the image (plain resize, zero flow), whatever the alignment.
       const copy = diceIoUPerClass(model.labelFromFlow(new Float32Array(f.flowXyWarp.length), f.width, f.height, labelWarp), gt, classes);
       copySum += copy.reduce((a, sc) => a + sc.dice, 0) / copy.length;
       if (opts.compareLabelWarps) {
-        const alt = diceIoUPerClass(model.labelFromFlow(f.flowXyWarp, f.width, f.height, altMode), gt, classes);
+        const alt = diceIoUPerClass(model.labelForTest(id, f.flowXyWarp, altMode), gt, classes);
         for (const sc of alt) altSums.set(sc.cls, altSums.get(sc.cls)! + sc.dice);
       }
       const scores: ClassScore[] = diceIoUPerClass(label, gt, classes);
@@ -272,7 +275,7 @@ async function benchWithModel(
     reference: ds.reference.id,
     nTest: tests.length,
     backend,
-    settings,
+    settings: model.settings,
     labelWarp,
     parameters: model.network.params.count(),
     perClass,
@@ -300,11 +303,21 @@ async function benchWithModel(
     budget,
     recentLoss: train.recentLoss,
     perImage,
+    preprocessing: model.preprocessingReport(),
     referenceCopyDice: copySum / tests.length,
     roi,
     ...(opts.diceEvery ? { curve, curveS: curveMs / 1000 } : {}),
   };
   return result;
+}
+
+/** One line on what the preprocessing chose (colour, loss, alignment). */
+export function preprocessingLine(p: PreprocessingReport): string {
+  const a = p.prealign;
+  return (
+    `preprocessing: colour ${p.colour.name} (${p.colour.reason}); loss ${p.imageLoss.kind} (${p.imageLoss.reason}); ` +
+    `prealign ${p.options.prealign}, polarity ${p.options.polarity}: ${a.aligned} aligned, ${a.keptResize} plain resize, ${a.inverted} inverted`
+  );
 }
 
 /** A readable table of a benchmark result (Dice / IoU in %). */

@@ -55,14 +55,13 @@ import {
   type SmoothMaskOptions,
 } from '../prompts/index.js';
 import { promptSetParts } from '../prompts/prompt-set.js';
-import { WarpModel, toWorkingImage, type LabelWarpMode } from '../warp/model.js';
+import type { WarpModel, LabelWarpMode } from '../warp/model.js';
 import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
 import type { CheckpointData } from '../warp/checkpoint.js';
 import type { LocalStageOptions, LocalWarpStage } from '../warp/roi-stage.js';
 import { buildLocalStage, planLocalStage, resolveRoiOptions } from './roi-run.js';
 import { evaluateRun, type PointStats, type RgbPngEncoder, type RoundMetrics } from './evaluate-run.js';
 import type { OutputSink } from './output-sink.js';
-import { scaleFlow } from './perturb.js';
 import { buildRunRecord, StageTimer, type RunCounters, type RunRecord, type RuntimeInfo, type SamModelRecord } from './run-record.js';
 import { encodeAhead, type EncodeAheadItem, type EncodeAheadModel } from '../sam/encode-ahead.js';
 import type { RunStore } from './run-store.js';
@@ -764,11 +763,9 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
               await warp.warpTestsParallel(chunk.map((t) => t.id), (_id, label) => labels.push(label), r.labelMode, r.warpApplyBatch);
               return labels;
             }
-            const flows = await warp.predictFlowsWorkParallel(
-              reads.map((rd) => toWorkingImage(rd.image, warp.resolution)),
-              r.warpApplyBatch,
-            );
-            return flows.map((f, j) => warp.labelFromFlow(scaleFlow(f, alpha), reads[j]!.image.width, reads[j]!.image.height, r.labelMode));
+            const flows = await warp.testFlowsParallel(chunk.map((t) => t.id), r.warpApplyBatch);
+            // Fig. 6: α scales the whole displacement (the initial alignment too), so α = 0 is the reference copied.
+            return flows.map((f) => warp.labelForTest(f.id, f.flowXyWarp, r.labelMode, alpha));
           });
           for (let j = 0; j < chunk.length; j++) {
             abortCheck();

@@ -74,7 +74,7 @@ export async function buildLocalStage(a: BuildLocalStageArgs): Promise<LocalWarp
       const flows = time('roi-prepare', () => a.global.testFlows(chunk.map((t) => t.id), BATCH));
       for (let j = 0; j < chunk.length; j++) {
         const loaded = await time('read', () => chunk[j]!.load());
-        time('roi-prepare', () => stage.addTest(chunk[j]!.id, loaded.image, flows[j]!.flowXyWarp));
+        time('roi-prepare', () => stage.addTest(chunk[j]!.id, loaded.image, flows[j]!.flowXyWarp, a.global.testFrame(chunk[j]!.id)));
         a.progress?.({ stage: 'roi-prepare', done: s + j + 1, total: ids.length, message: chunk[j]!.id });
       }
     }

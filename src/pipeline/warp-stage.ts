@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { MedpersamUserError } from '../errors.js';
 import type { LabelMap } from '../image/types.js';
 import type { ProgressCallback } from '../progress.js';
-import { WarpModel, type TrainPhaseResult } from '../warp/model.js';
+import { WarpModel, type PreprocessingReport, type TrainPhaseResult } from '../warp/model.js';
 import type { WarpSettings } from '../warp/presets.js';
 import { checkSavedReference, referenceHashes, type SavedWarpModel } from '../warp/saved-model.js';
 import { describeBudget, type TrainBudget } from '../warp/schedule.js';
@@ -152,6 +152,8 @@ export interface WarpStageRecord {
   usedModel?: { id: string; name: string; trainedSteps: number; createdAt: string; medpersamVersion: string };
   /** Test images skipped because they could not be read (--skip-unreadable). */
   unreadable: UnreadableInput[];
+  /** What the per-image preprocessing chose: colour projection, image loss, alignment and polarity per image. */
+  preprocessing: PreprocessingReport;
 }
 
 export function warpStageRecord(stage: WarpStage, phases: PhaseRecord[], saved: SavedModelInput | undefined): WarpStageRecord {
@@ -170,5 +172,6 @@ export function warpStageRecord(stage: WarpStage, phases: PhaseRecord[], saved: 
         }
       : {}),
     unreadable: stage.unreadable,
+    preprocessing: stage.model.preprocessingReport(),
   };
 }

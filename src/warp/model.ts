@@ -4,12 +4,15 @@
  *
  * Frames:
  *  - xyOriginal: a test image's (or the reference's) own pixel grid, any size / aspect ratio.
- *  - xyWarp: the square R×R working grid. Each image (reference and tests) is resized to R×R on its own
- *    (normalised: percentile clip + min-max; area averaging), so x_warp = (x_orig + 0.5)·R/W − 0.5 per image.
+ *  - xyWarp: the square R×R working grid. The reference is resized to R×R on its own (normalised: percentile clip +
+ *    min-max; area averaging), x_warp = (x_orig + 0.5)·R/W − 0.5. A test image is either resized the same way (the
+ *    paper's way, `prealign: 'none'`) or resampled onto the reference's working grid through the similarity found
+ *    by the initial alignment (prealign.ts); each test keeps its WorkingFrame (working-frame.ts). Colour images
+ *    are reduced to grey by the projection chosen on the reference (image/colour.ts); see preprocess.ts.
  *  - The network's flow maps the *test* working grid to the *reference* working grid (see network.ts). To label a
- *    test pixel (xyOriginal of the test) we go test-original → test-working → + flow → reference-working →
- *    reference-original, and read the reference label there (nearest, or argmax of the bilinearly weighted
- *    one-hot labels).
+ *    test pixel (xyOriginal of the test) we go test-original → test-working (the frame) → + flow →
+ *    reference-working → reference-original, and read the reference label there (nearest, or argmax of the
+ *    bilinearly weighted one-hot labels).
  *
  * Memory: only working-resolution copies of the test images are kept (R²·4 bytes each), plus the reference label at
  * its original size; pseudolabels are stored as soft one-hot planes at working resolution.
@@ -19,6 +22,11 @@ import type { FloatImage, LabelMap } from '../image/types.js';
 import { toGrey, normalizeIntensity } from '../image/normalize.js';
 import { resizeImage } from '../image/resize.js';
 import { WarpNetwork } from './network.js';
+import { chooseImageLoss, type ImageLossChoice } from './loss-choice.js';
+import { prealignRecord, WarpPreprocessor, type PrealignRecord, type WarpPreprocessOptions } from './preprocess.js';
+import { warpLabelThroughFrame, workingOneHot, type LabelWarpMode, type WorkingFrame } from './working-frame.js';
+import type { ColourProjection } from '../image/colour.js';
+import type { Prealignment } from './prealign.js';
 import { AdamW, ParamStore } from './params.js';
 import { SeededRng } from './seeded-rng.js';
 import { applyFlatGradients, evaluateLoss, type LossBreakdown } from './trainer.js';
@@ -31,10 +39,9 @@ import { flatWeights, predictFlows, shardGradients } from './parallel/engine.js'
 import type { WarpWorkerPeer, WeightsSource } from './parallel/worker-peer.js';
 import { WARP_MODEL_FORMAT_VERSION, WARP_MODEL_KIND, type SavedWarpModel, type SavedWarpReference } from './saved-model.js';
 import { MedpersamUserError } from '../errors.js';
-import { upsampleFlowPlanes, warpLabelArgmax, warpLabelNearest } from './spatial.js';
 import type { ProgressCallback } from '../progress.js';
 
-export type LabelWarpMode = 'nearest' | 'argmax';
+export type { LabelWarpMode } from './working-frame.js';
 
 export interface TrainPhaseOptions {
   onProgress?: ProgressCallback;
@@ -79,34 +86,41 @@ interface TestEntry {
   id: string;
   width: number;
   height: number;
+  /** How the working copy relates to the image's pixels (plain resize or aligned). */
+  frame: WorkingFrame;
+  prealignment: Prealignment | null;
   /** R×R normalised working image. */
   work: Float32Array;
   /** Soft one-hot pseudolabel at working resolution, R×R×K, or null. */
   pseudo: Float32Array | null;
 }
 
-/** Normalised grey R×R working copy of an image (percentile clip + min-max, area averaging). */
+/** Normalised grey (luminance) R×R working copy of an image, plain resize (percentile clip + min-max, area averaging). */
 export function toWorkingImage(image: FloatImage, resolution: number): Float32Array {
   const grey = image.channels === 1 ? image : toGrey(image);
   return resizeImage(normalizeIntensity(grey), resolution, resolution, 'area').data;
 }
 
 /**
- * Soft one-hot of a label map at working resolution: channel 0 = background, channel k = classes[k-1]; pixels with
- * other values count as background. Area averaging, so channels sum to 1. Layout R×R×K interleaved.
+ * Soft one-hot of a label map at working resolution (plain resize): channel 0 = background, channel k =
+ * classes[k-1]; pixels with other values count as background. Area averaging, so channels sum to 1. Layout R×R×K
+ * interleaved.
  */
 export function toWorkingOneHot(label: LabelMap, classes: readonly number[], resolution: number): Float32Array {
-  const K = classes.length + 1;
-  const lut = new Int16Array(256).fill(0);
-  classes.forEach((c, i) => (lut[c] = i + 1));
-  const out = new Float32Array(resolution * resolution * K);
-  const plane = new Float32Array(label.width * label.height);
-  for (let k = 0; k < K; k++) {
-    for (let i = 0; i < plane.length; i++) plane[i] = lut[label.data[i]!] === k ? 1 : 0;
-    const small = resizeImage({ width: label.width, height: label.height, channels: 1, data: plane }, resolution, resolution, 'area').data;
-    for (let i = 0; i < small.length; i++) out[i * K + k] = small[i]!;
-  }
-  return out;
+  return workingOneHot(label, classes, { width: label.width, height: label.height, warpToOriginal: null }, resolution);
+}
+
+/** What the preprocessing chose (for run records): colour projection, image loss, per-image alignment. */
+export interface PreprocessingReport {
+  options: WarpPreprocessOptions;
+  colour: ColourProjection;
+  imageLoss: ImageLossChoice;
+  prealign: {
+    aligned: number;
+    keptResize: number;
+    inverted: number;
+    images: Record<string, PrealignRecord>;
+  };
 }
 
 export function labelClasses(label: LabelMap): number[] {
@@ -143,11 +157,24 @@ export class WarpModel {
   private weightsVersion = 0;
   private weightsCache: { version: number; flat: Float32Array } | null = null;
 
+  /** Colour projection, padding, alignment and polarity of every image (preprocess.ts). */
+  readonly preprocessor: WarpPreprocessor;
+  /** The image loss used (settings.loss.imageLoss 'auto' resolved on the reference) and why. */
+  readonly imageLossChoice: ImageLossChoice;
+
+  /**
+   * `settings.loss.imageLoss` 'auto' is resolved here (loss-choice.ts); `this.settings` holds the resolved value,
+   * so checkpoints record the loss actually trained with.
+   */
   constructor(settings: WarpSettings, reference: { image: FloatImage; label: LabelMap }) {
     const { image, label } = reference;
     if (image.width !== label.width || image.height !== label.height) {
       throw new Error(`reference image ${image.width}x${image.height} and label ${label.width}x${label.height} differ in size`);
     }
+    const R0 = settings.network.resolution;
+    this.preprocessor = new WarpPreprocessor(settings.preprocess, reference, R0);
+    this.imageLossChoice = chooseImageLoss(this.preprocessor.referenceWork, R0, settings.loss.imageLoss);
+    settings = { ...settings, loss: { ...settings.loss, imageLoss: this.imageLossChoice.kind } };
     this.settings = settings;
     this.rng = new SeededRng(settings.schedule.seed);
     this.network = new WarpNetwork(settings.network, new ParamStore(this.rng));
@@ -158,7 +185,7 @@ export class WarpModel {
     const R = settings.network.resolution;
     this.classes = labelClasses(label);
     this.refLabel = label;
-    this.refWork = toWorkingImage(image, R);
+    this.refWork = this.preprocessor.referenceWork;
     this.refOneHotWork = toWorkingOneHot(label, this.classes, R);
   }
 
@@ -238,11 +265,37 @@ export class WarpModel {
     return this.tests.map((t) => t.id);
   }
 
-  /** Add a test image (kept only as its R×R working copy and its original size). */
+  /**
+   * Add a test image (kept only as its R×R working copy, its frame and its original size). Colour projection,
+   * initial alignment and polarity are applied here (preprocess.ts).
+   */
   addTest(id: string, image: FloatImage): void {
     if (this.testIndex.has(id)) throw new Error(`duplicate test image id ${id}`);
+    const prepared = this.preprocessor.prepare(image);
     this.testIndex.set(id, this.tests.length);
-    this.tests.push({ id, width: image.width, height: image.height, work: toWorkingImage(image, this.resolution), pseudo: null });
+    this.tests.push({ id, width: image.width, height: image.height, frame: prepared.frame, prealignment: prepared.prealignment, work: prepared.work, pseudo: null });
+  }
+
+  /** What the preprocessing chose for the reference and every test image so far. */
+  preprocessingReport(): PreprocessingReport {
+    const images: Record<string, PrealignRecord> = {};
+    let aligned = 0;
+    let inverted = 0;
+    let checked = 0;
+    for (const t of this.tests) {
+      if (!t.prealignment) continue;
+      const r = prealignRecord(t.prealignment);
+      images[t.id] = r;
+      checked++;
+      if (r.aligned) aligned++;
+      if (r.inverted) inverted++;
+    }
+    return {
+      options: this.settings.preprocess,
+      colour: this.preprocessor.colour,
+      imageLoss: this.imageLossChoice,
+      prealign: { aligned, keptResize: checked - aligned, inverted, images },
+    };
   }
 
   /** Set (or replace) the pseudolabel of a test image, at that image's original size (§3.3). */
@@ -251,7 +304,7 @@ export class WarpModel {
     if (label.width !== t.width || label.height !== t.height) {
       throw new Error(`pseudolabel for ${id} is ${label.width}x${label.height}, the image is ${t.width}x${t.height}`);
     }
-    t.pseudo = toWorkingOneHot(label, this.classes, this.resolution);
+    t.pseudo = workingOneHot(label, this.classes, t.frame, this.resolution);
   }
 
   clearPseudolabels(): void {
@@ -483,21 +536,32 @@ export class WarpModel {
     return out;
   }
 
-  /** Warp the reference label onto a test image given its working flow; result at (width × height) (Eq. 4). */
+  /**
+   * Warp the reference label onto an image of (width × height) whose working copy is its plain resize (Eq. 4).
+   * For test images added to the model use `labelForTest` (their frame may be aligned).
+   */
   labelFromFlow(flowXyWarp: Float32Array, width: number, height: number, mode: LabelWarpMode = 'nearest'): LabelMap {
-    // xyWarp flow (test working grid) → displacement in pixels of the test's original grid, then sample the
-    // reference label (its own size): src = (x + dx + 0.5)·W_ref/W_test − 0.5 (spatial.ts).
-    const R = this.resolution;
-    const flowXyOriginal = upsampleFlowPlanes(flowXyWarp, R, R, width, height);
-    return mode === 'argmax'
-      ? warpLabelArgmax(this.refLabel, flowXyOriginal, width, height)
-      : warpLabelNearest(this.refLabel, flowXyOriginal, width, height);
+    return warpLabelThroughFrame(this.refLabel, flowXyWarp, this.resolution, { width, height, warpToOriginal: null }, mode);
   }
 
-  /** Eq. 4 for any image: the reference label warped onto it, at its original size. */
+  /**
+   * Eq. 4 for a test image already added: the reference label through its working flow and its frame.
+   * `displacementScale` α scales the whole displacement, alignment included (Fig. 6; see working-frame.ts).
+   */
+  labelForTest(id: string, flowXyWarp: Float32Array, mode: LabelWarpMode = 'nearest', displacementScale = 1): LabelMap {
+    return warpLabelThroughFrame(this.refLabel, flowXyWarp, this.resolution, this.entry(id).frame, mode, displacementScale);
+  }
+
+  /** The working frame of test image `id` (aligned after an initial alignment, else the plain resize). */
+  testFrame(id: string): WorkingFrame {
+    return this.entry(id).frame;
+  }
+
+  /** Eq. 4 for any image (preprocessed like a test image, not kept): the reference label at its original size. */
   warpLabel(image: FloatImage, mode: LabelWarpMode = 'nearest'): LabelMap {
-    const [flow] = this.predictFlowsWork([toWorkingImage(image, this.resolution)]);
-    return this.labelFromFlow(flow!, image.width, image.height, mode);
+    const prepared = this.preprocessor.prepare(image);
+    const [flow] = this.predictFlowsWork([prepared.work]);
+    return warpLabelThroughFrame(this.refLabel, flow!, this.resolution, prepared.frame, mode);
   }
 
   /** Working-grid flows of test images already added (by id), with their original sizes. */
@@ -512,13 +576,13 @@ export class WarpModel {
     for (let s = 0; s < ids.length; s += batchSize) {
       const entries = ids.slice(s, s + batchSize).map((id) => this.entry(id));
       const flows = this.predictFlowsWork(entries.map((e) => e.work), batchSize);
-      entries.forEach((e, j) => each(e.id, this.labelFromFlow(flows[j]!, e.width, e.height, mode)));
+      entries.forEach((e, j) => each(e.id, warpLabelThroughFrame(this.refLabel, flows[j]!, this.resolution, e.frame, mode)));
     }
   }
 
   /** warpTests on every thread (predictFlowsWorkParallel): the same labels, in order. */
   async warpTestsParallel(ids: string[], each: (id: string, label: LabelMap) => void, mode: LabelWarpMode = 'nearest', batchSize = 8): Promise<void> {
-    for (const f of await this.testFlowsParallel(ids, batchSize)) each(f.id, this.labelFromFlow(f.flowXyWarp, f.width, f.height, mode));
+    for (const f of await this.testFlowsParallel(ids, batchSize)) each(f.id, this.labelForTest(f.id, f.flowXyWarp, mode));
   }
 
   /** testFlows on every thread (predictFlowsWorkParallel); the same flows. */

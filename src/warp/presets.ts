@@ -4,6 +4,7 @@
  */
 import { DEFAULT_NETWORK_CONFIG, type WarpNetworkConfig } from './network.js';
 import { DEFAULT_LOSS_OPTIONS, type WarpLossOptions } from './trainer.js';
+import { PAPER_PREPROCESS, ROBUST_PREPROCESS, type WarpPreprocessOptions } from './preprocess.js';
 
 export interface WarpScheduleOptions {
   /**
@@ -40,6 +41,8 @@ export interface WarpSettings {
   network: WarpNetworkConfig;
   loss: WarpLossOptions;
   schedule: WarpScheduleOptions;
+  /** Per-image preprocessing: colour projection, initial alignment, polarity, fill (warp/preprocess.ts). */
+  preprocess: WarpPreprocessOptions;
 }
 
 export type WarpPresetName = 'paper' | 'cpu';
@@ -47,7 +50,9 @@ export type WarpPresetName = 'paper' | 'cpu';
 /** The paper's settings (App. B.3–B.4, Table 12 JSRT). On this 2-core CPU these cost hours (see the report). */
 export const PAPER_PRESET: WarpSettings = {
   network: { ...DEFAULT_NETWORK_CONFIG, arch: 'nice-trans', resolution: 256 },
+  // App. B.1 picks SSIM or NCC per dataset; 'auto' applies its rule (loss-choice.ts).
   loss: { ...DEFAULT_LOSS_OPTIONS },
+  preprocess: { ...PAPER_PREPROCESS },
   schedule: {
     initialEpochs: 30,
     retrainEpochs: 10,
@@ -77,6 +82,7 @@ export const PAPER_PRESET: WarpSettings = {
 export const CPU_PRESET: WarpSettings = {
   network: { ...DEFAULT_NETWORK_CONFIG, arch: 'conv', resolution: 128, finestDecoderWidth: 16 },
   loss: { ...DEFAULT_LOSS_OPTIONS },
+  preprocess: { ...ROBUST_PREPROCESS },
   schedule: {
     initialSteps: 600,
     retrainSteps: 200,
@@ -97,6 +103,7 @@ export interface WarpSettingsOverrides {
   network?: Partial<WarpNetworkConfig>;
   loss?: Partial<WarpLossOptions>;
   schedule?: Partial<WarpScheduleOptions>;
+  preprocess?: Partial<WarpPreprocessOptions>;
 }
 
 /** A preset with overrides applied (deep-copied; the presets themselves are never mutated). */
@@ -112,6 +119,7 @@ export function resolveWarpSettings(preset: WarpPresetName = 'cpu', overrides: W
     },
     loss: { ...base.loss, ...overrides.loss },
     schedule: withBudgetOverrides(base.schedule, overrides.schedule ?? {}),
+    preprocess: { ...base.preprocess, ...overrides.preprocess },
   };
 }
 

@@ -10,10 +10,13 @@
  * The global warp (WarpModel, network.ts) gives per test image a flow on the square R×R working grid
  * (xyWarp, test → reference). `GlobalWarpMap` turns it into a point map between the two original frames:
  *   testToRef(p):  p_w = (p + 0.5)·R/W_test − 0.5;  q_w = p_w + flow(p_w) (bilinear);  q = (q_w + 0.5)·W_ref/R − 0.5
- * which is exactly where WarpModel.labelFromFlow reads the reference label for test pixel p (Eq. 4).
+ * which is exactly where WarpModel.labelFromFlow reads the reference label for test pixel p (Eq. 4). When the test
+ * image's working copy is aligned (working-frame.ts, after warp/prealign.ts), p_w = A⁻¹p with A its frame's
+ * xyWarp → xyTestOriginal map instead of the plain resize, as in warpLabelThroughFrame.
  * refToTest(q) inverts it by fixed-point iteration p_w ← q_w − flow(p_w) (converges while the flow's Jacobian has
  * norm < 1, as for the bounded affine and smooth residual flows of the network).
  */
+import { applyAffine, invertAffine, type Affine2D } from '../image/affine.js';
 import { createLabelMap, type FloatImage, type LabelMap } from '../image/types.js';
 
 /** An integer pixel rectangle of the reference's original frame (xyRefOriginal); crop pixel (u, v) is (x0+u, y0+v). */
@@ -102,23 +105,34 @@ const INVERSE_TOLERANCE = 1e-4;
  */
 export class GlobalWarpMap {
   private readonly tmp = new Float64Array(2);
+  /** xyTestOriginal → xyWarp of an aligned test frame (null: plain resize). */
+  private readonly originalToWarp: Affine2D | null;
 
+  /** `testWarpToOriginal`: the test image's WorkingFrame.warpToOriginal (null for the plain resize). */
   constructor(
     readonly flowXyWarp: Float32Array,
     readonly resolution: number,
     readonly test: { width: number; height: number },
     readonly ref: { width: number; height: number },
+    readonly testWarpToOriginal: Affine2D | null = null,
   ) {
     if (flowXyWarp.length !== resolution * resolution * 2) {
       throw new Error(`GlobalWarpMap: flow length ${flowXyWarp.length} ≠ ${resolution}×${resolution}×2`);
     }
+    this.originalToWarp = testWarpToOriginal ? invertAffine(testWarpToOriginal) : null;
   }
 
   /** Where test pixel (x, y) (xyTestOriginal) reads the reference (xyRefOriginal). */
   testToRef(x: number, y: number): { x: number; y: number } {
     const R = this.resolution;
-    const xw = ((x + 0.5) * R) / this.test.width - 0.5;
-    const yw = ((y + 0.5) * R) / this.test.height - 0.5;
+    let xw: number;
+    let yw: number;
+    if (this.originalToWarp) {
+      ({ x: xw, y: yw } = applyAffine(this.originalToWarp, x, y));
+    } else {
+      xw = ((x + 0.5) * R) / this.test.width - 0.5;
+      yw = ((y + 0.5) * R) / this.test.height - 0.5;
+    }
     sampleVector2(this.flowXyWarp, R, R, xw, yw, this.tmp);
     return {
       x: ((xw + this.tmp[0]! + 0.5) * this.ref.width) / R - 0.5,
@@ -142,6 +156,7 @@ export class GlobalWarpMap {
       py = ny;
       if (change < INVERSE_TOLERANCE) break;
     }
+    if (this.testWarpToOriginal) return applyAffine(this.testWarpToOriginal, px, py);
     return { x: ((px + 0.5) * this.test.width) / R - 0.5, y: ((py + 0.5) * this.test.height) / R - 0.5 };
   }
 

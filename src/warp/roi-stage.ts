@@ -22,6 +22,7 @@ import { WarpModel, toWorkingImage, type LabelWarpMode, type TrainPhaseOptions, 
 import type { WarpSettings, WarpSettingsOverrides } from './presets.js';
 import type { CheckpointData } from './checkpoint.js';
 import { upsampleFlowPlanes, warpLabelArgmax, warpLabelNearest } from './spatial.js';
+import type { WorkingFrame } from './working-frame.js';
 import { GlobalWarpMap, cropImage, cropLabel, resampleImageOnGrid, resampleLabelOnGrid, type CropFrame } from './roi-frames.js';
 import { composeGlobalAndLocal, type LocalRefinement } from './roi-compose.js';
 import { matchShift } from './roi-match.js';
@@ -128,9 +129,13 @@ interface ObjectTemplate {
   weight: Float32Array;
 }
 
-/** Settings of a crop model: the global settings at the crop's resolution, another seed, and the overrides. */
+/**
+ * Settings of a crop model: the global settings at the crop's resolution, another seed, and the overrides. Test
+ * crops are already aligned by the global warp, so crop models never run an initial alignment of their own.
+ */
 export function cropSettings(global: WarpSettings, resolution: number, cropIndex: number, overrides: WarpSettingsOverrides = {}): WarpSettings {
   return {
+    preprocess: { ...global.preprocess, prealign: 'none', ...overrides.preprocess },
     network: { ...global.network, ...overrides.network, resolution },
     loss: { ...global.loss, ...overrides.loss },
     schedule: { ...global.schedule, seed: global.schedule.seed + 1 + cropIndex, ...overrides.schedule },
@@ -229,10 +234,11 @@ export class LocalWarpStage {
   /**
    * Add a test image with its global working flow (WarpModel.testFlows / predictFlowsWork): every crop gets the
    * test image resampled onto it through the inverse global warp, at the reference's original resolution.
+   * `testFrame`: the global model's working frame of the image (WarpModel.testFrame; null = plain resize).
    */
-  addTest(id: string, image: FloatImage, globalFlowXyWarp: Float32Array): void {
+  addTest(id: string, image: FloatImage, globalFlowXyWarp: Float32Array, testFrame: WorkingFrame | null = null): void {
     if (this.tests.has(id)) throw new Error(`duplicate test image id ${id}`);
-    const global = this.globalMap(image, globalFlowXyWarp);
+    const global = this.globalMap(image, globalFlowXyWarp, testFrame);
     const shifts: [number, number][][] = [];
     for (const c of this.crops) {
       const { crop, shift } = this.testCrop(image, global, c);
@@ -242,8 +248,8 @@ export class LocalWarpStage {
     this.tests.set(id, { id, width: image.width, height: image.height, global, shifts });
   }
 
-  private globalMap(size: { width: number; height: number }, flowXyWarp: Float32Array): GlobalWarpMap {
-    return new GlobalWarpMap(flowXyWarp, this.globalSettings.network.resolution, size, this.refLabel);
+  private globalMap(size: { width: number; height: number }, flowXyWarp: Float32Array, testFrame: WorkingFrame | null): GlobalWarpMap {
+    return new GlobalWarpMap(flowXyWarp, this.globalSettings.network.resolution, size, this.refLabel, testFrame?.warpToOriginal ?? null);
   }
 
   /** A test image on a crop (through the inverse global warp), moved by the template-matched shifts. */
@@ -330,7 +336,7 @@ export class LocalWarpStage {
    * After the global model changed: resample every test crop through the new global flows (same ids as added;
    * images at their original size). The crop models keep weights, optimiser state and progress.
    */
-  rebase(tests: Iterable<{ id: string; image: FloatImage; globalFlowXyWarp: Float32Array }>): void {
+  rebase(tests: Iterable<{ id: string; image: FloatImage; globalFlowXyWarp: Float32Array; testFrame?: WorkingFrame | null }>): void {
     if (!this.active) return;
     const list = [...tests];
     const ids = new Set(list.map((t) => t.id));
@@ -341,7 +347,7 @@ export class LocalWarpStage {
     this.dispose();
     this.tests.clear();
     this.crops = this.plan.crops.map((_, i) => this.newCropModel(i));
-    for (const t of list) this.addTest(t.id, t.image, t.globalFlowXyWarp);
+    for (const t of list) this.addTest(t.id, t.image, t.globalFlowXyWarp, t.testFrame ?? null);
     this.crops.forEach((c, i) => c.model.loadCheckpoint(states[i]!));
   }
 
@@ -381,9 +387,9 @@ export class LocalWarpStage {
     }
   }
 
-  /** Eq. 4 through global ∘ local for any image, given its global working flow. */
-  warpImage(image: FloatImage, globalFlowXyWarp: Float32Array, mode: LabelWarpMode = 'nearest'): LabelMap {
-    const global = this.globalMap(image, globalFlowXyWarp);
+  /** Eq. 4 through global ∘ local for any image, given its global working flow and working frame. */
+  warpImage(image: FloatImage, globalFlowXyWarp: Float32Array, mode: LabelWarpMode = 'nearest', testFrame: WorkingFrame | null = null): LabelMap {
+    const global = this.globalMap(image, globalFlowXyWarp, testFrame);
     const refinements: LocalRefinement[] = this.crops.map((c) => {
       const R = c.model.resolution;
       const { crop, shift } = this.testCrop(image, global, c);

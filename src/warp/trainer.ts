@@ -20,11 +20,13 @@ import { warpShared } from './fast-warp.js';
 import { ssimLoss, nccLoss, flowGradL2, diceCELoss } from './losses.js';
 
 export type ImageLossKind = 'ssim' | 'ncc';
+/** 'auto' is resolved by WarpModel from the reference (loss-choice.ts) before any training step. */
+export type ImageLossMode = ImageLossKind | 'auto';
 
 /** Loss weights and switches. Defaults: paper Table 12 (JSRT) and App. B.1. */
 export interface WarpLossOptions {
-  /** Image similarity loss (App. B.1: SSIM for JSRT; NCC for images with large black padding). */
-  imageLoss: ImageLossKind;
+  /** Image similarity loss (App. B.1: SSIM for JSRT; NCC for images with large black padding; 'auto' = that rule). */
+  imageLoss: ImageLossMode;
   /** λw, warping (image) loss weight. Table 12: 1. */
   lambdaWarp: number;
   /** λr, flow regularisation weight. Table 12 JSRT: 0.75. */
@@ -38,7 +40,7 @@ export interface WarpLossOptions {
 }
 
 export const DEFAULT_LOSS_OPTIONS: WarpLossOptions = {
-  imageLoss: 'ssim',
+  imageLoss: 'auto',
   lambdaWarp: 1,
   lambdaReg: 0.75,
   lambdaAug: 0.1,
@@ -69,7 +71,8 @@ export interface LossBreakdown {
   pseudoSeg: number;
 }
 
-function imageLoss(kind: ImageLossKind, warped: tf.Tensor4D, fixed: tf.Tensor4D): tf.Scalar {
+function imageLoss(kind: ImageLossMode, warped: tf.Tensor4D, fixed: tf.Tensor4D): tf.Scalar {
+  if (kind === 'auto') throw new Error('image loss "auto" must be resolved before training (WarpModel does it)');
   return kind === 'ssim' ? ssimLoss(warped, fixed) : nccLoss(warped, fixed);
 }
 

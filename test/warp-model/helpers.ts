@@ -28,6 +28,7 @@ export function tinySettings(over: WarpSettingsOverrides = {}): WarpSettings {
     loss: { ...over.loss },
     // One epoch unless the caller sets a steps budget.
     schedule: { batchSize: 4, augPerBatch: 1, learningRate: 1e-3, ...(over.schedule?.initialSteps === undefined ? { initialEpochs: 1 } : {}), ...over.schedule },
+    preprocess: { ...over.preprocess },
   });
 }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { composeGlobalAndLocal, taperWeight } from '../../src/warp/roi-compose.js';
 import { GlobalWarpMap } from '../../src/warp/roi-frames.js';
 import { upsampleFlowPlanes, warpLabelNearest } from '../../src/warp/spatial.js';
+import { warpLabelThroughFrame } from '../../src/warp/working-frame.js';
 import { affineWorkingFlow, labelOf } from './helpers.js';
 
 /** Reference position read for test pixel (x, y) through a composed field (the label warps' convention). */
@@ -182,3 +183,49 @@ describe('composeGlobalAndLocal (flow composition: global warp, then the crop wa
   });
 });
 
+
+describe('GlobalWarpMap through an aligned test frame (initial alignment, working-frame.ts)', () => {
+  const R = 32;
+  const test = { width: 90, height: 70 };
+  const ref = { width: 64, height: 64 };
+  // xyWarp → xyTestOriginal: rotation by 20°, scale 2.2, shift — what warp/prealign.ts may find.
+  const c = Math.cos((20 * Math.PI) / 180) * 2.2;
+  const s = Math.sin((20 * Math.PI) / 180) * 2.2;
+  const warpToOriginal = [c, -s, 30, s, c, 5] as const;
+  const flow = affineWorkingFlow(R, [0.03, -0.02, 1.1, 0.01, 0.02, -0.7]);
+  const map = new GlobalWarpMap(flow, R, test, ref, warpToOriginal);
+
+  it('reads the reference where warpLabelThroughFrame does (Eq. 4 in original pixels)', () => {
+    // A reference label whose value encodes its own x: the label warp reads it at testToRef(x, y) (nearest).
+    const refLabel = labelOf(ref.width, ref.height, (x) => Math.min(255, x * 3));
+    const warped = warpLabelThroughFrame(refLabel, flow, R, { width: test.width, height: test.height, warpToOriginal }, 'nearest');
+    let compared = 0;
+    for (let y = 0; y < test.height; y += 5) {
+      for (let x = 0; x < test.width; x += 5) {
+        const q = map.testToRef(x, y);
+        const rx = Math.round(q.x);
+        const ry = Math.round(q.y);
+        if (rx < 1 || ry < 1 || rx > ref.width - 2 || ry > ref.height - 2 || Math.abs(q.x - rx) > 0.4) continue;
+        expect(warped.data[y * test.width + x]).toBe(Math.min(255, rx * 3));
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(20);
+  });
+
+  it('refToTest inverts testToRef', () => {
+    for (const [x, y] of [[20, 30], [40, 10], [55, 50]] as const) {
+      const p = map.refToTest(x, y);
+      const q = map.testToRef(p.x, p.y);
+      expect(q.x).toBeCloseTo(x, 3);
+      expect(q.y).toBeCloseTo(y, 3);
+    }
+  });
+
+  it('differs from the plain-resize map (the frame is really used)', () => {
+    const plain = new GlobalWarpMap(flow, R, test, ref);
+    const a = map.testToRef(45, 35);
+    const b = plain.testToRef(45, 35);
+    expect(Math.hypot(a.x - b.x, a.y - b.y)).toBeGreaterThan(1);
+  });
+});

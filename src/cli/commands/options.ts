@@ -15,6 +15,7 @@ import type { LocalStageOptions } from '../../warp/roi-stage.js';
 import type { RoiMode } from '../../warp/roi-trigger.js';
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { addPreprocessOptions, preprocessOverrides, type PreprocessCliOptions } from './preprocess-options.js';
 
 export function parseIntegerOption(name: string, value: string, min: number, max: number): number {
   const n = Number(value);
@@ -29,7 +30,7 @@ function optionalInt(name: string, value: string | undefined, min: number, max: 
 }
 
 /** Warp-model flags as commander parses them (strings; `aug` / `affine` are false only for --no-aug / --no-affine). */
-export interface WarpCliOptions {
+export interface WarpCliOptions extends PreprocessCliOptions {
   preset?: WarpPresetName;
   steps?: string;
   epochs?: string;
@@ -62,7 +63,7 @@ export interface SamCliOptions {
 
 /** Add the warp-model flags (shared by segment, bench). */
 export function addWarpOptions(command: Command): Command {
-  return command
+  command
     .addOption(new Option('--preset <name>', `warp-model settings preset (default: ${DEFAULTS.warpPreset})`).choices(['cpu', 'paper']))
     .option('--steps <n>', 'initial warp-model training in optimiser steps, whatever the folder size (default: from the preset)')
     .option('--epochs <n>', 'initial warp-model training in epochs instead of steps (the paper\'s protocol; --preset paper uses epochs)')
@@ -84,6 +85,7 @@ export function addWarpOptions(command: Command): Command {
     )
     .option('--roi-cost <ratio>', 'training compute of the region-of-interest models as a share of the global warp training (default: 0.75)')
     .option('--threads <n>', 'CPU threads for the warp model and SAM (default: every core)');
+  return addPreprocessOptions(command);
 }
 
 /** The region-of-interest stage options from the flags the user gave (undefined: the library's defaults). */
@@ -150,7 +152,10 @@ export function warpOverrides(o: WarpCliOptions & { retrainEpochs?: string; retr
     schedule.learningRate = lr;
   }
   if (o.lrSchedule !== undefined) schedule.lrSchedule = o.lrSchedule;
+  const pre = preprocessOverrides(o);
+  if (pre.imageLoss !== undefined) loss.imageLoss = pre.imageLoss;
   const out: WarpSettingsOverrides = {};
+  if (pre.preprocess) out.preprocess = pre.preprocess;
   if (Object.keys(network).length > 0) out.network = network;
   if (Object.keys(loss).length > 0) out.loss = loss;
   if (Object.keys(schedule).length > 0) out.schedule = schedule;
