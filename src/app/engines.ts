@@ -7,6 +7,9 @@
  * (conv2d with stride 1 and 2, bilinear resize with half-pixel centres, gather, cumsum, average pooling) must give
  * the CPU backend's gradients within 1e-3 (relative). Otherwise the next engine is tried and the reason is
  * reported: the warp model trains on wasm and cpu here, and tfjs's GPU gradient kernels are not all checked.
+ * TF.js's GPU kernels for the bilinear-resize gradient ignore half-pixel centres (the CPU ones are fixed in
+ * src/warp/shims.ts), so on a GPU engine the gradient of ResizeBilinear is replaced by `separableResizeGradient`.
+ * 'auto' skips a software WebGL (SwiftShader, as in headless browsers without a GPU): it is slower than wasm.
  */
 import * as tf from '@tensorflow/tfjs';
 import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
@@ -75,7 +78,81 @@ async function gradientError(backend: string): Promise<number> {
   return worst;
 }
 
-async function tryGpu(name: 'webgpu' | 'webgl', notes: string[]): Promise<boolean> {
+/**
+ * Interpolation matrix of bilinear resizing along one axis, as TF.js computes it (rows: output positions, columns:
+ * input positions): source position f = ratio·(o + ½) − ½ with half-pixel centres, else ratio·o; weights 1 − frac and
+ * frac on floor(f) (clamped at 0) and ceil(f) (clamped at in − 1).
+ */
+export function resizeAxisMatrix(inSize: number, outSize: number, alignCorners: boolean, halfPixelCenters: boolean): Float32Array {
+  const ratio = (alignCorners && outSize > 1 ? inSize - 1 : inSize) / (alignCorners && outSize > 1 ? outSize - 1 : outSize);
+  const m = new Float32Array(outSize * inSize);
+  for (let o = 0; o < outSize; o++) {
+    const f = halfPixelCenters ? ratio * (o + 0.5) - 0.5 : ratio * o;
+    const lo = Math.max(0, Math.floor(f));
+    const hi = Math.min(inSize - 1, Math.ceil(f));
+    const frac = f - lo;
+    m[o * inSize + lo] += 1 - frac;
+    m[o * inSize + hi] += frac;
+  }
+  return m;
+}
+
+/**
+ * The gradient of tf.image.resizeBilinear from tensor ops (any backend): resizing is separable,
+ * y[b,·,·,c] = Ry · x[b,·,·,c] · Rxᵀ, so dx[b,·,·,c] = Ryᵀ · dy[b,·,·,c] · Rx, two matrix products.
+ */
+export function separableResizeGradient(dy: tf.Tensor4D, images: tf.Tensor4D, alignCorners: boolean, halfPixelCenters: boolean): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [b, inH, inW, c] = images.shape;
+    const [, outH, outW] = dy.shape;
+    const rx = tf.tensor2d(resizeAxisMatrix(inW, outW, alignCorners, halfPixelCenters), [outW, inW]);
+    const ry = tf.tensor2d(resizeAxisMatrix(inH, outH, alignCorners, halfPixelCenters), [outH, inH]);
+    // [B,H',W',C] → [B,C,H',W'] → rows of W' → · Rx → [B·C·H', W]
+    const alongW = tf.matMul(tf.reshape(tf.transpose(dy, [0, 3, 1, 2]), [b * c * outH, outW]), rx);
+    // → [B·C, H', W] → [B·C, W, H'] → · Ry → [B·C·W, H]
+    const alongH = tf.matMul(tf.reshape(tf.transpose(tf.reshape(alongW, [b * c, outH, inW]), [0, 2, 1]), [b * c * inW, outH]), ry);
+    // → [B, C, W, H] → [B, H, W, C]
+    return tf.transpose(tf.reshape(alongH, [b, c, inW, inH]), [0, 3, 2, 1]) as tf.Tensor4D;
+  });
+}
+
+let originalResizeGradient: ReturnType<typeof tf.getGradient> | null = null;
+
+/** Replace ResizeBilinear's gradient by `separableResizeGradient` (for a GPU engine only; see the module comment). */
+function useSeparableResizeGradient(): void {
+  if (originalResizeGradient) return;
+  originalResizeGradient = tf.getGradient('ResizeBilinear');
+  tf.registerGradient({
+    kernelName: 'ResizeBilinear',
+    inputsToSave: ['images'],
+    gradFunc: (dy, saved, attrs) => {
+      const { alignCorners, halfPixelCenters } = attrs as unknown as { alignCorners: boolean; halfPixelCenters: boolean };
+      return { images: () => separableResizeGradient(dy as tf.Tensor4D, saved[0] as tf.Tensor4D, alignCorners, halfPixelCenters) };
+    },
+  });
+}
+
+/** Back to TF.js's own ResizeBilinear gradient (and the fixed ResizeBilinearGrad kernel of the CPU backends). */
+function restoreResizeGradient(): void {
+  if (!originalResizeGradient) return;
+  tf.registerGradient(originalResizeGradient);
+  originalResizeGradient = null;
+}
+
+/** The WebGL renderer's name when the browser tells it (e.g. "SwiftShader" for software rendering). */
+function webglRenderer(): string {
+  try {
+    const canvas = typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(1, 1) : null;
+    const gl = canvas?.getContext('webgl2') as WebGL2RenderingContext | null;
+    if (!gl) return '';
+    const ext = gl.getExtension('WEBGL_debug_renderer_info');
+    return String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER) ?? '');
+  } catch {
+    return '';
+  }
+}
+
+async function tryGpu(name: 'webgpu' | 'webgl', notes: string[], auto: boolean): Promise<boolean> {
   try {
     if (name === 'webgpu') {
       if (!(navigator as { gpu?: unknown }).gpu) {
@@ -84,11 +161,16 @@ async function tryGpu(name: 'webgpu' | 'webgl', notes: string[]): Promise<boolea
       }
       await import('@tensorflow/tfjs-backend-webgpu');
     }
+    if (name === 'webgl' && auto && /swiftshader|llvmpipe|software/i.test(webglRenderer())) {
+      notes.push(`WebGL: software renderer (${webglRenderer()}), slower than wasm`);
+      return false;
+    }
     if (!(await tf.setBackend(name))) {
       notes.push(`${name === 'webgpu' ? 'WebGPU' : 'WebGL'}: could not be initialised`);
       return false;
     }
     await tf.ready();
+    useSeparableResizeGradient();
     const err = await gradientError(name);
     if (!(err < 1e-3)) {
       notes.push(`${name === 'webgpu' ? 'WebGPU' : 'WebGL'}: gradient self-check failed (relative error ${err.toExponential(1)})`);
@@ -110,11 +192,12 @@ export async function initWarpEngine(choice: WarpEngineChoice, wasmBase: string)
   registerGradientFixes();
   const notes: string[] = [];
   if (choice === 'auto' || choice === 'webgpu') {
-    if (await tryGpu('webgpu', notes)) return { backend: 'webgpu', label: 'WebGPU', notes };
+    if (await tryGpu('webgpu', notes, choice === 'auto')) return { backend: 'webgpu', label: 'WebGPU', notes };
   }
   if (choice === 'auto' || choice === 'webgl') {
-    if (await tryGpu('webgl', notes)) return { backend: 'webgl', label: 'WebGL', notes };
+    if (await tryGpu('webgl', notes, choice === 'auto')) return { backend: 'webgl', label: 'WebGL', notes };
   }
+  restoreResizeGradient();
   const threads = wasmThreads();
   setWasmPaths(wasmBase);
   setThreadsCount(threads);
