@@ -65,6 +65,19 @@ import { buildRunRecord, StageTimer, type RunRecord, type RuntimeInfo, type SamM
 import type { RunStore } from './run-store.js';
 import { overlayMarks, samInputImage, segmentOneImage, type ImageSegmentSettings, type SamModelLike } from './segment-image.js';
 import type { ImageSource, LoadedImage, ReferenceSource } from './sources.js';
+import { phaseBudget } from '../warp/schedule.js';
+import { TrainingAborted } from '../warp/model.js';
+import {
+  openWarpStage,
+  phaseRecord,
+  toSavedModel,
+  warpStageRecord,
+  type PhaseRecord,
+  type SavedModelInput,
+  type WarpStage,
+  type WarpStageRecord,
+  type WarpThreadsEnvironment,
+} from './warp-stage.js';
 
 // ---------------------------------------------------------------------------------------------------- options
 
@@ -74,6 +87,13 @@ export interface WarpStageSettings {
   overrides?: WarpSettingsOverrides;
   /** How the reference label is warped (default 'nearest'). */
   labelMode?: LabelWarpMode;
+  /**
+   * Threads that train and apply the warp model: this one + workers from the environment (default: the
+   * environment's, every core in Node). Data-parallel shards (src/warp/parallel): results are bit-identical for a
+   * given seed and thread count and agree across thread counts to float rounding; a run resumes exactly with the
+   * same count. Recorded in the run record, not in the fingerprint.
+   */
+  threads?: number;
 }
 
 /** The method's options: what changes the result (no paths, no environment). */
@@ -130,6 +150,17 @@ export interface LoopOptions {
   warpApplyBatch?: number;
   /** Extra data written into the fingerprint (e.g. the bench's perturbation settings). */
   fingerprintExtra?: Record<string, unknown>;
+  /**
+   * A trained warp model to use instead of training one (saved by an earlier run: src/warp/saved-model.ts). Its
+   * settings replace `warp.preset` / `warp.overrides` (giving those too is an error); with SAM there are no
+   * retraining rounds (they would train it). Its reference must be this run's (checked by content).
+   */
+  warpModel?: SavedModelInput;
+  /**
+   * Segment the images that can be read and skip the others (listed in the run record), instead of stopping with
+   * one error that lists every unreadable image (the default; nothing is trained or written then).
+   */
+  skipUnreadable?: boolean;
   /** Stop at the next image / batch; the run resumes when started again. */
   signal?: AbortSignal;
 }
@@ -144,7 +175,7 @@ export interface LoadedSam {
 }
 
 /** What the core needs from the environment it runs in (the adapter at the edge decides). */
-export interface CoreEnvironment {
+export interface CoreEnvironment extends WarpThreadsEnvironment {
   /** Initialise tfjs for the warp model (Node: wasm / tfjs-node; browser: WebGPU → WebGL → wasm); its name. */
   initWarpBackend(): Promise<string>;
   /** Versions and platform for the run record. */
@@ -204,6 +235,8 @@ export interface CoreSamResult {
   /** Whether the report went to the sink. */
   reportWritten: boolean;
   record: RunRecord;
+  /** Threads, phases trained, the saved model used, unreadable images skipped. */
+  warp: WarpStageRecord;
 }
 
 export interface CoreWarpOnlyResult {
@@ -217,6 +250,8 @@ export interface CoreWarpOnlyResult {
   timings: { readS: number; trainS: number; warpS: number; totalS: number };
   /** The record written to the sink (run.json in Node). */
   record: Record<string, unknown>;
+  /** Threads, phases trained, the saved model used, unreadable images skipped. */
+  warp: WarpStageRecord;
 }
 
 export type CoreResult = CoreSamResult | CoreWarpOnlyResult;
@@ -263,6 +298,14 @@ interface Resolved extends ImageSegmentSettings {
 }
 
 function warpSettingsOf(opts: LoopOptions): WarpSettings {
+  if (opts.warpModel) {
+    const given = Object.keys(opts.warp?.overrides ?? {}).filter((k) => Object.keys((opts.warp!.overrides as Record<string, object>)[k] ?? {}).length > 0);
+    if (opts.warp?.preset !== undefined || given.length > 0) {
+      throw new MedpersamUserError('INVALID_OPTION', 'the warp model\'s settings come from the saved model; leave out the warp preset and overrides', { file: opts.warpModel.name });
+    }
+    // A copy: the loop writes retrainRounds into it.
+    return structuredClone(opts.warpModel.model.settings);
+  }
   try {
     return resolveWarpSettings(opts.warp?.preset ?? DEFAULTS.warpPreset, opts.warp?.overrides ?? {});
   } catch (err) {
@@ -273,7 +316,10 @@ function warpSettingsOf(opts: LoopOptions): WarpSettings {
 function resolveOptions(opts: LoopOptions): Resolved {
   const method = opts.method ?? 'med-persam';
   if (method !== 'med-persam' && method !== 'persam') throw new MedpersamUserError('INVALID_OPTION', `unknown method "${String(method)}" (med-persam, persam)`);
-  const retrainRounds = method === 'persam' ? 0 : (opts.retrainRounds ?? DEFAULTS.retrainRounds);
+  if (opts.warpModel && (opts.retrainRounds ?? 0) > 0) {
+    throw new MedpersamUserError('INVALID_OPTION', 'retraining rounds would train the saved warp model; with a saved model the rounds are 0', { file: opts.warpModel.name });
+  }
+  const retrainRounds = method === 'persam' || opts.warpModel ? 0 : (opts.retrainRounds ?? DEFAULTS.retrainRounds);
   const refinements = opts.refinements ?? DEFAULTS.refinements;
   checkCount('retrainRounds', retrainRounds, 0);
   checkCount('refinements', refinements, 0);
@@ -365,49 +411,71 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
   const settings = warpSettingsOf(input);
   const labelWarp = input.warp?.labelMode ?? DEFAULTS.labelMode;
   const { store, sink } = input;
+  const saved = input.warpModel;
 
-  // Inputs first: bad input fails before anything is written.
+  // Inputs first: bad input fails before anything is written; every test image is read (all unreadable ones
+  // are listed together) before the run's identity is fixed.
   const reference = await loadReference(input.reference, input.classes);
   const tests = await listTests(input);
-  const ids = tests.map((t) => t.id);
-  // The run identity: anything that changes the trained model or the masks (the inputs by content).
-  const runKey = {
-    settings,
-    labelWarp,
-    reference: { image: reference.image.contentId, mask: reference.maskContentId },
-    images: ids,
-    ...(input.fingerprintExtra ? { extra: input.fingerprintExtra } : {}),
-  };
-  await store.open(runKey);
   const backend = await input.environment.initWarpBackend();
-  const runInfo = (status: string, extra: Record<string, unknown> = {}) => ({
-    kind: WARP_ONLY_KIND,
-    status,
-    medpersamVersion: WARP_ONLY_VERSION,
-    tfjsVersion: tf.version.tfjs,
-    node: typeof process !== 'undefined' ? process.version : undefined,
-    backend,
-    runKey,
-    ...extra,
+  const stage = await openWarpStage({
+    settings,
+    reference,
+    tests,
+    saved,
+    threads: input.warp?.threads,
+    environment: input.environment,
+    skipUnreadable: input.skipUnreadable,
+    progress,
   });
-  await sink.writeRunRecord(runInfo('running', { startedAt: new Date().toISOString() }));
-
-  // Read: keep only working-resolution copies.
-  const model = new WarpModel(settings, { image: reference.image.image, label: reference.label });
+  const model = stage.model;
   try {
-    for (let i = 0; i < tests.length; i++) {
-      model.addTest(ids[i]!, (await tests[i]!.load()).image);
-      progress({ stage: 'read', done: i + 1, total: tests.length, message: ids[i] });
-    }
+    const ids = stage.readable.map((t) => t.id);
+    // The run identity: anything that changes the trained model or the masks (the inputs by content).
+    const runKey = {
+      settings,
+      labelWarp,
+      reference: { image: reference.image.contentId, mask: reference.maskContentId },
+      images: ids,
+      ...(stage.unreadable.length > 0 ? { unreadable: stage.unreadable.map((u) => u.id) } : {}),
+      ...(saved ? { warpModel: saved.id } : {}),
+      ...(input.fingerprintExtra ? { extra: input.fingerprintExtra } : {}),
+    };
+    await store.open(runKey);
+    const runInfo = (status: string, extra: Record<string, unknown> = {}) => ({
+      kind: WARP_ONLY_KIND,
+      status,
+      medpersamVersion: WARP_ONLY_VERSION,
+      tfjsVersion: tf.version.tfjs,
+      node: typeof process !== 'undefined' ? process.version : undefined,
+      backend,
+      runKey,
+      ...extra,
+    });
+    await sink.writeRunRecord(runInfo('running', { startedAt: new Date().toISOString(), threads: stage.threads }));
     const t1 = performance.now();
 
-    // Train (resumable).
-    loadCheckpointInto(model, await store.loadCheckpoint(), 'SETTINGS_MISMATCH', store.checkpointLocation);
-    const train = await model.train('initial', settings.schedule.initialEpochs, {
-      onProgress: progress,
-      signal: input.signal,
-      onEpochEnd: (c) => store.saveCheckpoint(c),
-    });
+    // Train (resumable), then keep the trained model for reuse.
+    const phases: PhaseRecord[] = [];
+    if (!saved) {
+      loadCheckpointInto(model, await store.loadCheckpoint(), 'SETTINGS_MISMATCH', store.checkpointLocation);
+      const budget = phaseBudget(settings.schedule, 'initial');
+      let train;
+      try {
+        train = await model.train('initial', budget, {
+          onProgress: progress,
+          signal: input.signal,
+          onCheckpoint: (c) => store.saveCheckpoint(c),
+        });
+      } catch (err) {
+        if (err instanceof TrainingAborted) {
+          throw new MedpersamUserError('ABORTED', 'run interrupted; start it again with the same output folder to resume', { file: sink.location, cause: err });
+        }
+        throw err;
+      }
+      phases.push(phaseRecord(train, budget));
+      await sink.writeWarpModel?.(await toSavedModel(model, { ...reference, name: input.reference.image.name }, WARP_ONLY_VERSION));
+    }
     const t2 = performance.now();
 
     // Warp + write.
@@ -423,10 +491,10 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
     for (let s = 0; s < todo.length; s += batch) {
       const chunk = todo.slice(s, s + batch);
       const labels: { i: number; label: LabelMap }[] = [];
-      model.warpTests(chunk.map((i) => ids[i]!), (id, label) => labels.push({ i: ids.indexOf(id), label }), labelWarp);
+      await model.warpTestsParallel(chunk.map((i) => ids[i]!), (id, label) => labels.push({ i: ids.indexOf(id), label }), labelWarp, batch);
       for (const { i, label } of labels) {
         const id = ids[i]!;
-        const image = input.overlays !== false || input.onImage ? await tests[i]!.load() : null;
+        const image = input.overlays !== false || input.onImage ? await stage.readable[i]!.load() : null;
         if (input.overlays !== false) await sink.writeOverlay(id, image!.image, label, { maxSize: input.overlayMaxSize ?? 1024 });
         // The mask last: its presence marks the image as done on a rerun.
         await sink.writeMask(id, label);
@@ -437,19 +505,19 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
     }
     const t3 = performance.now();
     const timings = { readS: (t1 - t0) / 1000, trainS: (t2 - t1) / 1000, warpS: (t3 - t2) / 1000, totalS: (t3 - t0) / 1000 };
+    const warp = warpStageRecord(stage, phases, saved);
     const record = runInfo('complete', {
       finishedAt: new Date().toISOString(),
       timings,
-      epochsRunThisCall: train.epochsRun,
-      lastEpochLoss: train.lastEpochLoss,
+      training: warp,
       masksWritten: written.length,
       masksSkipped: skipped.length,
       classes: model.classes,
     });
     await sink.writeRunRecord(record);
-    return { mode: 'warp-only', backend, settings, classes: reference.classesPresent, written, skipped, timings, record };
+    return { mode: 'warp-only', backend, settings, classes: reference.classesPresent, written, skipped, timings, record, warp };
   } finally {
-    model.dispose();
+    await stage.close();
   }
 }
 
@@ -465,7 +533,7 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
   };
 
   // ---- inputs
-  const tests = await timer.time('read', () => listTests(input));
+  const allTests = await timer.time('read', () => listTests(input));
   const reference = await timer.time('read', () => loadReference(input.reference, input.classes));
   const classes = reference.classesPresent;
 
@@ -474,11 +542,32 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
   const statsAtStart = sam.model.stats();
   const counters = { decoderCalls: 0, imagesProcessed: 0, imagesReused: 0 };
 
+  const saved = input.warpModel;
+  // ---- warp model: reference + every test image (kept as R×R working copies only); all unreadable images are
+  // listed together (or skipped when asked) before the run state is touched.
+  let stage: WarpStage | null = null;
   try {
+    const backend = await timer.time('warp-init', () => input.environment.initWarpBackend());
+    stage = await openWarpStage({
+      settings: r.warpSettings,
+      reference,
+      tests: allTests,
+      saved,
+      threads: input.warp?.threads,
+      environment: input.environment,
+      skipUnreadable: input.skipUnreadable,
+      progress,
+      timeRead: (fn) => timer.timeAsync('read', fn),
+    });
+    const warp = stage.model;
+    const tests = stage.readable;
+
     // ---- run state
     const fingerprint = {
       reference: { image: reference.image.contentId, mask: reference.maskContentId },
       tests: tests.map((t) => t.id),
+      ...(stage.unreadable.length > 0 ? { unreadable: stage.unreadable.map((u) => u.id) } : {}),
+      ...(saved ? { warpModel: saved.id } : {}),
       classes,
       sam: { encoder: sam.record.encoderSha256, decoder: sam.record.decoderSha256, targetEmbedding: sam.model.info.targetEmbedding },
       method: r.method,
@@ -496,19 +585,9 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
       extra: input.fingerprintExtra ?? null,
     };
     const { resumed } = await store.open(fingerprint);
-
-    // ---- warp model: reference + every test image (kept as R×R working copies only)
-    const backend = await timer.time('warp-init', () => input.environment.initWarpBackend());
-    const warp = new WarpModel(r.warpSettings, { image: reference.image.image, label: reference.label });
-    try {
-      for (let i = 0; i < tests.length; i++) {
-        const t = tests[i]!;
-        const read = await timer.time('read', () => t.load());
-        timer.time('warp-prepare', () => warp.addTest(t.id, read.image));
-        progress({ stage: 'read', done: i + 1, total: tests.length, message: t.id });
-      }
-      loadCheckpointInto(warp, await store.loadCheckpoint(), 'BAD_RUN_STATE', store.checkpointLocation);
-
+    if (!saved) loadCheckpointInto(warp, await store.loadCheckpoint(), 'BAD_RUN_STATE', store.checkpointLocation);
+    const phases: PhaseRecord[] = [];
+    {
       // ---- prototypes (reference encoded once per run; cached)
       let prototypes: Map<number, ClassPrototype> | null = null;
       const getPrototypes = async () => {
@@ -531,12 +610,12 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
       for (let round = 0; round <= r.retrainRounds; round++) {
         abortCheck();
         const phase = phaseName(round);
-        const epochs = round === 0 ? r.warpSettings.schedule.initialEpochs : r.warpSettings.schedule.retrainEpochs;
+        const budget = phaseBudget(r.warpSettings.schedule, round === 0 ? 'initial' : 'retrain');
         // Is every image of this round already done?
         const pending: ImageSource[] = [];
         for (const t of tests) if (!(await store.hasRoundResult(round, t.id))) pending.push(t);
         const modelPhase = warp.progress.phase;
-        if (pending.length > 0 && phaseRank(modelPhase) > round) {
+        if (!saved && pending.length > 0 && phaseRank(modelPhase) > round) {
           throw new MedpersamUserError(
             'BAD_RUN_STATE',
             `round ${round} lacks results for ${pending.length} image(s) but the warp checkpoint is already at phase ${modelPhase}; use a new output folder`,
@@ -544,8 +623,7 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
           );
         }
         // ---- (re)train to this round's phase
-        const needsTraining =
-          r.method === 'med-persam' && (phaseRank(modelPhase) < round || (modelPhase === phase && warp.progress.epochInPhase < epochs));
+        const needsTraining = r.method === 'med-persam' && !saved && warp.needsTraining(phase, budget);
         if (needsTraining) {
           if (round > 0) {
             // Pseudolabels = the previous round's labels (§3.3).
@@ -558,18 +636,23 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
             });
           }
           try {
-            await timer.timeAsync('warp-train', () =>
-              warp.train(phase, epochs, {
+            const trained = await timer.timeAsync('warp-train', () =>
+              warp.train(phase, budget, {
                 onProgress: (e) => progress({ ...e, stage: 'warp-train', message: `round ${round}: ${e.message ?? ''}` }),
-                onEpochEnd: saveCkpt,
+                onCheckpoint: saveCkpt,
                 signal: input.signal,
               }),
             );
+            phases.push(phaseRecord(trained, budget));
           } catch (err) {
-            abortCheck(); // an abort inside training surfaces as ABORTED (the last epoch checkpoint is kept)
+            abortCheck(); // an abort inside training surfaces as ABORTED (the checkpoint of its last step is kept)
             throw err;
           }
           warp.clearPseudolabels();
+          // The final model (after the last round's training) is kept for reuse on new images.
+          if (round === r.retrainRounds) {
+            await timer.time('outputs', async () => sink.writeWarpModel?.(await toSavedModel(warp, { ...reference, name: input.reference.image.name }, (await input.environment.runtimeInfo()).toolVersion)));
+          }
         }
         if (pending.length === 0) {
           counters.imagesReused += tests.length;
@@ -586,15 +669,15 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
           const reads: LoadedImage[] = [];
           for (const t of chunk) reads.push(await timer.time('read', () => t.load()));
           // Eq. 4 (+ Fig. 6 flow scaling): mask prompts for the chunk.
-          const warped = timer.time('warp-apply', () => {
+          const warped = await timer.timeAsync('warp-apply', async () => {
             if (r.method === 'persam') return reads.map((rd) => ({ width: rd.image.width, height: rd.image.height, data: new Uint8Array(rd.image.width * rd.image.height) }));
             if (alpha === 1) {
               // The model's own working copies (no second normalisation of the image).
               const labels: LabelMap[] = [];
-              warp.warpTests(chunk.map((t) => t.id), (_id, label) => labels.push(label), r.labelMode, r.warpApplyBatch);
+              await warp.warpTestsParallel(chunk.map((t) => t.id), (_id, label) => labels.push(label), r.labelMode, r.warpApplyBatch);
               return labels;
             }
-            const flows = warp.predictFlowsWork(
+            const flows = await warp.predictFlowsWorkParallel(
               reads.map((rd) => toWorkingImage(rd.image, warp.resolution)),
               r.warpApplyBatch,
             );
@@ -622,9 +705,11 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
           }
         }
       }
-    } finally {
-      warp.dispose();
     }
+    // The warp model's work is done: free it and its workers before the evaluation.
+    const warpRecord = warpStageRecord(stage, phases, saved);
+    await stage.close();
+    stage = null;
 
     // ---- final outputs that an earlier session may have missed
     const finalRound = r.retrainRounds;
@@ -704,12 +789,14 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
         imagesProcessed: counters.imagesProcessed,
         imageRoundsReused: counters.imagesReused,
       },
+      warp: warpRecord,
       results: summary ? { meanDice: summary.meanDice, meanIoU: summary.meanIoU, perRound, pointStats } : undefined,
       runtime: await input.environment.runtimeInfo(),
     });
     await sink.writeRunRecord(record);
-    return { mode: 'med-persam', classes, images, summary, perRound, pointStats, reportWritten, record };
+    return { mode: 'med-persam', classes, images, summary, perRound, pointStats, reportWritten, record, warp: warpRecord };
   } finally {
+    await stage?.close();
     await sam.release?.();
   }
 }

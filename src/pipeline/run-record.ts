@@ -118,6 +118,8 @@ export interface RunRecord {
   /** Shares of the timed total: warp (train + apply + init), SAM inside ONNX Runtime, everything else. */
   breakdown: { totalMs: number; warpMs: number; onnxRuntimeMs: number; otherMs: number };
   counters: RunCounters;
+  /** The warp model: threads, phases trained (budget, steps), the saved model used, unreadable images skipped. */
+  warp?: unknown;
   results?: unknown;
 }
 
@@ -131,6 +133,7 @@ export interface BuildRunRecordInput {
   resumed: boolean;
   timingsMs: Record<string, number>;
   counters: RunCounters;
+  warp?: unknown;
   results?: unknown;
   runtime: RuntimeInfo;
 }
@@ -166,6 +169,7 @@ export function buildRunRecord(input: BuildRunRecordInput): RunRecord {
     timingsMs: input.timingsMs,
     breakdown: timeBreakdown(input.timingsMs, input.counters),
     counters: input.counters,
+    ...(input.warp !== undefined ? { warp: input.warp } : {}),
     results: input.results,
   };
 }

@@ -7,7 +7,8 @@
  *   OUT/masks/<stem>.png      label map, original size (0 = background, class values of the reference mask)
  *   OUT/overlays/<stem>.png   the image with the label drawn over it
  *   OUT/run.json              settings, versions, backend, per-stage timings (atomic; status 'running' | 'complete')
- *   OUT/.state/warp.ckpt      training checkpoint (weights + AdamW + epoch + RNG; saved every epoch)
+ *   OUT/warp-model.mpwarp     the trained warp model: `warpModelPath` (segment --warp-model) applies it to new images
+ *   OUT/.state/warp.ckpt      training checkpoint (weights + AdamW + step + batch sampler + RNG; every 25 steps)
  *
  * Resumable: rerun with the same settings and the run continues from the checkpoint and skips masks already
  * written. The run's identity (run.json `runKey`) holds the settings, the label-warp mode, the reference image and
@@ -29,6 +30,9 @@ import { FileOutputSink } from './output-sink-node.js';
 import { nodeRuntimeInfo } from './run-record-node.js';
 import { WarpOnlyFolderStore } from './run-state.js';
 import { fileImageSource, fileMaskSource } from './sources-node.js';
+import { nodeWarpThreads, savedModelFromFile } from './warp-stage-node.js';
+import type { WarpStageRecord } from './warp-stage.js';
+import { WARP_MODEL_FILE } from '../io/warp-model-file.js';
 
 export interface WarpSegmentOptions {
   refImagePath: string;
@@ -49,6 +53,12 @@ export interface WarpSegmentOptions {
   overlays?: boolean;
   /** Longest side of overlay PNGs (default 1024). */
   overlayMaxSize?: number;
+  /** Threads for the warp model (default: every core; see core.ts WarpStageSettings.threads). */
+  threads?: number;
+  /** A saved warp model file (OUT/warp-model.mpwarp of an earlier run): segment without training. */
+  warpModelPath?: string;
+  /** Segment the readable images and skip (and record) the unreadable ones instead of stopping. */
+  skipUnreadable?: boolean;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
 }
@@ -62,6 +72,10 @@ export interface WarpSegmentResult {
   skipped: string[];
   timings: { readS: number; trainS: number; warpS: number; totalS: number };
   runJsonPath: string;
+  /** The trained model (absent when a saved model was applied). */
+  warpModelPath?: string;
+  /** Threads, phases trained (budget, steps), the saved model used, unreadable images skipped. */
+  warp: WarpStageRecord;
 }
 
 /** Segment a folder with the warping model alone (see the module comment). */
@@ -89,10 +103,18 @@ export async function runWarpOnlySegmentation(opts: WarpSegmentOptions, onProgre
       return fileImageSource(id, path);
     });
   };
+  const warpModel = opts.warpModelPath !== undefined ? await savedModelFromFile(opts.warpModelPath) : undefined;
   const result = (await runCore(
     {
       classes,
-      warp: { preset: opts.preset ?? 'cpu', overrides: opts.overrides, labelMode: opts.labelWarp ?? 'nearest' },
+      warp: {
+        ...(opts.preset !== undefined ? { preset: opts.preset } : {}),
+        ...(opts.overrides !== undefined ? { overrides: opts.overrides } : {}),
+        labelMode: opts.labelWarp ?? 'nearest',
+        ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+      },
+      ...(warpModel ? { warpModel } : {}),
+      skipUnreadable: opts.skipUnreadable,
       overlays: opts.overlays,
       overlayMaxSize: opts.overlayMaxSize ?? 1024,
       signal: opts.signal,
@@ -100,10 +122,20 @@ export async function runWarpOnlySegmentation(opts: WarpSegmentOptions, onProgre
       tests: listTests,
       store: new WarpOnlyFolderStore(outDir),
       sink: new FileOutputSink(outDir, { recordFile: 'run.json', recordTrailingNewline: true }),
-      environment: { initWarpBackend: () => initTf({ backend: opts.backend ?? 'auto' }), runtimeInfo: nodeRuntimeInfo },
+      environment: { initWarpBackend: () => initTf({ backend: opts.backend ?? 'auto' }), runtimeInfo: nodeRuntimeInfo, ...nodeWarpThreads },
     },
     onProgress,
   )) as CoreWarpOnlyResult;
-  const { backend, settings, written, skipped, timings } = result;
-  return { outDir, backend, settings, written, skipped, timings, runJsonPath: join(outDir, 'run.json') };
+  const { backend, settings, written, skipped, timings, warp } = result;
+  return {
+    outDir,
+    backend,
+    settings,
+    written,
+    skipped,
+    timings,
+    runJsonPath: join(outDir, 'run.json'),
+    ...(warpModel ? {} : { warpModelPath: join(outDir, WARP_MODEL_FILE) }),
+    warp,
+  };
 }

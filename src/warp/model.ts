@@ -21,10 +21,16 @@ import { resizeImage } from '../image/resize.js';
 import { WarpNetwork } from './network.js';
 import { AdamW, ParamStore } from './params.js';
 import { SeededRng } from './seeded-rng.js';
-import { trainStep, evaluateLoss, type WarpBatch, type LossBreakdown } from './trainer.js';
+import { applyFlatGradients, evaluateLoss, type LossBreakdown } from './trainer.js';
 import type { WarpSettings } from './presets.js';
 import type { CheckpointData } from './checkpoint.js';
 import { augmentOneHot } from './augment.js';
+import { BatchSampler, batchSizeFor, phaseBudget, stepsInPhase, type SamplerState, type TrainBudget } from './schedule.js';
+import { disposeWarpBatch, shardSizes, shardTensors, splitBatch, wholeBatch, type BatchData } from './parallel/batch-data.js';
+import { flatWeights, predictFlows, shardGradients } from './parallel/engine.js';
+import type { WarpWorkerPeer, WeightsSource } from './parallel/worker-peer.js';
+import { WARP_MODEL_FORMAT_VERSION, WARP_MODEL_KIND, type SavedWarpModel, type SavedWarpReference } from './saved-model.js';
+import { MedpersamUserError } from '../errors.js';
 import { upsampleFlowPlanes, warpLabelArgmax, warpLabelNearest } from './spatial.js';
 import type { ProgressCallback } from '../progress.js';
 
@@ -32,22 +38,42 @@ export type LabelWarpMode = 'nearest' | 'argmax';
 
 export interface TrainPhaseOptions {
   onProgress?: ProgressCallback;
-  /** Called after every completed epoch with the full state (save it to resume later). */
-  onEpochEnd?: (checkpoint: CheckpointData) => Promise<void> | void;
   /**
-   * Abort between batches (throws). The weights then hold a partial epoch: to continue exactly, load the last
-   * checkpoint passed to onEpochEnd (that is what the resumable pipeline does).
+   * Called with the full state (save it to resume later) every `checkpointEvery` steps, at the end of the phase,
+   * and when `signal` stops the phase. A phase resumed from any of these checkpoints ends with the same weights,
+   * bit for bit, as the uninterrupted phase (same thread count).
+   */
+  onCheckpoint?: (checkpoint: CheckpointData) => Promise<void> | void;
+  /** Steps between checkpoints (default 25: a few seconds of work on a CPU). */
+  checkpointEvery?: number;
+  /**
+   * Stop between steps: the state at that step boundary goes to onCheckpoint, then train throws
+   * (`TrainingAborted`). The model itself stays usable and consistent.
    */
   signal?: AbortSignal;
 }
 
 export interface TrainPhaseResult {
   phase: string;
-  epochsRun: number;
-  /** Mean loss breakdown of the last epoch run (null when nothing ran). */
-  lastEpochLoss: LossBreakdown | null;
+  /** Optimiser steps run by this call, and the phase's whole budget in steps. */
+  stepsRun: number;
+  phaseSteps: number;
+  /** Mean loss breakdown over the last `recentLossSteps` steps run by this call (null when nothing ran). */
+  recentLoss: LossBreakdown | null;
+  recentLossSteps: number;
   seconds: number;
 }
+
+/** Thrown by `train` when its signal stopped it (after the checkpoint of the step boundary was handed over). */
+export class TrainingAborted extends Error {
+  constructor(readonly phase: string, readonly stepInPhase: number) {
+    super(`training aborted at step ${stepInPhase} of phase ${phase}`);
+    this.name = 'TrainingAborted';
+  }
+}
+
+/** Steps averaged for TrainPhaseResult.recentLoss. */
+const RECENT_LOSS_STEPS = 25;
 
 interface TestEntry {
   id: string;
@@ -107,8 +133,15 @@ export class WarpModel {
   private readonly tests: TestEntry[] = [];
   private readonly testIndex = new Map<string, number>();
   private phase = PHASE_INITIAL;
-  private epochInPhase = 0;
-  private totalEpochs = 0;
+  private stepInPhase = 0;
+  private totalSteps = 0;
+  /** The batch sampler's state within the current phase (empty pass: the phase has not drawn a batch yet). */
+  private samplerState: SamplerState = { pass: [], position: 0 };
+  /** Workers that compute shards of each step and chunks of flows (useWorkers); none = this thread alone. */
+  private peers: WarpWorkerPeer[] = [];
+  /** Changes whenever the weights do, so workers get new weights only when needed. */
+  private weightsVersion = 0;
+  private weightsCache: { version: number; flat: Float32Array } | null = null;
 
   constructor(settings: WarpSettings, reference: { image: FloatImage; label: LabelMap }) {
     const { image, label } = reference;
@@ -133,8 +166,72 @@ export class WarpModel {
     return this.settings.network.resolution;
   }
 
-  get progress(): { phase: string; epochInPhase: number; totalEpochs: number } {
-    return { phase: this.phase, epochInPhase: this.epochInPhase, totalEpochs: this.totalEpochs };
+  /** Where training stands: the phase, steps done in it, steps done in all phases. */
+  get progress(): { phase: string; stepInPhase: number; totalSteps: number } {
+    return { phase: this.phase, stepInPhase: this.stepInPhase, totalSteps: this.totalSteps };
+  }
+
+  /** Threads that compute each step: this one plus the workers. */
+  get threads(): number {
+    return 1 + this.peers.length;
+  }
+
+  /** Optimiser steps that phase budget means on this model's test set. */
+  phaseSteps(budget: TrainBudget): number {
+    return stepsInPhase(budget, batchSizeFor(budget, this.settings.schedule.batchSize, this.tests.length), this.tests.length);
+  }
+
+  /** Whether phase `phase` with that budget still has steps to run (false for phases before the current one). */
+  needsTraining(phase: string, budget: TrainBudget): boolean {
+    if (phaseRank(phase) !== phaseRank(this.phase)) return phaseRank(phase) > phaseRank(this.phase);
+    return this.stepInPhase < this.phaseSteps(budget);
+  }
+
+  /**
+   * Compute with these workers from now on (data-parallel: each step's batch is cut into 1 + workers.length
+   * shards, see parallel/batch-data.ts; flows are computed in chunks). Sends them the model once; they stay
+   * attached until detachWorkers (the caller owns them and closes them). Results depend on the number of threads,
+   * not on which thread computes what.
+   */
+  async useWorkers(workers: WarpWorkerPeer[]): Promise<void> {
+    const backend = tf.getBackend();
+    if (workers.length > 0 && backend !== 'wasm' && backend !== 'cpu') {
+      throw new Error(`warp workers need the wasm or cpu backend in every thread; this thread uses ${backend}`);
+    }
+    await Promise.all(
+      workers.map((w) =>
+        w.init({
+          backend,
+          settings: this.settings,
+          reference: this.refWork,
+          referenceOneHot: this.refOneHotWork,
+          paramNames: this.network.params.names(),
+        }),
+      ),
+    );
+    this.peers = [...workers];
+  }
+
+  /** Stop using workers (they are not closed). */
+  detachWorkers(): WarpWorkerPeer[] {
+    const out = this.peers;
+    this.peers = [];
+    return out;
+  }
+
+  private readonly weightsSource: WeightsSource = {
+    version: 0,
+    flat: () => {
+      if (!this.weightsCache || this.weightsCache.version !== this.weightsVersion) {
+        this.weightsCache = { version: this.weightsVersion, flat: flatWeights(this.network) };
+      }
+      return this.weightsCache.flat;
+    },
+  };
+
+  private currentWeights(): WeightsSource {
+    this.weightsSource.version = this.weightsVersion;
+    return this.weightsSource;
   }
 
   get testIds(): string[] {
@@ -169,51 +266,30 @@ export class WarpModel {
 
   // ---- training ----------------------------------------------------------------------------------------------
 
-  /** Build the tensors of one batch (test indices + A augmented reference pairs drawn from the model's RNG). */
-  private makeBatch(indices: number[], nAug: number): WarpBatch {
+  /** One batch as plain arrays: these tests + `nAug` augmented reference pairs drawn from the model's RNG. */
+  private makeBatchData(indices: number[], nAug: number): BatchData {
     const R = this.resolution;
     const K = this.classes.length + 1;
-    const reference = tf.tensor4d(this.refWork, [1, R, R, 1]);
-    const referenceOneHot = tf.tensor4d(this.refOneHotWork, [1, R, R, K]);
-    let tests: tf.Tensor4D | null = null;
-    let pseudo: WarpBatch['pseudo'] = null;
-    if (indices.length > 0) {
-      const buf = new Float32Array(indices.length * R * R);
-      indices.forEach((ti, j) => buf.set(this.tests[ti]!.work, j * R * R));
-      tests = tf.tensor4d(buf, [indices.length, R, R, 1]);
-      const withPseudo = indices.map((ti, j) => [ti, j] as const).filter(([ti]) => this.tests[ti]!.pseudo !== null);
-      if (withPseudo.length > 0) {
-        const pb = new Float32Array(withPseudo.length * R * R * K);
-        withPseudo.forEach(([ti], j) => pb.set(this.tests[ti]!.pseudo!, j * R * R * K));
-        pseudo = { index: withPseudo.map(([, j]) => j), oneHot: tf.tensor4d(pb, [withPseudo.length, R, R, K]) };
-      }
+    const augImages: Float32Array[] = [];
+    const augOneHot: Float32Array[] = [];
+    for (let a = 0; a < nAug; a++) {
+      // Eq. 2: a random Table 13 augmentation of the reference pair (image bilinear + colour jitter, soft masks).
+      const pair = augmentOneHot(
+        { image: this.refWork, oneHot: this.refOneHotWork, size: R, classesWithBackground: K },
+        this.rng,
+        this.settings.schedule.augmentPreset,
+      );
+      augImages.push(pair.image);
+      augOneHot.push(pair.oneHot);
     }
-    let augmented: WarpBatch['augmented'] = null;
-    if (nAug > 0) {
-      const ib = new Float32Array(nAug * R * R);
-      const mb = new Float32Array(nAug * R * R * K);
-      for (let a = 0; a < nAug; a++) {
-        // Eq. 2: a random Table 13 augmentation of the reference pair (image bilinear + colour jitter, soft masks).
-        const pair = augmentOneHot(
-          { image: this.refWork, oneHot: this.refOneHotWork, size: R, classesWithBackground: K },
-          this.rng,
-          this.settings.schedule.augmentPreset,
-        );
-        ib.set(pair.image, a * R * R);
-        mb.set(pair.oneHot, a * R * R * K);
-      }
-      augmented = { images: tf.tensor4d(ib, [nAug, R, R, 1]), oneHot: tf.tensor4d(mb, [nAug, R, R, K]) };
-    }
-    return { reference, referenceOneHot, tests, pseudo, augmented };
-  }
-
-  private disposeBatch(b: WarpBatch): void {
-    b.reference.dispose();
-    b.referenceOneHot.dispose();
-    b.tests?.dispose();
-    b.pseudo?.oneHot.dispose();
-    b.augmented?.images.dispose();
-    b.augmented?.oneHot.dispose();
+    return {
+      resolution: R,
+      classesWithBackground: K,
+      tests: indices.map((i) => this.tests[i]!.work),
+      pseudo: indices.map((i) => this.tests[i]!.pseudo),
+      augImages,
+      augOneHot,
+    };
   }
 
   private augPerBatch(): number {
@@ -222,71 +298,111 @@ export class WarpModel {
   }
 
   /**
-   * Train phase `phase` ('initial' or 'retrain-N') until it has `epochs` epochs. Resumes where a loaded
-   * checkpoint stopped; a phase earlier than the current one is already done and returns at once.
+   * Train phase `phase` ('initial' or 'retrain-N') until it has run its budget (schedule.ts: optimiser steps, or
+   * epochs; a plain number means epochs). Resumes where a loaded checkpoint stopped; a phase earlier than the
+   * current one is already done and returns at once.
    */
-  async train(phase: string, epochs: number, opts: TrainPhaseOptions = {}): Promise<TrainPhaseResult> {
+  async train(phase: string, budget: TrainBudget | number, opts: TrainPhaseOptions = {}): Promise<TrainPhaseResult> {
     const t0 = performance.now();
+    const b: TrainBudget = typeof budget === 'number' ? { unit: 'epochs', epochs: budget } : budget;
     if (this.tests.length === 0) throw new Error('no test images to train on');
-    if (phaseRank(phase) < phaseRank(this.phase)) return { phase, epochsRun: 0, lastEpochLoss: null, seconds: 0 };
+    const total = this.phaseSteps(b);
+    const none = { phase, stepsRun: 0, phaseSteps: total, recentLoss: null, recentLossSteps: 0, seconds: 0 };
+    if (phaseRank(phase) < phaseRank(this.phase)) return none;
     if (phase !== this.phase) {
       this.phase = phase;
-      this.epochInPhase = 0;
+      this.stepInPhase = 0;
+      this.samplerState = { pass: [], position: 0 };
     }
-    const { batchSize } = this.settings.schedule;
+    const sampler = new BatchSampler(this.tests.length, batchSizeFor(b, this.settings.schedule.batchSize, this.tests.length), b.unit);
+    sampler.setState(this.samplerState);
     const nAug = this.augPerBatch();
-    const stepsPerEpoch = Math.ceil(this.tests.length / batchSize);
-    const totalSteps = (epochs - this.epochInPhase) * stepsPerEpoch;
-    let step = 0;
-    let epochsRun = 0;
-    let lastEpochLoss: LossBreakdown | null = null;
-    while (this.epochInPhase < epochs) {
-      const order = this.rng.shuffle(this.tests.map((_, i) => i));
-      const sum: LossBreakdown = { total: 0, image: 0, reg: 0, aug: 0, augSeg: 0, pseudoSeg: 0 };
-      for (let s = 0; s < stepsPerEpoch; s++) {
-        if (opts.signal?.aborted) throw new Error('training aborted');
-        this.optimizer.learningRate = this.learningRateAt(this.epochInPhase * stepsPerEpoch + s, epochs * stepsPerEpoch);
-        const batch = this.makeBatch(order.slice(s * batchSize, (s + 1) * batchSize), nAug);
-        let loss: LossBreakdown;
-        try {
-          loss = trainStep(this.network, this.optimizer, batch, this.settings.loss);
-        } finally {
-          this.disposeBatch(batch);
-        }
-        for (const k of Object.keys(sum) as (keyof LossBreakdown)[]) sum[k] += loss[k] / stepsPerEpoch;
-        step++;
-        opts.onProgress?.({
-          stage: 'warp-train',
-          done: step,
-          total: totalSteps,
-          message: `${phase} epoch ${this.epochInPhase + 1}/${epochs} loss ${loss.total.toFixed(4)}`,
-        });
-        // Let the event loop breathe (progress bars, signals) between batches.
-        await new Promise((r) => setTimeout(r, 0));
+    const every = opts.checkpointEvery ?? 25;
+    const startStep = this.stepInPhase;
+    const recent: LossBreakdown[] = [];
+    while (this.stepInPhase < total) {
+      if (opts.signal?.aborted) {
+        if (opts.onCheckpoint && this.stepInPhase > startStep) await opts.onCheckpoint(this.toCheckpoint());
+        throw new TrainingAborted(phase, this.stepInPhase);
       }
-      this.epochInPhase++;
-      this.totalEpochs++;
-      epochsRun++;
-      lastEpochLoss = sum;
-      if (opts.onEpochEnd) await opts.onEpochEnd(this.toCheckpoint());
+      this.optimizer.learningRate = this.learningRateAt(this.stepInPhase, total);
+      const batch = this.makeBatchData(sampler.next(this.rng), nAug);
+      const loss = await this.step(batch);
+      this.samplerState = sampler.getState();
+      this.stepInPhase++;
+      this.totalSteps++;
+      recent.push(loss);
+      if (recent.length > RECENT_LOSS_STEPS) recent.shift();
+      opts.onProgress?.({
+        stage: 'warp-train',
+        done: this.stepInPhase,
+        total,
+        message: `${phase} step ${this.stepInPhase}/${total} loss ${loss.total.toFixed(4)}`,
+      });
+      if (opts.onCheckpoint && (this.stepInPhase % every === 0 || this.stepInPhase === total)) await opts.onCheckpoint(this.toCheckpoint());
+      // Let the event loop breathe (progress bars, signals) between steps.
+      await new Promise((r) => setTimeout(r, 0));
     }
-    return { phase, epochsRun, lastEpochLoss, seconds: (performance.now() - t0) / 1000 };
+    const recentLoss = recent.length === 0 ? null : meanBreakdown(recent);
+    return {
+      phase,
+      stepsRun: this.stepInPhase - startStep,
+      phaseSteps: total,
+      recentLoss,
+      recentLossSteps: recent.length,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  }
+
+  /**
+   * One optimiser step on a batch: shard gradients (this thread computes shard 0 while the workers compute the
+   * others), summed in shard order, then AdamW. With no workers the batch is one shard with shares 1.
+   */
+  private async step(batch: BatchData): Promise<LossBreakdown> {
+    const shards = this.peers.length === 0 ? [wholeBatch(batch)] : splitBatch(batch, this.threads);
+    const weights = this.currentWeights();
+    const remote = shards.slice(1).map((shard, i) => this.peers[i]!.gradients(weights, shard));
+    // Whatever happens here, the workers' replies are awaited before returning (no stray work in flight).
+    let local: ReturnType<typeof shardGradients> | undefined;
+    let localError: unknown;
+    try {
+      local = shardGradients(this.network, shards[0]!, this.refWork, this.refOneHotWork, this.settings.loss);
+    } catch (err) {
+      localError = err;
+    }
+    const others = await Promise.allSettled(remote);
+    if (localError !== undefined) throw localError;
+    const results = [local!];
+    for (const o of others) {
+      if (o.status === 'rejected') throw o.reason;
+      results.push(o.value);
+    }
+    const sum = results[0]!.flat;
+    for (let s = 1; s < results.length; s++) {
+      const g = results[s]!.flat;
+      for (let i = 0; i < sum.length; i++) sum[i] += g[i]!;
+    }
+    // A parameter is skipped only when no shard gave it a gradient.
+    const missing = results[0]!.missing.filter((name) => results.every((r) => r.missing.includes(name)));
+    applyFlatGradients(this.network, this.optimizer, sum, missing);
+    this.weightsVersion++;
+    return sumBreakdowns(results.map((r) => r.breakdown));
   }
 
   /**
    * One retraining round of §3.3: replace the pseudolabels (test id → label map at that image's original size,
    * e.g. SAM's outputs; images without one get only the Eq. 3 terms) and train phase 'retrain-<round>' for
-   * `epochs` (default schedule.retrainEpochs). Rounds are numbered from 1; resumable like `train`.
+   * `budget` (default: the schedule's retraining budget, retrainSteps or retrainEpochs). Rounds are numbered from 1; resumable like `train`.
    */
   async retrain(
     round: number,
     pseudolabels: ReadonlyMap<string, LabelMap>,
-    opts: TrainPhaseOptions & { epochs?: number } = {},
+    opts: TrainPhaseOptions & { budget?: TrainBudget } = {},
   ): Promise<TrainPhaseResult> {
     if (!Number.isInteger(round) || round < 1) throw new Error(`retraining round must be an integer >= 1, got ${round}`);
     this.clearPseudolabels();
     for (const [id, label] of pseudolabels) this.setPseudolabel(id, label);
-    return this.train(`retrain-${round}`, opts.epochs ?? this.settings.schedule.retrainEpochs, opts);
+    return this.train(`retrain-${round}`, opts.budget ?? phaseBudget(this.settings.schedule, 'retrain'), opts);
   }
 
   /** Learning rate at step `step` of a phase of `total` steps (deterministic, so resumed runs match). */
@@ -298,31 +414,50 @@ export class WarpModel {
 
   /** Loss on some test images (no update), with the model's current weights; consumes RNG only if nAug > 0. */
   lossOn(ids: string[], nAug = 0): LossBreakdown {
-    const batch = this.makeBatch(ids.map((id) => this.testIndex.get(id)!), nAug);
+    const data = this.makeBatchData(ids.map((id) => this.testIndex.get(id)!), nAug);
+    const batch = shardTensors(wholeBatch(data), this.refWork, this.refOneHotWork);
     try {
       return evaluateLoss(this.network, batch, this.settings.loss);
     } finally {
-      this.disposeBatch(batch);
+      disposeWarpBatch(batch);
     }
   }
 
   // ---- inference ---------------------------------------------------------------------------------------------
 
-  /** Flows (R×R×2 each, xyWarp test → reference) for working-resolution images, in batches. */
+  /** Flows (R×R×2 each, xyWarp test → reference) for working-resolution images, in batches, in this thread. */
   predictFlowsWork(works: Float32Array[], batchSize = 8): Float32Array[] {
-    const R = this.resolution;
-    const out: Float32Array[] = [];
-    const ref = tf.tensor4d(this.refWork, [1, R, R, 1]);
+    return predictFlows(this.network, this.refWork, works, batchSize);
+  }
+
+  /**
+   * predictFlowsWork on every thread: the images are cut into contiguous chunks, one per thread (this one takes
+   * the first). The flows are the same as predictFlowsWork's, bit for bit (each image's flow is computed on its own).
+   */
+  async predictFlowsWorkParallel(works: Float32Array[], batchSize = 8): Promise<Float32Array[]> {
+    if (this.peers.length === 0 || works.length < 2) return this.predictFlowsWork(works, batchSize);
+    const sizes = shardSizes(works.length, this.threads);
+    const chunks: Float32Array[][] = [];
+    let start = 0;
+    for (const n of sizes) {
+      chunks.push(works.slice(start, start + n));
+      start += n;
+    }
+    const weights = this.currentWeights();
+    const remote = chunks.slice(1).map((chunk, i) => this.peers[i]!.flows(weights, chunk, this.resolution));
+    let local: Float32Array[] = [];
+    let localError: unknown;
     try {
-      for (let s = 0; s < works.length; s += batchSize) {
-        const chunk = works.slice(s, s + batchSize);
-        const buf = new Float32Array(chunk.length * R * R);
-        chunk.forEach((w, j) => buf.set(w, j * R * R));
-        const flat = tf.tidy(() => this.network.forward(tf.tensor4d(buf, [chunk.length, R, R, 1]), ref).flowXyWarp.dataSync() as Float32Array);
-        for (let j = 0; j < chunk.length; j++) out.push(flat.slice(j * R * R * 2, (j + 1) * R * R * 2));
-      }
-    } finally {
-      ref.dispose();
+      local = this.predictFlowsWork(chunks[0]!, batchSize);
+    } catch (err) {
+      localError = err;
+    }
+    const others = await Promise.allSettled(remote);
+    if (localError !== undefined) throw localError;
+    const out = [...local];
+    for (const o of others) {
+      if (o.status === 'rejected') throw o.reason;
+      out.push(...o.value);
     }
     return out;
   }
@@ -360,6 +495,18 @@ export class WarpModel {
     }
   }
 
+  /** warpTests on every thread (predictFlowsWorkParallel): the same labels, in order. */
+  async warpTestsParallel(ids: string[], each: (id: string, label: LabelMap) => void, mode: LabelWarpMode = 'nearest', batchSize = 8): Promise<void> {
+    for (const f of await this.testFlowsParallel(ids, batchSize)) each(f.id, this.labelFromFlow(f.flowXyWarp, f.width, f.height, mode));
+  }
+
+  /** testFlows on every thread (predictFlowsWorkParallel); the same flows. */
+  async testFlowsParallel(ids: string[], batchSize = 8): Promise<{ id: string; flowXyWarp: Float32Array; width: number; height: number }[]> {
+    const entries = ids.map((id) => this.entry(id));
+    const flows = await this.predictFlowsWorkParallel(entries.map((e) => e.work), batchSize);
+    return entries.map((e, j) => ({ id: e.id, flowXyWarp: flows[j]!, width: e.width, height: e.height }));
+  }
+
   // ---- checkpoints -------------------------------------------------------------------------------------------
 
   toCheckpoint(): CheckpointData {
@@ -368,10 +515,11 @@ export class WarpModel {
       settings: this.settings,
       progress: {
         phase: this.phase,
-        epochInPhase: this.epochInPhase,
-        totalEpochs: this.totalEpochs,
+        stepInPhase: this.stepInPhase,
+        totalSteps: this.totalSteps,
         rngState: this.rng.getState(),
         optimizerStep: opt.step,
+        sampler: { pass: [...this.samplerState.pass], position: this.samplerState.position },
       },
       weights: this.network.params.exportArrays(),
       adamM: opt.m,
@@ -388,12 +536,81 @@ export class WarpModel {
     this.optimizer.importState({ step: data.progress.optimizerStep, m: data.adamM, v: data.adamV });
     this.rng.setState(data.progress.rngState);
     this.phase = data.progress.phase;
-    this.epochInPhase = data.progress.epochInPhase;
-    this.totalEpochs = data.progress.totalEpochs;
+    this.stepInPhase = data.progress.stepInPhase;
+    this.totalSteps = data.progress.totalSteps;
+    this.samplerState = { pass: [...data.progress.sampler.pass], position: data.progress.sampler.position };
+    this.weightsVersion++;
+  }
+
+  // ---- saved models (saved-model.ts) -------------------------------------------------------------------------
+
+  /** The trained weights with their settings and provenance, ready for serializeWarpModel. */
+  toSavedModel(info: { reference: Omit<SavedWarpReference, 'classes'>; medpersamVersion: string; createdAt?: string }): SavedWarpModel {
+    return {
+      kind: WARP_MODEL_KIND,
+      formatVersion: WARP_MODEL_FORMAT_VERSION,
+      medpersamVersion: info.medpersamVersion,
+      createdAt: info.createdAt ?? new Date().toISOString(),
+      settings: this.settings,
+      reference: { ...info.reference, classes: [...this.classes] },
+      training: {
+        phase: this.phase,
+        totalSteps: this.totalSteps,
+        threads: this.threads,
+        backend: tf.getBackend(),
+        testImages: this.tests.length,
+      },
+      weights: this.network.params.exportArrays(),
+    };
+  }
+
+  /**
+   * A model with a saved model's settings and weights, for the reference it was trained with (check that with
+   * checkSavedReference first). Ready to warp: add tests and call warpTests / predictFlowsWork, no training.
+   */
+  static fromSavedModel(saved: SavedWarpModel, reference: { image: FloatImage; label: LabelMap }): WarpModel {
+    let model: WarpModel;
+    try {
+      model = new WarpModel(saved.settings, reference);
+    } catch (err) {
+      throw new MedpersamUserError('WARP_MODEL_INCOMPATIBLE', `the warp model's settings do not build a network here (${(err as Error).message})`, { cause: err });
+    }
+    if (model.classes.join(',') !== saved.reference.classes.join(',')) {
+      model.dispose();
+      throw new MedpersamUserError(
+        'WARP_MODEL_REFERENCE_MISMATCH',
+        `the warp model was trained with reference classes ${saved.reference.classes.join(', ')}, this reference mask has ${model.classes.join(', ')}`,
+      );
+    }
+    try {
+      model.network.params.importArrays(saved.weights);
+    } catch (err) {
+      model.dispose();
+      throw new MedpersamUserError('WARP_MODEL_INCOMPATIBLE', `the warp model's weights do not fit its network (${(err as Error).message})`, { cause: err });
+    }
+    model.phase = saved.training.phase;
+    model.totalSteps = saved.training.totalSteps;
+    model.weightsVersion++;
+    return model;
   }
 
   dispose(): void {
     this.optimizer.dispose();
     this.network.params.dispose();
   }
+}
+
+const LOSS_KEYS: (keyof LossBreakdown)[] = ['total', 'image', 'reg', 'aug', 'augSeg', 'pseudoSeg'];
+
+/** Sum of the shards' (already shared-weighted) loss breakdowns = the whole batch's. */
+function sumBreakdowns(parts: readonly LossBreakdown[]): LossBreakdown {
+  const out: LossBreakdown = { total: 0, image: 0, reg: 0, aug: 0, augSeg: 0, pseudoSeg: 0 };
+  for (const p of parts) for (const k of LOSS_KEYS) out[k] += p[k];
+  return out;
+}
+
+function meanBreakdown(steps: readonly LossBreakdown[]): LossBreakdown {
+  const out = sumBreakdowns(steps);
+  for (const k of LOSS_KEYS) out[k] /= steps.length;
+  return out;
 }

@@ -6,10 +6,16 @@ import { DEFAULT_NETWORK_CONFIG, type WarpNetworkConfig } from './network.js';
 import { DEFAULT_LOSS_OPTIONS, type WarpLossOptions } from './trainer.js';
 
 export interface WarpScheduleOptions {
-  /** Epochs of the initial training phase (App. B.4: 30). */
-  initialEpochs: number;
-  /** Epochs per retraining round (App. B.4: 10). */
-  retrainEpochs: number;
+  /**
+   * Budget of the initial training phase (schedule.ts): optimiser steps whatever the folder size (`initialSteps`,
+   * the CPU default), or epochs (`initialEpochs`, App. B.4: 30). Steps win when both are set; resolveWarpSettings
+   * keeps only the one an override names.
+   */
+  initialSteps?: number;
+  initialEpochs?: number;
+  /** Budget of each retraining round (§3.3): steps, or epochs (App. B.4: 10). */
+  retrainSteps?: number;
+  retrainEpochs?: number;
   /** Number of retraining rounds (App. B.4 / §4.3: 5). */
   retrainRounds: number;
   /** Test images per batch (App. B.4: 32). */
@@ -72,8 +78,8 @@ export const CPU_PRESET: WarpSettings = {
   network: { ...DEFAULT_NETWORK_CONFIG, arch: 'conv', resolution: 128, finestDecoderWidth: 16 },
   loss: { ...DEFAULT_LOSS_OPTIONS },
   schedule: {
-    initialEpochs: 10,
-    retrainEpochs: 3,
+    initialSteps: 600,
+    retrainSteps: 200,
     retrainRounds: 5,
     batchSize: 4,
     augPerBatch: 1,
@@ -105,6 +111,23 @@ export function resolveWarpSettings(preset: WarpPresetName = 'cpu', overrides: W
       attentionLevels: [...(overrides.network?.attentionLevels ?? base.network.attentionLevels)],
     },
     loss: { ...base.loss, ...overrides.loss },
-    schedule: { ...base.schedule, ...overrides.schedule },
+    schedule: withBudgetOverrides(base.schedule, overrides.schedule ?? {}),
   };
+}
+
+/**
+ * The schedule with overrides, where a phase budget named by the overrides replaces the preset's in the other
+ * unit: `{ initialEpochs: 20 }` on a steps preset trains 20 epochs (the preset's initialSteps is dropped), and
+ * `{ initialSteps: 300 }` on an epochs preset trains 300 steps. Naming both units of one phase is an error.
+ */
+function withBudgetOverrides(base: WarpScheduleOptions, over: Partial<WarpScheduleOptions>): WarpScheduleOptions {
+  const out: WarpScheduleOptions = { ...base, ...over };
+  for (const [steps, epochs] of [['initialSteps', 'initialEpochs'], ['retrainSteps', 'retrainEpochs']] as const) {
+    const givesSteps = over[steps] !== undefined;
+    const givesEpochs = over[epochs] !== undefined;
+    if (givesSteps && givesEpochs) throw new Error(`give ${steps} or ${epochs}, not both`);
+    if (givesSteps) delete out[epochs];
+    if (givesEpochs) delete out[steps];
+  }
+  return out;
 }

@@ -191,7 +191,7 @@ describe('call counts, cache and resume', () => {
     expect(resumed.summary!.meanDice).toBe(full.summary!.meanDice);
   }, 180_000);
 
-  it('an interruption inside warp retraining resumes from the epoch checkpoint with identical outputs', async () => {
+  it('an interruption inside warp retraining resumes from the checkpoint of its last step with identical outputs', async () => {
     const warp2 = { ...TINY_WARP, schedule: { ...TINY_WARP.schedule, retrainEpochs: 2 } };
     const cacheDir = join(f.root, 'cache-train');
     const ref = await runMedPerSam(baseOptions(f, echoDir, 'train-ref', { retrainRounds: 1, samLoad: { cacheDir, threads: 1 }, warp: { overrides: warp2, backend: 'wasm' } }));
@@ -199,7 +199,7 @@ describe('call counts, cache and resume', () => {
     const opts = baseOptions(f, echoDir, 'train-cut', { retrainRounds: 1, samLoad: { cacheDir, threads: 1 }, warp: { overrides: warp2, backend: 'wasm' }, signal: controller.signal });
     await expect(
       runMedPerSam(opts, (e) => {
-        if (e.stage === 'warp-train' && e.message?.includes('retrain-1 epoch 1/2')) controller.abort();
+        if (e.stage === 'warp-train' && e.message?.includes('retrain-1 step 1/2')) controller.abort();
       }),
     ).rejects.toMatchObject({ code: 'ABORTED' });
     const resumed = await runMedPerSam({ ...opts, signal: undefined });
