@@ -100,7 +100,10 @@ describeWithChromium('browser app (headless Chromium)', () => {
     await cli(['demo', '--out', data, '--count', '5', '--size', '64', '--no-run', '-q']);
     samDir = (await writeTestSamModel(join(tmp.dir, 'sam'), { decoder: 'echo-mask', k: 4 })).dir;
     const common = ['--ref', join(data, 'images/phantom_000.png'), '--ref-mask', join(data, 'masks/phantom_000.png'), '--images', join(data, 'images')];
-    const warp = ['--res', WARP_FLAGS.res, '--seed', WARP_FLAGS.seed];
+    // The app trains the warp model on one thread (its engine worker); results are deterministic for a seed and a
+    // thread count, so the CLI runs on one thread too (two threads agree only up to float rounding, which the
+    // §3.3 retraining on SAM pseudolabels amplifies: 0.971 lowest per-class Dice with the CLI on two threads).
+    const warp = ['--res', WARP_FLAGS.res, '--seed', WARP_FLAGS.seed, '--threads', '1'];
     await cli(['segment', ...common, '--out', join(tmp.dir, 'cli-warp'), '--sam', 'none', ...warp, '--epochs', WARP_FLAGS.epochs, '-q']);
     await cli(['segment', ...common, '--out', join(tmp.dir, 'cli-sam'), '--sam', samDir, ...warp, '--epochs', SAM_FLAGS.epochs, '--rounds', SAM_FLAGS.rounds, '--refinements', SAM_FLAGS.refinements, '-q']);
     server = await startAppServer({ root: appDir, port: 0 });
