@@ -5,6 +5,7 @@
  * Points are pixel centres at integer coordinates (the convention of resize.ts and src/warp). Names say which way a
  * map goes, e.g. `outToSrc` maps output pixels to source positions (backward mapping, what resampling needs).
  */
+import { sampleBilinearClamped } from './bilinear.js';
 import type { FloatImage, LabelMap } from './types.js';
 import { resizeImage } from './resize.js';
 
@@ -113,31 +114,15 @@ export function resampleAffine(src: FloatImage, outW: number, outH: number, outT
   const [a, b, c, d, e, f] = map;
   for (let y = 0, i = 0; y < outH; y++) {
     for (let x = 0; x < outW; x++, i++) {
-      let px = a * x + b * y + c;
-      let py = d * x + e * y + f;
+      const px = a * x + b * y + c;
+      const py = d * x + e * y + f;
       const isInside = px >= -0.5 && py >= -0.5 && px <= W - 0.5 && py <= H - 0.5;
       if (!isInside && fill !== 'border') {
         for (let k = 0; k < C; k++) out[i * C + k] = fill;
         continue;
       }
       inside[i] = isInside ? 1 : 0;
-      px = px < 0 ? 0 : px > W - 1 ? W - 1 : px;
-      py = py < 0 ? 0 : py > H - 1 ? H - 1 : py;
-      const x0 = Math.min(Math.floor(px), Math.max(W - 2, 0));
-      const y0 = Math.min(Math.floor(py), Math.max(H - 2, 0));
-      const x1 = Math.min(x0 + 1, W - 1);
-      const y1 = Math.min(y0 + 1, H - 1);
-      const fx = px - x0;
-      const fy = py - y0;
-      for (let k = 0; k < C; k++) {
-        const v00 = data[(y0 * W + x0) * C + k]!;
-        const v01 = data[(y0 * W + x1) * C + k]!;
-        const v10 = data[(y1 * W + x0) * C + k]!;
-        const v11 = data[(y1 * W + x1) * C + k]!;
-        const top = v00 + (v01 - v00) * fx;
-        const bottom = v10 + (v11 - v10) * fx;
-        out[i * C + k] = top + (bottom - top) * fy;
-      }
+      sampleBilinearClamped(data, W, H, C, px, py, out, i * C);
     }
   }
   return { image: { width: outW, height: outH, channels: C, data: out }, inside };

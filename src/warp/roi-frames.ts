@@ -16,6 +16,7 @@
  * refToTest(q) inverts it by fixed-point iteration p_w ← q_w − flow(p_w) (converges while the flow's Jacobian has
  * norm < 1, as for the bounded affine and smooth residual flows of the network).
  */
+import { sampleBilinearClamped } from '../image/bilinear.js';
 import { applyAffine, invertAffine, type Affine2D } from '../image/affine.js';
 import { createLabelMap, type FloatImage, type LabelMap } from '../image/types.js';
 
@@ -233,23 +234,7 @@ export function resampleImageOnGrid(image: FloatImage, grid: Float32Array, width
   const src = image.data;
   const data = new Float32Array(width * height * C);
   for (let i = 0; i < width * height; i++) {
-    const px = Math.min(Math.max(grid[2 * i]!, 0), W - 1);
-    const py = Math.min(Math.max(grid[2 * i + 1]!, 0), H - 1);
-    const x0 = Math.min(Math.floor(px), Math.max(W - 2, 0));
-    const y0 = Math.min(Math.floor(py), Math.max(H - 2, 0));
-    const x1 = Math.min(x0 + 1, W - 1);
-    const y1 = Math.min(y0 + 1, H - 1);
-    const fx = px - x0;
-    const fy = py - y0;
-    for (let c = 0; c < C; c++) {
-      const a = src[(y0 * W + x0) * C + c]!;
-      const b = src[(y0 * W + x1) * C + c]!;
-      const d = src[(y1 * W + x0) * C + c]!;
-      const e = src[(y1 * W + x1) * C + c]!;
-      const top = a + (b - a) * fx;
-      const bot = d + (e - d) * fx;
-      data[i * C + c] = top + (bot - top) * fy;
-    }
+    sampleBilinearClamped(src, W, H, C, grid[2 * i]!, grid[2 * i + 1]!, data, i * C);
   }
   return { width, height, channels: C, data };
 }
