@@ -15,12 +15,13 @@ import { readLabelMap } from '../src/io/mask.js';
 import { readReferencePair } from '../src/io/reference.js';
 import { loadCheckpointFile, saveCheckpointFile } from '../src/io/checkpoint-store.js';
 import { diceIoUPerClass } from '../src/eval/metrics.js';
-import { maskShapeSignals, warpSignals } from '../src/eval/quality-signals.js';
+import { appearanceSignals, maskShapeSignals, warpSignals } from '../src/eval/quality-signals.js';
 import { resizeLabelNearest } from '../src/image/resize.js';
 import { initTf } from '../src/warp/backend.js';
 import { WarpModel, toWorkingImage } from '../src/warp/model.js';
 import { resolveWarpSettings } from '../src/warp/presets.js';
-import { warpPlaneBilinear } from '../src/warp/spatial.js';
+import { warpLabelNearest, warpPlaneBilinear } from '../src/warp/spatial.js';
+import { defaultPerturbations, perturbationAgreement, perturbWorkingImage } from '../src/eval/quality-tta.js';
 import { STRESS_KINDS, stressImage, stressLabel, type StressKind } from './stress.js';
 import { benchArgs } from './args.js';
 
@@ -67,12 +68,30 @@ await model.train('initial', settings.schedule.initialEpochs, {
 const trainS = (performance.now() - t0) / 1000;
 
 const refWork = toWorkingImage(ref.image.image, R);
+const refLabelWork = resizeLabelNearest(ref.label, R, R);
 const classes = model.classes;
 const t1 = performance.now();
+let ttaMs = 0;
 for (let s = 0; s < tests.length; s += 16) {
   const chunk = tests.slice(s, s + 16);
-  for (const f of model.testFlows(chunk.map((t) => t.id), 16)) {
+  const flows = model.testFlows(chunk.map((t) => t.id), 16);
+  // Test-time perturbations: flows of perturbed working copies, per image in perturbation order.
+  const perts = defaultPerturbations(R);
+  const works: Float32Array[] = [];
+  for (const t of chunk) {
+    const i = tests.indexOf(t);
+    const kind = stressOf(i);
+    const read = (await readImage(t.imagePath)).image;
+    const w = toWorkingImage(kind ? stressImage(read, kind) : read, R);
+    perts.forEach((p, k) => works.push(perturbWorkingImage(w, R, p, k + 1)));
+  }
+  const tPert = performance.now();
+  const pertFlows = model.predictFlowsWork(works, 16);
+  ttaMs += performance.now() - tPert;
+  for (const [j, f] of flows.entries()) {
     const i = tests.findIndex((t) => t.id === f.id);
+    const baseWork = warpLabelNearest(refLabelWork, f.flowXyWarp, R, R);
+    const agree = perts.map((p, k) => perturbationAgreement(baseWork, warpLabelNearest(refLabelWork, pertFlows[j * perts.length + k]!, R, R), classes, p.shift));
     const kind = stressOf(i);
     const read = (await readImage(tests[i]!.imagePath)).image;
     const image = kind ? stressImage(read, kind) : read;
@@ -84,13 +103,26 @@ for (let s = 0; s < tests.length; s += 16) {
     const warpedReferenceWork = warpPlaneBilinear(refWork, R, R, f.flowXyWarp, R, R);
     const labelWork = resizeLabelNearest(label, R, R);
     const ws = warpSignals({ fixedWork, warpedReferenceWork, flowXyWarp: f.flowXyWarp, size: R, labelWork, classes });
+    const app = appearanceSignals({ targetWork: fixedWork, referenceWork: refWork, size: R, labelWork, referenceLabelWork: refLabelWork, classes });
+    // Similarity before the warp (reference as it is), for the registration gain.
+    const unwarped = warpSignals({ fixedWork, warpedReferenceWork: refWork, flowXyWarp: new Float32Array(R * R * 2), size: R, labelWork, classes });
     const small = resizeLabelNearest(label, 256, 256);
     images.push({
       id: f.id,
       stress: kind,
       dice,
       global: ws.global,
-      perClass: classes.map((c) => ({ cls: c, ...ws.perClass.get(c), ...maskShapeSignals(small, c) })),
+      unwarped: { ssim: unwarped.global.ssim, ncc: unwarped.global.ncc },
+      perClass: classes.map((c) => ({
+        cls: c,
+        ...ws.perClass.get(c),
+        ssim0: unwarped.perClass.get(c)?.ssim,
+        tta: agree.reduce((a, m) => a + m.get(c)! / agree.length, 0),
+        ttaMin: Math.min(...agree.map((m) => m.get(c)!)),
+        ncc0: unwarped.perClass.get(c)?.ncc,
+        ...app.get(c),
+        ...maskShapeSignals(small, c),
+      })),
     });
   }
   process.stderr.write(`[signals] ${Math.min(s + 16, tests.length)}/${tests.length}\n`);
@@ -98,6 +130,6 @@ for (let s = 0; s < tests.length; s += 16) {
 const signalsS = (performance.now() - t1) / 1000;
 mkdirSync('bench/results', { recursive: true });
 const out = `bench/results/quality-signals-${tag}.json`;
-writeFileSync(out, JSON.stringify({ dataset: datasetDir, reference: ds.reference.id, classes, settings, trainS, signalsS, images }, null, 1));
+writeFileSync(out, JSON.stringify({ dataset: datasetDir, reference: ds.reference.id, classes, referenceAreas: classes.map((c) => maskShapeSignals(ref.label, c).area), settings, trainS, signalsS, ttaS: ttaMs / 1000, images }, null, 1));
 process.stdout.write(`${images.length} images, train ${trainS.toFixed(0)} s, signals ${signalsS.toFixed(1)} s → ${out}\n`);
 model.dispose();

@@ -209,6 +209,68 @@ export function regionShareAtMost(map: ArrayLike<number>, threshold: number, reg
   return n > 0 ? k / n : Number.NaN;
 }
 
+/**
+ * Least-squares affine fit of a flow over the whole grid (φ(p) ≈ A·(x, y, 1) per channel), and the length of what
+ * is left at every pixel: the non-affine (deformable) part of the displacement, in pixels.
+ */
+export function nonAffineResidual(flowXy: Float32Array, width: number, height: number): Float32Array {
+  // Normal equations of [x y 1]·w = φk, shared by both channels; coordinates centred for conditioning.
+  const cx = (width - 1) / 2;
+  const cy = (height - 1) / 2;
+  let sxx = 0, sxy = 0, syy = 0, n = 0;
+  const rhs = [new Float64Array(3), new Float64Array(3)];
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const u = x - cx;
+      const v = y - cy;
+      sxx += u * u;
+      sxy += u * v;
+      syy += v * v;
+      n++;
+      for (let k = 0; k < 2; k++) {
+        const f = flowXy[(y * width + x) * 2 + k]!;
+        rhs[k]![0] += u * f;
+        rhs[k]![1] += v * f;
+        rhs[k]![2] += f;
+      }
+    }
+  }
+  // With centred coordinates Σu = Σv = 0: the constant decouples, the 2×2 block gives the linear part.
+  const det = sxx * syy - sxy * sxy;
+  const coef = rhs.map((r) => {
+    const a = det !== 0 ? (r[0]! * syy - r[1]! * sxy) / det : 0;
+    const b = det !== 0 ? (r[1]! * sxx - r[0]! * sxy) / det : 0;
+    return [a, b, r[2]! / n] as const;
+  });
+  const out = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const u = x - cx;
+      const v = y - cy;
+      const i = y * width + x;
+      const rx = flowXy[2 * i]! - (coef[0]![0] * u + coef[0]![1] * v + coef[0]![2]);
+      const ry = flowXy[2 * i + 1]! - (coef[1]![0] * u + coef[1]![1] * v + coef[1]![2]);
+      out[i] = Math.hypot(rx, ry);
+    }
+  }
+  return out;
+}
+
+/** Standard deviation of log(max(det, 1e-3)) over a region: how unevenly the warp stretches and shrinks. */
+function logJacobianStd(det: Float32Array, region?: BinaryMask): number {
+  let s = 0;
+  let ss = 0;
+  let n = 0;
+  for (let i = 0; i < det.length; i++) {
+    if (region && !region.data[i]) continue;
+    const l = Math.log(Math.max(det[i]!, 1e-3));
+    s += l;
+    ss += l * l;
+    n++;
+  }
+  return n > 1 ? Math.sqrt(Math.max(0, ss / n - (s / n) ** 2)) : Number.NaN;
+}
+
 /** Mean displacement length (pixels) over a region (all pixels without one). */
 function meanDisplacement(flowXy: Float32Array, region?: BinaryMask): number {
   let s = 0;
@@ -233,6 +295,10 @@ export interface RegistrationSignals {
   folding: number;
   /** Mean displacement as a share of the grid's side (0.1 = a tenth of the image). */
   displacement: number;
+  /** Mean non-affine part of the displacement (after a least-squares affine fit of the whole flow), share of the side. */
+  nonAffine: number;
+  /** Standard deviation of the log Jacobian determinant (0 for an affine warp). */
+  logJacobianStd: number;
 }
 
 export interface WarpSignals {
@@ -265,12 +331,15 @@ export function warpSignals(input: WarpSignalsInput): WarpSignals {
   if (labelWork.width !== size || labelWork.height !== size) throw new RangeError(`warpSignals: labelWork must be ${size}×${size}`);
   const sim = localSimilarityMaps(fixedWork, warpedReferenceWork, size, size);
   const det = jacobianDeterminantMap(flowXyWarp, size, size);
+  const residual = nonAffineResidual(flowXyWarp, size, size);
   const bandRadius = input.bandRadius ?? Math.max(2, Math.round(size / 32));
   const over = (region?: BinaryMask): RegistrationSignals => ({
     ssim: regionMean(sim.ssim, region),
     ncc: regionMean(sim.ncc, region),
     folding: regionShareAtMost(det, 0, region),
     displacement: meanDisplacement(flowXyWarp, region) / size,
+    nonAffine: regionMean(residual, region) / size,
+    logJacobianStd: logJacobianStd(det, region),
   });
   const perClass = new Map<number, RegistrationSignals>();
   for (const cls of classes) {
@@ -279,6 +348,65 @@ export function warpSignals(input: WarpSignalsInput): WarpSignals {
     perClass.set(cls, over(dilate(mask, { shape: 'disk', radius: bandRadius })));
   }
   return { global: { ...over(), flowGradL2: flowGradientL2(flowXyWarp, size, size) }, perClass };
+}
+
+// ------------------------------------------------------------------------------------------- appearance
+
+/** Mean of the image inside the mask minus its mean in the ring dilate(mask, r) \ mask (NaN if either is empty). */
+export function boundaryContrast(image: Float32Array, mask: BinaryMask, ringRadius: number): number {
+  const ring = dilate(mask, { shape: 'disk', radius: ringRadius });
+  let sIn = 0;
+  let nIn = 0;
+  let sRing = 0;
+  let nRing = 0;
+  for (let i = 0; i < mask.data.length; i++) {
+    if (mask.data[i]) {
+      sIn += image[i]!;
+      nIn++;
+    } else if (ring.data[i]) {
+      sRing += image[i]!;
+      nRing++;
+    }
+  }
+  return nIn > 0 && nRing > 0 ? sIn / nIn - sRing / nRing : Number.NaN;
+}
+
+export interface AppearanceSignals {
+  /** boundaryContrast of the target image under the predicted class mask. */
+  contrast: number;
+  /** The same on the reference image under the reference mask (the annotated example: what a right mask looks like). */
+  referenceContrast: number;
+  /**
+   * contrast / referenceContrast: ≈ 1 when the predicted boundary separates the same kind of intensities as in the
+   * reference; ≈ 0 when it crosses no edge; < 0 when the contrast is reversed (e.g. an inverted image).
+   */
+  contrastRatio: number;
+}
+
+export interface AppearanceSignalsInput {
+  /** Target and reference images at one working resolution (size × size), normalised to [0, 1]. */
+  targetWork: Float32Array;
+  referenceWork: Float32Array;
+  size: number;
+  /** Predicted label of the target and the reference label, at the working resolution. */
+  labelWork: LabelMap;
+  referenceLabelWork: LabelMap;
+  classes: readonly number[];
+  /** Ring width (default max(2, round(size/32))). */
+  ringRadius?: number;
+}
+
+/** Per class: does the predicted mask sit on the same intensity edge as the reference mask does? */
+export function appearanceSignals(input: AppearanceSignalsInput): Map<number, AppearanceSignals> {
+  const ring = input.ringRadius ?? Math.max(2, Math.round(input.size / 32));
+  const out = new Map<number, AppearanceSignals>();
+  for (const cls of input.classes) {
+    const contrast = boundaryContrast(input.targetWork, binaryOfClass(input.labelWork, cls), ring);
+    const referenceContrast = boundaryContrast(input.referenceWork, binaryOfClass(input.referenceLabelWork, cls), ring);
+    const ratio = Number.isFinite(contrast) && Math.abs(referenceContrast) > 1e-6 ? contrast / referenceContrast : Number.NaN;
+    out.set(cls, { contrast, referenceContrast, contrastRatio: ratio });
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------------------------------- mask signals

@@ -1,0 +1,263 @@
+/**
+ * The quality score without ground truth (issue 10): per image and class a number in [0, 1] (1 = looks right) and a
+ * flag, `ok` or `check`, from the signals of src/eval/quality-signals.ts and quality-tta.ts.
+ *
+ * Two kinds of evidence, each turned into "badness" in robust standard deviations:
+ *
+ *  1. Relative — how this result compares with the other results of the same run (the folder is the only sample of
+ *     "what a normal result looks like" for this kind of scan). For each signal s of RELATIVE_SIGNALS and each class,
+ *     over the images of the run: z = (median − s) / (1.4826 · MAD) for a signal where low is bad (the sign flipped
+ *     where high is bad; |z| of log s for the area, where both directions are bad). The class's relative badness
+ *     D is the weighted mean of its z's, so for ordinary images it ranks them continuously. Used only when the run
+ *     has at least `minImagesForRelative` images (default 8); below that only the absolute evidence counts.
+ *
+ *  2. Absolute — failures no folder statistic may excuse (when most of a folder failed, the median is a failure
+ *     too): a folding warp (share of folded pixels in the class band), a predicted boundary that finds no edge or the
+ *     reversed edge compared with the reference's own mask (contrast ratio), a fragmented or empty mask, and SAM's
+ *     own doubts (predicted IoU, disagreement with its mask prompt, change between the last two rounds). Each
+ *     gives A ≥ 0 (0 when the signal is in its normal range, 1 at the stated "bad" level, growing linearly).
+ *
+ * Class score = σ(−(D − D0)·k) · exp(−A), with σ the logistic function, D0 = 1.5 and k = 2: a class with ordinary
+ * signals (D ≈ 0, A = 0) scores ≈ 0.95; one 1.5 robust SDs worse than the folder, or at one absolute "bad" level,
+ * scores ≈ 0.5. An empty class scores 0. Image score = the mean of its class scores, lowered to the worst class
+ * where that is below 0.5 (a mask with one failed class needs checking even if the others are fine).
+ * Flag: `check` when the score is below 0.5, else `ok` (per class and per image).
+ *
+ * The constants are set from what the signals mean (robust SDs, physical thresholds), not fitted to a data set;
+ * bench/quality.ts validates them on JSRT subsets and on stress sets (README, "Quality score").
+ */
+
+/** Registration signals of one class band (or the whole image), as src/eval/quality-signals.ts computes them. */
+export interface RegistrationInput {
+  ssim: number;
+  ncc: number;
+  folding: number;
+  displacement: number;
+  nonAffine?: number;
+  logJacobianStd?: number;
+}
+
+/** Everything known about one class of one image; any group may be missing (e.g. no SAM in a warp-only run). */
+export interface ClassSignalsInput {
+  cls: number;
+  /** Predicted class pixels / image pixels. */
+  area: number;
+  components: number;
+  /** Largest component's share of the class pixels (NaN when empty). */
+  largestShare: number;
+  /** The reference mask's class share (area / pixels), for the absolute area check. */
+  referenceArea?: number;
+  registration?: RegistrationInput;
+  /** Predicted-boundary contrast / the reference's (quality-signals appearanceSignals). */
+  contrastRatio?: number;
+  /** Mean Dice between the label and the labels of perturbed copies (quality-tta). */
+  perturbationAgreement?: number;
+  sam?: { predictedIoU: number; promptAgreement: number; roundAgreement: number };
+}
+
+export interface ImageSignalsInput {
+  id: string;
+  /** Whole-image registration signals and the Eq. 1 regulariser. */
+  registration?: RegistrationInput & { flowGradL2: number };
+  perClass: readonly ClassSignalsInput[];
+}
+
+export type QualityFlag = 'ok' | 'check';
+
+export interface ClassQuality {
+  cls: number;
+  score: number;
+  flag: QualityFlag;
+  /** Why the class scores low (empty when nothing stands out). */
+  reasons: string[];
+  /** The signals used, by name (for the report). */
+  signals: Record<string, number>;
+  /** Relative badness D (robust SDs, NaN without folder statistics) and absolute badness A. */
+  relative: number;
+  absolute: number;
+}
+
+export interface ImageQuality {
+  id: string;
+  score: number;
+  flag: QualityFlag;
+  reasons: string[];
+  perClass: ClassQuality[];
+  /** Whole-image signals (for the report). */
+  signals: Record<string, number>;
+}
+
+export interface QualityScoreOptions {
+  /** Fewest images with a class for the folder statistics of that class (default 8). */
+  minImagesForRelative?: number;
+  /** Relative badness at which the class score is 0.5 (default 1.5 robust SDs). */
+  relativeMidpoint?: number;
+  /** Steepness of the logistic (default 2). */
+  steepness?: number;
+}
+
+type Direction = 'low-bad' | 'high-bad' | 'both-log';
+
+interface RelativeSignal {
+  name: string;
+  weight: number;
+  direction: Direction;
+  /**
+   * Smallest robust SD used: differences below it are within measurement noise, so a folder whose results are all
+   * nearly identical does not turn a negligible difference into many SDs (log units for logged signals).
+   */
+  minSd: number;
+  get(c: ClassSignalsInput, img: ImageSignalsInput): number | undefined;
+}
+
+/**
+ * Folder-relative signals, their direction and weight. Weights: 1 for each independent kind of evidence; the two
+ * registration-similarity views share one weight (they measure the same thing).
+ */
+export const RELATIVE_SIGNALS: readonly RelativeSignal[] = [
+  { name: 'ncc', weight: 1, direction: 'low-bad', minSd: 0.01, get: (c) => c.registration?.ncc },
+  { name: 'flowGradL2', weight: 1, direction: 'high-bad', minSd: 0.05, get: (_c, img) => logOf(img.registration?.flowGradL2) },
+  { name: 'area', weight: 1, direction: 'both-log', minSd: 0.05, get: (c) => c.area },
+  { name: 'contrastRatio', weight: 1, direction: 'low-bad', minSd: 0.05, get: (c) => c.contrastRatio },
+  { name: 'perturbationAgreement', weight: 1, direction: 'low-bad', minSd: 0.005, get: (c) => c.perturbationAgreement },
+  { name: 'predictedIoU', weight: 1, direction: 'low-bad', minSd: 0.01, get: (c) => c.sam?.predictedIoU },
+  { name: 'promptAgreement', weight: 1, direction: 'low-bad', minSd: 0.01, get: (c) => c.sam?.promptAgreement },
+  { name: 'roundAgreement', weight: 1, direction: 'low-bad', minSd: 0.005, get: (c) => c.sam?.roundAgreement },
+];
+
+function logOf(v: number | undefined): number | undefined {
+  return v === undefined ? undefined : Math.log(Math.max(v, 1e-12));
+}
+
+/**
+ * Absolute checks: [signal, value at which badness starts (0), value at which it is 1]; linear beyond.
+ * Folding: 0.5 % of the band folded is already an implausible warp of anatomy, 2 % is broken.
+ * Contrast ratio: the reference mask's own edge is 1; half of it is still plausible, no edge (0) is a failure.
+ * Largest component: a class is one piece in most anatomy; 10 % of it elsewhere is suspicious, 30 % is broken.
+ * Area against the reference's: ×/÷ 1.5 is within anatomical variation, ×/÷ 2.5 is not.
+ * SAM: predicted IoU below 0.8 / 0.5; prompt agreement below 0.8 / 0.5; round agreement below 0.9 / 0.7.
+ */
+interface AbsoluteCheck {
+  name: string;
+  good: number;
+  bad: number;
+  get(c: ClassSignalsInput): number | undefined;
+  reason(v: number): string;
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+
+export const ABSOLUTE_CHECKS: readonly AbsoluteCheck[] = [
+  { name: 'folding', good: 0.005, bad: 0.02, get: (c) => c.registration?.folding, reason: (v) => `warp folds (${pct(v)} of the region)` },
+  { name: 'contrastRatio', good: 0.5, bad: 0, get: (c) => c.contrastRatio, reason: (v) => `boundary contrast ${v.toFixed(2)}× the reference's` },
+  { name: 'largestShare', good: 0.9, bad: 0.7, get: (c) => (c.area > 0 ? c.largestShare : undefined), reason: (v) => `fragmented (largest piece ${pct(v)})` },
+  {
+    name: 'areaVsReference',
+    good: Math.log(1.5),
+    bad: Math.log(2.5),
+    get: (c) => (c.referenceArea && c.referenceArea > 0 && c.area > 0 ? Math.abs(Math.log(c.area / c.referenceArea)) : undefined),
+    reason: (v) => `area ${Math.exp(v).toFixed(1)}× off the reference's`,
+  },
+  { name: 'predictedIoU', good: 0.8, bad: 0.5, get: (c) => c.sam?.predictedIoU, reason: (v) => `SAM predicted IoU ${v.toFixed(2)}` },
+  { name: 'promptAgreement', good: 0.8, bad: 0.5, get: (c) => c.sam?.promptAgreement, reason: (v) => `SAM's mask differs from its prompt (Dice ${v.toFixed(2)})` },
+  { name: 'roundAgreement', good: 0.9, bad: 0.7, get: (c) => c.sam?.roundAgreement, reason: (v) => `changed between the last rounds (Dice ${v.toFixed(2)})` },
+];
+
+/** Badness of an absolute check: 0 on the good side of `good`, 1 at `bad`, linear (and unbounded) beyond. */
+export function absoluteBadness(value: number, good: number, bad: number): number {
+  if (!Number.isFinite(value)) return 0;
+  const t = (value - good) / (bad - good);
+  return Math.max(0, t);
+}
+
+function median(sorted: readonly number[]): number {
+  const n = sorted.length;
+  return n % 2 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
+}
+
+/** Median and robust SD (1.4826 · MAD, at least `minSd`). */
+export function robustStats(values: readonly number[], minSd = 1e-9): { median: number; sd: number; n: number } {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return { median: Number.NaN, sd: Number.NaN, n: 0 };
+  const m = median(v);
+  const mad = median(v.map((x) => Math.abs(x - m)).sort((a, b) => a - b));
+  return { median: m, sd: Math.max(1.4826 * mad, minSd), n: v.length };
+}
+
+function zBad(value: number, stats: { median: number; sd: number }, direction: Direction): number {
+  if (direction === 'both-log') return Math.abs(Math.log(Math.max(value, 1e-12)) - stats.median) / stats.sd;
+  const z = (value - stats.median) / stats.sd;
+  return direction === 'low-bad' ? -z : z;
+}
+
+const logistic = (x: number) => 1 / (1 + Math.exp(-x));
+
+/** Scores every image of a run (see the module comment). Output in input order. */
+export function scoreQuality(images: readonly ImageSignalsInput[], opts: QualityScoreOptions = {}): ImageQuality[] {
+  const minN = opts.minImagesForRelative ?? 8;
+  const d0 = opts.relativeMidpoint ?? 1.5;
+  const k = opts.steepness ?? 2;
+  // Folder statistics per (class, signal); 'both-log' signals are summarised in log space.
+  const stats = new Map<string, { median: number; sd: number; n: number }>();
+  const classes = [...new Set(images.flatMap((img) => img.perClass.map((c) => c.cls)))];
+  for (const cls of classes) {
+    for (const s of RELATIVE_SIGNALS) {
+      const values: number[] = [];
+      for (const img of images) {
+        const c = img.perClass.find((x) => x.cls === cls);
+        const v = c ? s.get(c, img) : undefined;
+        if (v === undefined || !Number.isFinite(v)) continue;
+        if (s.direction === 'both-log') {
+          if (v > 0) values.push(Math.log(v));
+        } else values.push(v);
+      }
+      stats.set(`${cls}:${s.name}`, robustStats(values, s.minSd));
+    }
+  }
+  return images.map((img) => {
+    const perClass: ClassQuality[] = img.perClass.map((c) => {
+      const signals: Record<string, number> = { area: c.area };
+      const reasons: string[] = [];
+      if (c.area <= 0) {
+        return { cls: c.cls, score: 0, flag: 'check', reasons: ['class missing (empty mask)'], signals, relative: Number.NaN, absolute: Infinity };
+      }
+      let wSum = 0;
+      let zSum = 0;
+      let worst: { name: string; z: number } | null = null;
+      for (const s of RELATIVE_SIGNALS) {
+        const v = s.get(c, img);
+        if (v === undefined || !Number.isFinite(v)) continue;
+        signals[s.name] = s.name === 'flowGradL2' ? Math.exp(v) : v;
+        const st = stats.get(`${c.cls}:${s.name}`)!;
+        if (st.n < minN) continue;
+        const z = zBad(v, st, s.direction);
+        wSum += s.weight;
+        zSum += s.weight * z;
+        if (!worst || z > worst.z) worst = { name: s.name, z };
+      }
+      const relative = wSum > 0 ? zSum / wSum : Number.NaN;
+      let absolute = 0;
+      for (const a of ABSOLUTE_CHECKS) {
+        const v = a.get(c);
+        if (v === undefined || !Number.isFinite(v)) continue;
+        signals[a.name] = v;
+        const b = absoluteBadness(v, a.good, a.bad);
+        absolute += b;
+        if (b >= 0.5) reasons.push(a.reason(v));
+      }
+      const relScore = Number.isFinite(relative) ? logistic(-(relative - d0) * k) : logistic(d0 * k);
+      const score = relScore * Math.exp(-absolute);
+      if (Number.isFinite(relative) && relative >= d0 && worst) reasons.unshift(`unusual for this folder (${worst.name} ${worst.z.toFixed(1)} SD worse than typical)`);
+      return { cls: c.cls, score, flag: score < 0.5 ? 'check' : 'ok', reasons, signals, relative, absolute };
+    });
+    const mean = perClass.length ? perClass.reduce((a, c) => a + c.score, 0) / perClass.length : Number.NaN;
+    const worst = perClass.reduce((m, c) => Math.min(m, c.score), Infinity);
+    const score = worst < 0.5 ? Math.min(mean, worst) : mean;
+    const reasons = perClass.filter((c) => c.flag === 'check').flatMap((c) => c.reasons.map((r) => `class ${c.cls}: ${r}`));
+    const signals: Record<string, number> = {};
+    if (img.registration) {
+      for (const [key, v] of Object.entries(img.registration)) if (typeof v === 'number') signals[key] = v;
+    }
+    return { id: img.id, score, flag: score < 0.5 ? 'check' : 'ok', reasons, perClass, signals };
+  });
+}
