@@ -27,6 +27,8 @@
  * bench/quality.ts validates them on JSRT subsets and on stress sets (README, "Quality score").
  */
 
+import { csvField, num } from './report.js';
+
 /** Registration signals of one class band (or the whole image), as src/eval/quality-signals.ts computes them. */
 export interface RegistrationInput {
   ssim: number;
@@ -260,4 +262,33 @@ export function scoreQuality(images: readonly ImageSignalsInput[], opts: Quality
     }
     return { id: img.id, score, flag: score < 0.5 ? 'check' : 'ok', reasons, perClass, signals };
   });
+}
+
+// ------------------------------------------------------------------------------------------- quality.csv
+
+/** Per-class signal columns of quality.csv, in this order (empty where a run has no such signal). */
+const CSV_SIGNALS = ['area', 'ncc', 'nccEdge', 'folding', 'contrastRatio', 'perturbationAgreement', 'predictedIoU', 'promptAgreement', 'roundAgreement'] as const;
+
+/**
+ * quality.csv: one row per image (in the given order) with `id,score,flag`, then per class `<name>_score`,
+ * `<name>_flag` and its signals (`<name>_<signal>`), then `reasons` ("; "-separated). Numbers with up to 6
+ * decimals; lines end with "\n".
+ */
+export function qualityToCsv(results: readonly ImageQuality[], classNames: ReadonlyMap<number, string> = new Map()): string {
+  const classes = [...new Set(results.flatMap((r) => r.perClass.map((c) => c.cls)))].sort((a, b) => a - b);
+  const name = (cls: number) => classNames.get(cls) ?? `class${cls}`;
+  const header = ['id', 'score', 'flag'];
+  for (const cls of classes) header.push(`${name(cls)}_score`, `${name(cls)}_flag`, ...CSV_SIGNALS.map((s) => `${name(cls)}_${s}`));
+  header.push('reasons');
+  const lines = [header.map(csvField).join(',')];
+  for (const r of results) {
+    const f = [r.id, num(r.score), r.flag];
+    for (const cls of classes) {
+      const c = r.perClass.find((x) => x.cls === cls);
+      f.push(c ? num(c.score) : '', c?.flag ?? '', ...CSV_SIGNALS.map((s) => (c && c.signals[s] !== undefined ? num(c.signals[s]!) : '')));
+    }
+    f.push(r.reasons.join('; '));
+    lines.push(f.map(csvField).join(','));
+  }
+  return lines.join('\n') + '\n';
 }

@@ -16,7 +16,7 @@
  */
 import { connectedComponents } from '../image/components.js';
 import { binaryOfClass } from '../image/labels.js';
-import { dilate } from '../image/morphology.js';
+import { dilate, erode } from '../image/morphology.js';
 import type { BinaryMask, LabelMap } from '../image/types.js';
 
 // ------------------------------------------------------------------------------------------- local statistics
@@ -299,6 +299,8 @@ export interface RegistrationSignals {
   nonAffine: number;
   /** Standard deviation of the log Jacobian determinant (0 for an affine warp). */
   logJacobianStd: number;
+  /** Mean local squared NCC on the class boundary only (dilate minus erode by the band radius; NaN for the whole image). */
+  nccEdge: number;
 }
 
 export interface WarpSignals {
@@ -333,19 +335,23 @@ export function warpSignals(input: WarpSignalsInput): WarpSignals {
   const det = jacobianDeterminantMap(flowXyWarp, size, size);
   const residual = nonAffineResidual(flowXyWarp, size, size);
   const bandRadius = input.bandRadius ?? Math.max(2, Math.round(size / 32));
-  const over = (region?: BinaryMask): RegistrationSignals => ({
+  const over = (region?: BinaryMask, edge?: BinaryMask): RegistrationSignals => ({
     ssim: regionMean(sim.ssim, region),
     ncc: regionMean(sim.ncc, region),
     folding: regionShareAtMost(det, 0, region),
     displacement: meanDisplacement(flowXyWarp, region) / size,
     nonAffine: regionMean(residual, region) / size,
     logJacobianStd: logJacobianStd(det, region),
+    nccEdge: edge ? regionMean(sim.ncc, edge) : Number.NaN,
   });
   const perClass = new Map<number, RegistrationSignals>();
   for (const cls of classes) {
     const mask = binaryOfClass(labelWork, cls);
     if (!mask.data.some((v) => v !== 0)) continue;
-    perClass.set(cls, over(dilate(mask, { shape: 'disk', radius: bandRadius })));
+    const band = dilate(mask, { shape: 'disk', radius: bandRadius });
+    const inner = erode(mask, { shape: 'disk', radius: bandRadius });
+    const edge = { width: size, height: size, data: band.data.map((v, i) => (v && !inner.data[i] ? 1 : 0)) };
+    perClass.set(cls, over(band, edge));
   }
   return { global: { ...over(), flowGradL2: flowGradientL2(flowXyWarp, size, size) }, perClass };
 }

@@ -100,12 +100,13 @@ export function worstFirst(summary: EvaluationSummary): ReportImageRow[] {
 }
 
 /** Number formatting for CSV/HTML: up to `digits` decimals, trailing zeros kept off; NaN → "". */
-function num(v: number, digits = 6): string {
+export function num(v: number, digits = 6): string {
   if (!Number.isFinite(v)) return '';
   return String(Number(v.toFixed(digits)));
 }
 
-function csvField(s: string): string {
+/** A CSV field, quoted (with doubled quotes) when it holds a quote, comma or line break. */
+export function csvField(s: string): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
