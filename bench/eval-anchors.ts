@@ -1,5 +1,5 @@
 /**
- * The "Done when" check of the evaluation (design.md / anchors.md), on the shared JSRT set:
+ * The "Done when" check of the evaluation (README.md "Reference figures"), on the shared JSRT set:
  *  1. ground truth against itself → mean Dice 1.0;
  *  2. the reference mask (first id alphabetically, JPCLN001) copied unchanged as every prediction of the other
  *     246 images → mean Dice 77.4% (right lung 79.8, left lung 77.6, heart 74.8).
@@ -41,7 +41,7 @@ try {
   t = performance.now();
   const copied = await evaluateFolders(predDir, gtDir, { classes: classesPath });
   console.log(line(`reference ${basename(reference)} copied unchanged`, copied, (performance.now() - t) / 1000));
-  console.log('anchors.md: reference mask copied unchanged = 79.8 / 77.6 / 74.8, mean 77.4');
+  console.log('README reference figures: reference mask copied unchanged = 79.8 / 77.6 / 74.8, mean 77.4');
 } finally {
   await rm(work, { recursive: true, force: true });
 }

@@ -1,5 +1,5 @@
 /**
- * The two in-memory data types shared by every stage (design.md: "one image type, one label-mask type").
+ * The two in-memory data types shared by every stage (docs/architecture.md "Rules of the house": one image type, one label-mask type).
  *
  * Pixel layout everywhere: row-major, index = y * width + x; channels interleaved
  * (index = (y * width + x) * channels + c). Coordinates are in the image's own pixel frame

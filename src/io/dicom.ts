@@ -5,7 +5,8 @@
  *  - uncompressed: implicit VR little endian (1.2.840.10008.1.2), explicit VR little endian (…1.2.1),
  *    deflated explicit VR little endian (…1.2.1.99), explicit VR big endian (…1.2.2, retired but still met);
  *  - RLE Lossless (1.2.840.10008.1.2.5), decoded here (PackBits segments, DICOM PS3.5 Annex G);
- *  - JPEG Baseline 8-bit (1.2.840.10008.1.2.4.50), decoded with sharp (libjpeg).
+ *  - JPEG Baseline 8-bit (1.2.840.10008.1.2.4.50), decoded by the environment's JPEG decoder (`jpegFrame` option:
+ *    sharp / libjpeg in Node, see src/io/image.ts; the browser's decoder in the app).
  * Every other (compressed) syntax → MedpersamUserError 'UNSUPPORTED_TRANSFER_SYNTAX' naming the UID and its name.
  *
  * Pixel handling: Rows/Columns, BitsAllocated 8/16/32 (and Float/Double Float Pixel Data), BitsStored with sign
@@ -14,11 +15,11 @@
  * MONOCHROME1 (bright = low value) is turned into the MONOCHROME2 convention by mirroring the values inside the
  * image's own range: v' = min + max − v (after rescale), so the value range is kept.
  * Multi-frame files need `slice` (0-based frame index), like 3D NIfTI; single-frame files ignore it.
+ * Browser-safe: deflate through fflate, no Node APIs.
  */
-import { inflateRawSync } from 'node:zlib';
+import { inflateSync } from 'fflate';
 import dicomParserModule from 'dicom-parser';
 import type { DataSet, Element } from 'dicom-parser';
-import sharp from 'sharp';
 import { MedpersamUserError } from '../errors.js';
 import type { FloatImage } from '../image/types.js';
 import { rawDicomIsExplicit, isDicomPart10 } from './formats.js';
@@ -91,12 +92,11 @@ function parserMessage(err: unknown): string {
 
 /** Parse the data set; raw files without the Part-10 preamble are read as implicit/explicit VR little endian. */
 function parseDataSet(bytes: Uint8Array, file: string): DataSet {
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const options: { TransferSyntaxUID?: string; inflater: (arr: Uint8Array, position: number) => Uint8Array } = {
-    // Deflated syntax: inflate everything after the meta header ourselves (Node zlib, raw deflate).
+    // Deflated syntax: inflate everything after the meta header ourselves (fflate, raw deflate).
     inflater: (arr: Uint8Array, position: number) => {
-      const inflated = inflateRawSync(arr.subarray(position));
-      const full = Buffer.alloc(position + inflated.length);
+      const inflated = inflateSync(arr.subarray(position));
+      const full = new Uint8Array(position + inflated.length);
       full.set(arr.subarray(0, position), 0);
       full.set(inflated, position);
       return full;
@@ -104,7 +104,7 @@ function parseDataSet(bytes: Uint8Array, file: string): DataSet {
   };
   if (!isDicomPart10(bytes)) options.TransferSyntaxUID = rawDicomIsExplicit(bytes) ? TS_EXPLICIT_LE : TS_IMPLICIT_LE;
   try {
-    return dicomParser.parseDicom(buffer, options as Parameters<typeof dicomParser.parseDicom>[1]);
+    return dicomParser.parseDicom(bytes, options as Parameters<typeof dicomParser.parseDicom>[1]);
   } catch (err) {
     throw unreadable(file, `the file is damaged or truncated (${parserMessage(err)})`, err);
   }
@@ -243,17 +243,23 @@ function encapsulatedFrame(dataSet: DataSet, element: Element, frameIndex: numbe
   return dicomParser.readEncapsulatedImageFrame(dataSet, element, frameIndex, table);
 }
 
-async function decodeJpegFrame(jpeg: Uint8Array, layout: PixelLayout, file: string): Promise<Float32Array> {
+/** Decodes an 8-bit JPEG Baseline frame as grey (1 sample) or RGB (`colour`). */
+export type DicomJpegFrameDecoder = (jpeg: Uint8Array, colour: boolean) => Promise<{ width: number; height: number; data: Float32Array }>;
+
+export interface DecodeDicomOptions {
+  /** Frame of a multi-frame file (0-based); required for those, ignored for single-frame files. */
+  slice?: number;
+  /** JPEG decoder for JPEG Baseline files; without one such files → UNSUPPORTED_TRANSFER_SYNTAX. */
+  jpegFrame?: DicomJpegFrameDecoder;
+}
+
+async function decodeJpegFrame(jpeg: Uint8Array, layout: PixelLayout, file: string, decode: DicomJpegFrameDecoder): Promise<Float32Array> {
   try {
-    const colour = layout.samplesPerPixel === 3;
-    const { data, info } = await sharp(jpeg)
-      .toColourspace(colour ? 'srgb' : 'b-w')
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    if (info.width !== layout.columns || info.height !== layout.rows) {
-      throw unreadable(file, `JPEG frame is ${info.width}x${info.height} but the header says ${layout.columns}x${layout.rows}`);
+    const frame = await decode(jpeg, layout.samplesPerPixel === 3);
+    if (frame.width !== layout.columns || frame.height !== layout.rows) {
+      throw unreadable(file, `JPEG frame is ${frame.width}x${frame.height} but the header says ${layout.columns}x${layout.rows}`);
     }
-    return Float32Array.from(data);
+    return frame.data;
   } catch (err) {
     if (err instanceof MedpersamUserError) throw err;
     throw unreadable(file, `the JPEG Baseline pixel data cannot be decoded (${(err as Error).message})`, err);
@@ -273,10 +279,10 @@ function ybrFullToRgb(data: Float32Array, maxValue: number): void {
   }
 }
 
-export async function decodeDicom(bytes: Uint8Array, file: string, opts: { slice?: number } = {}): Promise<DecodedDicom> {
+export async function decodeDicom(bytes: Uint8Array, file: string, opts: DecodeDicomOptions = {}): Promise<DecodedDicom> {
   const dataSet = parseDataSet(bytes, file);
   const transferSyntaxUid = transferSyntaxOf(dataSet);
-  if (!SUPPORTED_SYNTAXES.has(transferSyntaxUid)) {
+  if (!SUPPORTED_SYNTAXES.has(transferSyntaxUid) || (transferSyntaxUid === TS_JPEG_BASELINE && !opts.jpegFrame)) {
     throw new MedpersamUserError(
       'UNSUPPORTED_TRANSFER_SYNTAX',
       `DICOM transfer syntax ${transferSyntaxUid} (${transferSyntaxName(transferSyntaxUid)}) is not supported: no decoder ` +
@@ -327,7 +333,7 @@ export async function decodeDicom(bytes: Uint8Array, file: string, opts: { slice
       if (transferSyntaxUid === TS_RLE) {
         values = samplesToFloat(decodeDicomRle(frame, layout, file), { ...layout, planar: false }, true, file);
       } else {
-        values = await decodeJpegFrame(frame, layout, file);
+        values = await decodeJpegFrame(frame, layout, file, opts.jpegFrame!);
         bitDepth = 8;
       }
     } else {

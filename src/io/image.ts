@@ -10,30 +10,18 @@
  * reported as 3 channels (that is how it is stored); `toGrey` (src/image) turns it into one.
  *
  * No EXIF auto-rotation is applied: pixels are returned in stored order, the order a mask drawn on them uses.
+ *
+ * Node-only twin of read-image.ts (which holds the format dispatch and the pure decoders): this file adds the
+ * file system and sharp (libvips) for PNG, JPEG and TIFF.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { gunzipSync } from 'node:zlib';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { MedpersamUserError } from '../errors.js';
 import type { FloatImage } from '../image/types.js';
-import { decodeBmp } from './bmp.js';
-import { decodeDicom } from './dicom.js';
-import { describeUnsupported, detectFormat, isNifti, SUPPORTED_FORMATS_TEXT, type ImageFormat } from './formats.js';
-import { decodeNifti } from './nifti.js';
+import { decodeImageWith, type JpegFrame, type RasterDecoders, type ReadImageOptions, type ReadImageResult } from './read-image.js';
 
 export type { ImageFormat } from './formats.js';
-
-export interface ReadImageOptions {
-  /** 0-based slice of a 3D NIfTI volume or frame of a multi-frame DICOM; required for those, ignored otherwise. */
-  slice?: number;
-}
-
-export interface ReadImageResult {
-  image: FloatImage;
-  format: ImageFormat;
-  /** Bits per sample as stored: 8, 16, 32 (float TIFF / NIfTI), DICOM BitsStored. */
-  bitDepth: number;
-}
+export type { ReadImageOptions, ReadImageResult } from './read-image.js';
 
 /**
  * Read a file's bytes. Missing → 'FILE_NOT_FOUND'; a folder or unreadable file → 'UNREADABLE_IMAGE'.
@@ -136,58 +124,26 @@ function collapseIfGrey(image: FloatImage): FloatImage {
   return { width: image.width, height: image.height, channels: 1, data: grey };
 }
 
+/** An 8-bit JPEG Baseline frame of a DICOM file through sharp (libjpeg), grey or RGB. */
+async function sharpDicomJpegFrame(jpeg: Uint8Array, colour: boolean): Promise<JpegFrame> {
+  const { data, info } = await sharp(jpeg)
+    .toColourspace(colour ? 'srgb' : 'b-w')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: Float32Array.from(data) };
+}
+
+/** The Node raster decoders: sharp for PNG, JPEG and TIFF. */
+export const sharpRasterDecoders: RasterDecoders = {
+  png: (bytes, file) => decodeWithSharp(bytes, 'png', file),
+  jpeg: (bytes, file) => decodeWithSharp(bytes, 'jpeg', file),
+  tiff: (bytes, file) => decodeWithSharp(bytes, 'tiff', file),
+  dicomJpegFrame: (jpeg, colour) => sharpDicomJpegFrame(jpeg, colour),
+};
+
 /** Decode bytes already in memory; `file` is only used in messages. */
 export async function decodeImage(bytes: Uint8Array, file: string, opts: ReadImageOptions = {}): Promise<ReadImageResult> {
-  let format = detectFormat(bytes);
-  if (format === 'gzip') {
-    let inflated: Uint8Array;
-    try {
-      inflated = gunzipSync(bytes);
-    } catch (err) {
-      throw new MedpersamUserError(
-        'UNREADABLE_IMAGE',
-        `cannot decompress gzip data (the file is damaged or truncated: ${(err as Error).message})`,
-        { file, cause: err },
-      );
-    }
-    if (!isNifti(inflated)) {
-      throw new MedpersamUserError(
-        'UNSUPPORTED_FORMAT',
-        `gzip-compressed file that is not NIfTI; supported: ${SUPPORTED_FORMATS_TEXT}`,
-        { file },
-      );
-    }
-    bytes = inflated;
-    format = 'nifti';
-  }
-  switch (format) {
-    case 'png':
-    case 'jpeg':
-    case 'tiff':
-      return decodeWithSharp(bytes, format, file);
-    case 'bmp': {
-      const { image, bitsPerPixel } = decodeBmp(bytes, file);
-      void bitsPerPixel; // every BMP variant is decoded to 0..255 per channel
-      return { image, format, bitDepth: 8 };
-    }
-    case 'dicom': {
-      const { image, bitDepth } = await decodeDicom(bytes, file, opts);
-      return { image, format, bitDepth };
-    }
-    case 'nifti': {
-      const { image, bitDepth } = decodeNifti(bytes, file, opts);
-      return { image, format, bitDepth };
-    }
-    default: {
-      if (bytes.length === 0) throw new MedpersamUserError('UNREADABLE_IMAGE', 'the file is empty', { file });
-      const known = describeUnsupported(bytes);
-      throw new MedpersamUserError(
-        'UNSUPPORTED_FORMAT',
-        `${known ? `${known} files are` : 'this file format is'} not supported; supported: ${SUPPORTED_FORMATS_TEXT}`,
-        { file },
-      );
-    }
-  }
+  return decodeImageWith(bytes, file, opts, sharpRasterDecoders);
 }
 
 /** Read an image file (format from its magic bytes). Errors name the file. */

@@ -1,45 +1,37 @@
-/** File-system side of medpersam: reading images and masks, dataset discovery, writing labels and overlays. */
-export { writeFileAtomic } from './atomic.js';
+/**
+ * Reading and writing images and masks, browser-safe part: format detection, decoding from bytes (pure PNG, TIFF,
+ * BMP, DICOM, NIfTI; the browser's JPEG decoder), label-map rules, classes.json, overlay pixels, PNG encoding.
+ * The Node twin (files, sharp, datasets on disk) is index-node.ts.
+ */
 export {
   detectFormat,
   fileStem,
   imageExtension,
   SUPPORTED_IMAGE_EXTENSIONS,
+  SUPPORTED_FORMATS_TEXT,
   type DetectedFormat,
   type ImageFormat,
 } from './formats.js';
-export { decodeImage, readFileBytes, readImage, type ReadImageOptions, type ReadImageResult } from './image.js';
+export { decodeImageWith, type JpegFrame, type RasterDecoders, type ReadImageOptions, type ReadImageResult } from './read-image.js';
+export { browserRasterDecoders, decodeImage, readImageBlob } from './raster-browser.js';
+export { decodePng, encodePng8, type DecodedPng, type Png8Pixels } from './png.js';
+export { decodeTiff, type DecodedTiff } from './tiff.js';
 export { decodeBmp, type DecodedBmp } from './bmp.js';
-export { decodeDicom, TRANSFER_SYNTAX_NAMES, transferSyntaxName, type DecodedDicom } from './dicom.js';
+export { decodeDicom, TRANSFER_SYNTAX_NAMES, transferSyntaxName, type DecodedDicom, type DecodeDicomOptions } from './dicom.js';
 export { decodeNifti, type DecodedNifti } from './nifti.js';
 export {
-  encodeLabelPng,
+  checkReferencePair,
+  labelMapFromImage,
   normalizeColorKey,
   parseClassNames,
-  readClassNames,
-  readLabelMap,
-  writeClassNames,
-  writeLabelPng,
   type ReadLabelMapOptions,
-} from './mask.js';
-export {
-  compareCodePoints,
-  discoverDataset,
-  listImages,
-  MASK_SUFFIXES,
-  type Dataset,
-  type DatasetItem,
-  type DiscoverDatasetOptions,
-} from './dataset.js';
+} from './label-map.js';
 export {
   BOX_COLOR,
   classColor,
   NEGATIVE_POINT_COLOR,
   OVERLAY_CLASS_COLORS,
   POSITIVE_POINT_COLOR,
-  renderOverlay,
   renderOverlayPixels,
-  writeOverlayPng,
   type OverlayOptions,
-} from './overlay.js';
-export { readReferencePair, type ReadReferencePairOptions, type ReferencePair } from './reference.js';
+} from './overlay-render.js';

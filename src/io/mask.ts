@@ -1,140 +1,21 @@
 /**
- * Label masks and class names on disk.
- *
- * Reading (`readLabelMap`), in this order:
- *  1. the file is decoded like any image (`decodeImage`: PNG, TIFF, BMP, DICOM, NIfTI, …);
- *  2. with a colour table, every pixel's colour "#rrggbb" is looked up (a grey pixel v is "#vvvvvv");
- *     "#000000" is background unless the table says otherwise; an unknown colour → 'MASK_COLOR_NOT_IN_TABLE'
- *     naming the colour and the first pixel (x, y) that has it;
- *  3. without a table, a colour mask whose channels are equal everywhere is read as grey; any other colour
- *     mask → 'COLOR_MASK_NEEDS_TABLE';
- *  4. grey values must be integers 0..255 ('INVALID_MASK' otherwise); a mask holding exactly the two values
- *     {0, 255} is a binary mask and becomes 0/1;
- *  5. with `classes`, every value must be a class index ('MASK_VALUE_NOT_IN_CLASSES' lists the others).
- *
- * classes.json: `{"0": "background", "1": "right_lung", ...}` (an array of names, index = position, is also
- * accepted). Keys are integers 0..255, names non-empty and unique; 0 → "background" is added when missing.
+ * Label masks and class names on disk (Node): reading goes through decodeImage (src/io/image.ts) and the rules of
+ * label-map.ts (see its comment: colour tables, binary 0/255 masks, class checks); writing is 8-bit grey PNG
+ * through sharp, atomically.
  */
 import sharp from 'sharp';
-import { MedpersamUserError } from '../errors.js';
 import type { ClassNames, LabelMap } from '../image/types.js';
 import { writeFileAtomic } from './atomic.js';
 import { decodeImage, readFileBytes } from './image.js';
+import { invalidClasses, labelMapFromImage, parseClassNames, type ReadLabelMapOptions } from './label-map.js';
 
-export interface ReadLabelMapOptions {
-  /** Allowed class indices (e.g. from classes.json); values outside → 'MASK_VALUE_NOT_IN_CLASSES'. */
-  classes?: ClassNames;
-  /** Colour → class index for RGB colour masks, keys "#rrggbb" (lower or upper case). */
-  colorTable?: ReadonlyMap<string, number>;
-  /** Slice of a 3D NIfTI / frame of a multi-frame DICOM mask (as in readImage). */
-  slice?: number;
-}
+export { labelMapFromImage, normalizeColorKey, parseClassNames, type ReadLabelMapOptions } from './label-map.js';
 
-function hex2(v: number): string {
-  return v.toString(16).padStart(2, '0');
-}
-
-/** Normalise a colour key to "#rrggbb" lower case; null when it is not a 6-digit hex colour. */
-export function normalizeColorKey(key: string): string | null {
-  const m = /^#?([0-9a-fA-F]{6})$/.exec(key.trim());
-  return m ? `#${m[1]!.toLowerCase()}` : null;
-}
-
-function describeValues(values: number[], max = 20): string {
-  const shown = values.slice(0, max).join(', ');
-  return values.length > max ? `${shown}, … (${values.length} values)` : shown;
-}
-
-/** Read a label mask; see the module comment for the rules. */
+/** Read a label mask; see label-map.ts for the rules. */
 export async function readLabelMap(path: string, opts: ReadLabelMapOptions = {}): Promise<LabelMap> {
   const bytes = await readFileBytes(path, 'mask file');
   const { image } = await decodeImage(bytes, path, { slice: opts.slice });
-  const { width, height, channels, data } = image;
-  const pixels = width * height;
-  const label = new Uint8Array(pixels);
-
-  if (opts.colorTable) {
-    const table = new Map<number, number>(); // packed 0xRRGGBB → class
-    for (const [key, cls] of opts.colorTable) {
-      const norm = normalizeColorKey(key);
-      if (!norm) throw new MedpersamUserError('INVALID_COLOR_TABLE', `colour table key "${key}" is not a "#rrggbb" colour`, { file: path });
-      if (!Number.isInteger(cls) || cls < 0 || cls > 255) {
-        throw new MedpersamUserError('INVALID_COLOR_TABLE', `colour ${norm} maps to ${cls}, not a class index 0..255`, { file: path });
-      }
-      table.set(parseInt(norm.slice(1), 16), cls);
-    }
-    if (!table.has(0)) table.set(0, 0);
-    for (let i = 0; i < pixels; i++) {
-      const r = channels === 3 ? data[i * 3]! : data[i]!;
-      const g = channels === 3 ? data[i * 3 + 1]! : r;
-      const b = channels === 3 ? data[i * 3 + 2]! : r;
-      const cls = Number.isInteger(r) && Number.isInteger(g) && Number.isInteger(b) && r <= 255 && g <= 255 && b <= 255 && r >= 0 && g >= 0 && b >= 0
-        ? table.get((r << 16) | (g << 8) | b)
-        : undefined;
-      if (cls === undefined) {
-        const colour = r <= 255 && g <= 255 && b <= 255 && r >= 0 && g >= 0 && b >= 0 ? `#${hex2(r)}${hex2(g)}${hex2(b)}` : `(${r}, ${g}, ${b})`;
-        throw new MedpersamUserError(
-          'MASK_COLOR_NOT_IN_TABLE',
-          `colour ${colour} at pixel (x=${i % width}, y=${Math.floor(i / width)}) is not in the colour table (${[...opts.colorTable.keys()].join(', ')})`,
-          { file: path },
-        );
-      }
-      label[i] = cls;
-    }
-  } else {
-    let grey: Float32Array;
-    if (channels === 3) {
-      grey = new Float32Array(pixels);
-      for (let i = 0; i < pixels; i++) {
-        const r = data[i * 3]!;
-        if (r !== data[i * 3 + 1] || r !== data[i * 3 + 2]) {
-          throw new MedpersamUserError(
-            'COLOR_MASK_NEEDS_TABLE',
-            `colour mask (pixel (x=${i % width}, y=${Math.floor(i / width)}) is (${r}, ${data[i * 3 + 1]}, ${data[i * 3 + 2]})): ` +
-              'give a colour table mapping "#rrggbb" to class indices, or save the mask as a grey label map',
-            { file: path },
-          );
-        }
-        grey[i] = r;
-      }
-    } else {
-      grey = data;
-    }
-    const seen = new Uint8Array(256);
-    for (let i = 0; i < pixels; i++) {
-      const v = grey[i]!;
-      if (!Number.isInteger(v) || v < 0 || v > 255) {
-        throw new MedpersamUserError(
-          'INVALID_MASK',
-          `value ${v} at pixel (x=${i % width}, y=${Math.floor(i / width)}) is not a label: a mask holds integers 0..255`,
-          { file: path },
-        );
-      }
-      label[i] = v;
-      seen[v] = 1;
-    }
-    // Binary 0/255 mask → 0/1 (exactly the two values 0 and 255 present).
-    let distinct = 0;
-    for (let v = 0; v < 256; v++) distinct += seen[v]!;
-    if (distinct === 2 && seen[0] && seen[255]) {
-      for (let i = 0; i < pixels; i++) label[i] = label[i] === 255 ? 1 : 0;
-    }
-  }
-
-  if (opts.classes) {
-    const present = new Uint8Array(256);
-    for (let i = 0; i < pixels; i++) present[label[i]!] = 1;
-    const unknown: number[] = [];
-    for (let v = 0; v < 256; v++) if (present[v] && !opts.classes.has(v)) unknown.push(v);
-    if (unknown.length > 0) {
-      throw new MedpersamUserError(
-        'MASK_VALUE_NOT_IN_CLASSES',
-        `mask values ${describeValues(unknown)} are not in the class list (${[...opts.classes.keys()].sort((a, b) => a - b).join(', ')})`,
-        { file: path },
-      );
-    }
-  }
-  return { width, height, data: label };
+  return labelMapFromImage(image, path, opts);
 }
 
 /** Encode a label map as an 8-bit single-channel PNG (values stored unchanged). */
@@ -152,37 +33,6 @@ export async function encodeLabelPng(label: LabelMap): Promise<Uint8Array> {
 /** Write a label map as an 8-bit grey PNG at the label's own size (atomic: temp file + rename). */
 export async function writeLabelPng(path: string, label: LabelMap): Promise<void> {
   await writeFileAtomic(path, await encodeLabelPng(label));
-}
-
-function invalidClasses(path: string, problem: string): MedpersamUserError {
-  return new MedpersamUserError('INVALID_CLASSES', `invalid classes.json: ${problem}`, { file: path });
-}
-
-/** Validate parsed classes.json content; `path` is for messages. Returns a map sorted by index. */
-export function parseClassNames(json: unknown, path = 'classes.json'): ClassNames {
-  const entries: [number, string][] = [];
-  if (Array.isArray(json)) {
-    json.forEach((name, index) => entries.push([index, name as string]));
-  } else if (json && typeof json === 'object') {
-    for (const [key, name] of Object.entries(json as Record<string, unknown>)) {
-      if (!/^\d+$/.test(key)) throw invalidClasses(path, `key "${key}" is not a class index (0..255)`);
-      entries.push([Number(key), name as string]);
-    }
-  } else {
-    throw invalidClasses(path, 'expected an object like {"0": "background", "1": "lung"}');
-  }
-  const map = new Map<number, string>();
-  const names = new Set<string>();
-  for (const [index, name] of entries) {
-    if (index < 0 || index > 255) throw invalidClasses(path, `class index ${index} is outside 0..255`);
-    if (typeof name !== 'string' || name.trim() === '') throw invalidClasses(path, `class ${index} has no name`);
-    if (names.has(name)) throw invalidClasses(path, `class name "${name}" is used twice`);
-    names.add(name);
-    map.set(index, name);
-  }
-  if (!map.has(0)) map.set(0, 'background');
-  if (map.size < 2) throw invalidClasses(path, 'no foreground class (need at least one class besides 0)');
-  return new Map([...map.entries()].sort((a, b) => a[0] - b[0]));
 }
 
 /** Read and validate classes.json. Missing → 'FILE_NOT_FOUND'; bad JSON/content → 'INVALID_CLASSES'. */

@@ -1,10 +1,11 @@
 /**
  * Loading the one annotated example (the reference image and its mask) with the checks the method needs:
- * both files the same size ('SIZE_MISMATCH') and at least one foreground pixel ('EMPTY_REFERENCE_MASK').
+ * both files the same size ('SIZE_MISMATCH') and at least one foreground pixel ('EMPTY_REFERENCE_MASK'); the checks
+ * are label-map.ts `checkReferencePair` (shared with the browser). Node-only (reads files).
  */
-import { MedpersamUserError } from '../errors.js';
 import type { ClassNames, LabelMap } from '../image/types.js';
 import { readImage, type ReadImageResult } from './image.js';
+import { checkReferencePair } from './label-map.js';
 import { readLabelMap } from './mask.js';
 
 export interface ReferencePair {
@@ -29,24 +30,6 @@ export async function readReferencePair(
 ): Promise<ReferencePair> {
   const image = await readImage(imagePath, { slice: opts.slice });
   const label = await readLabelMap(maskPath, { classes, colorTable: opts.colorTable, slice: opts.slice });
-  if (label.width !== image.image.width || label.height !== image.image.height) {
-    throw new MedpersamUserError(
-      'SIZE_MISMATCH',
-      `reference mask ${maskPath} is ${label.width}x${label.height} but reference image ${imagePath} is ` +
-        `${image.image.width}x${image.image.height}; they must be the same size`,
-      { file: maskPath },
-    );
-  }
-  const present = new Uint8Array(256);
-  for (const v of label.data) present[v] = 1;
-  const classesPresent: number[] = [];
-  for (let v = 1; v < 256; v++) if (present[v]) classesPresent.push(v);
-  if (classesPresent.length === 0) {
-    throw new MedpersamUserError(
-      'EMPTY_REFERENCE_MASK',
-      'the reference mask has no foreground pixels (all 0): the one annotated example must mark at least one class',
-      { file: maskPath },
-    );
-  }
+  const classesPresent = checkReferencePair(image.image, label, { image: imagePath, mask: maskPath });
   return { image, label, classesPresent };
 }

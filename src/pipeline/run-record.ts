@@ -1,10 +1,9 @@
 /**
- * The run record (outDir/run-record.json): every setting, the SAM model files and their sha256, package / Node /
+ * The run record (outDir/run-record.json): every setting, the SAM model files and their sha256, package / runtime /
  * backend versions, per-stage timings and the encoder/decoder call counts. Plus the stage timer used to fill it.
- * Node-only (reads package.json and runtime versions).
+ * Pure (browser-safe): the runtime facts come from the environment (run-record-node.ts `nodeRuntimeInfo` in Node,
+ * the app's own in the browser).
  */
-import { readFile } from 'node:fs/promises';
-import os from 'node:os';
 
 /**
  * Exclusive wall time per stage: when a timed section starts inside another (e.g. a checkpoint write inside warp
@@ -90,9 +89,25 @@ export interface RunCounters {
   imageRoundsReused: number;
 }
 
+/** Facts about the environment a run ran in (what the adapter at the edge knows). */
+export interface RuntimeInfo {
+  toolVersion: string;
+  /** Node version, when in Node. */
+  node?: string;
+  /** Browser user agent, when in a browser. */
+  userAgent?: string;
+  platform: string;
+  arch: string;
+  cpus: number;
+  tfjs?: string;
+  /** The ONNX Runtime package and version (onnxruntime-node in Node, onnxruntime-web in a browser). */
+  onnxruntime?: string;
+}
+
 export interface RunRecord {
   tool: { name: string; version: string };
-  runtime: { node: string; platform: string; arch: string; cpus: number; tfjs?: string; tfBackend: string; onnxruntime?: string };
+  /** The environment's facts (without the tool version, which is `tool.version`) and the tfjs backend used. */
+  runtime: Omit<RuntimeInfo, 'toolVersion'> & { tfBackend: string };
   startedAt: string;
   finishedAt: string;
   resumed: boolean;
@@ -117,27 +132,7 @@ export interface BuildRunRecordInput {
   timingsMs: Record<string, number>;
   counters: RunCounters;
   results?: unknown;
-}
-
-async function packageVersion(name: string, fromUrl: URL): Promise<string | undefined> {
-  try {
-    const text = await readFile(fromUrl, 'utf8');
-    const pkg = JSON.parse(text) as { name?: string; version?: string };
-    return pkg.name === name || name === '' ? pkg.version : pkg.version;
-  } catch {
-    return undefined;
-  }
-}
-
-async function dependencyVersion(name: string): Promise<string | undefined> {
-  try {
-    const { createRequire } = await import('node:module');
-    const require = createRequire(import.meta.url);
-    const path = require.resolve(`${name}/package.json`);
-    return JSON.parse(await readFile(path, 'utf8')).version as string;
-  } catch {
-    return undefined;
-  }
+  runtime: RuntimeInfo;
 }
 
 /** The split the issue asks for: warp vs ONNX Runtime vs our own code (prompts, IO, pre/post-processing). */
@@ -148,20 +143,19 @@ export function timeBreakdown(timingsMs: Record<string, number>, counters: Pick<
   return { totalMs, warpMs, onnxRuntimeMs, otherMs: totalMs - warpMs - onnxRuntimeMs };
 }
 
-export async function buildRunRecord(input: BuildRunRecordInput): Promise<RunRecord> {
-  const tfjs = await dependencyVersion('@tensorflow/tfjs');
-  const onnxruntime = await dependencyVersion('onnxruntime-node');
-  const version = (await packageVersion('medpersam', new URL('../../package.json', import.meta.url))) ?? 'unknown';
+export function buildRunRecord(input: BuildRunRecordInput): RunRecord {
+  const rt = input.runtime;
   return {
-    tool: { name: 'medpersam', version },
+    tool: { name: 'medpersam', version: rt.toolVersion },
     runtime: {
-      node: process.version,
-      platform: process.platform,
-      arch: process.arch,
-      cpus: os.cpus().length,
-      tfjs,
+      ...(rt.node !== undefined ? { node: rt.node } : {}),
+      ...(rt.userAgent !== undefined ? { userAgent: rt.userAgent } : {}),
+      platform: rt.platform,
+      arch: rt.arch,
+      cpus: rt.cpus,
+      tfjs: rt.tfjs,
       tfBackend: input.tfBackend,
-      onnxruntime,
+      onnxruntime: rt.onnxruntime,
     },
     startedAt: input.startedAt.toISOString(),
     finishedAt: input.finishedAt.toISOString(),

@@ -64,7 +64,7 @@ export async function runDecoder(
   const masks = out['masks']!;
   const low = out['low_res_masks']!;
   const iou = out['iou_predictions']!;
-  // K from the output shape (sam-onnx.md §1: never assume it).
+  // K from the output shape (4 for the default export, 1 with --return-single-mask: never assume it).
   const k = Number(masks.dims[1]);
   const mh = Number(masks.dims[2]);
   const mw = Number(masks.dims[3]);

@@ -82,10 +82,17 @@ export class EmbeddingCache {
   private readonly capacity: number;
   constructor(
     private readonly opts: EmbeddingCacheOptions,
-    /** Floats per embedding (files of another size are ignored as corrupt). */
-    private readonly length: number,
+    /**
+     * Floats per embedding (files of another size are ignored as corrupt); null while unknown (an encoder whose
+     * embedding shape only its first run tells): the disk is then not read until `setLength`.
+     */
+    private length: number | null,
   ) {
     this.capacity = Math.max(0, opts.memoryEntries ?? 4);
+  }
+
+  setLength(length: number): void {
+    this.length = length;
   }
 
   private file(key: string): string | undefined {
@@ -103,7 +110,7 @@ export class EmbeddingCache {
       return { data: m, where: 'memory' };
     }
     const f = this.file(key);
-    if (!f) return null;
+    if (!f || this.length === null) return null;
     let buf: Buffer;
     try {
       buf = await readFile(f);

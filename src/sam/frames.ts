@@ -1,5 +1,5 @@
 /**
- * SAM's coordinate frames and the conversions into them: the ONE place this maths lives (docs/sam-onnx.md §1–2).
+ * SAM's coordinate frames and the conversions into them: the ONE place this maths lives.
  * Pure and import-free, so browser-safe code (prompts/) can use it without loading the ONNX runtime.
  *
  * Named frames (continuous coordinates use the "pixel edges" convention: pixel i spans [i, i+1), its centre is

@@ -1,4 +1,4 @@
-/** SAM over ONNX Runtime (docs/sam-onnx.md): public API of the runtime part. */
+/** SAM over ONNX Runtime (official segment-anything ONNX interfaces): public API of the runtime part. */
 export { loadSamModel, SamModel, defaultEmbeddingCacheDir } from './model.js';
 export { findSamModelFiles, inspectOnnxFile, validateDecoder, OFFICIAL_DECODER_INPUTS, OFFICIAL_DECODER_OUTPUTS } from './model-files.js';
 export type { OnnxFileInfo, OnnxValueInfo, SamModelFiles } from './model-files.js';

@@ -402,9 +402,16 @@ export interface VerifyReport {
   ok: boolean;
   problems: string[];
   encoder: VerifiedGraph & { variant: EncoderVariant };
-  /** K = number of decoder outputs read from the graph (1 or 4; null when dynamic). */
-  decoder: VerifiedGraph & { k: number | null; targetEmbedding: boolean };
-  embeddingDims: readonly [number, number, number, number];
+  /**
+   * K = number of decoder outputs read from the graph (1 or 4; null when dynamic). `targetEmbedding`: whether
+   * PerSAM target-semantic prompting can be enabled — the patch was actually applied and the patched decoder
+   * loaded (and, with the smoke test, ran); `targetEmbeddingDetail` says how, or why not.
+   */
+  decoder: VerifiedGraph & { k: number | null; targetEmbedding: boolean; targetEmbeddingDetail: string };
+  /** Embedding shape; null when neither graph declares it and no encoder run fixed it (no smoke test). */
+  embeddingDims: readonly [number, number, number, number] | null;
+  /** Where the embedding shape came from: the encoder's declared output, the decoder's input, or an encoder run. */
+  embeddingDimsSource: 'encoder' | 'decoder' | 'first-run';
   executionProvider: ExecutionProviderName;
   warnings: string[];
   checksums: {
@@ -413,7 +420,29 @@ export interface VerifyReport {
     mismatched: { path: string; expected: string; actual: string }[];
     policy?: ModelManifest['checksumPolicy'];
   };
-  smokeTest?: { ok: boolean; encodeMs: number; decodeMs: number; outputs: number; detail: string };
+  smokeTest?: {
+    ok: boolean;
+    encodeMs: number;
+    decodeMs: number;
+    outputs: number;
+    detail: string;
+    /** With a target-embedding decoder: the decode with a target embedding gave finite outputs that differ from without. */
+    targetEmbeddingOk?: boolean;
+  };
+}
+
+function targetEmbeddingDetail(
+  exported: boolean,
+  info: { targetEmbedding: boolean; warnings: string[] },
+  smoke: VerifyReport['smokeTest'],
+): string {
+  if (!info.targetEmbedding) {
+    const why = info.warnings.find((w) => w.startsWith('target-semantic prompting is off'));
+    return why ? why.replace(/^target-semantic prompting is off: /, '').replace(/; SAM runs without the target embedding$/, '') : 'not available';
+  }
+  const how = exported ? 'the decoder has a target_embedding input' : 'the decoder graph was patched (PerSAM target embedding added per transformer layer)';
+  if (!smoke) return `${how}; not run (add --smoke to run it)`;
+  return smoke.targetEmbeddingOk ? `${how}; the smoke test ran it` : `${how}, but the smoke test's decode with a target embedding failed`;
 }
 
 /**
@@ -455,11 +484,13 @@ export async function verifyModelDir(dir: string, opts: VerifyOptions = {}): Pro
   let model: Awaited<ReturnType<typeof loadSamModel>>;
   try {
     files = await findSamModelFiles(absDir);
+    // Ask for the target-embedding patch: the report then says whether it really applies to this decoder.
     model = await loadSamModel(absDir, {
       threads: opts.threads,
       executionProvider: opts.executionProvider,
       cacheDir: false,
       memoryCacheEntries: 1,
+      targetEmbedding: true,
     });
   } catch (err) {
     if (checksums.status === 'mismatch' && err instanceof MedpersamUserError) {
@@ -485,8 +516,14 @@ export async function verifyModelDir(dir: string, opts: VerifyOptions = {}): Pro
     ok: problems.length === 0,
     problems,
     encoder: { ...graphOf(files.encoder, absDir), variant: files.encoderVariant },
-    decoder: { ...graphOf(files.decoder, absDir), k: files.decoderOutputs, targetEmbedding: model.info.targetEmbedding },
+    decoder: {
+      ...graphOf(files.decoder, absDir),
+      k: files.decoderOutputs,
+      targetEmbedding: model.info.targetEmbedding && (smokeTest?.targetEmbeddingOk ?? true),
+      targetEmbeddingDetail: targetEmbeddingDetail(files.decoderHasTargetEmbedding, model.info, smokeTest),
+    },
     embeddingDims: model.info.embeddingDims,
+    embeddingDimsSource: files.embeddingDims ? files.embeddingDimsSource : 'first-run',
     executionProvider: model.info.executionProvider,
     warnings: model.info.warnings,
     checksums,
@@ -541,7 +578,29 @@ async function runSmokeTest(model: Awaited<ReturnType<typeof loadSamModel>>): Pr
   });
   const t2 = performance.now();
   const issues: string[] = [];
-  const embLen = model.info.embeddingDims.reduce((a, b) => a * b, 1);
+  const embLen = (model.info.embeddingDims ?? embedding.dims).reduce((a, b) => a * b, 1);
+  // A patched decoder: decode again with a target embedding (the mean embedding channel vector, as the pipeline's
+  // prototype is a mean feature); its outputs must be finite and must differ from the decode without one.
+  let targetEmbeddingOk: boolean | undefined;
+  if (model.info.targetEmbedding) {
+    const [, c, h, w] = embedding.dims;
+    const target = new Float32Array(c);
+    for (let ch = 0; ch < c; ch++) {
+      let sum = 0;
+      for (let i = 0; i < h * w; i++) sum += embedding.data[ch * h * w + i]!;
+      target[ch] = sum / (h * w);
+    }
+    const withTarget = await model.decode(embedding, {
+      pointsOriginal: [{ x: 48, y: 32, label: 1 }],
+      boxOriginal: { x0: 30, y0: 16, x1: 65, y1: 47 },
+      maskPrompt: { kind: 'binary', mask },
+      targetEmbedding: target,
+    });
+    const finite = withTarget.logitsOriginal.every((l) => l.every(Number.isFinite)) && withTarget.iouScores.every(Number.isFinite);
+    const moved = withTarget.iouScores.some((v, i) => v !== result.iouScores[i]) || withTarget.lowResLogits.some((l, i) => l.some((v, j) => v !== result.lowResLogits[i]![j]));
+    targetEmbeddingOk = finite && moved;
+    if (!finite) issues.push('decoding with a target embedding gave non-finite values');
+  }
   if (embedding.data.length !== embLen) issues.push(`embedding has ${embedding.data.length} values, expected ${embLen}`);
   if (!embedding.data.every(Number.isFinite)) issues.push('embedding has non-finite values');
   if (result.logitsOriginal.length === 0) issues.push('decoder returned no masks');
@@ -557,6 +616,7 @@ async function runSmokeTest(model: Awaited<ReturnType<typeof loadSamModel>>): Pr
     decodeMs: t2 - t1,
     outputs: result.logitsOriginal.length,
     detail: issues.length === 0 ? `encoded ${width}x${height}, decoded ${result.logitsOriginal.length} mask(s)` : issues.join('; '),
+    ...(targetEmbeddingOk === undefined ? {} : { targetEmbeddingOk }),
   };
 }
 

@@ -4,7 +4,8 @@
  * `inspectOnnxFile` reads only the parts of a ModelProto it needs (graph inputs/outputs, opset, initializer
  * headers for external data) by walking the protobuf wire format with positioned reads, so a 350 MB encoder
  * is never loaded into memory just to be classified. `findSamModelFiles` classifies the `.onnx` files of a
- * folder by their graph interfaces (names only break ties) and validates the pair (docs/sam-onnx.md §1–2, §4).
+ * folder by their graph interfaces (names only break ties) and validates the pair: the official decoder export
+ * (segment-anything scripts/export_onnx_model.py) and a plain or samexporter `--use-preprocess` encoder.
  */
 import { open, readdir, stat, access } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -222,7 +223,17 @@ export interface SamModelFiles {
   encoderInputName: string;
   /** Encoder output that holds the image embedding. */
   embeddingOutputName: string;
-  embeddingDims: readonly [number, number, number, number];
+  /**
+   * Embedding shape [1,C,h,w]: the encoder's declared output shape when it is fixed, else the decoder's declared
+   * `image_embeddings` input (torch's exporter writes a ViT encoder's output as [?,256,?,?]); null when neither
+   * graph fixes it — then the first encoder run decides (`checkEmbeddingFits`).
+   */
+  embeddingDims: readonly [number, number, number, number] | null;
+  /** Where `embeddingDims` came from. */
+  embeddingDimsSource: 'encoder' | 'decoder' | 'first-run';
+  /** The declared shapes, kept to check an actual embedding against both graphs after a run. */
+  encoderEmbeddingShape: (number | string | null)[];
+  decoderEmbeddingShape: (number | string | null)[] | null;
   /** K read from the decoder's `iou_predictions` shape; null when symbolic. */
   decoderOutputs: number | null;
   /** Whether the decoder already has a `target_embedding` input. */
@@ -337,28 +348,33 @@ export async function findSamModelFiles(dir: string): Promise<SamModelFiles> {
       );
     }
   }
-  const embOut = encoder.outputs.find((o) => o.name === 'image_embeddings') ?? encoder.outputs.find((o) => o.shape?.length === 4);
-  if (!embOut || !embOut.shape || embOut.shape.length !== 4 || embOut.shape.slice(1).some((d) => typeof d !== 'number')) {
+  // The embedding output: named image_embeddings, else the one rank-4 (or rank-unknown) output. Its dims may be
+  // symbolic ([?,256,?,?] from torch's exporter for ViT encoders): then the decoder's input, or the first run, fixes them.
+  const embOut =
+    encoder.outputs.find((o) => o.name === 'image_embeddings') ??
+    encoder.outputs.find((o) => o.shape?.length === 4) ??
+    (encoder.outputs.length === 1 && encoder.outputs[0]!.shape === null ? encoder.outputs[0] : undefined);
+  const encShape = embOut?.shape ?? (embOut ? [null, null, null, null] : null);
+  if (!embOut || !encShape || encShape.length !== 4 || (typeof encShape[0] === 'number' && encShape[0] !== 1)) {
     throw new MedpersamUserError(
       'UNSUPPORTED_ENCODER',
-      `encoder has no image embedding output of a fixed shape [1,C,h,w] (outputs: ${encoder.outputs.map((o) => `${o.name} ${fmt(o.shape)}`).join(', ')})`,
+      `encoder has no image embedding output of shape [1,C,h,w] (outputs: ${encoder.outputs.map((o) => `${o.name} ${fmt(o.shape)}`).join(', ')})`,
       { file: encoder.path },
     );
   }
-  const embeddingDims = [1, embOut.shape[1], embOut.shape[2], embOut.shape[3]] as [number, number, number, number];
   const decEmb = decoder.inputs.find((i) => i.name === 'image_embeddings')!;
-  if (decEmb.shape) {
-    const d = decEmb.shape;
-    const mismatch = d.length !== 4 || d.slice(1).some((v, i) => typeof v === 'number' && v !== embeddingDims[i + 1]);
-    if (mismatch) {
-      throw new MedpersamUserError(
-        'MODEL_PAIR_MISMATCH',
-        `encoder ${basename(encoder.path)} produces embeddings ${fmt(embOut.shape)} but decoder ${basename(decoder.path)} expects image_embeddings ${fmt(d)}; ` +
-          'use an encoder and decoder exported from the same SAM model',
-        { file: dir },
-      );
-    }
+  const decShape = decEmb.shape;
+  if (decShape && (decShape.length !== 4 || decShape.some((v, i) => typeof v === 'number' && typeof encShape[i] === 'number' && v !== encShape[i]))) {
+    throw pairMismatch(basename(encoder.path), fmt(encShape), basename(decoder.path), fmt(decShape), dir);
   }
+  const fixed = (shape: (number | string | null)[] | null) =>
+    shape && shape.length === 4 && shape.slice(1).every((d) => typeof d === 'number')
+      ? ([1, shape[1], shape[2], shape[3]] as [number, number, number, number])
+      : null;
+  const fromEncoder = fixed(encShape);
+  const fromDecoder = fixed(decShape);
+  const embeddingDims = fromEncoder ?? fromDecoder;
+  const embeddingDimsSource = fromEncoder ? 'encoder' : fromDecoder ? 'decoder' : 'first-run';
   for (const info of [encoder, decoder]) {
     for (const f of info.externalDataFiles) {
       try {
@@ -382,12 +398,44 @@ export async function findSamModelFiles(dir: string): Promise<SamModelFiles> {
     encoderInputName: ev.input.name,
     embeddingOutputName: embOut.name,
     embeddingDims,
+    embeddingDimsSource,
+    encoderEmbeddingShape: encShape,
+    decoderEmbeddingShape: decShape,
     decoderOutputs: k,
     decoderHasTargetEmbedding: decoder.inputs.some((i) => i.name === 'target_embedding'),
   };
 }
 
-/** Check the decoder speaks the official format, with `mask_input` (sam-onnx.md §1, §4). */
+function pairMismatch(encoderName: string, produced: string, decoderName: string, expected: string, dir: string): MedpersamUserError {
+  return new MedpersamUserError(
+    'MODEL_PAIR_MISMATCH',
+    `encoder ${encoderName} produces embeddings ${produced} but decoder ${decoderName} expects image_embeddings ${expected}; ` +
+      'use an encoder and decoder exported from the same SAM model',
+    { file: dir },
+  );
+}
+
+/**
+ * After an encoder run: check the embedding it actually produced against both graphs' declared shapes (numeric
+ * dims must agree; batch 1, rank 4). Throws MODEL_PAIR_MISMATCH naming both files.
+ */
+export function checkEmbeddingFits(dims: readonly number[], files: SamModelFiles): void {
+  const produced = `[${dims.join(',')}]`;
+  const agrees = (shape: (number | string | null)[] | null) =>
+    !shape || (shape.length === dims.length && shape.every((d, i) => typeof d !== 'number' || d === dims[i]));
+  if (dims.length !== 4 || dims[0] !== 1 || !agrees(files.encoderEmbeddingShape)) {
+    throw new MedpersamUserError(
+      'UNSUPPORTED_ENCODER',
+      `encoder produced an embedding ${produced}, expected one image embedding [1,C,h,w] (declared ${fmt(files.encoderEmbeddingShape)})`,
+      { file: files.encoder.path },
+    );
+  }
+  if (!agrees(files.decoderEmbeddingShape)) {
+    throw pairMismatch(basename(files.encoder.path), produced, basename(files.decoder.path), fmt(files.decoderEmbeddingShape), files.dir);
+  }
+}
+
+/** Check the decoder speaks the official format, with `mask_input` (transformers.js / EfficientSAM exports have none). */
 export function validateDecoder(decoder: OnnxFileInfo): void {
   const names = new Set(decoder.inputs.map((i) => i.name));
   if (!names.has('mask_input')) {

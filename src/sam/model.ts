@@ -9,7 +9,8 @@ import { runDecoder } from './decoder.js';
 import { EmbeddingCache, encoderFileId, imageContentHash } from './embedding-cache.js';
 import { checkImage, runEncoder } from './encoder.js';
 import { medpersamHome } from './home.js';
-import { findSamModelFiles, type SamModelFiles } from './model-files.js';
+import { MedpersamUserError } from '../errors.js';
+import { checkEmbeddingFits, findSamModelFiles, type SamModelFiles } from './model-files.js';
 import { DEFAULT_MASK_PROMPT_LOGIT } from './prompt-frames.js';
 import { createSession, type ort } from './session.js';
 import { patchDecoderForTargetEmbedding } from './target-embedding.js';
@@ -32,6 +33,7 @@ const zeroStats = (): SamModelStats => ({
   encodeCalls: 0,
   encoderRuns: 0,
   encoderRunMs: 0,
+  encoderReloads: 0,
   memoryCacheHits: 0,
   diskCacheHits: 0,
   decodeCalls: 0,
@@ -42,15 +44,21 @@ const zeroStats = (): SamModelStats => ({
 export class SamModel {
   private counters = zeroStats();
   private readonly inFlight = new Map<string, Promise<SamEmbedding>>();
+  /** The encoder session while it is held; null after `releaseEncoder()` (re-created by the next cache miss). */
+  private encoderSession: ort.InferenceSession | null;
+  private encoderOpening: Promise<ort.InferenceSession> | null = null;
 
   constructor(
     readonly info: SamModelInfo,
     private readonly files: SamModelFiles,
-    private readonly encoderSession: ort.InferenceSession,
+    encoderSession: ort.InferenceSession,
+    private readonly openEncoder: () => Promise<ort.InferenceSession>,
     private readonly decoderSession: ort.InferenceSession,
     private readonly cache: EmbeddingCache,
     private readonly maskPromptLogit: number,
-  ) {}
+  ) {
+    this.encoderSession = encoderSession;
+  }
 
   /**
    * Image embedding (cached by image content + encoder). The image must be on the 0..255 intensity scale
@@ -69,16 +77,18 @@ export class SamModel {
   }
 
   private async encodeUncached(image: FloatImage, key: string): Promise<SamEmbedding> {
-    const base = { dims: this.info.embeddingDims, originalWidth: image.width, originalHeight: image.height, key };
-    const hit = await this.cache.get(key);
-    if (hit) {
+    const base = { originalWidth: image.width, originalHeight: image.height, key };
+    const hit = this.info.embeddingDims ? await this.cache.get(key) : null;
+    if (hit && this.info.embeddingDims) {
       if (hit.where === 'memory') this.counters.memoryCacheHits++;
       else this.counters.diskCacheHits++;
-      return { ...base, data: hit.data };
+      return { ...base, dims: this.info.embeddingDims, data: hit.data };
     }
-    const r = await runEncoder(this.encoderSession, this.files.encoderVariant, this.files.encoderInputName, this.files.embeddingOutputName, image);
+    const session = await this.heldEncoder();
+    const r = await runEncoder(session, this.files.encoderVariant, this.files.encoderInputName, this.files.embeddingOutputName, image);
     this.counters.encoderRuns++;
     this.counters.encoderRunMs += r.runMs;
+    this.acceptEmbeddingDims(r.dims);
     try {
       await this.cache.put(key, r.data);
     } catch (err) {
@@ -89,6 +99,54 @@ export class SamModel {
     return { ...base, dims: r.dims, data: r.data };
   }
 
+  /**
+   * Every run's embedding must fit both graphs (declared dims may be symbolic) and the shape fixed so far; the first
+   * run fixes `info.embeddingDims` when neither graph did.
+   */
+  private acceptEmbeddingDims(dims: [number, number, number, number]): void {
+    checkEmbeddingFits(dims, this.files);
+    const known = this.info.embeddingDims;
+    if (known && known.some((d, i) => d !== dims[i])) {
+      throw new MedpersamUserError(
+        'MODEL_PAIR_MISMATCH',
+        `encoder produced an embedding [${dims.join(',')}] but [${known.join(',')}] was expected; use an encoder and decoder exported from the same SAM model`,
+        { file: this.files.encoder.path },
+      );
+    }
+    if (!known) {
+      this.info.embeddingDims = dims;
+      this.cache.setLength(dims.reduce((a, b) => a * b, 1));
+    }
+  }
+
+  private async heldEncoder(): Promise<ort.InferenceSession> {
+    if (this.encoderSession) return this.encoderSession;
+    this.encoderOpening ??= this.openEncoder().then((s) => {
+      this.encoderSession = s;
+      this.encoderOpening = null;
+      this.counters.encoderReloads++;
+      return s;
+    });
+    return this.encoderOpening;
+  }
+
+  /** Whether the encoder session is held now (false after `releaseEncoder()` until the next cache miss). */
+  get encoderLoaded(): boolean {
+    return this.encoderSession !== null;
+  }
+
+  /**
+   * Free the encoder session (its weights and ONNX Runtime arena) once every image needed is encoded and cached:
+   * the decoding stage then holds only the decoder, so peak memory is the larger stage, not the sum. Cached
+   * embeddings keep being served; an image not in the cache re-creates the session (counted in `encoderReloads`).
+   */
+  async releaseEncoder(): Promise<void> {
+    await Promise.allSettled([...this.inFlight.values()]);
+    const s = this.encoderSession ?? (this.encoderOpening ? await this.encoderOpening.catch(() => null) : null);
+    this.encoderSession = null;
+    if (s) await s.release();
+  }
+
   /** Masks from any mix of points, a box and a mask prompt, all in original pixel coordinates. */
   async decode(embedding: SamEmbedding, prompts: SamPrompts, opts: SamDecodeOptions = {}): Promise<SamDecodeResult> {
     const t0 = performance.now();
@@ -97,7 +155,7 @@ export class SamModel {
       {
         session: this.decoderSession,
         hasTargetEmbedding: this.info.targetEmbedding,
-        embeddingDims: this.info.embeddingDims,
+        embeddingDims: this.info.embeddingDims ?? embedding.dims,
         maskPromptLogit: this.maskPromptLogit,
       },
       embedding,
@@ -119,7 +177,7 @@ export class SamModel {
   }
 
   async release(): Promise<void> {
-    await this.encoderSession.release();
+    await this.releaseEncoder();
     await this.decoderSession.release();
   }
 }
@@ -133,7 +191,8 @@ export async function loadSamModel(dir: string, opts: SamLoadOptions = {}): Prom
   const warnings: string[] = [];
   const sessionOpts = { threads: opts.threads, executionProvider: opts.executionProvider };
   // From the path: ONNX Runtime then finds external data files beside the model.
-  const enc = await createSession(files.encoder.path, files.encoder.path, sessionOpts);
+  const openEncoder = () => createSession(files.encoder.path, files.encoder.path, sessionOpts);
+  const enc = await openEncoder();
   warnings.push(...enc.warnings);
 
   let targetEmbedding = files.decoderHasTargetEmbedding;
@@ -177,7 +236,15 @@ export async function loadSamModel(dir: string, opts: SamLoadOptions = {}): Prom
     targetEmbedding,
     warnings,
   };
-  const length = files.embeddingDims.reduce((a, b) => a * b, 1);
+  const length = files.embeddingDims ? files.embeddingDims.reduce((a, b) => a * b, 1) : null;
   const cache = new EmbeddingCache({ dir: cacheDir, memoryEntries: opts.memoryCacheEntries }, length);
-  return new SamModel(info, files, enc.session, dec.session, cache, opts.maskPromptLogit ?? DEFAULT_MASK_PROMPT_LOGIT);
+  return new SamModel(
+    info,
+    files,
+    enc.session,
+    async () => (await openEncoder()).session,
+    dec.session,
+    cache,
+    opts.maskPromptLogit ?? DEFAULT_MASK_PROMPT_LOGIT,
+  );
 }

@@ -1,5 +1,5 @@
 /**
- * SAM encoder preprocessing (docs/sam-onnx.md §2). Pure: runs in a browser.
+ * SAM encoder preprocessing (SAM's ResizeLongestSide + pixel mean/std + zero padding). Pure: runs in a browser.
  *
  * Intensity convention: `encode()` expects images on the 0..255 scale (what `readImage` gives for 8-bit files and
  * what the pipeline passes). Images normalised to [0,1] must be mapped first with `normalizedToSam255`.

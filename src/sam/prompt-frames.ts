@@ -1,5 +1,5 @@
 /**
- * Decoder prompt inputs built from prompts in the original image frame (docs/sam-onnx.md §1). Pure.
+ * Decoder prompt inputs built from prompts in the original image frame (official decoder export inputs). Pure.
  * Callers always speak original pixel coordinates; the frame maths is frames.ts's.
  *
  *  - points:  xySam1024 = (x · resizedW / W, y · resizedH / H)   (frames.ts `xyOriginalToXySam1024`;

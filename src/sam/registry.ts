@@ -1,5 +1,5 @@
 /**
- * Known SAM models in the official ONNX format (decoder with `mask_input`, docs/sam-onnx.md §1–§3).
+ * Known SAM models in the official ONNX format (decoder with `mask_input`; see model-files.ts for the checks).
  *
  * Pure data (browser-safe). Where the URLs come from: the public AnyLabeling model list
  * (`anylabeling/configs/auto_labeling/models.yaml`, which points at the Hugging Face repository

@@ -1,5 +1,5 @@
 /**
- * Types of the SAM component (docs/sam-onnx.md, CONTRACTS.md "src/sam").
+ * Types of the SAM component (the official SAM ONNX interfaces; see model-files.ts).
  *
  * Coordinate frames met here:
  *  - original: the image's own pixels (what callers use: `pointsOriginal`, `boxOriginal`, masks at W×H);
@@ -32,7 +32,7 @@ export interface SamLoadOptions {
   /** Embeddings kept in memory (LRU; default 4 ≈ 16 MB for 256×64×64). Memory does not grow with image count. */
   memoryCacheEntries?: number;
   /**
-   * Patch the decoder graph for PerSAM target-semantic prompting (paper App. C.1, sam-onnx.md §5; default false).
+   * Patch the decoder graph for PerSAM target-semantic prompting (paper App. C.1, target-embedding.ts; default false).
    * Fails safe: when the pattern is not found the model runs unpatched and `info.warnings` says so.
    */
   targetEmbedding?: boolean;
@@ -55,7 +55,8 @@ export interface SamPrompts {
   boxOriginal?: Box;
   maskPrompt?: SamMaskPrompt;
   /**
-   * PerSAM target embedding (256 floats, L2-normalised prototype). Used only when the decoder was patched
+   * PerSAM target embedding (256 floats): the class prototype, i.e. the plain mean of the reference's SAM features
+   * under its mask, not normalised (as PerSAM's code passes it). Used only when the decoder was patched
    * (`info.targetEmbedding`); ignored (zeros) otherwise.
    */
   targetEmbedding?: Float32Array;
@@ -93,8 +94,12 @@ export interface SamModelInfo {
   encoderPath: string;
   decoderPath: string;
   encoderVariant: EncoderVariant;
-  /** Shape of the encoder's embedding output, e.g. [1,256,64,64]. */
-  embeddingDims: readonly [number, number, number, number];
+  /**
+   * Shape of the image embedding, e.g. [1,256,64,64]: declared by the encoder, else by the decoder's
+   * `image_embeddings` input (ViT encoders exported by torch declare [?,256,?,?]); null until the first encoder run
+   * when neither graph fixes it.
+   */
+  embeddingDims: readonly [number, number, number, number] | null;
   /** Number of decoder outputs K read from the graph (1 or 4), null when the graph leaves it dynamic. */
   decoderOutputs: number | null;
   /** sha256 of the encoder file(s): the model part of embedding cache keys. */
@@ -111,6 +116,8 @@ export interface SamModelStats {
   encodeCalls: number;
   encoderRuns: number;
   encoderRunMs: number;
+  /** Encoder sessions created after the first (an encode after `releaseEncoder()` that missed the cache). */
+  encoderReloads: number;
   memoryCacheHits: number;
   diskCacheHits: number;
   decodeCalls: number;

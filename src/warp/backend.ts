@@ -1,5 +1,5 @@
 /**
- * TensorFlow.js backend selection for the warp model (design.md "TensorFlow.js on this machine").
+ * TensorFlow.js backend selection for the warp model (docs/architecture.md "TensorFlow.js facts measured on the 2-core build machine").
  *
  * `initTf()` picks the fastest available backend, once per process:
  *   'auto' → `@tensorflow/tfjs-node` ('tensorflow') when it happens to be installed (optional, never required;

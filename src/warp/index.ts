@@ -24,7 +24,7 @@ export { warpShared } from './fast-warp.js';
 export { initTf } from './backend.js';
 export type { TfBackendChoice } from './backend.js';
 
-/** Convenience: `trainWarpModel` = construct + add tests + initial phase (CONTRACTS.md name). */
+/** Convenience: `trainWarpModel` = construct + add tests + initial phase (public API name). */
 import type { FloatImage, LabelMap } from '../image/types.js';
 import { WarpModel as Model, type TrainPhaseOptions as PhaseOpts } from './model.js';
 import type { WarpSettings as Settings } from './presets.js';
@@ -41,7 +41,7 @@ export async function trainWarpModel(
   return model;
 }
 
-/** Eq. 4 (CONTRACTS.md name): the reference label warped onto a test image, at its original size. */
+/** Eq. 4 (public API name): the reference label warped onto a test image, at its original size. */
 export function warpReferenceLabel(model: Model, testImage: FloatImage): LabelMap {
   return model.warpLabel(testImage);
 }

@@ -1,5 +1,5 @@
 /**
- * Training shims for the tfjs wasm backend (design.md "TensorFlow.js on this machine (measured)").
+ * Training shims for the tfjs wasm backend (docs/architecture.md "TensorFlow.js facts measured on the 2-core build machine").
  *
  * The wasm backend (tfjs 4.22) has no kernels for several gradients. `registerWasmShims()` registers them as
  * ordinary wasm kernels, so the standard tfjs ops (`tf.conv2d`, `tf.gather`, `tf.depthwiseConv2d`, tf.layers, ...)

@@ -118,7 +118,7 @@ export function warpBilinear(source: tf.Tensor4D, flow: tf.Tensor4D, opts: WarpO
   });
 }
 
-/** Contract name (CONTRACTS.md): same as `warpBilinear`. */
+/** Public API name: same as `warpBilinear`. */
 export const warpImage = warpBilinear;
 
 /**

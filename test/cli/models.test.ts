@@ -96,6 +96,9 @@ describe('medpersam models', () => {
     expect(v).toMatch(/input\s+mask_input\s+float32\s+\[1,1,256,256\]/);
     expect(v).toMatch(/output\s+iou_predictions\s/);
     expect(v).toContain('checksums: ok (3 files match manifest.json, trust-on-first-use)');
+    // The test decoder has no PerSAM transformer to patch: said once, on its own line, with the reason.
+    expect(v).toMatch(/target-semantic prompting \(PerSAM target embedding\): NOT available — the decoder graph does not show/);
+    expect(v).not.toContain('warning: target-semantic prompting is off');
     expect(v).toMatch(/smoke test: ok: encoded 96x64, decoded 1 mask\(s\) \(encode \d+ ms, decode \d+ ms\)/);
     expect(v.trimEnd().split('\n').at(-1)).toBe('result: ok');
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { pullModel, verifyModelDir } from '../../src/sam/manage.js';
 import { MedpersamUserError } from '../../src/errors.js';
-import { ENC_W, buildDecoderWithoutMaskInput, writeTestSamModel } from '../fixtures/sam-models.js';
+import { ENC_W, buildDecoderWithoutMaskInput, buildTargetEmbeddingToyDecoder, writeTestSamModel } from '../fixtures/sam-models.js';
 import { useTempDir } from '../fixtures/temp-dir.js';
 import { expectUserError } from '../fixtures/user-error.js';
 import { startTestServer } from './download-server.js';
@@ -41,6 +41,37 @@ describe('verifyModelDir', () => {
     expect(r.decoder.k).toBe(1);
     expect(r.smokeTest).toMatchObject({ ok: true, outputs: 1 });
     expect(r.ok).toBe(true);
+  });
+
+  it('accepts an encoder with symbolic output dims ([?,256,?,?]) and checks the pair with the smoke test', async () => {
+    await writeTestSamModel(tmp.dir, { encoderOutput: 'symbolic', decoder: 'fill-box' });
+    const r = await verifyModelDir(tmp.dir, { smokeTest: true, threads: 1 });
+    expect(r.encoder.outputs.map((o) => o.shape)).toEqual(['[image_embeddings_dim_0,256,image_embeddings_dim_2,image_embeddings_dim_3]']);
+    expect(r.embeddingDims).toEqual([1, 256, 64, 64]);
+    expect(r.embeddingDimsSource).toBe('decoder');
+    expect(r.smokeTest).toMatchObject({ ok: true });
+    expect(r.ok).toBe(true);
+  });
+
+  it('refuses a symbolic encoder that does not fit the decoder (smoke test): MODEL_PAIR_MISMATCH', async () => {
+    await writeTestSamModel(tmp.dir, { encoderOutput: 'symbolic', encoderEmbedSize: 32 });
+    await expectUserError(verifyModelDir(tmp.dir, { smokeTest: true, threads: 1 }), 'MODEL_PAIR_MISMATCH', '[1,256,32,32]', '[1,256,64,64]');
+  });
+
+  it('says whether target-semantic prompting can be enabled by actually patching (and, with --smoke, running) the decoder', async () => {
+    await writeTestSamModel(tmp.dir, { decoder: 'fill-box' });
+    const plain = await verifyModelDir(tmp.dir, { smokeTest: true, threads: 1 });
+    expect(plain.decoder.targetEmbedding).toBe(false);
+    expect(plain.decoder.targetEmbeddingDetail).toMatch(/does not show the expected transformer node names/);
+    expect(plain.ok).toBe(true); // an optional enhancement: its absence is not a failure
+
+    await writeFile(join(tmp.dir, 'decoder.onnx'), buildTargetEmbeddingToyDecoder(4));
+    const toy = await verifyModelDir(tmp.dir, { threads: 1 });
+    expect(toy.decoder.targetEmbedding).toBe(true);
+    expect(toy.decoder.targetEmbeddingDetail).toMatch(/patched.*not run \(add --smoke/);
+    const smoked = await verifyModelDir(tmp.dir, { smokeTest: true, threads: 1 });
+    expect(smoked.smokeTest).toMatchObject({ ok: true, targetEmbeddingOk: true });
+    expect(smoked.decoder.targetEmbeddingDetail).toMatch(/the smoke test ran it/);
   });
 
   it('passes on the loader error for a decoder without mask_input', async () => {

@@ -14,6 +14,7 @@ import {
 } from '../fixtures/sam-models.js';
 import { useTempDir } from '../fixtures/temp-dir.js';
 import { expectUserError } from '../fixtures/user-error.js';
+import { constantImage } from './helpers.js';
 
 const tmp = useTempDir({ prefix: 'medpersam-sam-', scope: 'each' });
 
@@ -124,6 +125,35 @@ describe('findSamModelFiles', () => {
   it('MODEL_PAIR_MISMATCH with both shapes', async () => {
     await writeTestSamModel(tmp.dir, { encoderEmbedSize: 32 });
     await expectUserError(findSamModelFiles(tmp.dir), 'MODEL_PAIR_MISMATCH', '[1,256,32,32]', '[1,256,64,64]');
+  });
+
+  it('symbolic encoder output ([?,256,?,?], as torch exports ViT encoders): the shape comes from the decoder input', async () => {
+    for (const encoderOutput of ['symbolic', 'unknown'] as const) {
+      await writeTestSamModel(tmp.dir, { encoderOutput });
+      const f = await findSamModelFiles(tmp.dir);
+      expect(f.encoderEmbeddingShape[1]).toBe(256);
+      expect(f.embeddingDims).toEqual([1, 256, 64, 64]);
+      expect(f.embeddingDimsSource).toBe('decoder');
+    }
+  });
+
+  it('symbolic on both sides: no shape until the first encoder run', async () => {
+    await writeTestSamModel(tmp.dir, { encoderOutput: 'symbolic', decoderSymbolicEmbedding: true });
+    const f = await findSamModelFiles(tmp.dir);
+    expect(f.embeddingDims).toBeNull();
+    expect(f.embeddingDimsSource).toBe('first-run');
+  });
+
+  it('a symbolic encoder that does not fit the decoder is refused at its first run: MODEL_PAIR_MISMATCH with both shapes', async () => {
+    await writeTestSamModel(tmp.dir, { encoderOutput: 'symbolic', encoderEmbedSize: 32 });
+    const f = await findSamModelFiles(tmp.dir); // nothing to compare yet: [?,256,?,?] vs [1,256,64,64]
+    expect(f.embeddingDims).toEqual([1, 256, 64, 64]);
+    const m = await loadSamModel(tmp.dir, { cacheDir: false, threads: 1 });
+    try {
+      await expectUserError(m.encode(constantImage(64, 64, 100)), 'MODEL_PAIR_MISMATCH', 'produces embeddings [1,256,32,32]', 'expects image_embeddings [1,256,64,64]');
+    } finally {
+      await m.release();
+    }
   });
 
   it('MISSING_EXTERNAL_DATA when the *_data.bin is not beside the encoder', async () => {

@@ -115,6 +115,49 @@ describe('encoder', () => {
     expect((await readFile(f)).byteLength).toBe(256 * 64 * 64 * 4);
   });
 
+  it('symbolic dims on both graphs: the first run fixes the embedding shape; the disk cache works from then on', async () => {
+    const cacheDir = join(root, 'symbolic-cache');
+    const dir = join(root, 'symbolic');
+    await writeTestSamModel(dir, { encoderOutput: 'symbolic', decoderSymbolicEmbedding: true, decoder: 'fill-box' });
+    const m1 = await loadSamModel(dir, { cacheDir, threads: 1 });
+    models.push(m1);
+    expect(m1.info.embeddingDims).toBeNull();
+    const img = patternImage(96, 64);
+    const e = await m1.encode(img);
+    expect(e.dims).toEqual([1, 256, 64, 64]);
+    expect(m1.info.embeddingDims).toEqual([1, 256, 64, 64]);
+    const r = await m1.decode(e, { boxOriginal: { x0: 10, y0: 10, x1: 20, y1: 20 } });
+    expect(r.logitsOriginal[0]![15 * 96 + 15]).toBeGreaterThan(0);
+    // A new instance: shape unknown again, so the first image is encoded; the next one is read from disk.
+    const m2 = await loadSamModel(dir, { cacheDir, threads: 1 });
+    models.push(m2);
+    await m2.encode(patternImage(96, 64, 3));
+    await m2.encode(img);
+    expect(m2.stats()).toMatchObject({ encoderRuns: 1, diskCacheHits: 1 });
+  });
+
+  it('releaseEncoder frees the encoder session; cached images still encode, a new image re-creates it', async () => {
+    const m = await load('release', {}, { cacheDir: join(root, 'release-cache'), memoryCacheEntries: 1 });
+    const a = patternImage(64, 64, 1);
+    const b = patternImage(64, 64, 2);
+    const ea = await m.encode(a);
+    await m.encode(b);
+    await m.releaseEncoder();
+    expect(m.encoderLoaded).toBe(false);
+    // a: not in memory any more (LRU of 1), read from disk; the session stays released.
+    const again = await m.encode(a);
+    expect(Array.from(again.data)).toEqual(Array.from(ea.data));
+    expect(m.encoderLoaded).toBe(false);
+    expect(m.stats()).toMatchObject({ encoderRuns: 2, encoderReloads: 0, diskCacheHits: 1 });
+    const c = await m.encode(patternImage(64, 64, 3));
+    expect(c.data.length).toBe(256 * 64 * 64);
+    expect(m.encoderLoaded).toBe(true);
+    expect(m.stats()).toMatchObject({ encoderRuns: 3, encoderReloads: 1 });
+    // Releasing twice, then the whole model, is fine.
+    await m.releaseEncoder();
+    await m.releaseEncoder();
+  });
+
   it('memory LRU is bounded (memoryCacheEntries), independent of the image count', async () => {
     const m = await load('lru', {}, { cacheDir: false, memoryCacheEntries: 2 });
     const imgs = [0, 1, 2, 3].map((s) => patternImage(64, 64, s));

@@ -21,7 +21,7 @@ describe('KNOWN_MODELS', () => {
     expect(findKnownModel('nope')).toBeUndefined();
   });
 
-  it('only points at the published official-format locations (docs/sam-onnx.md §3)', () => {
+  it('only points at the published official-format locations (the AnyLabeling model list)', () => {
     for (const model of KNOWN_MODELS) {
       expect(model.sources.length).toBeGreaterThan(0);
       expect(model.approxBytes).toBeGreaterThan(1e6);

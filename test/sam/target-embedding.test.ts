@@ -25,17 +25,18 @@ const target = Float32Array.from({ length: 256 }, (_, i) => 0.02 + 0.001 * (i % 
 const meanTarget = target.reduce((a, b) => a + b, 0) / 256;
 
 describe('patchDecoderForTargetEmbedding', () => {
-  it('adds the input and an Add after the tokens Concat, before layer 1 and before the final q projection', async () => {
+  it('adds the input, one Add per layer and one before the final q projection, and splits the node layers 0 and 1 share', async () => {
     const r = patchDecoderForTargetEmbedding(buildTargetEmbeddingToyDecoder(4));
     expect(r.patched).toBe(true);
     expect(r.addedNodes).toBe(3);
+    expect(r.duplicatedNodes).toBe(1);
     expect(r.warning).toBeUndefined();
     const s = await ort.InferenceSession.create(r.bytes, { logSeverityLevel: 3 });
     expect(s.inputNames).toContain(TARGET_EMBEDDING_INPUT);
     await s.release();
     // Patching twice is a no-op.
     const again = patchDecoderForTargetEmbedding(r.bytes);
-    expect(again).toMatchObject({ patched: true, addedNodes: 0 });
+    expect(again).toMatchObject({ patched: true, addedNodes: 0, duplicatedNodes: 0 });
   });
 
   it('fails safe (unchanged bytes + warning, no throw) when the pattern is absent or the bytes are not a model', () => {
@@ -60,7 +61,7 @@ describe('loadSamModel({ targetEmbedding })', () => {
     return dir;
   }
 
-  it('patched toy decoder: IoU moves by exactly 9·mean(T) (T added at 3 places, reaching the query PE)', async () => {
+  it('patched toy decoder: IoU moves by exactly 10·mean(T), as PerSAM computes (layer 0 never sees layer 1\'s T)', async () => {
     const dir = await folder('toy', buildTargetEmbeddingToyDecoder(4));
     const m = await loadSamModel(dir, { targetEmbedding: true, cacheDir: false, threads: 1 });
     expect(m.info.targetEmbedding).toBe(true);
@@ -68,16 +69,16 @@ describe('loadSamModel({ targetEmbedding })', () => {
     const e = await m.encode(constantImage(64, 64, 50));
     const prompts = { pointsOriginal: [{ x: 3, y: 4, label: 1 as const }] };
     const without = await m.decode(e, prompts);
-    expect(without.iouScores[0]).toBeCloseTo(6 * meanToken(0), 5);
+    expect(without.iouScores[0]).toBeCloseTo(7 * meanToken(0), 5);
     const withT = await m.decode(e, { ...prompts, targetEmbedding: target }, { multimask: true });
-    expect(withT.iouScores[0]).toBeCloseTo(6 * meanToken(1) + 9 * meanTarget, 5);
-    expect(withT.iouScores[2]).toBeCloseTo(6 * meanToken(3) + 9 * meanTarget, 5);
+    expect(withT.iouScores[0]).toBeCloseTo(7 * meanToken(1) + 10 * meanTarget, 5);
+    expect(withT.iouScores[2]).toBeCloseTo(7 * meanToken(3) + 10 * meanTarget, 5);
     await m.release();
 
     const unpatched = await loadSamModel(dir, { cacheDir: false, threads: 1 });
     expect(unpatched.info.targetEmbedding).toBe(false);
     const u = await unpatched.decode(await unpatched.encode(constantImage(64, 64, 50)), { ...prompts, targetEmbedding: target });
-    expect(u.iouScores[0]).toBeCloseTo(6 * meanToken(0), 5);
+    expect(u.iouScores[0]).toBeCloseTo(7 * meanToken(0), 5);
     await unpatched.release();
   });
 

@@ -63,13 +63,19 @@ function printGraph(out: CliWritable, title: string, g: VerifiedGraph): void {
 export function printVerifyReport(out: CliWritable, r: VerifyReport): void {
   writeLine(out, `model folder: ${r.dir}`);
   printGraph(out, `  encoder: ${r.encoder.file} (variant ${r.encoder.variant}, opset ${r.encoder.opset ?? '?'})`, r.encoder);
-  printGraph(
+  printGraph(out, `  decoder: ${r.decoder.file} (K = ${r.decoder.k ?? 'dynamic'} mask outputs, opset ${r.decoder.opset ?? '?'})`, r.decoder);
+  writeLine(
     out,
-    `  decoder: ${r.decoder.file} (K = ${r.decoder.k ?? 'dynamic'} mask outputs, opset ${r.decoder.opset ?? '?'}, ` +
-      `target embedding ${r.decoder.targetEmbedding ? 'patched' : 'not patched'})`,
-    r.decoder,
+    `  target-semantic prompting (PerSAM target embedding): ${r.decoder.targetEmbedding ? 'can be enabled' : 'NOT available'} — ${r.decoder.targetEmbeddingDetail}`,
   );
-  writeLine(out, `  embedding: [${r.embeddingDims.join(',')}], execution provider: ${r.executionProvider}`);
+  const embeddingSource =
+    r.embeddingDimsSource === 'encoder'
+      ? ''
+      : r.embeddingDimsSource === 'decoder'
+        ? " (from the decoder's image_embeddings input: the encoder's output dims are symbolic)"
+        : ' (neither graph fixes it: set by the first encoder run)';
+  const embedding = r.embeddingDims ? `[${r.embeddingDims.join(',')}]` : 'not known yet (run with --smoke)';
+  writeLine(out, `  embedding: ${embedding}${embeddingSource}, execution provider: ${r.executionProvider}`);
   const c = r.checksums;
   const checksumText =
     c.status === 'ok'
@@ -87,7 +93,8 @@ export function printVerifyReport(out: CliWritable, r: VerifyReport): void {
       `  smoke test: ${s.ok ? 'ok' : 'FAILED'}: ${s.detail} (encode ${s.encodeMs.toFixed(0)} ms, decode ${s.decodeMs.toFixed(0)} ms)`,
     );
   }
-  for (const w of r.warnings) writeLine(out, `  warning: ${w}`);
+  // The target-embedding line above already says why it is off.
+  for (const w of r.warnings) if (!w.startsWith('target-semantic prompting is off')) writeLine(out, `  warning: ${w}`);
   for (const p of r.problems) writeLine(out, `  problem: ${p}`);
   writeLine(out, r.ok ? 'result: ok' : 'result: NOT OK');
 }

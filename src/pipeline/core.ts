@@ -1,0 +1,715 @@
+/**
+ * The Med-PerSAM loop (paper §3.1–3.4, App. C.1; docs/architecture.md), one core for the CLI and the browser app.
+ * Browser-safe: it reads through image sources (sources.ts), keeps its resumable state in a run store
+ * (run-store.ts), writes through an output sink (output-sink.ts), and gets tfjs's backend, SAM and the runtime
+ * facts from the environment (`CoreEnvironment`, `sam` loader). The Node adapters are medpersam.ts (Med-PerSAM)
+ * and warp-segment.ts (warp only); the browser app builds the same input from files and IndexedDB.
+ * Orchestration only: the pixel work lives in src/warp, src/sam, src/prompts, src/image.
+ *
+ *   read reference + tests ─► warp model: initial training (§3.1)
+ *   for round r = 0..R (R = retraining rounds, default 5):
+ *     for each test image (one at a time; memory stays flat in the number of images):
+ *       mask prompt M_c = warped reference mask of class c (Eq. 4; optionally the flow scaled by α, Fig. 6)
+ *       SAM embedding (encoder once per image per run: cached) ─► cosine similarity to the class prototype
+ *       pass 0: prompts from M_c (points Eqs. 5–10, box, mask) ─► SAM decode, single-mask output (Eqs. 11–12)
+ *       pass j = 1..refinements: smoothed output (opening + hole filling) becomes the next mask prompt, points and
+ *               box recomputed, multimask output with the highest IoU score (end of §3.2, App. C.1)
+ *       classes combined: per pixel the class with the highest logit, background where all logits ≤ 0 (§3.4)
+ *     if r < R: the round's labels become pseudolabels, the warp model is retrained (§3.3)
+ *   final label maps (original size) ─► sink masks, overlays with the final points and boxes ─► sink overlays,
+ *   optional per-round masks, run record, HTML report with ground truth.
+ *
+ * Warp-only mode (no `sam`): the initial warp model alone; the warped reference label is the answer (Eq. 4).
+ * Its finished images are the masks already in the sink; it keeps no per-round results.
+ *
+ * Resumable: the run store holds the fingerprint, the epoch checkpoint and every (round, image) result; starting
+ * again with the same store continues where an interruption stopped.
+ *
+ * Choices where the paper is silent (or its numbers did not survive in our copy), all options:
+ *  - points (and the refinement smoothing) are computed in a 256 px working frame (`promptWorkingSize`, App. C.1),
+ *    box and mask prompt from the original-size mask;
+ *  - the target embedding passed to a patched decoder is the unnormalised class prototype (PerSAM's code);
+ *  - the Fig. 6 flow scaling applies to round 0 only by default (`flowScaleRounds`);
+ *  - a class whose warped mask is empty is not sent to SAM (it cannot win a pixel; noted in the run state).
+ * Ablations: `promptSet` (Table 8), `pointStrategy` (Table 7), `refinements` (Table 9), `retrainRounds`,
+ * `flowScale` (Fig. 6), `method: 'persam'` (the PerSAM baseline), warp overrides (Tables 10–11: augmentation
+ * loss, affine stage); test perturbations of App. D in bench-sam.ts.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { MedpersamUserError } from '../errors.js';
+import { binaryOfClass } from '../image/labels.js';
+import type { ClassNames, LabelMap } from '../image/types.js';
+import { checkReferencePair } from '../io/label-map.js';
+import { renderHtmlReport, toCsv, toJson, type EvaluationSummary } from '../eval/report.js';
+import type { ClassScore } from '../eval/metrics.js';
+import { encodePng8 } from '../io/png.js';
+import type { ProgressCallback } from '../progress.js';
+import {
+  classPrototype,
+  featureMapFromEmbedding,
+  samFrame as promptSamFrame,
+  type ClassPrototype,
+  type GeneratePromptsOptions,
+  type PointStrategy,
+  type PromptSet,
+  type SmoothMaskOptions,
+} from '../prompts/index.js';
+import { promptSetParts } from '../prompts/prompt-set.js';
+import { WarpModel, toWorkingImage, type LabelWarpMode } from '../warp/model.js';
+import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
+import type { CheckpointData } from '../warp/checkpoint.js';
+import { evaluateRun, type PointStats, type RgbPngEncoder, type RoundMetrics } from './evaluate-run.js';
+import type { OutputSink } from './output-sink.js';
+import { scaleFlow } from './perturb.js';
+import { buildRunRecord, StageTimer, type RunRecord, type RuntimeInfo, type SamModelRecord } from './run-record.js';
+import type { RunStore } from './run-store.js';
+import { overlayMarks, samInputImage, segmentOneImage, type ImageSegmentSettings, type SamModelLike } from './segment-image.js';
+import type { ImageSource, LoadedImage, ReferenceSource } from './sources.js';
+
+// ---------------------------------------------------------------------------------------------------- options
+
+export interface WarpStageSettings {
+  /** Preset (default 'cpu'; 'paper' = App. B.4's schedule) and overrides (network, loss, schedule). */
+  preset?: WarpPresetName;
+  overrides?: WarpSettingsOverrides;
+  /** How the reference label is warped (default 'nearest'). */
+  labelMode?: LabelWarpMode;
+}
+
+/** The method's options: what changes the result (no paths, no environment). */
+export interface LoopOptions {
+  /** Class names (validate the masks, name the report's columns). */
+  classes?: ClassNames;
+  /** PerSAM target-semantic prompting (App. C.1) when the decoder can be patched (default true). */
+  targetEmbedding?: boolean;
+  warp?: WarpStageSettings;
+  /** Retraining rounds R (§3.3; default 5 = §4.3). 0 = no retraining. */
+  retrainRounds?: number;
+  /** Prompt refinements per round (Table 9; default 1 = §4.3). */
+  refinements?: number;
+  /**
+   * 'med-persam' (default): the method. 'persam': the PerSAM baseline (Table 1's PerSAM†) — no warp model; per class
+   * the top-k most / least similar pixels as points and PerSAM's 3-step cascade (src/prompts persam.ts
+   * PERSAM_CASCADE: points [+ target embedding] → + previous low-res logits, multimask → + box of that mask,
+   * multimask). Rounds, refinements and the prompt set do not apply (retrainRounds is forced to 0).
+   */
+  method?: 'med-persam' | 'persam';
+  /** Prompt set given to SAM (Table 8; default 'P+B+M'). */
+  promptSet?: PromptSet;
+  /** Point strategy (Table 7; default 'subregions'). */
+  pointStrategy?: PointStrategy;
+  /** Other prompt-generation options (kernel sizes, counts, bilateral rule; see src/prompts). */
+  prompts?: Omit<GeneratePromptsOptions, 'strategy'>;
+  /**
+   * Longest side of the frame in which candidate regions, subregions and points are computed (default 256).
+   * App. C.1: "The morphological operations and point prompt selection were performed on a [smaller] mask.
+   * Subsequently, the results were adjusted to correspond to a [larger] scale for use in the SAM" (the sizes did not
+   * survive in our copy). Points are mapped back to the original frame (pixel centres); the box and the mask prompt
+   * are taken from the original-size mask. The refinement smoothing (opening + hole filling) also runs in this
+   * frame and its result is brought back to the original size (nearest). 0 = work at the original size.
+   */
+  promptWorkingSize?: number;
+  /** Smoothing of a SAM output before it becomes the next mask prompt (src/prompts refine.ts defaults). */
+  smoothing?: SmoothMaskOptions;
+  /**
+   * Fig. 6 mask-prompt perturbation: the warp flow is multiplied by this α before the reference mask is warped
+   * (default 1 = no perturbation). `flowScaleRounds` 'initial' (default) perturbs round 0 only (the paper impairs
+   * "the initial mask prompt"), 'all' every round.
+   */
+  flowScale?: number;
+  flowScaleRounds?: 'initial' | 'all';
+  /** Keep every round's label maps in the sink (default false). */
+  saveRounds?: boolean;
+  /** Write overlays (default true). */
+  overlays?: boolean;
+  /** Longest side of overlays; default: the image's size with SAM, 1024 in warp-only mode. */
+  overlayMaxSize?: number;
+  /** HTML report when ground truth is given (default true). */
+  report?: boolean;
+  /** Images warped per tfjs call (default 8; the tests check the result equals WarpModel.warpLabel image by image). */
+  warpApplyBatch?: number;
+  /** Extra data written into the fingerprint (e.g. the bench's perturbation settings). */
+  fingerprintExtra?: Record<string, unknown>;
+  /** Stop at the next image / batch; the run resumes when started again. */
+  signal?: AbortSignal;
+}
+
+/** A SAM model ready for the loop and what the run record says about it. */
+export interface LoadedSam {
+  model: SamModelLike;
+  /** Identity of the model: its files' sha256 are part of the fingerprint. */
+  record: SamModelRecord;
+  /** Frees the model's sessions when the run ends (absent: the caller owns the model). */
+  release?: () => Promise<void>;
+}
+
+/** What the core needs from the environment it runs in (the adapter at the edge decides). */
+export interface CoreEnvironment {
+  /** Initialise tfjs for the warp model (Node: wasm / tfjs-node; browser: WebGPU → WebGL → wasm); its name. */
+  initWarpBackend(): Promise<string>;
+  /** Versions and platform for the run record. */
+  runtimeInfo(): Promise<RuntimeInfo>;
+  /** PNG encoder for report thumbnails (default: png.ts, pure). */
+  encodeRgbPng?: RgbPngEncoder;
+}
+
+/** One finished image (final round), as the loop reports it: for a live gallery or later stages. */
+export interface ImageDoneEvent {
+  id: string;
+  label: LabelMap;
+  /** The image as loaded (the overlay's background); dropped by the loop after the call. */
+  image: LoadedImage;
+  /** Final-round prompts per class (original frame); empty in warp-only mode. */
+  prompts: ClassPromptsOut[];
+}
+
+export interface CoreRunInput extends LoopOptions {
+  reference: ReferenceSource;
+  /** The images to segment (ids unique), or a function listing them (called after the reference is read). */
+  tests: readonly ImageSource[] | (() => Promise<readonly ImageSource[]>);
+  /** Loads SAM (timed as 'sam-load'); absent = warp-only mode. */
+  sam?: () => Promise<LoadedSam>;
+  store: RunStore;
+  sink: OutputSink;
+  environment: CoreEnvironment;
+  /** Stage timer to add to (the adapter may have timed its own reading). */
+  timer?: StageTimer;
+  /** Called once per image when its final label is written. */
+  onImage?: (event: ImageDoneEvent) => void | Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------------- results
+
+export interface ClassPromptsOut {
+  cls: number;
+  points: import('../image/types.js').LabeledPoint[];
+  box: import('../image/types.js').Box | null;
+}
+
+export interface CoreImageOutcome {
+  id: string;
+  /** Final-round prompts per class (original frame). */
+  prompts: ClassPromptsOut[];
+  /** Scores of the final masks (when ground truth was given). */
+  scores?: ClassScore[];
+}
+
+export interface CoreSamResult {
+  mode: 'med-persam';
+  classes: number[];
+  images: CoreImageOutcome[];
+  summary?: EvaluationSummary;
+  perRound?: RoundMetrics[];
+  pointStats?: PointStats;
+  /** Whether the report went to the sink. */
+  reportWritten: boolean;
+  record: RunRecord;
+}
+
+export interface CoreWarpOnlyResult {
+  mode: 'warp-only';
+  backend: string;
+  settings: WarpSettings;
+  classes: number[];
+  /** Masks written by this call and masks found already written (skipped). */
+  written: string[];
+  skipped: string[];
+  timings: { readS: number; trainS: number; warpS: number; totalS: number };
+  /** The record written to the sink (run.json in Node). */
+  record: Record<string, unknown>;
+}
+
+export type CoreResult = CoreSamResult | CoreWarpOnlyResult;
+
+// ---------------------------------------------------------------------------------------------------- helpers
+
+export const DEFAULTS = {
+  retrainRounds: 5,
+  refinements: 1,
+  promptSet: 'P+B+M' as PromptSet,
+  pointStrategy: 'subregions' as PointStrategy,
+  flowScale: 1,
+  flowScaleRounds: 'initial' as const,
+  warpPreset: 'cpu' as WarpPresetName,
+  labelMode: 'nearest' as LabelWarpMode,
+  promptWorkingSize: 256,
+};
+
+/** Identifies warp-only records (run.json's `kind`). */
+export const WARP_ONLY_KIND = 'medpersam-warp-segment';
+const WARP_ONLY_VERSION = '0.1.0';
+
+function checkCount(name: string, v: number, min: number): void {
+  if (!Number.isInteger(v) || v < min) throw new MedpersamUserError('INVALID_OPTION', `${name} must be an integer >= ${min}, got ${v}`);
+}
+
+/** Which round's mask prompts get the Fig. 6 flow scaling. */
+function flowScaleFor(round: number, opts: { flowScale: number; flowScaleRounds: 'initial' | 'all' }): number {
+  if (opts.flowScale === 1) return 1;
+  return opts.flowScaleRounds === 'all' || round === 0 ? opts.flowScale : 1;
+}
+
+const phaseName = (round: number) => (round === 0 ? 'initial' : `retrain-${round}`);
+const phaseRank = (phase: string) => (phase === 'initial' ? 0 : Number(phase.replace('retrain-', '')));
+
+interface Resolved extends ImageSegmentSettings {
+  retrainRounds: number;
+  pointStrategy: PointStrategy;
+  flowScale: number;
+  flowScaleRounds: 'initial' | 'all';
+  labelMode: LabelWarpMode;
+  warpSettings: WarpSettings;
+  warpApplyBatch: number;
+}
+
+function warpSettingsOf(opts: LoopOptions): WarpSettings {
+  try {
+    return resolveWarpSettings(opts.warp?.preset ?? DEFAULTS.warpPreset, opts.warp?.overrides ?? {});
+  } catch (err) {
+    throw new MedpersamUserError('INVALID_OPTION', (err as Error).message, { cause: err });
+  }
+}
+
+function resolveOptions(opts: LoopOptions): Resolved {
+  const method = opts.method ?? 'med-persam';
+  if (method !== 'med-persam' && method !== 'persam') throw new MedpersamUserError('INVALID_OPTION', `unknown method "${String(method)}" (med-persam, persam)`);
+  const retrainRounds = method === 'persam' ? 0 : (opts.retrainRounds ?? DEFAULTS.retrainRounds);
+  const refinements = opts.refinements ?? DEFAULTS.refinements;
+  checkCount('retrainRounds', retrainRounds, 0);
+  checkCount('refinements', refinements, 0);
+  const promptSet = opts.promptSet ?? DEFAULTS.promptSet;
+  promptSetParts(promptSet); // throws on an unknown set
+  const pointStrategy = opts.pointStrategy ?? DEFAULTS.pointStrategy;
+  if (!['subregions', 'candidate-region', 'persam-topk'].includes(pointStrategy)) {
+    throw new MedpersamUserError('INVALID_OPTION', `unknown point strategy "${pointStrategy}" (subregions, candidate-region, persam-topk)`);
+  }
+  const flowScale = opts.flowScale ?? DEFAULTS.flowScale;
+  if (!(Number.isFinite(flowScale) && flowScale >= 0)) throw new MedpersamUserError('INVALID_OPTION', `flowScale must be a number >= 0, got ${flowScale}`);
+  const warpApplyBatch = opts.warpApplyBatch ?? 8;
+  checkCount('warpApplyBatch', warpApplyBatch, 1);
+  const promptWorkingSize = opts.promptWorkingSize ?? DEFAULTS.promptWorkingSize;
+  checkCount('promptWorkingSize', promptWorkingSize, 0);
+  const warpSettings = warpSettingsOf(opts);
+  // One source of truth for the number of rounds: the pipeline option (recorded in the checkpoint settings too).
+  warpSettings.schedule.retrainRounds = retrainRounds;
+  return {
+    retrainRounds,
+    refinements,
+    promptSet,
+    pointStrategy,
+    promptOptions: { ...(opts.prompts ?? {}), strategy: pointStrategy },
+    smoothing: { ...(opts.smoothing ?? {}) },
+    flowScale,
+    flowScaleRounds: opts.flowScaleRounds ?? DEFAULTS.flowScaleRounds,
+    labelMode: opts.warp?.labelMode ?? DEFAULTS.labelMode,
+    warpSettings,
+    useTargetEmbedding: opts.targetEmbedding ?? true,
+    warpApplyBatch,
+    promptWorkingSize,
+    method,
+  };
+}
+
+/** Test ids must be unique (they name the output files). */
+function checkUniqueIds(tests: readonly ImageSource[]): void {
+  const seen = new Set<string>();
+  for (const t of tests) {
+    if (seen.has(t.id)) throw new MedpersamUserError('DUPLICATE_IMAGE_ID', `two images share the id "${t.id}"; output files would collide`, { file: t.name });
+    seen.add(t.id);
+  }
+}
+
+async function listTests(input: CoreRunInput): Promise<readonly ImageSource[]> {
+  const tests = typeof input.tests === 'function' ? await input.tests() : input.tests;
+  if (tests.length === 0) throw new MedpersamUserError('NO_TEST_IMAGES', 'no images to segment');
+  checkUniqueIds(tests);
+  return tests;
+}
+
+interface LoadedReference {
+  image: LoadedImage;
+  label: LabelMap;
+  maskContentId: string;
+  classesPresent: number[];
+}
+
+async function loadReference(ref: ReferenceSource, classes: ClassNames | undefined): Promise<LoadedReference> {
+  const image = await ref.image.load();
+  const mask = await ref.mask.load({ classes });
+  const classesPresent = checkReferencePair(image.image, mask.label, { image: ref.image.name, mask: ref.mask.name });
+  return { image, label: mask.label, maskContentId: mask.contentId, classesPresent };
+}
+
+function loadCheckpointInto(warp: WarpModel, ckpt: CheckpointData | null, code: 'BAD_RUN_STATE' | 'SETTINGS_MISMATCH', file: string): void {
+  if (!ckpt) return;
+  try {
+    warp.loadCheckpoint(ckpt);
+  } catch (err) {
+    const message =
+      code === 'BAD_RUN_STATE'
+        ? `warp checkpoint does not fit this run (${(err as Error).message})`
+        : `checkpoint does not match this run (${(err as Error).message})`;
+    throw new MedpersamUserError(code, message, { file, cause: err });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------- the loop
+
+/** Run Med-PerSAM (with `sam`) or the warp model alone (without) over a set of images (see the module comment). */
+export async function runCore(input: CoreRunInput, onProgress?: ProgressCallback): Promise<CoreResult> {
+  return input.sam ? runMedPerSamCore(input, input.sam, onProgress ?? (() => {})) : runWarpOnlyCore(input, onProgress ?? (() => {}));
+}
+
+async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback): Promise<CoreWarpOnlyResult> {
+  const t0 = performance.now();
+  const settings = warpSettingsOf(input);
+  const labelWarp = input.warp?.labelMode ?? DEFAULTS.labelMode;
+  const { store, sink } = input;
+
+  // Inputs first: bad input fails before anything is written.
+  const reference = await loadReference(input.reference, input.classes);
+  const tests = await listTests(input);
+  const ids = tests.map((t) => t.id);
+  // The run identity: anything that changes the trained model or the masks (the inputs by content).
+  const runKey = {
+    settings,
+    labelWarp,
+    reference: { image: reference.image.contentId, mask: reference.maskContentId },
+    images: ids,
+    ...(input.fingerprintExtra ? { extra: input.fingerprintExtra } : {}),
+  };
+  await store.open(runKey);
+  const backend = await input.environment.initWarpBackend();
+  const runInfo = (status: string, extra: Record<string, unknown> = {}) => ({
+    kind: WARP_ONLY_KIND,
+    status,
+    medpersamVersion: WARP_ONLY_VERSION,
+    tfjsVersion: tf.version.tfjs,
+    node: typeof process !== 'undefined' ? process.version : undefined,
+    backend,
+    runKey,
+    ...extra,
+  });
+  await sink.writeRunRecord(runInfo('running', { startedAt: new Date().toISOString() }));
+
+  // Read: keep only working-resolution copies.
+  const model = new WarpModel(settings, { image: reference.image.image, label: reference.label });
+  try {
+    for (let i = 0; i < tests.length; i++) {
+      model.addTest(ids[i]!, (await tests[i]!.load()).image);
+      progress({ stage: 'read', done: i + 1, total: tests.length, message: ids[i] });
+    }
+    const t1 = performance.now();
+
+    // Train (resumable).
+    loadCheckpointInto(model, await store.loadCheckpoint(), 'SETTINGS_MISMATCH', store.checkpointLocation);
+    const train = await model.train('initial', settings.schedule.initialEpochs, {
+      onProgress: progress,
+      signal: input.signal,
+      onEpochEnd: (c) => store.saveCheckpoint(c),
+    });
+    const t2 = performance.now();
+
+    // Warp + write.
+    const written: string[] = [];
+    const skipped: string[] = [];
+    const todo: number[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      if (await sink.hasMask(ids[i]!)) skipped.push(ids[i]!);
+      else todo.push(i);
+    }
+    const batch = input.warpApplyBatch ?? 8;
+    let done = skipped.length;
+    for (let s = 0; s < todo.length; s += batch) {
+      const chunk = todo.slice(s, s + batch);
+      const labels: { i: number; label: LabelMap }[] = [];
+      model.warpTests(chunk.map((i) => ids[i]!), (id, label) => labels.push({ i: ids.indexOf(id), label }), labelWarp);
+      for (const { i, label } of labels) {
+        const id = ids[i]!;
+        const image = input.overlays !== false || input.onImage ? await tests[i]!.load() : null;
+        if (input.overlays !== false) await sink.writeOverlay(id, image!.image, label, { maxSize: input.overlayMaxSize ?? 1024 });
+        // The mask last: its presence marks the image as done on a rerun.
+        await sink.writeMask(id, label);
+        written.push(id);
+        if (input.onImage) await input.onImage({ id, label, image: image!, prompts: [] });
+        progress({ stage: 'warp-apply', done: ++done, total: ids.length, message: id });
+      }
+    }
+    const t3 = performance.now();
+    const timings = { readS: (t1 - t0) / 1000, trainS: (t2 - t1) / 1000, warpS: (t3 - t2) / 1000, totalS: (t3 - t0) / 1000 };
+    const record = runInfo('complete', {
+      finishedAt: new Date().toISOString(),
+      timings,
+      epochsRunThisCall: train.epochsRun,
+      lastEpochLoss: train.lastEpochLoss,
+      masksWritten: written.length,
+      masksSkipped: skipped.length,
+      classes: model.classes,
+    });
+    await sink.writeRunRecord(record);
+    return { mode: 'warp-only', backend, settings, classes: reference.classesPresent, written, skipped, timings, record };
+  } finally {
+    model.dispose();
+  }
+}
+
+async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<LoadedSam>, progress: ProgressCallback): Promise<CoreSamResult> {
+  const startedAt = new Date();
+  const timer = input.timer ?? new StageTimer();
+  const r = resolveOptions(input);
+  const { store, sink } = input;
+  const writeOverlays = input.overlays ?? true;
+  const overlayOpts = input.overlayMaxSize !== undefined ? { maxSize: input.overlayMaxSize } : {};
+  const abortCheck = () => {
+    if (input.signal?.aborted) throw new MedpersamUserError('ABORTED', 'run interrupted; start it again with the same output folder to resume', { file: sink.location });
+  };
+
+  // ---- inputs
+  const tests = await timer.time('read', () => listTests(input));
+  const reference = await timer.time('read', () => loadReference(input.reference, input.classes));
+  const classes = reference.classesPresent;
+
+  // ---- SAM (loaded before the run state: its file checksums are part of the fingerprint)
+  const sam = await timer.time('sam-load', loadSam);
+  const statsAtStart = sam.model.stats();
+  const counters = { decoderCalls: 0, imagesProcessed: 0, imagesReused: 0 };
+
+  try {
+    // ---- run state
+    const fingerprint = {
+      reference: { image: reference.image.contentId, mask: reference.maskContentId },
+      tests: tests.map((t) => t.id),
+      classes,
+      sam: { encoder: sam.record.encoderSha256, decoder: sam.record.decoderSha256, targetEmbedding: sam.model.info.targetEmbedding },
+      method: r.method,
+      retrainRounds: r.retrainRounds,
+      refinements: r.refinements,
+      promptSet: r.promptSet,
+      pointStrategy: r.pointStrategy,
+      prompts: r.promptOptions,
+      smoothing: r.smoothing,
+      flowScale: r.flowScale,
+      flowScaleRounds: r.flowScaleRounds,
+      labelMode: r.labelMode,
+      promptWorkingSize: r.promptWorkingSize,
+      warp: r.warpSettings,
+      extra: input.fingerprintExtra ?? null,
+    };
+    const { resumed } = await store.open(fingerprint);
+
+    // ---- warp model: reference + every test image (kept as R×R working copies only)
+    const backend = await timer.time('warp-init', () => input.environment.initWarpBackend());
+    const warp = new WarpModel(r.warpSettings, { image: reference.image.image, label: reference.label });
+    try {
+      for (let i = 0; i < tests.length; i++) {
+        const t = tests[i]!;
+        const read = await timer.time('read', () => t.load());
+        timer.time('warp-prepare', () => warp.addTest(t.id, read.image));
+        progress({ stage: 'read', done: i + 1, total: tests.length, message: t.id });
+      }
+      loadCheckpointInto(warp, await store.loadCheckpoint(), 'BAD_RUN_STATE', store.checkpointLocation);
+
+      // ---- prototypes (reference encoded once per run; cached)
+      let prototypes: Map<number, ClassPrototype> | null = null;
+      const getPrototypes = async () => {
+        if (prototypes) return prototypes;
+        const emb = await timer.time('sam-encode', () => sam.model.encode(samInputImage(reference.image)));
+        prototypes = timer.time('prompts', () => {
+          const features = featureMapFromEmbedding(emb);
+          const frame = promptSamFrame(emb.originalWidth, emb.originalHeight, { gridSize: emb.dims[3] });
+          const m = new Map<number, ClassPrototype>();
+          for (const c of classes) m.set(c, classPrototype(features, frame, binaryOfClass(reference.label, c)));
+          return m;
+        });
+        return prototypes;
+      };
+
+      const saveCkpt = async (c: CheckpointData) => {
+        await timer.time('checkpoint', () => store.saveCheckpoint(c));
+      };
+
+      for (let round = 0; round <= r.retrainRounds; round++) {
+        abortCheck();
+        const phase = phaseName(round);
+        const epochs = round === 0 ? r.warpSettings.schedule.initialEpochs : r.warpSettings.schedule.retrainEpochs;
+        // Is every image of this round already done?
+        const pending: ImageSource[] = [];
+        for (const t of tests) if (!(await store.hasRoundResult(round, t.id))) pending.push(t);
+        const modelPhase = warp.progress.phase;
+        if (pending.length > 0 && phaseRank(modelPhase) > round) {
+          throw new MedpersamUserError(
+            'BAD_RUN_STATE',
+            `round ${round} lacks results for ${pending.length} image(s) but the warp checkpoint is already at phase ${modelPhase}; use a new output folder`,
+            { file: store.location },
+          );
+        }
+        // ---- (re)train to this round's phase
+        const needsTraining =
+          r.method === 'med-persam' && (phaseRank(modelPhase) < round || (modelPhase === phase && warp.progress.epochInPhase < epochs));
+        if (needsTraining) {
+          if (round > 0) {
+            // Pseudolabels = the previous round's labels (§3.3).
+            await timer.time('state-io', async () => {
+              for (const t of tests) {
+                const prev = await store.readRoundResult(round - 1, t.id);
+                if (!prev) throw new MedpersamUserError('BAD_RUN_STATE', `round ${round - 1} result of ${t.id} is missing`, { file: store.location });
+                warp.setPseudolabel(t.id, prev.label);
+              }
+            });
+          }
+          try {
+            await timer.timeAsync('warp-train', () =>
+              warp.train(phase, epochs, {
+                onProgress: (e) => progress({ ...e, stage: 'warp-train', message: `round ${round}: ${e.message ?? ''}` }),
+                onEpochEnd: saveCkpt,
+                signal: input.signal,
+              }),
+            );
+          } catch (err) {
+            abortCheck(); // an abort inside training surfaces as ABORTED (the last epoch checkpoint is kept)
+            throw err;
+          }
+          warp.clearPseudolabels();
+        }
+        if (pending.length === 0) {
+          counters.imagesReused += tests.length;
+          continue;
+        }
+        counters.imagesReused += tests.length - pending.length;
+        const protos = await getPrototypes();
+        const isFinal = round === r.retrainRounds;
+        const alpha = flowScaleFor(round, r);
+        let done = tests.length - pending.length;
+        for (let s = 0; s < pending.length; s += r.warpApplyBatch) {
+          abortCheck();
+          const chunk = pending.slice(s, s + r.warpApplyBatch);
+          const reads: LoadedImage[] = [];
+          for (const t of chunk) reads.push(await timer.time('read', () => t.load()));
+          // Eq. 4 (+ Fig. 6 flow scaling): mask prompts for the chunk.
+          const warped = timer.time('warp-apply', () => {
+            if (r.method === 'persam') return reads.map((rd) => ({ width: rd.image.width, height: rd.image.height, data: new Uint8Array(rd.image.width * rd.image.height) }));
+            if (alpha === 1) {
+              // The model's own working copies (no second normalisation of the image).
+              const labels: LabelMap[] = [];
+              warp.warpTests(chunk.map((t) => t.id), (_id, label) => labels.push(label), r.labelMode, r.warpApplyBatch);
+              return labels;
+            }
+            const flows = warp.predictFlowsWork(
+              reads.map((rd) => toWorkingImage(rd.image, warp.resolution)),
+              r.warpApplyBatch,
+            );
+            return flows.map((f, j) => warp.labelFromFlow(scaleFlow(f, alpha), reads[j]!.image.width, reads[j]!.image.height, r.labelMode));
+          });
+          for (let j = 0; j < chunk.length; j++) {
+            abortCheck();
+            const t = chunk[j]!;
+            const read = reads[j]!;
+            const out = await segmentOneImage(t.id, round, read, warped[j]!, classes, protos, sam.model, r, timer, counters);
+            if (isFinal) {
+              await timer.time('outputs', async () => {
+                await sink.writeMask(t.id, out.label);
+                if (writeOverlays) await sink.writeOverlay(t.id, read.image, out.label, { ...overlayMarks(out.record.classes), ...overlayOpts });
+              });
+            }
+            if (input.saveRounds) await timer.time('outputs', () => sink.writeRoundMask(round, t.id, out.label));
+            await timer.time('state-io', () => store.writeRoundResult(out.record, out.label, warped[j]!));
+            if (isFinal && input.onImage) {
+              await input.onImage({ id: t.id, label: out.label, image: read, prompts: out.record.classes.map((c) => ({ cls: c.cls, points: c.points, box: c.box })) });
+            }
+            counters.imagesProcessed++;
+            done++;
+            progress({ stage: 'sam', done, total: tests.length, message: `round ${round}/${r.retrainRounds} ${t.id}` });
+          }
+        }
+      }
+    } finally {
+      warp.dispose();
+    }
+
+    // ---- final outputs that an earlier session may have missed
+    const finalRound = r.retrainRounds;
+    const images: CoreImageOutcome[] = [];
+    for (const t of tests) {
+      const res = await store.readRoundResult(finalRound, t.id);
+      if (!res) throw new MedpersamUserError('BAD_RUN_STATE', `final result of ${t.id} is missing`, { file: store.location });
+      if (!(await sink.hasMask(t.id))) await timer.time('outputs', () => sink.writeMask(t.id, res.label));
+      if (writeOverlays && !(await sink.hasOverlay(t.id))) {
+        const read = await timer.time('read', () => t.load());
+        await timer.time('outputs', () => sink.writeOverlay(t.id, read.image, res.label, { ...overlayMarks(res.record.classes), ...overlayOpts }));
+      }
+      images.push({ id: t.id, prompts: res.record.classes.map((c) => ({ cls: c.cls, points: c.points, box: c.box })) });
+    }
+
+    // ---- evaluation
+    let summary: EvaluationSummary | undefined;
+    let perRound: RoundMetrics[] | undefined;
+    let pointStats: PointStats | undefined;
+    let reportWritten = false;
+    if (tests.some((t) => t.groundTruth)) {
+      const wantReport = input.report ?? true;
+      const encode: RgbPngEncoder =
+        input.environment.encodeRgbPng ?? (async (p) => encodePng8({ width: p.width, height: p.height, channels: 3, data: p.rgb }));
+      const ev = await timer.timeAsync('eval', () =>
+        evaluateRun(
+          tests,
+          images,
+          store,
+          classes,
+          {
+            retrainRounds: r.retrainRounds,
+            promptWorkingSize: r.promptWorkingSize,
+            classNames: input.classes,
+            thumbnailPng: writeOverlays && wantReport ? encode : undefined,
+          },
+          progress,
+        ),
+      );
+      summary = ev.summary;
+      perRound = ev.perRound;
+      pointStats = ev.pointStats;
+      if (wantReport) {
+        const html = renderHtmlReport(summary, {
+          title: 'medpersam segment (Med-PerSAM)',
+          thumbnails: ev.thumbnails,
+          details: [
+            `reference: ${input.reference.image.name}`,
+            `SAM: ${sam.record.requested ?? sam.record.decoderPath}`,
+            `rounds ${r.retrainRounds}, refinements ${r.refinements}, prompts ${r.promptSet}, points ${r.pointStrategy}`,
+            ...(pointStats ? [`point accuracy +${(pointStats.positive * 100).toFixed(1)}% / -${(pointStats.negative * 100).toFixed(1)}%`] : []),
+          ],
+        });
+        await timer.time('outputs', () => sink.writeReport({ html, csv: toCsv(summary!), json: toJson(summary!) }));
+        reportWritten = true;
+      }
+    }
+
+    const statsNow = sam.model.stats();
+    const record = buildRunRecord({
+      startedAt,
+      finishedAt: new Date(),
+      settings: fingerprint,
+      inputs: { referenceImage: input.reference.image.name, referenceMask: input.reference.mask.name, tests: tests.length, classes },
+      sam: sam.record,
+      tfBackend: backend,
+      resumed,
+      timingsMs: timer.totals(),
+      counters: {
+        decoderCalls: counters.decoderCalls,
+        encodeCalls: statsNow.encodeCalls - statsAtStart.encodeCalls,
+        encoderRuns: statsNow.encoderRuns - statsAtStart.encoderRuns,
+        embeddingCacheHits: statsNow.diskCacheHits - statsAtStart.diskCacheHits + statsNow.memoryCacheHits - statsAtStart.memoryCacheHits,
+        encoderRunMs: statsNow.encoderRunMs - statsAtStart.encoderRunMs,
+        decoderRunMs: statsNow.decoderRunMs - statsAtStart.decoderRunMs,
+        decodeTotalMs: statsNow.decodeTotalMs - statsAtStart.decodeTotalMs,
+        imagesProcessed: counters.imagesProcessed,
+        imageRoundsReused: counters.imagesReused,
+      },
+      results: summary ? { meanDice: summary.meanDice, meanIoU: summary.meanIoU, perRound, pointStats } : undefined,
+      runtime: await input.environment.runtimeInfo(),
+    });
+    await sink.writeRunRecord(record);
+    return { mode: 'med-persam', classes, images, summary, perRound, pointStats, reportWritten, record };
+  } finally {
+    await sam.release?.();
+  }
+}

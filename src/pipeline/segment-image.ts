@@ -1,0 +1,256 @@
+/**
+ * One image in one round of Med-PerSAM (paper §3.2, §3.4, App. C.1): per class, prompts from the warped mask prompt
+ * → SAM decoder → refinement passes; then the classes are combined. And the PerSAM baseline per class. Browser-safe:
+ * SAM is reached through `SamModelLike` (onnxruntime-node in Node, onnxruntime-web in a browser).
+ */
+import { binaryOfClass } from '../image/labels.js';
+import { normalizeIntensity, toGrey } from '../image/normalize.js';
+import type { BinaryMask, Box, FloatImage, LabelMap, LabeledPoint } from '../image/types.js';
+import { boundingBox } from '../image/components.js';
+import { resizeBinaryNearest } from '../image/resize.js';
+import type { ReadImageResult } from '../io/read-image.js';
+import {
+  binaryFromLogits,
+  cosineSimilarityMap,
+  featureMapFromEmbedding,
+  generatePrompts,
+  PERSAM_CASCADE,
+  persamPrompts,
+  samFrame as promptSamFrame,
+  smoothMaskForNextPrompt,
+  toSamPrompts,
+  type ClassPrototype,
+  type GeneratePromptsOptions,
+  type PromptSet,
+  type SmoothMaskOptions,
+} from '../prompts/index.js';
+import { promptSetParts } from '../prompts/prompt-set.js';
+import { countOn } from '../prompts/candidates.js';
+import type { SamDecodeOptions, SamDecodeResult, SamEmbedding, SamModelInfo, SamModelStats, SamPrompts } from '../sam/types.js';
+import { normalizedToSam255 } from '../sam/preprocess.js';
+import { combineClassLogits, type ClassLogits } from './multiclass.js';
+import type { ClassRoundRecord, ImageRoundRecord } from './run-store.js';
+import type { StageTimer } from './run-record.js';
+
+/** The part of a loaded SAM model the loop uses (src/sam SamModel satisfies it; tests may wrap it). */
+export interface SamModelLike {
+  readonly info: SamModelInfo;
+  encode(image: FloatImage): Promise<SamEmbedding>;
+  decode(embedding: SamEmbedding, prompts: SamPrompts, opts?: SamDecodeOptions): Promise<SamDecodeResult>;
+  stats(): SamModelStats;
+}
+
+/** The prompt and refinement settings one image needs (resolved by core.ts). */
+export interface ImageSegmentSettings {
+  refinements: number;
+  promptSet: PromptSet;
+  promptOptions: GeneratePromptsOptions;
+  smoothing: SmoothMaskOptions;
+  useTargetEmbedding: boolean;
+  promptWorkingSize: number;
+  method: 'med-persam' | 'persam';
+}
+
+/** What SAM's encoder gets: 8-bit images as they are (0..255), deeper ones normalised then mapped to 0..255. */
+export function samInputImage(read: ReadImageResult): FloatImage {
+  if (read.bitDepth <= 8 && (read.format === 'png' || read.format === 'jpeg' || read.format === 'bmp' || read.format === 'tiff')) {
+    return read.image;
+  }
+  const grey = read.image.channels === 1 ? read.image : toGrey(read.image);
+  return normalizedToSam255(normalizeIntensity(grey));
+}
+
+function argMax(values: readonly number[]): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+  return best;
+}
+
+/** The final prompts of an image's classes, as overlay marks. */
+export function overlayMarks(classesOut: readonly ClassRoundRecord[]): { points: LabeledPoint[]; box: Box[] } {
+  const points: LabeledPoint[] = [];
+  const box: Box[] = [];
+  for (const c of classesOut) {
+    points.push(...c.points);
+    if (c.box) box.push(c.box);
+  }
+  return { points, box };
+}
+
+export interface ImageOut {
+  label: LabelMap;
+  record: ImageRoundRecord;
+}
+
+/**
+ * §3.2 + §3.4 for one image in one round: per class, prompts from the warped mask → SAM → refinement passes;
+ * then the classes are combined.
+ */
+export async function segmentOneImage(
+  id: string,
+  round: number,
+  read: ReadImageResult,
+  warped: LabelMap,
+  classes: readonly number[],
+  prototypes: Map<number, ClassPrototype>,
+  sam: SamModelLike,
+  r: ImageSegmentSettings,
+  timer: StageTimer,
+  counters: { decoderCalls: number },
+): Promise<ImageOut> {
+  const { width, height } = read.image;
+  const t0 = performance.now();
+  const before = timer.totals();
+  const emb = await timer.time('sam-encode', () => sam.encode(samInputImage(read)));
+  const features = featureMapFromEmbedding(emb);
+  const frame = promptSamFrame(width, height, { gridSize: emb.dims[3] });
+  const work = workingFrame(width, height, r.promptWorkingSize);
+  const classLogits: ClassLogits[] = [];
+  const records: ClassRoundRecord[] = [];
+  for (const cls of classes) {
+    const proto = prototypes.get(cls)!;
+    const rec: ClassRoundRecord = { cls, points: [], box: null, maskPromptPixels: 0, iouScores: [], decoderCalls: 0, notes: [] };
+    records.push(rec);
+    if (r.method === 'persam') {
+      classLogits.push({ cls, logits: await persamClass(rec, emb, features, frame, proto, sam, r, timer, counters, width, height) });
+      continue;
+    }
+    const maskPrompt = binaryOfClass(warped, cls);
+    rec.maskPromptPixels = countOn(maskPrompt);
+    if (rec.maskPromptPixels === 0) {
+      rec.notes.push('empty mask prompt: class not predicted');
+      classLogits.push({ cls, logits: null });
+      continue;
+    }
+    // Points are chosen in the working frame (workW × workH); box and mask come from the original-size mask.
+    const similarity = timer.time('prompts-similarity', () => cosineSimilarityMap(features, proto.prototypeUnit, frame, work.width, work.height).map);
+    let mask = maskPrompt;
+    let logits: Float32Array | null = null;
+    for (let pass = 0; pass <= r.refinements; pass++) {
+      if (pass > 0) {
+        // Smoothing is a morphological operation too: done in the working frame (App. C.1), then brought back to
+        // the original size (nearest) for the box and the mask prompt.
+        const smoothed = timer.time('prompts-smooth', () => {
+          const out = binaryFromLogits(logits!, width, height);
+          if (work.width === width && work.height === height) return smoothMaskForNextPrompt(out, r.smoothing);
+          const sm = smoothMaskForNextPrompt(resizeBinaryNearest(out, work.width, work.height), r.smoothing);
+          return { ...sm, mask: resizeBinaryNearest(sm.mask, width, height) };
+        });
+        if (smoothed.pixelsAfter === 0) {
+          rec.notes.push(`refinement ${pass}: SAM output empty, refinement stopped`);
+          break;
+        }
+        mask = smoothed.mask;
+      }
+      const prompts = timer.time('prompts-points', () => promptsFor(mask, similarity, work, r));
+      if (!prompts) {
+        rec.notes.push(`pass ${pass}: no prompt of set ${r.promptSet} could be made`);
+        break;
+      }
+      if (r.useTargetEmbedding && sam.info.targetEmbedding) prompts.targetEmbedding = proto.prototype;
+      // First pass: single-mask output; later passes: multimask, highest predicted IoU (App. C.1).
+      const result = await timer.time('sam-decode', () => sam.decode(emb, prompts, { multimask: pass > 0 }));
+      counters.decoderCalls++;
+      rec.decoderCalls++;
+      const k = argMax(result.iouScores);
+      logits = result.logitsOriginal[k]!;
+      rec.iouScores.push(result.iouScores[k]!);
+      rec.points = prompts.pointsOriginal ?? [];
+      rec.box = prompts.boxOriginal ?? null;
+    }
+    classLogits.push({ cls, logits });
+  }
+  const label = timer.time('combine', () => combineClassLogits(classLogits, width, height));
+  const after = timer.totals();
+  const timingsMs: Record<string, number> = {};
+  for (const k of Object.keys(after)) {
+    const d = after[k]! - (before[k] ?? 0);
+    if (d > 0) timingsMs[k] = d;
+  }
+  timingsMs.total = performance.now() - t0;
+  return { label, record: { id, round, width, height, classes: records, timingsMs } };
+}
+
+/**
+ * PerSAM baseline for one class (src/prompts persam.ts): top-k / bottom-k similarity points, then the cascade
+ * PERSAM_CASCADE (each step: points; + previous low-res logits as mask input; + box of the previous mask).
+ */
+async function persamClass(
+  rec: ClassRoundRecord,
+  emb: SamEmbedding,
+  features: ReturnType<typeof featureMapFromEmbedding>,
+  frame: ReturnType<typeof promptSamFrame>,
+  proto: ClassPrototype,
+  sam: SamModelLike,
+  r: ImageSegmentSettings,
+  timer: StageTimer,
+  counters: { decoderCalls: number },
+  width: number,
+  height: number,
+): Promise<Float32Array | null> {
+  const points = timer.time('prompts', () => {
+    const sim = cosineSimilarityMap(features, proto.prototypeUnit, frame, width, height).map;
+    return persamPrompts(sim, width, height, { topK: r.promptOptions.persamTopK ?? 1 }).points;
+  });
+  let logits: Float32Array | null = null;
+  let lowRes: Float32Array | null = null;
+  for (const step of PERSAM_CASCADE) {
+    const prompts: SamPrompts = { pointsOriginal: points };
+    if (step.maskInputFromPrevious && lowRes) prompts.maskPrompt = { kind: 'logits256', logits: lowRes };
+    if (step.boxFromPrevious && logits) {
+      const box = boundingBox(binaryFromLogits(logits, width, height));
+      if (box) prompts.boxOriginal = box;
+    }
+    if (step.targetEmbedding && r.useTargetEmbedding && sam.info.targetEmbedding) prompts.targetEmbedding = proto.prototype;
+    const result = await timer.time('sam-decode', () => sam.decode(emb, prompts, { multimask: step.multimask }));
+    counters.decoderCalls++;
+    rec.decoderCalls++;
+    const k = argMax(result.iouScores);
+    logits = result.logitsOriginal[k]!;
+    lowRes = result.lowResLogits[k]!;
+    rec.iouScores.push(result.iouScores[k]!);
+    rec.points = points;
+    rec.box = prompts.boxOriginal ?? null;
+  }
+  return logits;
+}
+
+/** The frame in which points are chosen: longest side `size` (never enlarged; 0 = original). */
+export function workingFrame(width: number, height: number, size: number): { width: number; height: number } {
+  const longest = Math.max(width, height);
+  if (size === 0 || longest <= size) return { width, height };
+  const scale = size / longest;
+  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+}
+
+/**
+ * SAM prompts of the prompt set from one original-size mask prompt: points from generatePrompts in the working
+ * frame (mapped back to pixel centres of the original frame), the tight box and the mask at the original size.
+ * Null when the set yields nothing (e.g. 'P' on a mask with no candidate pixel).
+ */
+export function promptsFor(
+  maskOriginal: BinaryMask,
+  similarityWork: Float32Array,
+  work: { width: number; height: number },
+  r: Pick<ImageSegmentSettings, 'promptSet' | 'promptOptions'>,
+): SamPrompts | null {
+  const { width, height } = maskOriginal;
+  const same = work.width === width && work.height === height;
+  const maskWork = same ? maskOriginal : resizeBinaryNearest(maskOriginal, work.width, work.height);
+  const parts = promptSetParts(r.promptSet);
+  const prompts: SamPrompts = {};
+  if (parts.points) {
+    const generated = generatePrompts(maskWork, similarityWork, r.promptOptions);
+    // toSamPrompts with set 'P' maps the points from the working frame to pixel centres of the original frame.
+    const mapped = toSamPrompts(generated, 'P', width, height);
+    if (mapped.pointsOriginal) prompts.pointsOriginal = mapped.pointsOriginal;
+  }
+  if (parts.box) {
+    const box = boundingBox(maskOriginal);
+    if (box) prompts.boxOriginal = box;
+  }
+  if (parts.mask) prompts.maskPrompt = { kind: 'binary', mask: maskOriginal };
+  if (!prompts.pointsOriginal && !prompts.boxOriginal && !prompts.maskPrompt) return null;
+  return prompts;
+}
+
