@@ -37,6 +37,7 @@ export interface RegistrationInput {
   displacement: number;
   nonAffine?: number;
   logJacobianStd?: number;
+  nccEdge?: number;
 }
 
 /** Everything known about one class of one image; any group may be missing (e.g. no SAM in a warp-only run). */
@@ -96,11 +97,13 @@ export interface QualityScoreOptions {
   relativeMidpoint?: number;
   /** Steepness of the logistic (default 2). */
   steepness?: number;
+  /** The folder-relative signals (default RELATIVE_SIGNALS; other lists are for ablations). */
+  relativeSignals?: readonly RelativeSignal[];
 }
 
 type Direction = 'low-bad' | 'high-bad' | 'both-log';
 
-interface RelativeSignal {
+export interface RelativeSignal {
   name: string;
   weight: number;
   direction: Direction;
@@ -111,6 +114,7 @@ interface RelativeSignal {
   minSd: number;
   get(c: ClassSignalsInput, img: ImageSignalsInput): number | undefined;
 }
+
 
 /**
  * Folder-relative signals, their direction and weight. Weights: 1 for each independent kind of evidence; the two
@@ -186,24 +190,22 @@ export function robustStats(values: readonly number[], minSd = 1e-9): { median: 
   return { median: m, sd: Math.max(1.4826 * mad, minSd), n: v.length };
 }
 
+/** E|z| of a standard normal z: subtracted from a two-sided |z| so an ordinary value adds 0 on average. */
+const MEAN_ABS_NORMAL = Math.sqrt(2 / Math.PI);
+
 function zBad(value: number, stats: { median: number; sd: number }, direction: Direction): number {
-  if (direction === 'both-log') return Math.abs(Math.log(Math.max(value, 1e-12)) - stats.median) / stats.sd;
+  if (direction === 'both-log') return Math.abs(Math.log(Math.max(value, 1e-12)) - stats.median) / stats.sd - MEAN_ABS_NORMAL;
   const z = (value - stats.median) / stats.sd;
   return direction === 'low-bad' ? -z : z;
 }
 
 const logistic = (x: number) => 1 / (1 + Math.exp(-x));
 
-/** Scores every image of a run (see the module comment). Output in input order. */
-export function scoreQuality(images: readonly ImageSignalsInput[], opts: QualityScoreOptions = {}): ImageQuality[] {
-  const minN = opts.minImagesForRelative ?? 8;
-  const d0 = opts.relativeMidpoint ?? 1.5;
-  const k = opts.steepness ?? 2;
-  // Folder statistics per (class, signal); 'both-log' signals are summarised in log space.
+/** The folder statistics of each (class, signal): 'both-log' signals are summarised in log space. */
+function folderStats(images: readonly ImageSignalsInput[], classes: readonly number[], signals: readonly RelativeSignal[]) {
   const stats = new Map<string, { median: number; sd: number; n: number }>();
-  const classes = [...new Set(images.flatMap((img) => img.perClass.map((c) => c.cls)))];
   for (const cls of classes) {
-    for (const s of RELATIVE_SIGNALS) {
+    for (const s of signals) {
       const values: number[] = [];
       for (const img of images) {
         const c = img.perClass.find((x) => x.cls === cls);
@@ -216,17 +218,36 @@ export function scoreQuality(images: readonly ImageSignalsInput[], opts: Quality
       stats.set(`${cls}:${s.name}`, robustStats(values, s.minSd));
     }
   }
-  return images.map((img) => {
-    const perClass: ClassQuality[] = img.perClass.map((c) => {
+  return stats;
+}
+
+interface ClassEvidence {
+  /** Weighted mean of the signals' z (robust SDs worse than the folder), NaN without folder statistics. */
+  raw: number;
+  worst: { name: string; z: number } | null;
+  absolute: number;
+  reasons: string[];
+  signals: Record<string, number>;
+}
+
+/** Scores every image of a run (see the module comment). Output in input order. */
+export function scoreQuality(images: readonly ImageSignalsInput[], opts: QualityScoreOptions = {}): ImageQuality[] {
+  const minN = opts.minImagesForRelative ?? 8;
+  const d0 = opts.relativeMidpoint ?? 2;
+  const k = opts.steepness ?? 1.5;
+  const relativeSignals = opts.relativeSignals ?? RELATIVE_SIGNALS;
+  const classes = [...new Set(images.flatMap((img) => img.perClass.map((c) => c.cls)))];
+  const stats = folderStats(images, classes, relativeSignals);
+
+  // Pass 1: each class's evidence.
+  const evidence = images.map((img) =>
+    img.perClass.map((c): ClassEvidence => {
       const signals: Record<string, number> = { area: c.area };
-      const reasons: string[] = [];
-      if (c.area <= 0) {
-        return { cls: c.cls, score: 0, flag: 'check', reasons: ['class missing (empty mask)'], signals, relative: Number.NaN, absolute: Infinity };
-      }
+      for (const [key, v] of Object.entries(c.registration ?? {})) if (typeof v === 'number') signals[key] = v;
       let wSum = 0;
       let zSum = 0;
-      let worst: { name: string; z: number } | null = null;
-      for (const s of RELATIVE_SIGNALS) {
+      let worst: ClassEvidence['worst'] = null;
+      for (const s of relativeSignals) {
         const v = s.get(c, img);
         if (v === undefined || !Number.isFinite(v)) continue;
         signals[s.name] = s.name === 'flowGradL2' ? Math.exp(v) : v;
@@ -237,8 +258,8 @@ export function scoreQuality(images: readonly ImageSignalsInput[], opts: Quality
         zSum += s.weight * z;
         if (!worst || z > worst.z) worst = { name: s.name, z };
       }
-      const relative = wSum > 0 ? zSum / wSum : Number.NaN;
       let absolute = 0;
+      const reasons: string[] = [];
       for (const a of ABSOLUTE_CHECKS) {
         const v = a.get(c);
         if (v === undefined || !Number.isFinite(v)) continue;
@@ -247,10 +268,34 @@ export function scoreQuality(images: readonly ImageSignalsInput[], opts: Quality
         absolute += b;
         if (b >= 0.5) reasons.push(a.reason(v));
       }
+      return { raw: wSum > 0 ? zSum / wSum : Number.NaN, worst, absolute, reasons, signals };
+    }),
+  );
+
+  // Pass 2: the combined evidence D itself in robust SDs of the folder, per class, so the flag means "clearly worse
+  // than this run's typical result for this class" whatever the number and correlation of the signals.
+  const dStats = new Map<number, { median: number; sd: number; n: number }>();
+  for (const cls of classes) {
+    const values: number[] = [];
+    images.forEach((img, i) => img.perClass.forEach((c, j) => c.cls === cls && values.push(evidence[i]![j]!.raw)));
+    dStats.set(cls, robustStats(values, 0.05));
+  }
+
+  return images.map((img, i) => {
+    const perClass: ClassQuality[] = img.perClass.map((c, j) => {
+      const ev = evidence[i]![j]!;
+      if (c.area <= 0) {
+        return { cls: c.cls, score: 0, flag: 'check', reasons: ['class missing (empty mask)'], signals: ev.signals, relative: Number.NaN, absolute: Infinity };
+      }
+      const st = dStats.get(c.cls)!;
+      const relative = Number.isFinite(ev.raw) && st.n >= minN ? (ev.raw - st.median) / st.sd : Number.NaN;
       const relScore = Number.isFinite(relative) ? logistic(-(relative - d0) * k) : logistic(d0 * k);
-      const score = relScore * Math.exp(-absolute);
-      if (Number.isFinite(relative) && relative >= d0 && worst) reasons.unshift(`unusual for this folder (${worst.name} ${worst.z.toFixed(1)} SD worse than typical)`);
-      return { cls: c.cls, score, flag: score < 0.5 ? 'check' : 'ok', reasons, signals, relative, absolute };
+      const score = relScore * Math.exp(-ev.absolute);
+      const reasons = [...ev.reasons];
+      if (Number.isFinite(relative) && relative >= d0 && ev.worst) {
+        reasons.unshift(`unusual for this folder (${ev.worst.name} ${ev.worst.z.toFixed(1)} SD worse than typical)`);
+      }
+      return { cls: c.cls, score, flag: score < 0.5 ? 'check' : 'ok', reasons, signals: ev.signals, relative, absolute: ev.absolute };
     });
     const mean = perClass.length ? perClass.reduce((a, c) => a + c.score, 0) / perClass.length : Number.NaN;
     const worst = perClass.reduce((m, c) => Math.min(m, c.score), Infinity);

@@ -14,6 +14,9 @@ import { WarpModel, type LabelWarpMode } from '../warp/model.js';
 import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
 import type { LossBreakdown } from '../warp/trainer.js';
 import { noProgress, type ProgressCallback } from '../progress.js';
+import { scoreQuality, type ImageSignalsInput } from '../eval/quality-score.js';
+import { spearman, validateQuality, type QualityValidation } from '../eval/quality-validation.js';
+import { imageQualitySignals, qualityContext } from './quality.js';
 import { MedpersamUserError } from '../errors.js';
 
 export interface BenchWarpOptions {
@@ -29,7 +32,22 @@ export interface BenchWarpOptions {
   /** Also score the other label-warp mode from the same flows (reported as `altLabelWarp`). */
   compareLabelWarps?: boolean;
   backend?: TfBackendChoice;
+  /**
+   * Also validate the quality score (default true): every image's ground-truth-free signals (pipeline/quality.ts),
+   * the score over the run, its Spearman correlation with the true Dice and how much of the worst decile the flag
+   * catches. Timed apart (`timings.qualityS`), so the warp timings stay comparable.
+   */
+  quality?: boolean;
+  /** The test-time perturbation signal of the quality score (default true). */
+  qualityPerturbations?: boolean;
   onProgress?: ProgressCallback;
+}
+
+/** How well the ground-truth-free quality score found the bad results of the run (eval/quality-validation.ts). */
+export interface BenchQualityResult {
+  validation: QualityValidation;
+  /** Spearman(class score, class Dice) per class, in `perClass` order. */
+  perClassSpearman: number[];
 }
 
 export interface BenchClassResult {
@@ -50,8 +68,11 @@ export interface BenchWarpResult {
   perClass: BenchClassResult[];
   meanDice: number;
   meanIoU: number;
-  /** Wall seconds: read (decode + normalise + resize), train, warp (flow + full-res label warp + scoring). */
-  timings: { readS: number; trainS: number; warpS: number; totalS: number; secondsPerImage: number; secondsPerEpoch: number };
+  /**
+   * Wall seconds: read (decode + normalise + resize), train, warp (flow + full-res label warp + scoring), the quality
+   * score's signals (re-reading each image, perturbation flows) and scoring; totalS includes all.
+   */
+  timings: { readS: number; trainS: number; warpS: number; qualityS: number; totalS: number; secondsPerImage: number; secondsPerEpoch: number };
   /** CPU seconds (user + system) of this process for the training stage: a load-independent cost measure. */
   trainCpuS: number;
   peakRssMB: number;
@@ -59,7 +80,9 @@ export interface BenchWarpResult {
   altLabelWarp?: { mode: LabelWarpMode; meanDice: number; perClassDice: number[] };
   epochs: number;
   lastEpochLoss: LossBreakdown | null;
-  perImage: { id: string; dice: number[] }[];
+  /** Per image: Dice per class, and the quality score and flag when validated. */
+  perImage: { id: string; dice: number[]; quality?: number; flag?: string }[];
+  quality?: BenchQualityResult;
 }
 
 export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWarpResult> {
@@ -92,10 +115,27 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
   let done = 0;
   const ids = tests.map((t) => t.id);
   const BATCH = 16;
+  const withQuality = opts.quality !== false;
+  const qctx = withQuality
+    ? qualityContext(
+        { image: ref.image.image, label: ref.label },
+        classes,
+        model.resolution,
+        opts.qualityPerturbations === false ? undefined : (works) => model.predictFlowsWork(works),
+      )
+    : null;
+  const signals: ImageSignalsInput[] = [];
+  let qualityMs = 0;
   for (let s = 0; s < ids.length; s += BATCH) {
     for (const f of model.testFlows(ids.slice(s, s + BATCH), BATCH)) {
       const id = f.id;
       const label = model.labelFromFlow(f.flowXyWarp, f.width, f.height, labelWarp);
+      if (qctx) {
+        const tq = performance.now();
+        const image = (await readImage(byId.get(id)!.imagePath)).image;
+        signals.push(imageQualitySignals(qctx, { id, image, flowXyWarp: f.flowXyWarp, label }));
+        qualityMs += performance.now() - tq;
+      }
       const gt = await readLabelMap(byId.get(id)!.maskPath!, { classes: ds.classes });
       if (opts.compareLabelWarps) {
         const alt = diceIoUPerClass(model.labelFromFlow(f.flowXyWarp, f.width, f.height, altMode), gt, classes);
@@ -112,6 +152,23 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
     }
   }
   const t3 = performance.now();
+  let quality: BenchQualityResult | undefined;
+  if (qctx) {
+    const scored = scoreQuality(signals);
+    scored.forEach((q, i) => Object.assign(perImage[i]!, { quality: q.score, flag: q.flag }));
+    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+    quality = {
+      validation: validateQuality(scored.map((q, i) => ({ score: q.score, check: q.flag === 'check', dice: mean(perImage[i]!.dice) }))),
+      perClassSpearman: classes.map((_, k) =>
+        spearman(
+          scored.map((q) => q.perClass[k]!.score),
+          perImage.map((p) => p.dice[k]!),
+        ),
+      ),
+    };
+  }
+  const t4 = performance.now();
+  const qualityS = (qualityMs + (t4 - t3)) / 1000;
   const perClass: BenchClassResult[] = classes.map((c) => ({
     cls: c,
     name: ds.classes?.get(c) ?? `class ${c}`,
@@ -133,9 +190,10 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
     timings: {
       readS: (t1 - t0) / 1000,
       trainS: (t2 - t1) / 1000,
-      warpS: (t3 - t2) / 1000,
-      totalS: (t3 - t0) / 1000,
-      secondsPerImage: (t3 - t0) / 1000 / tests.length,
+      warpS: (t3 - t2 - qualityMs) / 1000,
+      qualityS,
+      totalS: (t4 - t0) / 1000,
+      secondsPerImage: (t3 - t0 - qualityMs) / 1000 / tests.length,
       secondsPerEpoch: train.epochsRun > 0 ? train.seconds / train.epochsRun : 0,
     },
     trainCpuS: (cpuTrain.user + cpuTrain.system) / 1e6,
@@ -150,9 +208,20 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
     epochs: train.epochsRun,
     lastEpochLoss: train.lastEpochLoss,
     perImage,
+    quality,
   };
   model.dispose();
   return result;
+}
+
+/** One line on the quality score against the true Dice. */
+export function qualityLine(q: BenchQualityResult, classNames: readonly string[]): string {
+  const v = q.validation;
+  const f = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
+  return (
+    `quality score: Spearman(score, Dice) ${f(v.spearman)} over ${v.n} images (per class ${q.perClassSpearman.map((x, k) => `${classNames[k]} ${f(x)}`).join(', ')}); ` +
+    `"check" flags ${v.flagged} (${(v.flaggedShare * 100).toFixed(1)}%) and catches ${v.worstDecile.flagged} of the ${v.worstDecile.count} worst by Dice (Dice ≤ ${(v.worstDecile.maxDice * 100).toFixed(1)}%)`
+  );
 }
 
 /** A readable table of a benchmark result (Dice / IoU in %). */
@@ -171,9 +240,10 @@ export function formatWarpBenchTable(r: BenchWarpResult): string {
     `| **mean** | **${pct(r.meanDice)}** | **${pct(r.meanIoU)}** |`,
     '',
     `time: read ${r.timings.readS.toFixed(1)} s, train ${r.timings.trainS.toFixed(1)} s (${r.timings.secondsPerEpoch.toFixed(1)} s/epoch), ` +
-      `train CPU ${r.trainCpuS.toFixed(1)} s, warp+score ${r.timings.warpS.toFixed(1)} s, total ${r.timings.totalS.toFixed(1)} s (${r.timings.secondsPerImage.toFixed(2)} s/image); ` +
-      `peak RSS ${r.peakRssMB.toFixed(0)} MB`,
+      `train CPU ${r.trainCpuS.toFixed(1)} s, warp+score ${r.timings.warpS.toFixed(1)} s, quality ${r.timings.qualityS.toFixed(1)} s, total ${r.timings.totalS.toFixed(1)} s ` +
+      `(${r.timings.secondsPerImage.toFixed(2)} s/image without the quality score); peak RSS ${r.peakRssMB.toFixed(0)} MB`,
   ];
+  if (r.quality) lines.push(qualityLine(r.quality, r.perClass.map((c) => c.name)));
   if (r.altLabelWarp) {
     lines.push(
       `label warp ${r.altLabelWarp.mode} on the same flows: mean Dice ${pct(r.altLabelWarp.meanDice)} ` +

@@ -40,9 +40,9 @@ import { MedpersamUserError } from '../errors.js';
 import { binaryOfClass } from '../image/labels.js';
 import type { ClassNames, LabelMap } from '../image/types.js';
 import { checkReferencePair } from '../io/label-map.js';
-import { renderHtmlReport, toCsv, toJson, type EvaluationSummary } from '../eval/report.js';
-import type { ClassScore } from '../eval/metrics.js';
-import { encodePng8 } from '../io/png.js';
+import { buildSummary, toCsv, toJson, type EvaluationSummary } from '../eval/report.js';
+import { diceIoUPerClass, type ClassScore } from '../eval/metrics.js';
+import type { GreyPictureEncoder } from '../io/report-pictures.js';
 import type { ProgressCallback } from '../progress.js';
 import {
   classPrototype,
@@ -58,13 +58,15 @@ import { promptSetParts } from '../prompts/prompt-set.js';
 import { WarpModel, toWorkingImage, type LabelWarpMode } from '../warp/model.js';
 import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
 import type { CheckpointData } from '../warp/checkpoint.js';
-import { evaluateRun, type PointStats, type RgbPngEncoder, type RoundMetrics } from './evaluate-run.js';
+import { evaluateRun, type PointStats, type RoundMetrics } from './evaluate-run.js';
 import type { OutputSink } from './output-sink.js';
 import { scaleFlow } from './perturb.js';
 import { buildRunRecord, StageTimer, type RunRecord, type RuntimeInfo, type SamModelRecord } from './run-record.js';
 import type { RunStore } from './run-store.js';
 import { overlayMarks, samInputImage, segmentOneImage, type ImageSegmentSettings, type SamModelLike } from './segment-image.js';
 import type { ImageSource, LoadedImage, ReferenceSource } from './sources.js';
+import { qualityContext } from './quality.js';
+import { ReviewCollector, type QualityRecord } from './review.js';
 
 // ---------------------------------------------------------------------------------------------------- options
 
@@ -124,8 +126,16 @@ export interface LoopOptions {
   overlays?: boolean;
   /** Longest side of overlays; default: the image's size with SAM, 1024 in warp-only mode. */
   overlayMaxSize?: number;
-  /** HTML report when ground truth is given (default true). */
+  /**
+   * The review (default true): the quality score of every image (OUT/quality.csv, the run record) and the report
+   * page (OUT/report.html), with Dice / IoU when ground truth is given (pipeline/review.ts).
+   */
   report?: boolean;
+  /**
+   * Test-time perturbation signal of the quality score (default true): 4 more warp-model predictions per image
+   * (eval/quality-tta.ts).
+   */
+  qualityPerturbations?: boolean;
   /** Images warped per tfjs call (default 8; the tests check the result equals WarpModel.warpLabel image by image). */
   warpApplyBatch?: number;
   /** Extra data written into the fingerprint (e.g. the bench's perturbation settings). */
@@ -149,8 +159,8 @@ export interface CoreEnvironment {
   initWarpBackend(): Promise<string>;
   /** Versions and platform for the run record. */
   runtimeInfo(): Promise<RuntimeInfo>;
-  /** PNG encoder for report thumbnails (default: png.ts, pure). */
-  encodeRgbPng?: RgbPngEncoder;
+  /** Encoder of the report's grey pictures (Node: WebP with sharp; default: lossless PNG, png.ts). */
+  encodeGreyPicture?: GreyPictureEncoder;
 }
 
 /** One finished image (final round), as the loop reports it: for a live gallery or later stages. */
@@ -201,7 +211,9 @@ export interface CoreSamResult {
   summary?: EvaluationSummary;
   perRound?: RoundMetrics[];
   pointStats?: PointStats;
-  /** Whether the report went to the sink. */
+  /** The quality review (absent with `report: false`). */
+  quality?: QualityRecord;
+  /** Whether the review (report.html, quality.csv, scores with ground truth) went to the sink. */
   reportWritten: boolean;
   record: RunRecord;
 }
@@ -214,7 +226,14 @@ export interface CoreWarpOnlyResult {
   /** Masks written by this call and masks found already written (skipped). */
   written: string[];
   skipped: string[];
-  timings: { readS: number; trainS: number; warpS: number; totalS: number };
+  /** Wall seconds: read, train, warp (+ masks, overlays and the review's per-image work), the review's scoring and page. */
+  timings: { readS: number; trainS: number; warpS: number; reviewS: number; totalS: number };
+  /** With ground truth: scores of the final masks. */
+  summary?: EvaluationSummary;
+  /** The quality review (absent with `report: false`). */
+  quality?: QualityRecord;
+  /** Whether the review (report.html, quality.csv) went to the sink. */
+  reportWritten: boolean;
   /** The record written to the sink (run.json in Node). */
   record: Record<string, unknown>;
 }
@@ -353,6 +372,21 @@ function loadCheckpointInto(warp: WarpModel, ckpt: CheckpointData | null, code: 
   }
 }
 
+/** The review collector of a run (pipeline/review.ts), its signals from the run's reference and warp model. */
+function newReview(input: CoreRunInput, reference: LoadedReference, model: WarpModel): ReviewCollector {
+  const predictFlows = input.qualityPerturbations === false ? undefined : (works: Float32Array[]) => model.predictFlowsWork(works);
+  const ctx = qualityContext({ image: reference.image.image, label: reference.label }, reference.classesPresent, model.resolution, predictFlows);
+  return new ReviewCollector(ctx, { classNames: input.classes, pictures: { encode: input.environment.encodeGreyPicture } });
+}
+
+/** A ground-truth mask, checked to have the size of the prediction it scores. */
+function checkedGroundTruth(gt: LabelMap, pred: LabelMap, name: string): LabelMap {
+  if (gt.width !== pred.width || gt.height !== pred.height) {
+    throw new MedpersamUserError('SIZE_MISMATCH', `ground truth is ${gt.width}x${gt.height}, the image ${pred.width}x${pred.height}`, { file: name });
+  }
+  return gt;
+}
+
 // ---------------------------------------------------------------------------------------------------- the loop
 
 /** Run Med-PerSAM (with `sam`) or the warp model alone (without) over a set of images (see the module comment). */
@@ -410,7 +444,14 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
     });
     const t2 = performance.now();
 
-    // Warp + write.
+    // Warp + write (+ the review's per-image signals and pictures, while the image is loaded).
+    const review = input.report !== false ? newReview(input, reference, model) : null;
+    const scores = new Map<string, ClassScore[]>();
+    const reviewImage = async (i: number, image: LoadedImage, label: LabelMap, flowXyWarp: Float32Array) => {
+      await review!.add({ id: ids[i]!, image: image.image, label, flowXyWarp });
+      const gt = tests[i]!.groundTruth;
+      if (gt) scores.set(ids[i]!, diceIoUPerClass(label, checkedGroundTruth((await gt.load({ classes: input.classes })).label, label, gt.name), model.classes));
+    };
     const written: string[] = [];
     const skipped: string[] = [];
     const todo: number[] = [];
@@ -422,12 +463,14 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
     let done = skipped.length;
     for (let s = 0; s < todo.length; s += batch) {
       const chunk = todo.slice(s, s + batch);
-      const labels: { i: number; label: LabelMap }[] = [];
-      model.warpTests(chunk.map((i) => ids[i]!), (id, label) => labels.push({ i: ids.indexOf(id), label }), labelWarp);
-      for (const { i, label } of labels) {
+      // Eq. 4, as WarpModel.warpTests: the flows of the chunk, then each label at its image's size.
+      for (const f of model.testFlows(chunk.map((i) => ids[i]!), batch)) {
+        const i = ids.indexOf(f.id);
         const id = ids[i]!;
-        const image = input.overlays !== false || input.onImage ? await tests[i]!.load() : null;
+        const label = model.labelFromFlow(f.flowXyWarp, f.width, f.height, labelWarp);
+        const image = input.overlays !== false || input.onImage || review ? await tests[i]!.load() : null;
         if (input.overlays !== false) await sink.writeOverlay(id, image!.image, label, { maxSize: input.overlayMaxSize ?? 1024 });
+        if (review) await reviewImage(i, image!, label, f.flowXyWarp);
         // The mask last: its presence marks the image as done on a rerun.
         await sink.writeMask(id, label);
         written.push(id);
@@ -435,8 +478,43 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
         progress({ stage: 'warp-apply', done: ++done, total: ids.length, message: id });
       }
     }
+    // Images finished by an earlier session: the review recomputes their labels from the same model.
+    if (review && skipped.length > 0) {
+      const again = ids.map((_, i) => i).filter((i) => skipped.includes(ids[i]!));
+      for (let s = 0; s < again.length; s += batch) {
+        for (const f of model.testFlows(again.slice(s, s + batch).map((i) => ids[i]!), batch)) {
+          const i = ids.indexOf(f.id);
+          await reviewImage(i, await tests[i]!.load(), model.labelFromFlow(f.flowXyWarp, f.width, f.height, labelWarp), f.flowXyWarp);
+          progress({ stage: 'review', done: s + 1, total: again.length, message: f.id });
+        }
+      }
+    }
     const t3 = performance.now();
-    const timings = { readS: (t1 - t0) / 1000, trainS: (t2 - t1) / 1000, warpS: (t3 - t2) / 1000, totalS: (t3 - t0) / 1000 };
+    const summary = scores.size > 0 ? buildSummary(ids.filter((id) => scores.has(id)).map((id) => ({ id, scores: scores.get(id)! })), { classes: model.classes, classNames: input.classes }) : undefined;
+    let quality: QualityRecord | undefined;
+    if (review) {
+      const n = settings.network;
+      const done = review.finish({
+        title: 'medpersam segment (warping model alone)',
+        details: [`reference: ${input.reference.image.name}`],
+        settings: [
+          ['mode', 'warp only (no SAM)'],
+          ['warping model', `${n.arch}, ${n.resolution} px, ${settings.schedule.initialEpochs} epochs, lr ${settings.schedule.learningRate}`],
+          ['label warp', labelWarp],
+          ['backend', backend],
+        ],
+        timingsS: [
+          ['read', (t1 - t0) / 1000],
+          ['train', (t2 - t1) / 1000],
+          ['warp, write, review signals', (t3 - t2) / 1000],
+        ],
+        scores,
+      });
+      await sink.writeReport({ html: done.html, qualityCsv: done.qualityCsv, ...(summary ? { csv: toCsv(summary), json: toJson(summary) } : {}) });
+      quality = done.record;
+    }
+    const t4 = performance.now();
+    const timings = { readS: (t1 - t0) / 1000, trainS: (t2 - t1) / 1000, warpS: (t3 - t2) / 1000, reviewS: (t4 - t3) / 1000, totalS: (t4 - t0) / 1000 };
     const record = runInfo('complete', {
       finishedAt: new Date().toISOString(),
       timings,
@@ -445,9 +523,11 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
       masksWritten: written.length,
       masksSkipped: skipped.length,
       classes: model.classes,
+      ...(summary ? { results: { meanDice: summary.meanDice, meanIoU: summary.meanIoU } } : {}),
+      ...(quality ? { quality } : {}),
     });
     await sink.writeRunRecord(record);
-    return { mode: 'warp-only', backend, settings, classes: reference.classesPresent, written, skipped, timings, record };
+    return { mode: 'warp-only', backend, settings, classes: reference.classesPresent, written, skipped, timings, summary, quality, reportWritten: review !== null, record };
   } finally {
     model.dispose();
   }
@@ -496,6 +576,7 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
       extra: input.fingerprintExtra ?? null,
     };
     const { resumed } = await store.open(fingerprint);
+    let review: ReviewCollector | null = null;
 
     // ---- warp model: reference + every test image (kept as R×R working copies only)
     const backend = await timer.time('warp-init', () => input.environment.initWarpBackend());
@@ -622,6 +703,36 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
           }
         }
       }
+
+      // ---- the review's per-image signals and pictures, while the final warp model is loaded (its flows made the
+      // final mask prompts; the PerSAM baseline has no warp model, so no registration signals)
+      if (input.report !== false) {
+        review = newReview(input, reference, warp);
+        const final = r.retrainRounds;
+        for (let s = 0; s < tests.length; s += r.warpApplyBatch) {
+          abortCheck();
+          const chunk = tests.slice(s, s + r.warpApplyBatch);
+          const flows = r.method === 'persam' ? null : timer.time('review', () => warp.testFlows(chunk.map((t) => t.id), r.warpApplyBatch));
+          for (let j = 0; j < chunk.length; j++) {
+            const t = chunk[j]!;
+            const res = await timer.time('state-io', () => store.readRoundResult(final, t.id));
+            const prev = final > 0 ? await timer.time('state-io', () => store.readRoundResult(final - 1, t.id)) : null;
+            if (!res) throw new MedpersamUserError('BAD_RUN_STATE', `final result of ${t.id} is missing`, { file: store.location });
+            const read = await timer.time('read', () => t.load());
+            await timer.timeAsync('review', () =>
+              review!.add({
+                id: t.id,
+                image: read.image,
+                label: res.label,
+                flowXyWarp: flows?.[j]!.flowXyWarp,
+                sam: { warped: res.warped, classes: res.record.classes, previous: prev?.label },
+                marks: res.record.classes.map((c) => ({ cls: c.cls, points: c.points, box: c.box })),
+              }),
+            );
+            progress({ stage: 'review', done: s + j + 1, total: tests.length, message: t.id });
+          }
+        }
+      }
     } finally {
       warp.dispose();
     }
@@ -640,48 +751,45 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
       images.push({ id: t.id, prompts: res.record.classes.map((c) => ({ cls: c.cls, points: c.points, box: c.box })) });
     }
 
-    // ---- evaluation
+    // ---- evaluation (with ground truth) and the review (every run)
     let summary: EvaluationSummary | undefined;
     let perRound: RoundMetrics[] | undefined;
     let pointStats: PointStats | undefined;
-    let reportWritten = false;
     if (tests.some((t) => t.groundTruth)) {
-      const wantReport = input.report ?? true;
-      const encode: RgbPngEncoder =
-        input.environment.encodeRgbPng ?? (async (p) => encodePng8({ width: p.width, height: p.height, channels: 3, data: p.rgb }));
       const ev = await timer.timeAsync('eval', () =>
-        evaluateRun(
-          tests,
-          images,
-          store,
-          classes,
-          {
-            retrainRounds: r.retrainRounds,
-            promptWorkingSize: r.promptWorkingSize,
-            classNames: input.classes,
-            thumbnailPng: writeOverlays && wantReport ? encode : undefined,
-          },
-          progress,
-        ),
+        evaluateRun(tests, images, store, classes, { retrainRounds: r.retrainRounds, promptWorkingSize: r.promptWorkingSize, classNames: input.classes }, progress),
       );
       summary = ev.summary;
       perRound = ev.perRound;
       pointStats = ev.pointStats;
-      if (wantReport) {
-        const html = renderHtmlReport(summary, {
-          title: 'medpersam segment (Med-PerSAM)',
-          thumbnails: ev.thumbnails,
-          details: [
-            `reference: ${input.reference.image.name}`,
-            `SAM: ${sam.record.requested ?? sam.record.decoderPath}`,
-            `rounds ${r.retrainRounds}, refinements ${r.refinements}, prompts ${r.promptSet}, points ${r.pointStrategy}`,
-            ...(pointStats ? [`point accuracy +${(pointStats.positive * 100).toFixed(1)}% / -${(pointStats.negative * 100).toFixed(1)}%`] : []),
-          ],
-        });
-        await timer.time('outputs', () => sink.writeReport({ html, csv: toCsv(summary!), json: toJson(summary!) }));
-        reportWritten = true;
-      }
     }
+    let quality: QualityRecord | undefined;
+    if (review) {
+      const scores = new Map(images.filter((i) => i.scores).map((i) => [i.id, i.scores!] as const));
+      const totals = timer.totals();
+      const done = timer.time('review', () =>
+        review!.finish({
+          title: r.method === 'persam' ? 'medpersam segment (PerSAM baseline)' : 'medpersam segment (Med-PerSAM)',
+          details: [`reference: ${input.reference.image.name}`],
+          settings: [
+            ['SAM', sam.record.requested ?? sam.record.decoderPath],
+            ['method', r.method],
+            ['rounds, refinements', `${r.retrainRounds}, ${r.refinements}`],
+            ['prompts, points', `${r.promptSet}, ${r.pointStrategy}`],
+            ['warping model', `${r.warpSettings.network.arch}, ${r.warpSettings.network.resolution} px, ${r.warpSettings.schedule.initialEpochs} epochs`],
+            ['backend', backend],
+            ...(pointStats ? ([['point accuracy', `+${(pointStats.positive * 100).toFixed(1)}% / -${(pointStats.negative * 100).toFixed(1)}%`]] as [string, string][]) : []),
+          ],
+          timingsS: Object.entries(totals).map(([k, ms]) => [k, ms / 1000] as const),
+          scores,
+        }),
+      );
+      await timer.time('outputs', () =>
+        sink.writeReport({ html: done.html, qualityCsv: done.qualityCsv, ...(summary ? { csv: toCsv(summary), json: toJson(summary) } : {}) }),
+      );
+      quality = done.record;
+    }
+    const reportWritten = review !== null;
 
     const statsNow = sam.model.stats();
     const record = buildRunRecord({
@@ -705,10 +813,11 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
         imageRoundsReused: counters.imagesReused,
       },
       results: summary ? { meanDice: summary.meanDice, meanIoU: summary.meanIoU, perRound, pointStats } : undefined,
+      quality,
       runtime: await input.environment.runtimeInfo(),
     });
     await sink.writeRunRecord(record);
-    return { mode: 'med-persam', classes, images, summary, perRound, pointStats, reportWritten, record };
+    return { mode: 'med-persam', classes, images, summary, perRound, pointStats, quality, reportWritten, record };
   } finally {
     await sam.release?.();
   }

@@ -59,8 +59,11 @@ export interface ImageQualityInput {
   id: string;
   /** The target image (any size, grey or RGB). */
   image: FloatImage;
-  /** The flow of the model that made the (final) mask prompt, xyWarp, R×R×2. */
-  flowXyWarp: Float32Array;
+  /**
+   * The flow of the model that made the (final) mask prompt, xyWarp, R×R×2. Absent when no warping model made the
+   * prompt (the PerSAM baseline): the registration and perturbation signals are then left out.
+   */
+  flowXyWarp?: Float32Array;
   /** The final label map (original size). */
   label: LabelMap;
   /** With SAM: the final round's mask prompt (warped label), its per-class record and the previous round's label. */
@@ -74,17 +77,19 @@ const SHAPE_MAX = 256;
 export function imageQualitySignals(ctx: QualityContext, input: ImageQualityInput): ImageSignalsInput {
   const R = ctx.size;
   const fixedWork = toWorkingImage(input.image, R);
-  const warpedReferenceWork = warpPlaneBilinear(ctx.referenceWork, R, R, input.flowXyWarp, R, R);
   const labelWork = resizeLabelNearest(input.label, R, R);
-  const reg = warpSignals({ fixedWork, warpedReferenceWork, flowXyWarp: input.flowXyWarp, size: R, labelWork, classes: ctx.classes });
+  const flow = input.flowXyWarp;
+  const reg = flow
+    ? warpSignals({ fixedWork, warpedReferenceWork: warpPlaneBilinear(ctx.referenceWork, R, R, flow, R, R), flowXyWarp: flow, size: R, labelWork, classes: ctx.classes })
+    : undefined;
   const app = appearanceSignals({ targetWork: fixedWork, referenceWork: ctx.referenceWork, size: R, labelWork, referenceLabelWork: ctx.referenceLabelWork, classes: ctx.classes });
-  const agreement = ctx.predictFlows ? perturbationSignals(ctx, fixedWork, input.flowXyWarp) : undefined;
+  const agreement = flow && ctx.predictFlows ? perturbationSignals(ctx, fixedWork, flow) : undefined;
   const { width, height } = input.label;
   const scale = Math.min(1, SHAPE_MAX / Math.max(width, height));
   const shapeLabel = scale < 1 ? resizeLabelNearest(input.label, Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale))) : input.label;
   const perClass: ClassSignalsInput[] = ctx.classes.map((cls) => {
     const shape = maskShapeSignals(shapeLabel, cls);
-    const r = reg.perClass.get(cls);
+    const r = reg?.perClass.get(cls);
     const samRecord = input.sam?.classes.find((c) => c.cls === cls);
     return {
       cls,
@@ -101,7 +106,7 @@ export function imageQualitySignals(ctx: QualityContext, input: ImageQualityInpu
           : undefined,
     };
   });
-  return { id: input.id, registration: reg.global, perClass };
+  return { id: input.id, registration: reg?.global, perClass };
 }
 
 /**

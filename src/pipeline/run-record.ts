@@ -119,6 +119,8 @@ export interface RunRecord {
   breakdown: { totalMs: number; warpMs: number; onnxRuntimeMs: number; otherMs: number };
   counters: RunCounters;
   results?: unknown;
+  /** The quality review: counts and every image's quality score and flag (pipeline/review.ts QualityRecord). */
+  quality?: unknown;
 }
 
 export interface BuildRunRecordInput {
@@ -132,6 +134,7 @@ export interface BuildRunRecordInput {
   timingsMs: Record<string, number>;
   counters: RunCounters;
   results?: unknown;
+  quality?: unknown;
   runtime: RuntimeInfo;
 }
 
@@ -167,5 +170,6 @@ export function buildRunRecord(input: BuildRunRecordInput): RunRecord {
     breakdown: timeBreakdown(input.timingsMs, input.counters),
     counters: input.counters,
     results: input.results,
+    ...(input.quality !== undefined ? { quality: input.quality } : {}),
   };
 }

@@ -38,6 +38,8 @@ export interface BenchCommandOptions extends WarpCliOptions, SamCliOptions {
   reference?: string;
   perturb?: boolean;
   compareLabelWarps?: boolean;
+  /** commander's negation of --no-quality. */
+  quality?: boolean;
   json?: boolean;
 }
 
@@ -54,6 +56,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
     .option('--reference <id>', 'reference image id (default: the first image alphabetically; SAM only)')
     .option('--perturb', 'Appendix D test-time perturbations of the test images (SAM only)')
     .option('--compare-label-warps', 'also score the other label-warp mode on the same flows (--sam none only)')
+    .option('--no-quality', 'skip the validation of the quality score against the true Dice (--sam none only)')
     .option('--json', 'print the result as JSON instead of the table');
   addWarpOptions(command);
   addSamOptions(command);
@@ -86,6 +89,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
             ...(opts.labelWarp !== undefined ? { labelWarp: opts.labelWarp } : {}),
             ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
             compareLabelWarps: opts.compareLabelWarps === true,
+            quality: opts.quality !== false,
             onProgress: progress.onProgress,
           });
         } finally {
