@@ -1,30 +1,29 @@
 /**
  * The quality score without ground truth (issue 10): per image and class a number in [0, 1] (1 = looks right) and a
- * flag, `ok` or `check`, from the signals of src/eval/quality-signals.ts and quality-tta.ts.
+ * flag, `ok` or `check`, from the signals of src/eval/quality-signals.ts and quality-tta.ts (README, "Quality
+ * score", has the table of signals and the validation).
  *
- * Two kinds of evidence, each turned into "badness" in robust standard deviations:
+ * Two kinds of evidence:
  *
  *  1. Relative — how this result compares with the other results of the same run (the folder is the only sample of
- *     "what a normal result looks like" for this kind of scan). For each signal s of RELATIVE_SIGNALS and each class,
- *     over the images of the run: z = (median − s) / (1.4826 · MAD) for a signal where low is bad (the sign flipped
- *     where high is bad; |z| of log s for the area, where both directions are bad). The class's relative badness
- *     D is the weighted mean of its z's, so for ordinary images it ranks them continuously. Used only when the run
- *     has at least `minImagesForRelative` images (default 8); below that only the absolute evidence counts.
+ *     "what a normal result looks like" for this kind of scan). For each signal of RELATIVE_SIGNALS and each class,
+ *     over the images of the run: z = (median − s) / (1.4826 · MAD) where low is bad (the sign flipped where high is
+ *     bad; |z| − E|z| of log s for the area, where both directions are bad). The class's evidence is the mean of its
+ *     z's; D is that mean in robust SDs of the run's means for the class, so D = 2 reads "clearly worse than this
+ *     run's typical result", whatever the number and the correlation of the signals. Used only with at least
+ *     `minImagesForRelative` images (default 8); below that only the absolute evidence counts.
  *
  *  2. Absolute — failures no folder statistic may excuse (when most of a folder failed, the median is a failure
- *     too): a folding warp (share of folded pixels in the class band), a predicted boundary that finds no edge or the
- *     reversed edge compared with the reference's own mask (contrast ratio), a fragmented or empty mask, and SAM's
- *     own doubts (predicted IoU, disagreement with its mask prompt, change between the last two rounds). Each
- *     gives A ≥ 0 (0 when the signal is in its normal range, 1 at the stated "bad" level, growing linearly).
+ *     too): ABSOLUTE_CHECKS, each giving 0 in its normal range, 1 at its "bad" level and growing linearly beyond;
+ *     A is their sum.
  *
- * Class score = σ(−(D − D0)·k) · exp(−A), with σ the logistic function, D0 = 1.5 and k = 2: a class with ordinary
- * signals (D ≈ 0, A = 0) scores ≈ 0.95; one 1.5 robust SDs worse than the folder, or at one absolute "bad" level,
- * scores ≈ 0.5. An empty class scores 0. Image score = the mean of its class scores, lowered to the worst class
- * where that is below 0.5 (a mask with one failed class needs checking even if the others are fine).
- * Flag: `check` when the score is below 0.5, else `ok` (per class and per image).
+ * Class score = σ(−k·(D − D0)) · exp(−A), σ the logistic function, D0 = 2, k = 1.5: a class with the run's typical
+ * evidence (D = 0, A = 0) scores σ(3) ≈ 0.95; at D = 2 or at one absolute "bad" level about 0.5. An empty class
+ * scores 0. Image score = the mean of its class scores, or its worst class's when that is below 0.5 (a mask with one
+ * failed class needs checking even if the others are fine). Flag: `check` when the score is below 0.5.
  *
- * The constants are set from what the signals mean (robust SDs, physical thresholds), not fitted to a data set;
- * bench/quality.ts validates them on JSRT subsets and on stress sets (README, "Quality score").
+ * The constants come from what the signals mean (robust SDs, physical thresholds), not from a fit to a data set;
+ * bench/quality-signals.ts + bench/quality.ts validate them on JSRT, its subsets and stress sets.
  */
 
 import { csvField, num } from './report.js';
@@ -99,6 +98,8 @@ export interface QualityScoreOptions {
   steepness?: number;
   /** The folder-relative signals (default RELATIVE_SIGNALS; other lists are for ablations). */
   relativeSignals?: readonly RelativeSignal[];
+  /** Class names for the reasons (default "class <k>"). */
+  classNames?: ReadonlyMap<number, string>;
 }
 
 type Direction = 'low-bad' | 'high-bad' | 'both-log';
@@ -117,15 +118,17 @@ export interface RelativeSignal {
 
 
 /**
- * Folder-relative signals, their direction and weight. Weights: 1 for each independent kind of evidence; the two
- * registration-similarity views share one weight (they measure the same thing).
+ * Folder-relative signals, their direction and weight (1 each: one kind of evidence each). The registration terms
+ * are those of Eq. 1, taken locally: the NCC on the class boundary (where a misplaced mask differs from the image)
+ * and the spread of the log Jacobian in the class band (a local view of the regulariser), plus the global
+ * regulariser; then the model's stability under small input perturbations, the class area, and SAM's own signals.
  */
 export const RELATIVE_SIGNALS: readonly RelativeSignal[] = [
-  { name: 'ncc', weight: 1, direction: 'low-bad', minSd: 0.01, get: (c) => c.registration?.ncc },
+  { name: 'nccEdge', weight: 1, direction: 'low-bad', minSd: 0.01, get: (c) => c.registration?.nccEdge },
+  { name: 'logJacobianStd', weight: 1, direction: 'high-bad', minSd: 0.01, get: (c) => c.registration?.logJacobianStd },
   { name: 'flowGradL2', weight: 1, direction: 'high-bad', minSd: 0.05, get: (_c, img) => logOf(img.registration?.flowGradL2) },
-  { name: 'area', weight: 1, direction: 'both-log', minSd: 0.05, get: (c) => c.area },
-  { name: 'contrastRatio', weight: 1, direction: 'low-bad', minSd: 0.05, get: (c) => c.contrastRatio },
   { name: 'perturbationAgreement', weight: 1, direction: 'low-bad', minSd: 0.005, get: (c) => c.perturbationAgreement },
+  { name: 'area', weight: 1, direction: 'both-log', minSd: 0.05, get: (c) => c.area },
   { name: 'predictedIoU', weight: 1, direction: 'low-bad', minSd: 0.01, get: (c) => c.sam?.predictedIoU },
   { name: 'promptAgreement', weight: 1, direction: 'low-bad', minSd: 0.01, get: (c) => c.sam?.promptAgreement },
   { name: 'roundAgreement', weight: 1, direction: 'low-bad', minSd: 0.005, get: (c) => c.sam?.roundAgreement },
@@ -300,7 +303,8 @@ export function scoreQuality(images: readonly ImageSignalsInput[], opts: Quality
     const mean = perClass.length ? perClass.reduce((a, c) => a + c.score, 0) / perClass.length : Number.NaN;
     const worst = perClass.reduce((m, c) => Math.min(m, c.score), Infinity);
     const score = worst < 0.5 ? Math.min(mean, worst) : mean;
-    const reasons = perClass.filter((c) => c.flag === 'check').flatMap((c) => c.reasons.map((r) => `class ${c.cls}: ${r}`));
+    const name = (cls: number) => opts.classNames?.get(cls) ?? `class ${cls}`;
+    const reasons = perClass.filter((c) => c.flag === 'check').flatMap((c) => c.reasons.map((r) => `${name(c.cls)}: ${r}`));
     const signals: Record<string, number> = {};
     if (img.registration) {
       for (const [key, v] of Object.entries(img.registration)) if (typeof v === 'number') signals[key] = v;

@@ -103,7 +103,7 @@ export class ReviewCollector {
 
   /** Scores the run and renders quality.csv, the page and the run-record summary. */
   finish(opts: FinishReviewOptions): ReviewResult {
-    const quality = scoreQuality(this.entries.map((e) => e.signals), this.opts.quality);
+    const quality = scoreQuality(this.entries.map((e) => e.signals), { classNames: this.opts.classNames, ...this.opts.quality });
     const meanOf = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : Number.NaN);
     const record: QualityRecord = {
       method: 'medpersam-quality',

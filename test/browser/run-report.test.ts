@@ -2,7 +2,7 @@
  * report.html in a real browser (headless Chromium): a 250-image report opened from a file loads nothing but
  * itself, its pictures render, sorting, filtering and the enlarged view work, and it opens in under 3 s.
  *
- * The pictures are real encodings (io/report-pictures: 512 px WebP + palette PNG overlay) of phantoms with a little
+ * The pictures are real encodings (io/report-pictures: 512 px WebP as `segment` writes them + indexed PNG overlay) of phantoms with a little
  * noise: about 8 KB each, 1.6× a JSRT chest X-ray's, so the page is heavier than a JSRT report of the same size.
  */
 import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
@@ -14,6 +14,7 @@ import type { ImageQuality } from '../../src/eval/quality-score.js';
 import { generatePhantom } from '../../src/image/phantom.js';
 import { classColor } from '../../src/io/overlay.js';
 import { reportPictures } from '../../src/io/report-pictures.js';
+import { sharpWebpGreyEncoder } from '../../src/io/report-pictures-node.js';
 import { describeWithChromium, launchChromium, trackRequests, type LaunchedChromium } from '../fixtures/chromium.js';
 
 const N = 250;
@@ -41,7 +42,7 @@ describeWithChromium('report.html in headless Chromium', () => {
     const pics = [];
     for (let p = 0; p < DISTINCT; p++) {
       const ph = generatePhantom({ seed: 3, patient: p, width: 512, noise: 2 });
-      pics.push({ ...(await reportPictures(ph.image, ph.label)), label: ph.label });
+      pics.push({ ...(await reportPictures(ph.image, ph.label, { encode: sharpWebpGreyEncoder })), label: ph.label });
     }
     const images: RunReportImage[] = [];
     // Shuffled input order: the page must sort it.
