@@ -2,8 +2,9 @@
  * Validates the quality score (src/eval/quality-score.ts, as `segment` computes it) on signal files written by
  * bench/quality-signals.ts: per file, Spearman(score, Dice) over the images, the worst decile by Dice caught by the
  * `check` flag and the share flagged, and the failed registrations (Dice < 0.7 and < 0.5) caught. Usage:
- *   npx tsx bench/quality.ts bench/results/quality-signals-*.json [--ablate] [--md FILE]
+ *   npx tsx bench/quality.ts bench/results/quality-signals-*.json [--ablate] [--perturbations] [--md FILE]
  * --ablate adds one row per relative signal left out (what each signal adds), and one with the absolute checks only.
+ * The test-time perturbation signal is left out unless --perturbations (`segment` computes it only when asked).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -45,6 +46,7 @@ const lines = [
 ];
 for (const path of files) {
   const file = JSON.parse(readFileSync(path, 'utf8')) as SignalFile;
+  if (!flag('perturbations')) for (const i of file.images) for (const c of i.signals.perClass) delete c.perturbationAgreement;
   const name = basename(path).replace(/^quality-signals-/, '').replace(/\.json$/, '');
   lines.push(row(name, 'score', file, {}));
   if (flag('ablate')) {

@@ -193,6 +193,14 @@ export function robustStats(values: readonly number[], minSd = 1e-9): { median: 
   return { median: m, sd: Math.max(1.4826 * mad, minSd), n: v.length };
 }
 
+/**
+ * Smallest robust SD of the combined evidence D used to express it in the folder's units: D is a mean of z-scores,
+ * so its natural scale is 1/√k (independent signals) to 1 (identical ones); in a folder where every result is alike
+ * its spread can be tiny, and dividing by it would turn noise into "2 SDs worse". With this floor the evidence is
+ * amplified at most 2×: a flag needs the signals to be, on average, at least 1 robust SD worse than typical.
+ */
+const D_MIN_SD = 0.5;
+
 /** E|z| of a standard normal z: subtracted from a two-sided |z| so an ordinary value adds 0 on average. */
 const MEAN_ABS_NORMAL = Math.sqrt(2 / Math.PI);
 
@@ -281,7 +289,7 @@ export function scoreQuality(images: readonly ImageSignalsInput[], opts: Quality
   for (const cls of classes) {
     const values: number[] = [];
     images.forEach((img, i) => img.perClass.forEach((c, j) => c.cls === cls && values.push(evidence[i]![j]!.raw)));
-    dStats.set(cls, robustStats(values, 0.05));
+    dStats.set(cls, robustStats(values, D_MIN_SD));
   }
 
   return images.map((img, i) => {

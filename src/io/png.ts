@@ -268,12 +268,9 @@ function filterRow(cur: Uint8Array, prev: Uint8Array | null, bpp: number, out: U
 export function encodePngIndexed(width: number, height: number, indices: Uint8Array, palette: readonly (readonly [number, number, number, number])[]): Uint8Array {
   if (indices.length !== width * height) throw new Error(`encodePngIndexed: ${indices.length} indices do not match ${width}x${height}`);
   if (palette.length < 1 || palette.length > 256) throw new Error(`encodePngIndexed: palette needs 1..256 entries, got ${palette.length}`);
+  // Filter type 0 on every row: the PNG specification's advice for palette images (indices are not magnitudes).
   const filtered = new Uint8Array(height * (width + 1));
-  for (let y = 0; y < height; y++) {
-    const cur = indices.subarray(y * width, (y + 1) * width);
-    const prev = y > 0 ? indices.subarray((y - 1) * width, y * width) : null;
-    filterRow(cur, prev, 1, filtered, y * (width + 1));
-  }
+  for (let y = 0; y < height; y++) filtered.set(indices.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
   const ihdr = new Uint8Array(13);
   const v = new DataView(ihdr.buffer);
   v.setUint32(0, width);

@@ -38,7 +38,7 @@ export interface BenchWarpOptions {
    * catches. Timed apart (`timings.qualityS`), so the warp timings stay comparable.
    */
   quality?: boolean;
-  /** The test-time perturbation signal of the quality score (default true). */
+  /** The test-time perturbation signal of the quality score (default false, as `segment`). */
   qualityPerturbations?: boolean;
   onProgress?: ProgressCallback;
 }
@@ -121,7 +121,7 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
         { image: ref.image.image, label: ref.label },
         classes,
         model.resolution,
-        opts.qualityPerturbations === false ? undefined : (works) => model.predictFlowsWork(works),
+        opts.qualityPerturbations === true ? (works) => model.predictFlowsWork(works) : undefined,
       )
     : null;
   const signals: ImageSignalsInput[] = [];
@@ -133,7 +133,7 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
       if (qctx) {
         const tq = performance.now();
         const image = (await readImage(byId.get(id)!.imagePath)).image;
-        signals.push(imageQualitySignals(qctx, { id, image, flowXyWarp: f.flowXyWarp, label }));
+        signals.push(imageQualitySignals(qctx, { id, image, flowXyWarp: f.flowXyWarp, label, fixedWork: model.testWorkingImage(id) }));
         qualityMs += performance.now() - tq;
       }
       const gt = await readLabelMap(byId.get(id)!.maskPath!, { classes: ds.classes });

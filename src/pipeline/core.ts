@@ -55,14 +55,14 @@ import {
   type SmoothMaskOptions,
 } from '../prompts/index.js';
 import { promptSetParts } from '../prompts/prompt-set.js';
-import { WarpModel, toWorkingImage, type LabelWarpMode } from '../warp/model.js';
+import { WarpModel, type LabelWarpMode } from '../warp/model.js';
 import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
 import type { CheckpointData } from '../warp/checkpoint.js';
 import { evaluateRun, type PointStats, type RoundMetrics } from './evaluate-run.js';
 import type { OutputSink } from './output-sink.js';
 import { scaleFlow } from './perturb.js';
 import { buildRunRecord, StageTimer, type RunRecord, type RuntimeInfo, type SamModelRecord } from './run-record.js';
-import type { RunStore } from './run-store.js';
+import type { ImageRoundRecord, RunStore } from './run-store.js';
 import { overlayMarks, samInputImage, segmentOneImage, type ImageSegmentSettings, type SamModelLike } from './segment-image.js';
 import type { ImageSource, LoadedImage, ReferenceSource } from './sources.js';
 import { qualityContext } from './quality.js';
@@ -132,8 +132,9 @@ export interface LoopOptions {
    */
   report?: boolean;
   /**
-   * Test-time perturbation signal of the quality score (default true): 4 more warp-model predictions per image
-   * (eval/quality-tta.ts).
+   * Test-time perturbation signal of the quality score (default false): 4 more warp-model predictions per image
+   * (eval/quality-tta.ts). Off by default: it costs about 3× the rest of the review (measured on JSRT: ~310 ms of
+   * CPU per image against ~110 ms) for a small gain in ranking on JSRT and a small loss on rotated scans.
    */
   qualityPerturbations?: boolean;
   /** Images warped per tfjs call (default 8; the tests check the result equals WarpModel.warpLabel image by image). */
@@ -374,7 +375,7 @@ function loadCheckpointInto(warp: WarpModel, ckpt: CheckpointData | null, code: 
 
 /** The review collector of a run (pipeline/review.ts), its signals from the run's reference and warp model. */
 function newReview(input: CoreRunInput, reference: LoadedReference, model: WarpModel): ReviewCollector {
-  const predictFlows = input.qualityPerturbations === false ? undefined : (works: Float32Array[]) => model.predictFlowsWork(works);
+  const predictFlows = input.qualityPerturbations === true ? (works: Float32Array[]) => model.predictFlowsWork(works) : undefined;
   const ctx = qualityContext({ image: reference.image.image, label: reference.label }, reference.classesPresent, model.resolution, predictFlows);
   return new ReviewCollector(ctx, { classNames: input.classes, pictures: { encode: input.environment.encodeGreyPicture } });
 }
@@ -448,7 +449,7 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
     const review = input.report !== false ? newReview(input, reference, model) : null;
     const scores = new Map<string, ClassScore[]>();
     const reviewImage = async (i: number, image: LoadedImage, label: LabelMap, flowXyWarp: Float32Array) => {
-      await review!.add({ id: ids[i]!, image: image.image, label, flowXyWarp });
+      await review!.add({ id: ids[i]!, image: image.image, label, flowXyWarp, fixedWork: model.testWorkingImage(ids[i]!) });
       const gt = tests[i]!.groundTruth;
       if (gt) scores.set(ids[i]!, diceIoUPerClass(label, checkedGroundTruth((await gt.load({ classes: input.classes })).label, label, gt.name), model.classes));
     };
@@ -609,6 +610,24 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
         await timer.time('checkpoint', () => store.saveCheckpoint(c));
       };
 
+      // The review collects each final image as it is segmented (the final warp model made its mask prompt).
+      if (input.report !== false) review = newReview(input, reference, warp);
+      const reviewSam = async (t: ImageSource, read: LoadedImage, label: LabelMap, warpedLabel: LabelMap, record: ImageRoundRecord, flowXyWarp: Float32Array | undefined) => {
+        const final = r.retrainRounds;
+        const prev = final > 0 ? await timer.time('state-io', () => store.readRoundResult(final - 1, t.id)) : null;
+        await timer.timeAsync('review', () =>
+          review!.add({
+            id: t.id,
+            image: read.image,
+            label,
+            flowXyWarp,
+            fixedWork: flowXyWarp ? warp.testWorkingImage(t.id) : undefined,
+            sam: { warped: warpedLabel, classes: record.classes, previous: prev?.label },
+            marks: record.classes.map((c) => ({ cls: c.cls, points: c.points, box: c.box })),
+          }),
+        );
+      };
+
       for (let round = 0; round <= r.retrainRounds; round++) {
         abortCheck();
         const phase = phaseName(round);
@@ -666,20 +685,14 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
           const chunk = pending.slice(s, s + r.warpApplyBatch);
           const reads: LoadedImage[] = [];
           for (const t of chunk) reads.push(await timer.time('read', () => t.load()));
-          // Eq. 4 (+ Fig. 6 flow scaling): mask prompts for the chunk.
+          // Eq. 4 (+ Fig. 6 flow scaling): mask prompts for the chunk, and the flows that made them (for the review).
+          let promptFlows: Float32Array[] | null = null;
           const warped = timer.time('warp-apply', () => {
             if (r.method === 'persam') return reads.map((rd) => ({ width: rd.image.width, height: rd.image.height, data: new Uint8Array(rd.image.width * rd.image.height) }));
-            if (alpha === 1) {
-              // The model's own working copies (no second normalisation of the image).
-              const labels: LabelMap[] = [];
-              warp.warpTests(chunk.map((t) => t.id), (_id, label) => labels.push(label), r.labelMode, r.warpApplyBatch);
-              return labels;
-            }
-            const flows = warp.predictFlowsWork(
-              reads.map((rd) => toWorkingImage(rd.image, warp.resolution)),
-              r.warpApplyBatch,
-            );
-            return flows.map((f, j) => warp.labelFromFlow(scaleFlow(f, alpha), reads[j]!.image.width, reads[j]!.image.height, r.labelMode));
+            // The model's own working copies (no second normalisation of the image); as WarpModel.warpTests.
+            const flows = warp.testFlows(chunk.map((t) => t.id), r.warpApplyBatch).map((f) => (alpha === 1 ? f.flowXyWarp : scaleFlow(f.flowXyWarp, alpha)));
+            promptFlows = flows;
+            return flows.map((f, j) => warp.labelFromFlow(f, reads[j]!.image.width, reads[j]!.image.height, r.labelMode));
           });
           for (let j = 0; j < chunk.length; j++) {
             abortCheck();
@@ -694,6 +707,7 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
             }
             if (input.saveRounds) await timer.time('outputs', () => sink.writeRoundMask(round, t.id, out.label));
             await timer.time('state-io', () => store.writeRoundResult(out.record, out.label, warped[j]!));
+            if (isFinal && review) await reviewSam(t, read, out.label, warped[j]!, out.record, (promptFlows as Float32Array[] | null)?.[j]);
             if (isFinal && input.onImage) {
               await input.onImage({ id: t.id, label: out.label, image: read, prompts: out.record.classes.map((c) => ({ cls: c.cls, points: c.points, box: c.box })) });
             }
@@ -704,32 +718,24 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
         }
       }
 
-      // ---- the review's per-image signals and pictures, while the final warp model is loaded (its flows made the
-      // final mask prompts; the PerSAM baseline has no warp model, so no registration signals)
-      if (input.report !== false) {
-        review = newReview(input, reference, warp);
+      // ---- the review of final images segmented by an earlier session (the same final warp model, from the
+      // checkpoint; the PerSAM baseline has no warp model, so no registration signals)
+      if (review) {
         const final = r.retrainRounds;
-        for (let s = 0; s < tests.length; s += r.warpApplyBatch) {
+        const left = tests.filter((t) => !review!.has(t.id));
+        for (let s = 0; s < left.length; s += r.warpApplyBatch) {
           abortCheck();
-          const chunk = tests.slice(s, s + r.warpApplyBatch);
+          const chunk = left.slice(s, s + r.warpApplyBatch);
           const flows = r.method === 'persam' ? null : timer.time('review', () => warp.testFlows(chunk.map((t) => t.id), r.warpApplyBatch));
           for (let j = 0; j < chunk.length; j++) {
             const t = chunk[j]!;
             const res = await timer.time('state-io', () => store.readRoundResult(final, t.id));
-            const prev = final > 0 ? await timer.time('state-io', () => store.readRoundResult(final - 1, t.id)) : null;
             if (!res) throw new MedpersamUserError('BAD_RUN_STATE', `final result of ${t.id} is missing`, { file: store.location });
             const read = await timer.time('read', () => t.load());
-            await timer.timeAsync('review', () =>
-              review!.add({
-                id: t.id,
-                image: read.image,
-                label: res.label,
-                flowXyWarp: flows?.[j]!.flowXyWarp,
-                sam: { warped: res.warped, classes: res.record.classes, previous: prev?.label },
-                marks: res.record.classes.map((c) => ({ cls: c.cls, points: c.points, box: c.box })),
-              }),
-            );
-            progress({ stage: 'review', done: s + j + 1, total: tests.length, message: t.id });
+            const alpha = flowScaleFor(final, r);
+            const flow = flows?.[j]!.flowXyWarp;
+            await reviewSam(t, read, res.label, res.warped, res.record, flow && alpha !== 1 ? scaleFlow(flow, alpha) : flow);
+            progress({ stage: 'review', done: s + j + 1, total: left.length, message: t.id });
           }
         }
       }

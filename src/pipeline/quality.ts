@@ -66,6 +66,8 @@ export interface ImageQualityInput {
   flowXyWarp?: Float32Array;
   /** The final label map (original size). */
   label: LabelMap;
+  /** The image's working copy when the caller has it (WarpModel.testWorkingImage); computed from `image` otherwise. */
+  fixedWork?: Float32Array;
   /** With SAM: the final round's mask prompt (warped label), its per-class record and the previous round's label. */
   sam?: { warped: LabelMap; classes: readonly SamClassOutcome[]; previous?: LabelMap };
 }
@@ -76,7 +78,7 @@ const SHAPE_MAX = 256;
 /** Every signal of one image (see the module comment). */
 export function imageQualitySignals(ctx: QualityContext, input: ImageQualityInput): ImageSignalsInput {
   const R = ctx.size;
-  const fixedWork = toWorkingImage(input.image, R);
+  const fixedWork = input.fixedWork ?? toWorkingImage(input.image, R);
   const labelWork = resizeLabelNearest(input.label, R, R);
   const flow = input.flowXyWarp;
   const reg = flow

@@ -75,6 +75,7 @@ export function classAreas(label: LabelMap, classes: readonly number[]): { cls: 
 
 export class ReviewCollector {
   private readonly entries: Entry[] = [];
+  private readonly ids = new Set<string>();
 
   constructor(
     private readonly ctx: QualityContext,
@@ -85,10 +86,17 @@ export class ReviewCollector {
     return this.entries.length;
   }
 
+  /** Whether an image was added. */
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
   /** One finished image: its signals and card pictures. */
   async add(input: ReviewImage & { image: FloatImage }): Promise<void> {
     const signals = imageQualitySignals(this.ctx, input);
     const pics = this.opts.pictures === false ? undefined : await reportPictures(input.image, input.label, this.opts.pictures ?? {});
+    if (this.ids.has(input.id)) throw new Error(`review: image ${input.id} added twice`);
+    this.ids.add(input.id);
     this.entries.push({
       id: input.id,
       width: input.label.width,

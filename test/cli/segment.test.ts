@@ -177,7 +177,7 @@ describe('medpersam segment with SAM', () => {
     expect(io.out()).toContain(`segmented 3 images with SAM (${join(samDir, 'encoder.onnx')} + ${join(samDir, 'decoder.onnx')})`);
     expect(io.out()).toContain(`  report:   ${join(out, 'report.html')}`);
     expect(io.out()).toMatch(/per round \(SAM \/ warped mask prompts, mean Dice\): 0: \d+\.\d% \/ \d+\.\d%, 1: /);
-    expect(io.out()).toMatch(/time: total \d+\.\d s = warp model/);
+    expect(io.out()).toMatch(/time: total (\d+ min )?\d+(\.\d)? s = warp model/);
   }, 120_000);
 
   it('without --sam, a missing default model fails with how to get it and the --sam none hint', async () => {

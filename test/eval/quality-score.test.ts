@@ -10,7 +10,7 @@ function cls(c: number, k: number, over: Partial<ClassSignalsInput> = {}): Class
     components: 1,
     largestShare: 1,
     referenceArea: 0.1,
-    registration: { ssim: 0.6 + 0.02 * wobble, ncc: 0.5 + 0.02 * wobble, folding: 0, displacement: 0.03 },
+    registration: { ssim: 0.6 + 0.02 * wobble, ncc: 0.5 + 0.02 * wobble, nccEdge: 0.45 + 0.02 * wobble, logJacobianStd: 0.1 + 0.01 * wobble, folding: 0, displacement: 0.03 },
     contrastRatio: 1 + 0.1 * wobble,
     perturbationAgreement: 0.96 + 0.005 * wobble,
     ...over,
@@ -43,7 +43,11 @@ describe('robust statistics', () => {
 describe('scoreQuality', () => {
   it('a folder of ordinary results is ok with high scores; the one clearly worse registration is flagged', () => {
     const images = Array.from({ length: 30 }, (_, k) => image(k));
-    images[7] = image(7, { registration: { ssim: 0.3, ncc: 0.2, folding: 0, displacement: 0.03 }, perturbationAgreement: 0.8, contrastRatio: 0.7 });
+    images[7] = image(7, {
+      registration: { ssim: 0.3, ncc: 0.2, nccEdge: 0.2, logJacobianStd: 0.2, folding: 0, displacement: 0.03 },
+      perturbationAgreement: 0.8,
+      contrastRatio: 0.7,
+    });
     const q = scoreQuality(images);
     expect(q.map((x) => x.id)).toEqual(images.map((x) => x.id));
     expect(q[7]!.flag).toBe('check');
@@ -63,7 +67,7 @@ describe('scoreQuality', () => {
 
   it('the image score follows the worst class once that class is flagged', () => {
     const images = Array.from({ length: 20 }, (_, k) => image(k));
-    images[3] = image(3, { registration: { ssim: 0.6, ncc: 0.5, folding: 0.05, displacement: 0.03 } }, 2);
+    images[3] = image(3, { registration: { ssim: 0.6, ncc: 0.5, nccEdge: 0.45, logJacobianStd: 0.1, folding: 0.05, displacement: 0.03 } }, 2);
     const q = scoreQuality(images);
     expect(q[3]!.perClass[1]!.flag).toBe('check');
     expect(q[3]!.score).toBe(q[3]!.perClass[1]!.score);
