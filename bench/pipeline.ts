@@ -2,7 +2,7 @@
  * Med-PerSAM pipeline benchmark (paper protocol: reference = first image alphabetically). Usage:
  *   npx tsx bench/pipeline.ts [--dataset DIR] [--sam DIR|gen:echo-mask|gen:fill-box|gen:discs] [--out DIR]
  *        [--rounds N] [--refinements N] [--prompt-set P|B|P+B|P+B+M] [--points subregions|candidate-region|persam-topk]
- *        [--limit N] [--preset cpu|paper] [--epochs N] [--retrain-epochs N] [--res N] [--flow-scale X]
+ *        [--limit N] [--preset cpu|paper] [--steps N | --epochs N] [--retrain-steps N | --retrain-epochs N] [--res N] [--flow-scale X]
  *        [--perturb] [--threads N] [--tag NAME] [--phantoms N --size PX]
  * `gen:<behaviour>` writes a generated SAM model (test/fixtures/sam-models.ts) into OUT/sam-model first: the SAM
  * stage then measures the pipeline's own overhead around ONNX Runtime, not SAM's quality.
@@ -42,6 +42,8 @@ const overrides: WarpSettingsOverrides = { network: {}, loss: {}, schedule: {} }
 if (num('res')) overrides.network!.resolution = num('res')!;
 if (num('epochs') !== undefined) overrides.schedule!.initialEpochs = num('epochs')!;
 if (num('retrain-epochs') !== undefined) overrides.schedule!.retrainEpochs = num('retrain-epochs')!;
+if (num('steps') !== undefined) overrides.schedule!.initialSteps = num('steps')!;
+if (num('retrain-steps') !== undefined) overrides.schedule!.retrainSteps = num('retrain-steps')!;
 
 let lastPrint = 0;
 const t0 = performance.now();
@@ -51,7 +53,7 @@ const result = await runSamBenchmark(
     outDir,
     sam,
     samLoad: { cacheDir: join(outDir, 'embeddings'), threads: num('threads') },
-    warp: { preset: (value('preset') as 'cpu' | 'paper' | undefined) ?? 'cpu', overrides },
+    warp: { preset: (value('preset') as 'cpu' | 'paper' | undefined) ?? 'cpu', overrides, ...(num('threads') !== undefined ? { threads: num('threads') } : {}) },
     retrainRounds: num('rounds'),
     refinements: num('refinements'),
     promptSet: value('prompt-set') as 'P+B+M' | undefined,

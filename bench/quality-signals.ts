@@ -2,7 +2,7 @@
  * Collects the ground-truth-free quality signals of a warp-only run (src/pipeline/quality.ts, exactly what
  * `segment` computes) together with the true Dice of every test image, to study and validate the quality score
  * (bench/quality.ts scores these files). Usage:
- *   npx tsx bench/quality-signals.ts [--dataset DIR] [--limit N] [--epochs N] [--stress EVERY] [--no-tta] [--tag NAME]
+ *   npx tsx bench/quality-signals.ts [--dataset DIR] [--limit N] [--steps N | --epochs N] [--stress EVERY] [--no-tta] [--tag NAME]
  * --stress EVERY: every EVERY-th test image (and its ground truth) is transformed (bench/stress.ts: rot90, flip-v,
  * invert, zoom, rot180, shift, in turn) to provoke failed registrations.
  * The trained model is cached in bench/results/quality-cache/ (keyed by settings and test set), so a second run
@@ -19,7 +19,8 @@ import { diceIoUPerClass } from '../src/eval/metrics.js';
 import { imageQualitySignals, qualityContext } from '../src/pipeline/quality.js';
 import { initTf } from '../src/warp/backend.js';
 import { WarpModel } from '../src/warp/model.js';
-import { resolveWarpSettings } from '../src/warp/presets.js';
+import { resolveWarpSettings, type WarpSettingsOverrides } from '../src/warp/presets.js';
+import { phaseBudget } from '../src/warp/schedule.js';
 import { STRESS_KINDS, stressImage, stressLabel, type StressKind } from './stress.js';
 import { benchArgs } from './args.js';
 
@@ -29,7 +30,9 @@ const stressEvery = num('stress');
 const tag = value('tag') ?? 'run';
 
 const backend = await initTf({ backend: 'auto' });
-const settings = resolveWarpSettings('cpu', num('epochs') !== undefined ? { schedule: { initialEpochs: num('epochs')! } } : {});
+const budgetOverride: WarpSettingsOverrides =
+  num('steps') !== undefined ? { schedule: { initialSteps: num('steps')! } } : num('epochs') !== undefined ? { schedule: { initialEpochs: num('epochs')! } } : {};
+const settings = resolveWarpSettings('cpu', budgetOverride);
 const R = settings.network.resolution;
 const ds = await discoverDataset(datasetDir);
 const tests = ds.tests.filter((t) => t.maskPath).slice(0, num('limit') ?? ds.tests.length);
@@ -56,8 +59,8 @@ const ckpt = await loadCheckpointFile(ckptPath);
 if (ckpt) model.loadCheckpoint(ckpt);
 const t0 = performance.now();
 let last = 0;
-await model.train('initial', settings.schedule.initialEpochs, {
-  onEpochEnd: (c) => saveCheckpointFile(ckptPath, c),
+await model.train('initial', phaseBudget(settings.schedule, 'initial'), {
+  onCheckpoint: (c) => saveCheckpointFile(ckptPath, c),
   onProgress: (e) => {
     if (Date.now() - last > 20_000) {
       last = Date.now();
@@ -68,7 +71,7 @@ await model.train('initial', settings.schedule.initialEpochs, {
 const trainS = (performance.now() - t0) / 1000;
 
 const classes = model.classes;
-const ctx = qualityContext({ image: ref.image.image, label: ref.label }, classes, R, flag('no-tta') ? undefined : (works) => model.predictFlowsWork(works));
+const ctx = qualityContext({ image: ref.image.image, label: ref.label, work: model.preprocessor.referenceWork }, classes, R, flag('no-tta') ? undefined : (works) => model.predictFlowsWork(works));
 const images = [];
 const t1 = performance.now();
 for (let s = 0; s < tests.length; s += 16) {
@@ -79,9 +82,9 @@ for (let s = 0; s < tests.length; s += 16) {
     const image = await readTest(i);
     const gtRead = await readLabelMap(tests[i]!.maskPath!, { classes: ds.classes });
     const gt = kind ? stressLabel(gtRead, kind) : gtRead;
-    const label = model.labelFromFlow(f.flowXyWarp, f.width, f.height, 'nearest');
+    const label = model.labelForTest(f.id, f.flowXyWarp, 'nearest');
     const dice = diceIoUPerClass(label, gt, classes).map((c) => c.dice);
-    images.push({ id: f.id, stress: kind, dice, signals: imageQualitySignals(ctx, { id: f.id, image, flowXyWarp: f.flowXyWarp, label }) });
+    images.push({ id: f.id, stress: kind, dice, signals: imageQualitySignals(ctx, { id: f.id, image, flowXyWarp: f.flowXyWarp, label, fixedWork: model.testWorkingImage(f.id), frame: model.testFrame(f.id) }) });
   }
   process.stderr.write(`[signals] ${Math.min(s + 16, tests.length)}/${tests.length}\n`);
 }

@@ -7,3 +7,6 @@ export * from './components.js';
 export * from './labels.js';
 export * from './phantom.js';
 export * from './random.js';
+export * from './affine.js';
+export * from './colour.js';
+export * from './padding.js';

@@ -158,5 +158,12 @@ export function formatSamBenchmark(r: SamBenchmarkResult): string {
       .map(([k, v]) => `${k} ${s(v)}`)
       .join(', ')}`,
   ];
+  const a = r.counters.encodeAhead;
+  if (a) {
+    lines.push(
+      `encoder during warp training: ${a.images} images, encoder ${s(a.encoderRunMs)} in ${s(a.wallMs)}; waited ${s(a.waitMs)} after training ` +
+        `(${pct(a.wallMs > 0 ? Math.max(0, a.wallMs - a.waitMs) / a.wallMs : 0)} hidden)`,
+    );
+  }
   return lines.join('\n');
 }

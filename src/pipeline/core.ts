@@ -22,7 +22,7 @@
  * Warp-only mode (no `sam`): the initial warp model alone; the warped reference label is the answer (Eq. 4).
  * Its finished images are the masks already in the sink; it keeps no per-round results.
  *
- * Resumable: the run store holds the fingerprint, the epoch checkpoint and every (round, image) result; starting
+ * Resumable: the run store holds the fingerprint, the warp checkpoint (every 25 steps) and every (round, image) result; starting
  * again with the same store continues where an interruption stopped.
  *
  * Choices where the paper is silent (or its numbers did not survive in our copy), all options:
@@ -55,18 +55,34 @@ import {
   type SmoothMaskOptions,
 } from '../prompts/index.js';
 import { promptSetParts } from '../prompts/prompt-set.js';
-import { WarpModel, type LabelWarpMode } from '../warp/model.js';
+import type { WarpModel, LabelWarpMode } from '../warp/model.js';
 import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
 import type { CheckpointData } from '../warp/checkpoint.js';
+import type { LocalStageOptions, LocalWarpStage } from '../warp/roi-stage.js';
+import { buildLocalStage, planLocalStage, resolveRoiOptions } from './roi-run.js';
 import { evaluateRun, type PointStats, type RoundMetrics } from './evaluate-run.js';
 import type { OutputSink } from './output-sink.js';
 import { scaleFlow } from './perturb.js';
-import { buildRunRecord, StageTimer, type RunRecord, type RuntimeInfo, type SamModelRecord } from './run-record.js';
+import { buildRunRecord, StageTimer, type RunCounters, type RunRecord, type RuntimeInfo, type SamModelRecord } from './run-record.js';
+import { encodeAhead, type EncodeAheadItem, type EncodeAheadModel } from '../sam/encode-ahead.js';
 import type { ImageRoundRecord, RunStore } from './run-store.js';
 import { overlayMarks, samInputImage, segmentOneImage, type ImageSegmentSettings, type SamModelLike } from './segment-image.js';
 import type { ImageSource, LoadedImage, ReferenceSource } from './sources.js';
 import { qualityContext } from './quality.js';
 import { ReviewCollector, type QualityRecord } from './review.js';
+import { describeBudget, phaseBudget } from '../warp/schedule.js';
+import { TrainingAborted } from '../warp/model.js';
+import {
+  openWarpStage,
+  phaseRecord,
+  toSavedModel,
+  warpStageRecord,
+  type PhaseRecord,
+  type SavedModelInput,
+  type WarpStage,
+  type WarpStageRecord,
+  type WarpThreadsEnvironment,
+} from './warp-stage.js';
 
 // ---------------------------------------------------------------------------------------------------- options
 
@@ -76,6 +92,19 @@ export interface WarpStageSettings {
   overrides?: WarpSettingsOverrides;
   /** How the reference label is warped (default 'nearest'). */
   labelMode?: LabelWarpMode;
+  /**
+   * Threads that train and apply the warp model: this one + workers from the environment (default: the
+   * environment's, every core in Node). Data-parallel shards (src/warp/parallel): results are bit-identical for a
+   * given seed and thread count and agree across thread counts to float rounding; a run resumes exactly with the
+   * same count. Recorded in the run record, not in the fingerprint.
+   */
+  threads?: number;
+  /**
+   * The region-of-interest stage for small or thin objects (src/warp/roi-stage.ts, roi-run.ts): `trigger.mode`
+   * 'auto' (default: by object size), 'force' or 'off'; `costRatio` (the crop models' training compute as a share of
+   * the global phase's, default 0.75). In the fingerprint.
+   */
+  roi?: LocalStageOptions;
 }
 
 /** The method's options: what changes the result (no paths, no environment). */
@@ -141,6 +170,17 @@ export interface LoopOptions {
   warpApplyBatch?: number;
   /** Extra data written into the fingerprint (e.g. the bench's perturbation settings). */
   fingerprintExtra?: Record<string, unknown>;
+  /**
+   * A trained warp model to use instead of training one (saved by an earlier run: src/warp/saved-model.ts). Its
+   * settings replace `warp.preset` / `warp.overrides` (giving those too is an error); with SAM there are no
+   * retraining rounds (they would train it). Its reference must be this run's (checked by content).
+   */
+  warpModel?: SavedModelInput;
+  /**
+   * Segment the images that can be read and skip the others (listed in the run record), instead of stopping with
+   * one error that lists every unreadable image (the default; nothing is trained or written then).
+   */
+  skipUnreadable?: boolean;
   /** Stop at the next image / batch; the run resumes when started again. */
   signal?: AbortSignal;
 }
@@ -155,7 +195,7 @@ export interface LoadedSam {
 }
 
 /** What the core needs from the environment it runs in (the adapter at the edge decides). */
-export interface CoreEnvironment {
+export interface CoreEnvironment extends WarpThreadsEnvironment {
   /** Initialise tfjs for the warp model (Node: wasm / tfjs-node; browser: WebGPU → WebGL → wasm); its name. */
   initWarpBackend(): Promise<string>;
   /** Versions and platform for the run record. */
@@ -217,6 +257,8 @@ export interface CoreSamResult {
   /** Whether the review (report.html, quality.csv, scores with ground truth) went to the sink. */
   reportWritten: boolean;
   record: RunRecord;
+  /** Threads, phases trained, the saved model used, unreadable images skipped. */
+  warp: WarpStageRecord;
 }
 
 export interface CoreWarpOnlyResult {
@@ -227,8 +269,11 @@ export interface CoreWarpOnlyResult {
   /** Masks written by this call and masks found already written (skipped). */
   written: string[];
   skipped: string[];
-  /** Wall seconds: read, train, warp (+ masks, overlays and the review's per-image work), the review's scoring and page. */
-  timings: { readS: number; trainS: number; warpS: number; reviewS: number; totalS: number };
+  /**
+   * Wall seconds: read, global training, the region-of-interest stage (0 when it did not run), warp + write (+ the
+   * review's per-image signals and pictures), the review's scoring and page.
+   */
+  timings: { readS: number; trainS: number; roiS: number; warpS: number; reviewS: number; totalS: number };
   /** With ground truth: scores of the final masks. */
   summary?: EvaluationSummary;
   /** The quality review (absent with `report: false`). */
@@ -237,6 +282,8 @@ export interface CoreWarpOnlyResult {
   reportWritten: boolean;
   /** The record written to the sink (run.json in Node). */
   record: Record<string, unknown>;
+  /** Threads, phases trained, the saved model used, unreadable images skipped. */
+  warp: WarpStageRecord;
 }
 
 export type CoreResult = CoreSamResult | CoreWarpOnlyResult;
@@ -283,6 +330,14 @@ interface Resolved extends ImageSegmentSettings {
 }
 
 function warpSettingsOf(opts: LoopOptions): WarpSettings {
+  if (opts.warpModel) {
+    const given = Object.keys(opts.warp?.overrides ?? {}).filter((k) => Object.keys((opts.warp!.overrides as Record<string, object>)[k] ?? {}).length > 0);
+    if (opts.warp?.preset !== undefined || given.length > 0) {
+      throw new MedpersamUserError('INVALID_OPTION', 'the warp model\'s settings come from the saved model; leave out the warp preset and overrides', { file: opts.warpModel.name });
+    }
+    // A copy: the loop writes retrainRounds into it.
+    return structuredClone(opts.warpModel.model.settings);
+  }
   try {
     return resolveWarpSettings(opts.warp?.preset ?? DEFAULTS.warpPreset, opts.warp?.overrides ?? {});
   } catch (err) {
@@ -293,7 +348,10 @@ function warpSettingsOf(opts: LoopOptions): WarpSettings {
 function resolveOptions(opts: LoopOptions): Resolved {
   const method = opts.method ?? 'med-persam';
   if (method !== 'med-persam' && method !== 'persam') throw new MedpersamUserError('INVALID_OPTION', `unknown method "${String(method)}" (med-persam, persam)`);
-  const retrainRounds = method === 'persam' ? 0 : (opts.retrainRounds ?? DEFAULTS.retrainRounds);
+  if (opts.warpModel && (opts.retrainRounds ?? 0) > 0) {
+    throw new MedpersamUserError('INVALID_OPTION', 'retraining rounds would train the saved warp model; with a saved model the rounds are 0', { file: opts.warpModel.name });
+  }
+  const retrainRounds = method === 'persam' || opts.warpModel ? 0 : (opts.retrainRounds ?? DEFAULTS.retrainRounds);
   const refinements = opts.refinements ?? DEFAULTS.refinements;
   checkCount('retrainRounds', retrainRounds, 0);
   checkCount('refinements', refinements, 0);
@@ -373,11 +431,28 @@ function loadCheckpointInto(warp: WarpModel, ckpt: CheckpointData | null, code: 
   }
 }
 
-/** The review collector of a run (pipeline/review.ts), its signals from the run's reference and warp model. */
+/**
+ * The review collector of a run (pipeline/review.ts), its signals from the run's reference and warp model (the
+ * reference's working copy as the model preprocessed it).
+ */
 function newReview(input: CoreRunInput, reference: LoadedReference, model: WarpModel): ReviewCollector {
   const predictFlows = input.qualityPerturbations === true ? (works: Float32Array[]) => model.predictFlowsWork(works) : undefined;
-  const ctx = qualityContext({ image: reference.image.image, label: reference.label }, reference.classesPresent, model.resolution, predictFlows);
+  const ctx = qualityContext(
+    { image: reference.image.image, label: reference.label, work: model.preprocessor.referenceWork },
+    reference.classesPresent,
+    model.resolution,
+    predictFlows,
+  );
   return new ReviewCollector(ctx, { classNames: input.classes, pictures: { encode: input.environment.encodeGreyPicture } });
+}
+
+/**
+ * The working flow the review's registration signals see for a mask prompt warped with Fig. 6's α: the flow scaled
+ * by α. Exact for a plain-resize frame; for an aligned frame α also scales the alignment (WarpModel.labelForTest),
+ * which lies outside the working grid, so the signals then describe the scaled flow within the aligned frame.
+ */
+function reviewFlow(flowXyWarp: Float32Array, alpha: number): Float32Array {
+  return alpha === 1 ? flowXyWarp : scaleFlow(flowXyWarp, alpha);
 }
 
 /** A ground-truth mask, checked to have the size of the prediction it scores. */
@@ -399,59 +474,85 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
   const t0 = performance.now();
   const settings = warpSettingsOf(input);
   const labelWarp = input.warp?.labelMode ?? DEFAULTS.labelMode;
+  const roiOptions = resolveRoiOptions(input.warp?.roi);
   const { store, sink } = input;
+  const saved = input.warpModel;
 
-  // Inputs first: bad input fails before anything is written.
+  // Inputs first: bad input fails before anything is written; every test image is read (all unreadable ones
+  // are listed together) before the run's identity is fixed.
   const reference = await loadReference(input.reference, input.classes);
   const tests = await listTests(input);
-  const ids = tests.map((t) => t.id);
-  // The run identity: anything that changes the trained model or the masks (the inputs by content).
-  const runKey = {
-    settings,
-    labelWarp,
-    reference: { image: reference.image.contentId, mask: reference.maskContentId },
-    images: ids,
-    ...(input.fingerprintExtra ? { extra: input.fingerprintExtra } : {}),
-  };
-  await store.open(runKey);
   const backend = await input.environment.initWarpBackend();
-  const runInfo = (status: string, extra: Record<string, unknown> = {}) => ({
-    kind: WARP_ONLY_KIND,
-    status,
-    medpersamVersion: WARP_ONLY_VERSION,
-    tfjsVersion: tf.version.tfjs,
-    node: typeof process !== 'undefined' ? process.version : undefined,
-    backend,
-    runKey,
-    ...extra,
+  const stage = await openWarpStage({
+    settings,
+    reference,
+    tests,
+    saved,
+    threads: input.warp?.threads,
+    environment: input.environment,
+    skipUnreadable: input.skipUnreadable,
+    progress,
   });
-  await sink.writeRunRecord(runInfo('running', { startedAt: new Date().toISOString() }));
-
-  // Read: keep only working-resolution copies.
-  const model = new WarpModel(settings, { image: reference.image.image, label: reference.label });
+  const model = stage.model;
+  let roi: LocalWarpStage | null = null;
   try {
-    for (let i = 0; i < tests.length; i++) {
-      model.addTest(ids[i]!, (await tests[i]!.load()).image);
-      progress({ stage: 'read', done: i + 1, total: tests.length, message: ids[i] });
-    }
+    const ids = stage.readable.map((t) => t.id);
+    // The run identity: anything that changes the trained model or the masks (the inputs by content).
+    const runKey = {
+      settings,
+      labelWarp,
+      reference: { image: reference.image.contentId, mask: reference.maskContentId },
+      images: ids,
+      ...(stage.unreadable.length > 0 ? { unreadable: stage.unreadable.map((u) => u.id) } : {}),
+      ...(saved ? { warpModel: saved.id } : {}),
+      roi: roiOptions,
+      ...(input.fingerprintExtra ? { extra: input.fingerprintExtra } : {}),
+    };
+    await store.open(runKey);
+    const runInfo = (status: string, extra: Record<string, unknown> = {}) => ({
+      kind: WARP_ONLY_KIND,
+      status,
+      medpersamVersion: WARP_ONLY_VERSION,
+      tfjsVersion: tf.version.tfjs,
+      node: typeof process !== 'undefined' ? process.version : undefined,
+      backend,
+      runKey,
+      ...extra,
+    });
+    await sink.writeRunRecord(runInfo('running', { startedAt: new Date().toISOString(), threads: stage.threads }));
     const t1 = performance.now();
 
-    // Train (resumable).
-    loadCheckpointInto(model, await store.loadCheckpoint(), 'SETTINGS_MISMATCH', store.checkpointLocation);
-    const train = await model.train('initial', settings.schedule.initialEpochs, {
-      onProgress: progress,
-      signal: input.signal,
-      onEpochEnd: (c) => store.saveCheckpoint(c),
-    });
+    // Train (resumable), then keep the trained model for reuse.
+    const phases: PhaseRecord[] = [];
+    if (!saved) {
+      loadCheckpointInto(model, await store.loadCheckpoint(), 'SETTINGS_MISMATCH', store.checkpointLocation);
+      const budget = phaseBudget(settings.schedule, 'initial');
+      let train;
+      try {
+        train = await model.train('initial', budget, {
+          onProgress: progress,
+          signal: input.signal,
+          onCheckpoint: (c) => store.saveCheckpoint(c),
+        });
+      } catch (err) {
+        if (err instanceof TrainingAborted) {
+          throw new MedpersamUserError('ABORTED', 'run interrupted; start it again with the same output folder to resume', { file: sink.location, cause: err });
+        }
+        throw err;
+      }
+      phases.push(phaseRecord(train, budget));
+      await sink.writeWarpModel?.(await toSavedModel(model, { ...reference, name: input.reference.image.name }, WARP_ONLY_VERSION));
+    }
     const t2 = performance.now();
 
-    // Warp + write (+ the review's per-image signals and pictures, while the image is loaded).
+    // The review (every run): each image's quality signals and card pictures are taken while it is loaded.
     const review = input.report !== false ? newReview(input, reference, model) : null;
     const scores = new Map<string, ClassScore[]>();
     const reviewImage = async (i: number, image: LoadedImage, label: LabelMap, flowXyWarp: Float32Array) => {
-      await review!.add({ id: ids[i]!, image: image.image, label, flowXyWarp, fixedWork: model.testWorkingImage(ids[i]!) });
-      const gt = tests[i]!.groundTruth;
-      if (gt) scores.set(ids[i]!, diceIoUPerClass(label, checkedGroundTruth((await gt.load({ classes: input.classes })).label, label, gt.name), model.classes));
+      const id = ids[i]!;
+      await review!.add({ id, image: image.image, label, flowXyWarp, fixedWork: model.testWorkingImage(id), frame: model.testFrame(id) });
+      const gt = stage.readable[i]!.groundTruth;
+      if (gt) scores.set(id, diceIoUPerClass(label, checkedGroundTruth((await gt.load({ classes: input.classes })).label, label, gt.name), model.classes));
     };
     const written: string[] = [];
     const skipped: string[] = [];
@@ -460,18 +561,46 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
       if (await sink.hasMask(ids[i]!)) skipped.push(ids[i]!);
       else todo.push(i);
     }
+    // The region-of-interest stage: only when the reference has small or thin objects (and masks are left to write,
+    // or the review must recompute masks an earlier session wrote: the crop models then resume from their final
+    // checkpoints and do not train). With a saved global model its crop models still train (their budget follows the
+    // global phase's).
+    const roiPlan = planLocalStage(settings, { image: reference.image.image, label: reference.label }, roiOptions);
+    if (roiPlan.active && (todo.length > 0 || (review !== null && skipped.length > 0))) {
+      roi = await buildLocalStage({
+        settings,
+        reference: { image: reference.image.image, label: reference.label },
+        options: roiOptions,
+        global: model,
+        tests: stage.readable,
+        store,
+        round: 0,
+        globalSteps: model.phaseSteps(phaseBudget(settings.schedule, 'initial')),
+        progress,
+        signal: input.signal,
+      });
+    }
+    const t2b = performance.now();
+
+    // Warp + write (+ the review's per-image work).
     const batch = input.warpApplyBatch ?? 8;
     let done = skipped.length;
     for (let s = 0; s < todo.length; s += batch) {
       const chunk = todo.slice(s, s + batch);
-      // Eq. 4, as WarpModel.warpTests: the flows of the chunk, then each label at its image's size.
-      for (const f of model.testFlows(chunk.map((i) => ids[i]!), batch)) {
-        const i = ids.indexOf(f.id);
+      const chunkIds = chunk.map((i) => ids[i]!);
+      // Eq. 4: the global flows of the chunk, then each label at its image's size through its working frame (as
+      // WarpModel.warpTestsParallel); with the region-of-interest stage, global ∘ local. The review's registration
+      // signals use the global flow (computed once more for them when the stage made the label).
+      const flows = roi && !review ? [] : await model.testFlowsParallel(chunkIds, batch);
+      const flowOf = new Map(flows.map((f) => [f.id, f.flowXyWarp] as const));
+      const labels: { i: number; label: LabelMap }[] = [];
+      if (roi) roi.warpTests(chunkIds, (id, label) => labels.push({ i: ids.indexOf(id), label }), labelWarp, batch);
+      else for (const f of flows) labels.push({ i: ids.indexOf(f.id), label: model.labelForTest(f.id, f.flowXyWarp, labelWarp) });
+      for (const { i, label } of labels) {
         const id = ids[i]!;
-        const label = model.labelFromFlow(f.flowXyWarp, f.width, f.height, labelWarp);
-        const image = input.overlays !== false || input.onImage || review ? await tests[i]!.load() : null;
+        const image = input.overlays !== false || input.onImage || review ? await stage.readable[i]!.load() : null;
         if (input.overlays !== false) await sink.writeOverlay(id, image!.image, label, { maxSize: input.overlayMaxSize ?? 1024 });
-        if (review) await reviewImage(i, image!, label, f.flowXyWarp);
+        if (review) await reviewImage(i, image!, label, flowOf.get(id)!);
         // The mask last: its presence marks the image as done on a rerun.
         await sink.writeMask(id, label);
         written.push(id);
@@ -479,35 +608,45 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
         progress({ stage: 'warp-apply', done: ++done, total: ids.length, message: id });
       }
     }
-    // Images finished by an earlier session: the review recomputes their labels from the same model.
+    // Images finished by an earlier session: the review recomputes their labels from the same model(s), as above.
     if (review && skipped.length > 0) {
-      const again = ids.map((_, i) => i).filter((i) => skipped.includes(ids[i]!));
+      const skippedIds = new Set(skipped);
+      const again = ids.filter((id) => skippedIds.has(id));
+      let reviewed = 0;
       for (let s = 0; s < again.length; s += batch) {
-        for (const f of model.testFlows(again.slice(s, s + batch).map((i) => ids[i]!), batch)) {
+        const chunkIds = again.slice(s, s + batch);
+        const local = new Map<string, LabelMap>();
+        if (roi) roi.warpTests(chunkIds, (id, label) => local.set(id, label), labelWarp, batch);
+        for (const f of await model.testFlowsParallel(chunkIds, batch)) {
           const i = ids.indexOf(f.id);
-          await reviewImage(i, await tests[i]!.load(), model.labelFromFlow(f.flowXyWarp, f.width, f.height, labelWarp), f.flowXyWarp);
-          progress({ stage: 'review', done: s + 1, total: again.length, message: f.id });
+          const label = local.get(f.id) ?? model.labelForTest(f.id, f.flowXyWarp, labelWarp);
+          await reviewImage(i, await stage.readable[i]!.load(), label, f.flowXyWarp);
+          progress({ stage: 'review', done: ++reviewed, total: again.length, message: f.id });
         }
       }
     }
     const t3 = performance.now();
     const summary = scores.size > 0 ? buildSummary(ids.filter((id) => scores.has(id)).map((id) => ({ id, scores: scores.get(id)! })), { classes: model.classes, classNames: input.classes }) : undefined;
+    const warp = warpStageRecord(stage, phases, saved);
     let quality: QualityRecord | undefined;
     if (review) {
       const n = settings.network;
+      const training = saved ? `saved model ${saved.name}` : `${describeBudget(phaseBudget(settings.schedule, 'initial'))}, lr ${settings.schedule.learningRate}`;
       const done = review.finish({
         title: 'medpersam segment (warping model alone)',
         details: [`reference: ${input.reference.image.name}`],
         settings: [
           ['mode', 'warp only (no SAM)'],
-          ['warping model', `${n.arch}, ${n.resolution} px, ${settings.schedule.initialEpochs} epochs, lr ${settings.schedule.learningRate}`],
+          ['warping model', `${n.arch}, ${n.resolution} px, ${training}, ${warp.threads} thread${warp.threads === 1 ? '' : 's'}`],
           ['label warp', labelWarp],
+          ['region of interest', roi ? `${roi.summary().crops.length} crop(s)` : 'not run'],
           ['backend', backend],
         ],
         timingsS: [
           ['read', (t1 - t0) / 1000],
           ['train', (t2 - t1) / 1000],
-          ['warp, write, review signals', (t3 - t2) / 1000],
+          ...(roi ? ([['region-of-interest stage', (t2b - t2) / 1000]] as [string, number][]) : []),
+          ['warp, write, review signals', (t3 - t2b) / 1000],
         ],
         scores,
       });
@@ -515,22 +654,30 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
       quality = done.record;
     }
     const t4 = performance.now();
-    const timings = { readS: (t1 - t0) / 1000, trainS: (t2 - t1) / 1000, warpS: (t3 - t2) / 1000, reviewS: (t4 - t3) / 1000, totalS: (t4 - t0) / 1000 };
+    const timings = {
+      readS: (t1 - t0) / 1000,
+      trainS: (t2 - t1) / 1000,
+      roiS: roi ? (t2b - t2) / 1000 : 0,
+      warpS: (t3 - t2b) / 1000,
+      reviewS: (t4 - t3) / 1000,
+      totalS: (t4 - t0) / 1000,
+    };
     const record = runInfo('complete', {
       finishedAt: new Date().toISOString(),
       timings,
-      epochsRunThisCall: train.epochsRun,
-      lastEpochLoss: train.lastEpochLoss,
+      training: warp,
       masksWritten: written.length,
       masksSkipped: skipped.length,
       classes: model.classes,
       ...(summary ? { results: { meanDice: summary.meanDice, meanIoU: summary.meanIoU } } : {}),
       ...(quality ? { quality } : {}),
+      roi: roi ? roi.summary() : roiPlan.summary,
     });
     await sink.writeRunRecord(record);
-    return { mode: 'warp-only', backend, settings, classes: reference.classesPresent, written, skipped, timings, summary, quality, reportWritten: review !== null, record };
+    return { mode: 'warp-only', backend, settings, classes: reference.classesPresent, written, skipped, timings, summary, quality, reportWritten: review !== null, record, warp };
   } finally {
-    model.dispose();
+    roi?.dispose();
+    await stage.close();
   }
 }
 
@@ -546,20 +693,47 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
   };
 
   // ---- inputs
-  const tests = await timer.time('read', () => listTests(input));
+  const allTests = await timer.time('read', () => listTests(input));
   const reference = await timer.time('read', () => loadReference(input.reference, input.classes));
   const classes = reference.classesPresent;
 
   // ---- SAM (loaded before the run state: its file checksums are part of the fingerprint)
   const sam = await timer.time('sam-load', loadSam);
   const statsAtStart = sam.model.stats();
+  const roiOptions = resolveRoiOptions(input.warp?.roi);
+  const roiRef = { image: reference.image.image, label: reference.label };
+  const roiPlan = planLocalStage(r.warpSettings, roiRef, roiOptions);
+  let roiSummary = roiPlan.summary;
+  let roi: LocalWarpStage | null = null;
   const counters = { decoderCalls: 0, imagesProcessed: 0, imagesReused: 0 };
+  let encodeAheadStats: RunCounters['encodeAhead'];
 
+  const saved = input.warpModel;
+  // ---- warp model: reference + every test image (kept as R×R working copies only); all unreadable images are
+  // listed together (or skipped when asked) before the run state is touched.
+  let stage: WarpStage | null = null;
   try {
+    const backend = await timer.time('warp-init', () => input.environment.initWarpBackend());
+    stage = await openWarpStage({
+      settings: r.warpSettings,
+      reference,
+      tests: allTests,
+      saved,
+      threads: input.warp?.threads,
+      environment: input.environment,
+      skipUnreadable: input.skipUnreadable,
+      progress,
+      timeRead: (fn) => timer.timeAsync('read', fn),
+    });
+    const warp = stage.model;
+    const tests = stage.readable;
+
     // ---- run state
     const fingerprint = {
       reference: { image: reference.image.contentId, mask: reference.maskContentId },
       tests: tests.map((t) => t.id),
+      ...(stage.unreadable.length > 0 ? { unreadable: stage.unreadable.map((u) => u.id) } : {}),
+      ...(saved ? { warpModel: saved.id } : {}),
       classes,
       sam: { encoder: sam.record.encoderSha256, decoder: sam.record.decoderSha256, targetEmbedding: sam.model.info.targetEmbedding },
       method: r.method,
@@ -574,23 +748,14 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
       labelMode: r.labelMode,
       promptWorkingSize: r.promptWorkingSize,
       warp: r.warpSettings,
+      roi: roiOptions,
       extra: input.fingerprintExtra ?? null,
     };
     const { resumed } = await store.open(fingerprint);
+    if (!saved) loadCheckpointInto(warp, await store.loadCheckpoint(), 'BAD_RUN_STATE', store.checkpointLocation);
+    const phases: PhaseRecord[] = [];
     let review: ReviewCollector | null = null;
-
-    // ---- warp model: reference + every test image (kept as R×R working copies only)
-    const backend = await timer.time('warp-init', () => input.environment.initWarpBackend());
-    const warp = new WarpModel(r.warpSettings, { image: reference.image.image, label: reference.label });
-    try {
-      for (let i = 0; i < tests.length; i++) {
-        const t = tests[i]!;
-        const read = await timer.time('read', () => t.load());
-        timer.time('warp-prepare', () => warp.addTest(t.id, read.image));
-        progress({ stage: 'read', done: i + 1, total: tests.length, message: t.id });
-      }
-      loadCheckpointInto(warp, await store.loadCheckpoint(), 'BAD_RUN_STATE', store.checkpointLocation);
-
+    {
       // ---- prototypes (reference encoded once per run; cached)
       let prototypes: Map<number, ClassPrototype> | null = null;
       const getPrototypes = async () => {
@@ -621,7 +786,9 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
             image: read.image,
             label,
             flowXyWarp,
-            fixedWork: flowXyWarp ? warp.testWorkingImage(t.id) : undefined,
+            // The model's working copy and frame (the PerSAM baseline's model is untrained but preprocessed the same).
+            fixedWork: warp.testWorkingImage(t.id),
+            frame: warp.testFrame(t.id),
             sam: { warped: warpedLabel, classes: record.classes, previous: prev?.label },
             marks: record.classes.map((c) => ({ cls: c.cls, points: c.points, box: c.box })),
           }),
@@ -631,12 +798,12 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
       for (let round = 0; round <= r.retrainRounds; round++) {
         abortCheck();
         const phase = phaseName(round);
-        const epochs = round === 0 ? r.warpSettings.schedule.initialEpochs : r.warpSettings.schedule.retrainEpochs;
+        const budget = phaseBudget(r.warpSettings.schedule, round === 0 ? 'initial' : 'retrain');
         // Is every image of this round already done?
         const pending: ImageSource[] = [];
         for (const t of tests) if (!(await store.hasRoundResult(round, t.id))) pending.push(t);
         const modelPhase = warp.progress.phase;
-        if (pending.length > 0 && phaseRank(modelPhase) > round) {
+        if (!saved && pending.length > 0 && phaseRank(modelPhase) > round) {
           throw new MedpersamUserError(
             'BAD_RUN_STATE',
             `round ${round} lacks results for ${pending.length} image(s) but the warp checkpoint is already at phase ${modelPhase}; use a new output folder`,
@@ -644,8 +811,13 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
           );
         }
         // ---- (re)train to this round's phase
-        const needsTraining =
-          r.method === 'med-persam' && (phaseRank(modelPhase) < round || (modelPhase === phase && warp.progress.epochInPhase < epochs));
+        const needsTraining = r.method === 'med-persam' && !saved && warp.needsTraining(phase, budget);
+        // SAM's encoder (its own ONNX Runtime threads) encodes every image while round 0's training runs, so the
+        // round finds them cached; then the encoder session is freed (src/sam/encode-ahead.ts).
+        const encoding =
+          round === 0 && needsTraining && pending.length > 0 && sam.model.releaseEncoder
+            ? encodeAhead(sam.model as EncodeAheadModel, encodeAheadItems(reference.image, pending), { signal: input.signal })
+            : null;
         if (needsTraining) {
           if (round > 0) {
             // Pseudolabels = the previous round's labels (§3.3).
@@ -658,22 +830,60 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
             });
           }
           try {
-            await timer.timeAsync('warp-train', () =>
-              warp.train(phase, epochs, {
+            const trained = await timer.timeAsync('warp-train', () =>
+              warp.train(phase, budget, {
                 onProgress: (e) => progress({ ...e, stage: 'warp-train', message: `round ${round}: ${e.message ?? ''}` }),
-                onEpochEnd: saveCkpt,
+                onCheckpoint: saveCkpt,
                 signal: input.signal,
               }),
             );
+            phases.push(phaseRecord(trained, budget));
           } catch (err) {
-            abortCheck(); // an abort inside training surfaces as ABORTED (the last epoch checkpoint is kept)
+            abortCheck(); // an abort inside training surfaces as ABORTED (the checkpoint of its last step is kept)
             throw err;
           }
           warp.clearPseudolabels();
+          // The final model (after the last round's training) is kept for reuse on new images.
+          if (round === r.retrainRounds) {
+            await timer.time('outputs', async () => sink.writeWarpModel?.(await toSavedModel(warp, { ...reference, name: input.reference.image.name }, (await input.environment.runtimeInfo()).toolVersion)));
+          }
+        }
+        if (encoding) {
+          const ahead = await timer.timeAsync('sam-encode-wait', () => encoding.done);
+          encodeAheadStats = { images: ahead.encoded, encoderRunMs: ahead.encoderRunMs, wallMs: ahead.wallMs, waitMs: timer.totals()['sam-encode-wait'] ?? 0 };
         }
         if (pending.length === 0) {
           counters.imagesReused += tests.length;
           continue;
+        }
+        // ---- the region-of-interest stage for this round's global model (small or thin objects only)
+        if (roiPlan.active && r.method === 'med-persam') {
+          roi?.dispose();
+          roi = null;
+          try {
+            roi = await buildLocalStage({
+              settings: r.warpSettings,
+              reference: roiRef,
+              options: roiOptions,
+              global: warp,
+              tests,
+              store,
+              round,
+              globalSteps: warp.phaseSteps(budget),
+              pseudolabel: async (id) => {
+                const prev = await timer.time('state-io', () => store.readRoundResult(round - 1, id));
+                if (!prev) throw new MedpersamUserError('BAD_RUN_STATE', `round ${round - 1} result of ${id} is missing`, { file: store.location });
+                return prev.label;
+              },
+              timer,
+              progress: (e) => progress({ ...e, message: `round ${round}: ${e.message ?? ''}` }),
+              signal: input.signal,
+            });
+          } catch (err) {
+            abortCheck();
+            throw err;
+          }
+          roiSummary = roi.summary();
         }
         counters.imagesReused += tests.length - pending.length;
         const protos = await getPrototypes();
@@ -685,15 +895,34 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
           const chunk = pending.slice(s, s + r.warpApplyBatch);
           const reads: LoadedImage[] = [];
           for (const t of chunk) reads.push(await timer.time('read', () => t.load()));
-          // Eq. 4 (+ Fig. 6 flow scaling): mask prompts for the chunk, and the flows that made them (for the review).
+          // Eq. 4 (+ Fig. 6 flow scaling): mask prompts for the chunk; in the final round also the global flows that
+          // made them, for the review's registration signals.
+          const wantFlows = isFinal && review !== null && r.method !== 'persam';
           let promptFlows: Float32Array[] | null = null;
-          const warped = timer.time('warp-apply', () => {
+          const warped = await timer.timeAsync('warp-apply', async () => {
             if (r.method === 'persam') return reads.map((rd) => ({ width: rd.image.width, height: rd.image.height, data: new Uint8Array(rd.image.width * rd.image.height) }));
-            // The model's own working copies (no second normalisation of the image); as WarpModel.warpTests.
-            const flows = warp.testFlows(chunk.map((t) => t.id), r.warpApplyBatch).map((f) => (alpha === 1 ? f.flowXyWarp : scaleFlow(f.flowXyWarp, alpha)));
-            promptFlows = flows;
-            return flows.map((f, j) => warp.labelFromFlow(f, reads[j]!.image.width, reads[j]!.image.height, r.labelMode));
+            if (roi) {
+              // Global ∘ local for the small or thin objects (the Fig. 6 α scales the composed displacement).
+              const labels: LabelMap[] = [];
+              roi.warpTests(chunk.map((t) => t.id), (_id, label) => labels.push(label), r.labelMode, r.warpApplyBatch, alpha);
+              return labels;
+            }
+            if (alpha === 1 && !wantFlows) {
+              // The model's own working copies (no second normalisation of the image).
+              const labels: LabelMap[] = [];
+              await warp.warpTestsParallel(chunk.map((t) => t.id), (_id, label) => labels.push(label), r.labelMode, r.warpApplyBatch);
+              return labels;
+            }
+            const flows = await warp.testFlowsParallel(chunk.map((t) => t.id), r.warpApplyBatch);
+            if (wantFlows) promptFlows = flows.map((f) => reviewFlow(f.flowXyWarp, alpha));
+            // Fig. 6: α scales the whole displacement (the initial alignment too), so α = 0 is the reference copied.
+            // (α = 1: exactly warpTestsParallel's labels.)
+            return flows.map((f) => warp.labelForTest(f.id, f.flowXyWarp, r.labelMode, alpha));
           });
+          if (wantFlows && roi) {
+            const flows = await timer.timeAsync('review', () => warp.testFlowsParallel(chunk.map((t) => t.id), r.warpApplyBatch));
+            promptFlows = flows.map((f) => reviewFlow(f.flowXyWarp, alpha));
+          }
           for (let j = 0; j < chunk.length; j++) {
             abortCheck();
             const t = chunk[j]!;
@@ -716,32 +945,39 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
             progress({ stage: 'sam', done, total: tests.length, message: `round ${round}/${r.retrainRounds} ${t.id}` });
           }
         }
+        // Every image of the run is encoded and cached now: later rounds only decode.
+        await sam.model.releaseEncoder?.();
       }
 
       // ---- the review of final images segmented by an earlier session (the same final warp model, from the
-      // checkpoint; the PerSAM baseline has no warp model, so no registration signals)
+      // checkpoint; their mask prompts are in the run state; the PerSAM baseline has no warp model, so no
+      // registration signals)
       if (review) {
         const final = r.retrainRounds;
+        const alpha = flowScaleFor(final, r);
         const left = tests.filter((t) => !review!.has(t.id));
         for (let s = 0; s < left.length; s += r.warpApplyBatch) {
           abortCheck();
           const chunk = left.slice(s, s + r.warpApplyBatch);
-          const flows = r.method === 'persam' ? null : timer.time('review', () => warp.testFlows(chunk.map((t) => t.id), r.warpApplyBatch));
+          const flows = r.method === 'persam' ? null : await timer.timeAsync('review', () => warp.testFlowsParallel(chunk.map((t) => t.id), r.warpApplyBatch));
           for (let j = 0; j < chunk.length; j++) {
             const t = chunk[j]!;
             const res = await timer.time('state-io', () => store.readRoundResult(final, t.id));
             if (!res) throw new MedpersamUserError('BAD_RUN_STATE', `final result of ${t.id} is missing`, { file: store.location });
             const read = await timer.time('read', () => t.load());
-            const alpha = flowScaleFor(final, r);
             const flow = flows?.[j]!.flowXyWarp;
-            await reviewSam(t, read, res.label, res.warped, res.record, flow && alpha !== 1 ? scaleFlow(flow, alpha) : flow);
+            await reviewSam(t, read, res.label, res.warped, res.record, flow ? reviewFlow(flow, alpha) : undefined);
             progress({ stage: 'review', done: s + j + 1, total: left.length, message: t.id });
           }
         }
       }
-    } finally {
-      warp.dispose();
     }
+    // The warp model's work is done: free it and its workers before the evaluation.
+    const warpRecord = warpStageRecord(stage, phases, saved);
+    roi?.dispose();
+    roi = null;
+    await stage.close();
+    stage = null;
 
     // ---- final outputs that an earlier session may have missed
     const finalRound = r.retrainRounds;
@@ -817,14 +1053,27 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
         decodeTotalMs: statsNow.decodeTotalMs - statsAtStart.decodeTotalMs,
         imagesProcessed: counters.imagesProcessed,
         imageRoundsReused: counters.imagesReused,
+        ...(encodeAheadStats ? { encodeAhead: encodeAheadStats } : {}),
       },
+      warp: warpRecord,
       results: summary ? { meanDice: summary.meanDice, meanIoU: summary.meanIoU, perRound, pointStats } : undefined,
       quality,
+      roi: roiSummary,
       runtime: await input.environment.runtimeInfo(),
     });
     await sink.writeRunRecord(record);
-    return { mode: 'med-persam', classes, images, summary, perRound, pointStats, quality, reportWritten, record };
+    return { mode: 'med-persam', classes, images, summary, perRound, pointStats, quality, reportWritten, record, warp: warpRecord };
   } finally {
+    roi?.dispose();
+    await stage?.close();
     await sam.release?.();
   }
+}
+
+/** The reference and the test images, loaded when the background encoder reaches them. */
+function encodeAheadItems(reference: LoadedImage, tests: readonly ImageSource[]): EncodeAheadItem[] {
+  return [
+    { id: 'reference', load: async () => samInputImage(reference) },
+    ...tests.map((t) => ({ id: t.id, load: async () => samInputImage(await t.load()) })),
+  ];
 }

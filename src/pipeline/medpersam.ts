@@ -30,6 +30,8 @@ import { FileRunStore, RUN_STATE_DIR } from './run-state.js';
 import type { SamModelLike } from './segment-image.js';
 import { fileImageSource, fileMaskSource } from './sources-node.js';
 import { sha256Hex, type ImageSource } from './sources.js';
+import { nodeWarpThreads, savedModelFromFile } from './warp-stage-node.js';
+import type { WarpStageRecord } from './warp-stage.js';
 
 export { DEFAULTS, type ClassPromptsOut } from './core.js';
 export { promptsFor, samInputImage, workingFrame, type SamModelLike } from './segment-image.js';
@@ -50,7 +52,9 @@ export interface WarpStageOptions extends WarpStageSettings {
   backend?: TfBackendChoice;
 }
 
-export interface MedPerSamOptions extends Omit<LoopOptions, 'warp' | 'overlayMaxSize'> {
+export interface MedPerSamOptions extends Omit<LoopOptions, 'warp' | 'overlayMaxSize' | 'warpModel'> {
+  /** A saved warp model file (warp-model.mpwarp of an earlier run): no warp training, no retraining rounds. */
+  warpModelPath?: string;
   referenceImage: string;
   referenceMask: string;
   /** A folder of images (all images in it, sorted; the reference file itself is skipped) or an explicit list. */
@@ -96,6 +100,10 @@ export interface MedPerSamResult {
   /** The quality review summary (also in the run record). */
   quality?: QualityRecord;
   record: RunRecord;
+  /** The final warp model, kept for reuse (absent when a saved model was applied, or for the PerSAM baseline). */
+  warpModelPath?: string;
+  /** Threads, phases trained (budget, steps), the saved model used, unreadable images skipped. */
+  warp: WarpStageRecord;
 }
 
 // ---------------------------------------------------------------------------------------------------- inputs
@@ -178,10 +186,12 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
   const tests = await timer.time('read', () => resolveTestInputs(opts));
   const sink = new FileOutputSink(outDir);
   const { backend: tfBackend, ...warp } = opts.warp ?? {};
-  const { images: _i, gtMasks: _g, outDir: _o, sam: _s, samLoad: _l, referenceImage, referenceMask, ...loop } = opts;
+  const { images: _i, gtMasks: _g, outDir: _o, sam: _s, samLoad: _l, warpModelPath, referenceImage, referenceMask, ...loop } = opts;
+  const warpModel = warpModelPath !== undefined ? await savedModelFromFile(warpModelPath) : undefined;
   const result = (await runCore(
     {
       ...loop,
+      ...(warpModel ? { warpModel } : {}),
       warp,
       reference: { image: fileImageSource('reference', referenceImage), mask: fileMaskSource(referenceMask) },
       tests: testSources(tests),
@@ -193,6 +203,7 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
         initWarpBackend: () => initTf({ backend: tfBackend ?? 'auto' }),
         runtimeInfo: nodeRuntimeInfo,
         encodeGreyPicture: sharpWebpGreyEncoder,
+        ...nodeWarpThreads,
       },
     },
     onProgress,
@@ -218,6 +229,8 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
     pointStats: result.pointStats,
     quality: result.quality,
     record: result.record,
+    ...(warpModel || (opts.method ?? 'med-persam') === 'persam' ? {} : { warpModelPath: sink.warpModelPath }),
+    warp: result.warp,
   };
 }
 

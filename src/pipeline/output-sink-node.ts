@@ -7,6 +7,7 @@
  *   OUT/report.html, quality.csv                  every run (the review: pipeline/review.ts)
  *   OUT/scores.csv, scores.json                   with ground truth
  *   OUT/<recordFile>              the run record: run-record.json (Med-PerSAM) or run.json (warp-only)
+ *   OUT/warp-model.mpwarp         the trained warp model (reuse: segment --warp-model; src/warp/saved-model.ts)
  */
 import { join } from 'node:path';
 import type { FloatImage, LabelMap } from '../image/types.js';
@@ -15,6 +16,8 @@ import { fileExists } from '../io/checkpoint-store.js';
 import { writeLabelPng } from '../io/mask.js';
 import { writeOverlayPng, type OverlayOptions } from '../io/overlay.js';
 import type { OutputSink, ReportFiles } from './output-sink.js';
+import { WARP_MODEL_FILE, writeWarpModelFile } from '../io/warp-model-file.js';
+import type { SavedWarpModel } from '../warp/saved-model.js';
 
 export interface FileOutputSinkOptions {
   /** File name of the run record (default 'run-record.json'). */
@@ -91,5 +94,13 @@ export class FileOutputSink implements OutputSink {
 
   writeRunRecord(record: unknown): Promise<void> {
     return writeFileAtomic(this.recordPath, JSON.stringify(record, null, 2) + (this.opts.recordTrailingNewline ? '\n' : ''));
+  }
+
+  get warpModelPath(): string {
+    return join(this.outDir, WARP_MODEL_FILE);
+  }
+
+  writeWarpModel(model: SavedWarpModel): Promise<void> {
+    return writeWarpModelFile(this.warpModelPath, model);
   }
 }

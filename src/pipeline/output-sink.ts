@@ -11,6 +11,7 @@
 import type { FloatImage, LabelMap } from '../image/types.js';
 import { renderOverlayPixels, type OverlayOptions } from '../io/overlay-render.js';
 import { encodePng8 } from '../io/png.js';
+import type { SavedWarpModel } from '../warp/saved-model.js';
 
 /**
  * The review of a run: the report page and the quality scores (every run), and with ground truth the evaluation
@@ -40,6 +41,8 @@ export interface OutputSink {
   writeReport(report: ReportFiles): Promise<void>;
   /** The run record (a JSON-serialisable object: settings, versions, timings, counters). */
   writeRunRecord(record: unknown): Promise<void>;
+  /** The trained warp model, for reuse on new images (src/warp/saved-model.ts); absent = not kept. */
+  writeWarpModel?(model: SavedWarpModel): Promise<void>;
 }
 
 /** Encoded PNG bytes of one output. */
@@ -56,6 +59,7 @@ export class MemoryOutputSink implements OutputSink {
   readonly roundMasks = new Map<string, LabelMap>();
   report: ReportFiles | null = null;
   record: unknown = null;
+  warpModel: SavedWarpModel | null = null;
 
   constructor(readonly location = 'memory') {}
 
@@ -86,6 +90,10 @@ export class MemoryOutputSink implements OutputSink {
 
   async writeRunRecord(record: unknown): Promise<void> {
     this.record = structuredClone(record);
+  }
+
+  async writeWarpModel(model: SavedWarpModel): Promise<void> {
+    this.warpModel = structuredClone(model);
   }
 
   /** A mask as 8-bit grey PNG bytes (what a download of the mask holds). */

@@ -18,8 +18,9 @@
  *    the order or the number of images.
  *
  * 2. Fig. 6 (§4.7) mask-prompt perturbation: the learned optical flow is multiplied by a scalar α ∈ [0, 1] before
- *    the reference mask is warped (α = 1: unchanged; α = 0: the reference mask copied). `scaleFlow` is the hook; the
- *    pipeline applies it through WarpModel.predictFlowsWork + labelFromFlow (see medpersam.ts `flowScale`).
+ *    the reference mask is warped (α = 1: unchanged; α = 0: the reference mask copied). `scaleFlow` scales a flow;
+ *    the pipeline applies α through WarpModel.labelForTest's displacement scale, which scales the initial
+ *    alignment too, so that α = 0 still copies the reference mask (see core.ts `flowScale`).
  */
 import type { FloatImage, LabelMap } from '../image/types.js';
 import { mulberry32 } from '../image/random.js';

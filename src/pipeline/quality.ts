@@ -5,16 +5,21 @@
  * persists the result (pipeline/quality-store.ts) so a resumed run need not recompute finished images.
  *
  * Frames: the registration and appearance signals are computed on the warping model's square working grid
- * (xyWarp, R×R; the target and the reference each resized on their own, as the model sees them); the label is
- * brought to that grid nearest-neighbour. Mask shape signals use the label at its original size, reduced to at most
- * 256 px on the longest side (connected components on 1024² pixels cost more and tell the same).
+ * (xyWarp, R×R), on the working copies the model itself sees (WarpModel.testWorkingImage and the preprocessor's
+ * reference copy: colour projection, initial alignment, polarity). A test image's working grid is its plain resize
+ * or, after an initial alignment, its aligned frame (warp/working-frame.ts); the final label is brought into that
+ * frame nearest-neighbour, so it lies over the working copy and the flow. Mask shape signals use the label at its
+ * original size, reduced to at most 256 px on the longest side (connected components on 1024² pixels cost more and
+ * tell the same).
  */
 import { appearanceSignals, maskShapeSignals, samSignals, warpSignals } from '../eval/quality-signals.js';
 import { defaultPerturbations, perturbationAgreement, perturbWorkingImage } from '../eval/quality-tta.js';
 import type { ClassSignalsInput, ImageSignalsInput } from '../eval/quality-score.js';
+import { resampleLabelAffine } from '../image/affine.js';
 import { resizeLabelNearest } from '../image/resize.js';
 import type { FloatImage, LabelMap } from '../image/types.js';
 import { toWorkingImage } from '../warp/model.js';
+import type { WorkingFrame } from '../warp/working-frame.js';
 import { warpLabelNearest, warpPlaneBilinear } from '../warp/spatial.js';
 
 /** What the quality signals need from the run, once per run. */
@@ -31,17 +36,24 @@ export interface QualityContext {
   predictFlows?: (works: Float32Array[]) => Float32Array[];
 }
 
-/** The context from the reference pair, the model's resolution and (optionally) its flow predictor. */
+/**
+ * The context from the reference pair, the model's resolution and (optionally) its flow predictor. `reference.work`
+ * is the reference's working copy as the warping model sees it (WarpModel.preprocessor.referenceWork); without it,
+ * the plain luminance resize (toWorkingImage).
+ */
 export function qualityContext(
-  reference: { image: FloatImage; label: LabelMap },
+  reference: { image: FloatImage; label: LabelMap; work?: Float32Array },
   classes: readonly number[],
   size: number,
   predictFlows?: (works: Float32Array[]) => Float32Array[],
 ): QualityContext {
   const referenceAreas = new Map(classes.map((c) => [c, maskShapeSignals(reference.label, c).area] as const));
+  if (reference.work && reference.work.length !== size * size) {
+    throw new Error(`reference working copy has ${reference.work.length} pixels, expected ${size}x${size}`);
+  }
   return {
     size,
-    referenceWork: toWorkingImage(reference.image, size),
+    referenceWork: reference.work ?? toWorkingImage(reference.image, size),
     referenceLabelWork: resizeLabelNearest(reference.label, size, size),
     referenceAreas,
     classes,
@@ -68,6 +80,11 @@ export interface ImageQualityInput {
   label: LabelMap;
   /** The image's working copy when the caller has it (WarpModel.testWorkingImage); computed from `image` otherwise. */
   fixedWork?: Float32Array;
+  /**
+   * The working frame of `fixedWork` and the flow (WarpModel.testFrame): the label is resampled into it. Absent or
+   * plain resize: the label is resized to R×R.
+   */
+  frame?: WorkingFrame;
   /** With SAM: the final round's mask prompt (warped label), its per-class record and the previous round's label. */
   sam?: { warped: LabelMap; classes: readonly SamClassOutcome[]; previous?: LabelMap };
 }
@@ -79,7 +96,8 @@ const SHAPE_MAX = 256;
 export function imageQualitySignals(ctx: QualityContext, input: ImageQualityInput): ImageSignalsInput {
   const R = ctx.size;
   const fixedWork = input.fixedWork ?? toWorkingImage(input.image, R);
-  const labelWork = resizeLabelNearest(input.label, R, R);
+  const toOriginal = input.frame?.warpToOriginal;
+  const labelWork = toOriginal ? resampleLabelAffine(input.label, R, R, toOriginal) : resizeLabelNearest(input.label, R, R);
   const flow = input.flowXyWarp;
   const reg = flow
     ? warpSignals({ fixedWork, warpedReferenceWork: warpPlaneBilinear(ctx.referenceWork, R, R, flow, R, R), flowXyWarp: flow, size: R, labelWork, classes: ctx.classes })

@@ -87,6 +87,12 @@ export interface RunCounters {
   /** (image, round) results computed now, and reused from an earlier session. */
   imagesProcessed: number;
   imageRoundsReused: number;
+  /**
+   * SAM's encoder run in the background while the warp model trained (src/sam/encode-ahead.ts): images encoded,
+   * encoder session.run time among `encoderRunMs`, wall time of the background job, and how long the loop then
+   * waited for it after training (stage `sam-encode-wait`). Hidden behind training = wallMs - waitMs.
+   */
+  encodeAhead?: { images: number; encoderRunMs: number; wallMs: number; waitMs: number };
 }
 
 /** Facts about the environment a run ran in (what the adapter at the edge knows). */
@@ -115,12 +121,16 @@ export interface RunRecord {
   sam: SamModelRecord;
   settings: unknown;
   timingsMs: Record<string, number>;
-  /** Shares of the timed total: warp (train + apply + init), SAM inside ONNX Runtime, everything else. */
+  /** Shares of the timed total: warp (train + apply + init, and the region-of-interest stage), SAM inside ONNX Runtime, everything else. */
   breakdown: { totalMs: number; warpMs: number; onnxRuntimeMs: number; otherMs: number };
   counters: RunCounters;
+  /** The warp model: threads, phases trained (budget, steps), the saved model used, unreadable images skipped. */
+  warp?: unknown;
   results?: unknown;
   /** The quality review: counts and every image's quality score and flag (pipeline/review.ts QualityRecord). */
   quality?: unknown;
+  /** The region-of-interest stage's plan (objects, crops) when it ran (src/warp/roi-stage.ts summary). */
+  roi?: unknown;
 }
 
 export interface BuildRunRecordInput {
@@ -133,16 +143,19 @@ export interface BuildRunRecordInput {
   resumed: boolean;
   timingsMs: Record<string, number>;
   counters: RunCounters;
+  warp?: unknown;
   results?: unknown;
   quality?: unknown;
+  roi?: unknown;
   runtime: RuntimeInfo;
 }
 
 /** The split the issue asks for: warp vs ONNX Runtime vs our own code (prompts, IO, pre/post-processing). */
-export function timeBreakdown(timingsMs: Record<string, number>, counters: Pick<RunCounters, 'encoderRunMs' | 'decoderRunMs'>): RunRecord['breakdown'] {
+export function timeBreakdown(timingsMs: Record<string, number>, counters: Pick<RunCounters, 'encoderRunMs' | 'decoderRunMs' | 'encodeAhead'>): RunRecord['breakdown'] {
   const totalMs = Object.values(timingsMs).reduce((a, b) => a + b, 0);
-  const warpMs = ['warp-init', 'warp-prepare', 'warp-train', 'warp-apply'].reduce((a, k) => a + (timingsMs[k] ?? 0), 0);
-  const onnxRuntimeMs = counters.encoderRunMs + counters.decoderRunMs;
+  const warpMs = ['warp-init', 'warp-prepare', 'warp-train', 'warp-apply', 'roi-prepare', 'roi-train'].reduce((a, k) => a + (timingsMs[k] ?? 0), 0);
+  // Encoder runs in the background (during warp-train) are not part of the foreground total.
+  const onnxRuntimeMs = counters.encoderRunMs - (counters.encodeAhead?.encoderRunMs ?? 0) + counters.decoderRunMs;
   return { totalMs, warpMs, onnxRuntimeMs, otherMs: totalMs - warpMs - onnxRuntimeMs };
 }
 
@@ -169,7 +182,9 @@ export function buildRunRecord(input: BuildRunRecordInput): RunRecord {
     timingsMs: input.timingsMs,
     breakdown: timeBreakdown(input.timingsMs, input.counters),
     counters: input.counters,
+    ...(input.warp !== undefined ? { warp: input.warp } : {}),
     results: input.results,
     ...(input.quality !== undefined ? { quality: input.quality } : {}),
+    ...(input.roi !== undefined ? { roi: input.roi } : {}),
   };
 }

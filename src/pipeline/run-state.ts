@@ -4,18 +4,19 @@
  * `FileRunStore` (Med-PerSAM runs) — layout under `<outDir>/.medpersam-run/`:
  *   settings.json                 the run's fingerprint (every setting that changes results + the inputs);
  *                                 a rerun with other settings → MedpersamUserError RUN_SETTINGS_MISMATCH
- *   warp.ckpt                     the warp model's latest checkpoint (written after every epoch, atomically)
+ *   warp.ckpt                     the warp model's latest checkpoint (written every 25 steps, at phase ends and on a stop, atomically)
+ *   roi-<i>.ckpt                  the region-of-interest stage's crop models' latest checkpoints (same rules)
  *   rounds/<r>/<id>.json          the result of image <id> in round r (label map + final prompts), written
  *                                 atomically once the image is done; its presence means "done"
  * A fresh run refuses an output folder whose `masks/` or `overlays/` already hold files (OUTPUT_EXISTS).
  *
  * `WarpOnlyFolderStore` (warp-only runs) — `<outDir>/run.json` (kind, status, runKey = the fingerprint) and
- * `<outDir>/.state/warp.ckpt`; masks already written mark finished images (the output sink tells). A non-empty
+ * `<outDir>/.state/warp.ckpt` (and `roi-<i>.ckpt`); masks already written mark finished images (the output sink tells). A non-empty
  * folder that is not a warp-only run → OUTPUT_NOT_MEDPERSAM; another runKey → SETTINGS_MISMATCH.
  *
  * Rounds: r = 0 is the initial warp model's round, r = k the round after the k-th retraining. Round r is complete
  * before retraining k = r + 1 starts, so one "latest" checkpoint plus the per-image results are enough to resume
- * at any point: a finished image is never recomputed, a partial epoch is redone from the last epoch checkpoint.
+ * at any point: a finished image is never recomputed, training continues from the last checkpoint's step.
  * The label maps are stored with run-store.ts's codec inside the JSON, so one file = one atomic write.
  */
 import { readdir, readFile } from 'node:fs/promises';
@@ -27,6 +28,7 @@ import { inspectOutputFolder, loadCheckpointFile, saveCheckpointFile } from '../
 import { pathExists } from '../io/exists.js';
 import type { CheckpointData } from '../warp/checkpoint.js';
 import {
+  checkCheckpointName,
   checkFingerprint,
   fromStoredRound,
   normalizeFingerprint,
@@ -172,6 +174,14 @@ export class FileRunStore implements RunStore {
     return saveCheckpointFile(this.checkpointLocation, checkpoint);
   }
 
+  loadExtraCheckpoint(name: string): Promise<CheckpointData | null> {
+    return loadCheckpointFile(join(this.location, `${checkCheckpointName(name)}.ckpt`));
+  }
+
+  saveExtraCheckpoint(name: string, checkpoint: CheckpointData): Promise<void> {
+    return saveCheckpointFile(join(this.location, `${checkCheckpointName(name)}.ckpt`), checkpoint);
+  }
+
   hasRoundResult(round: number, id: string): Promise<boolean> {
     return this.opened.hasRoundResult(round, id);
   }
@@ -231,6 +241,14 @@ export class WarpOnlyFolderStore implements RunStore {
 
   saveCheckpoint(checkpoint: CheckpointData): Promise<void> {
     return saveCheckpointFile(this.checkpointLocation, checkpoint);
+  }
+
+  loadExtraCheckpoint(name: string): Promise<CheckpointData | null> {
+    return loadCheckpointFile(join(this.outDir, '.state', `${checkCheckpointName(name)}.ckpt`));
+  }
+
+  saveExtraCheckpoint(name: string, checkpoint: CheckpointData): Promise<void> {
+    return saveCheckpointFile(join(this.outDir, '.state', `${checkCheckpointName(name)}.ckpt`), checkpoint);
   }
 
   private noRounds(): never {

@@ -4,9 +4,9 @@
  * A store holds, for one run:
  *   - the run's fingerprint (every setting that changes results + the inputs' content ids); reopening with another
  *     fingerprint is refused (RUN_SETTINGS_MISMATCH names the first differing setting);
- *   - the warp model's latest checkpoint (src/warp/checkpoint.ts CheckpointData, saved after every epoch);
+ *   - the warp model's latest checkpoint (src/warp/checkpoint.ts CheckpointData, saved every 25 steps, at phase ends and on a stop);
  *   - per (round, image) results: the label map, the warped mask prompts and the round record. Its presence means
- *     "done": a finished image is never recomputed, a partial epoch is redone from the last epoch checkpoint.
+ *     "done": a finished image is never recomputed, training continues from the last checkpoint's step.
  *
  * Implementations: `MemoryRunStore` (here: tests, one-off runs), `FileRunStore` (run-state.ts, Node: a folder
  * under the output folder), `WarpOnlyFolderStore` (run-state.ts, Node: the warp-only layout), and an IndexedDB
@@ -64,10 +64,23 @@ export interface RunStore {
   /** The latest checkpoint, or null. A corrupt one → BAD_CHECKPOINT. */
   loadCheckpoint(): Promise<CheckpointData | null>;
   saveCheckpoint(checkpoint: CheckpointData): Promise<void>;
+  /**
+   * Checkpoints of the run's other models by name (the region-of-interest stage's crop models: 'roi-0', 'roi-1',
+   * ...; names match /^[a-z0-9-]+$/). Optional: a store without them still runs, but a resumed run then retrains
+   * those models from their last round instead of continuing mid-phase.
+   */
+  loadExtraCheckpoint?(name: string): Promise<CheckpointData | null>;
+  saveExtraCheckpoint?(name: string, checkpoint: CheckpointData): Promise<void>;
   hasRoundResult(round: number, id: string): Promise<boolean>;
   writeRoundResult(record: ImageRoundRecord, label: LabelMap, warped: LabelMap): Promise<void>;
   /** The stored result, or null when the image is not done in that round. */
   readRoundResult(round: number, id: string): Promise<ImageRoundResult | null>;
+}
+
+/** Checks an extra checkpoint's name (it becomes a file name): lower-case letters, digits and dashes. */
+export function checkCheckpointName(name: string): string {
+  if (!/^[a-z0-9-]+$/.test(name) || name === 'warp') throw new Error(`invalid extra checkpoint name "${name}"`);
+  return name;
 }
 
 // ---------------------------------------------------------------------------------------------------- fingerprints
@@ -251,6 +264,7 @@ export class MemoryRunStore implements RunStore {
   private fingerprint: unknown = undefined;
   /** Serialised (as the file store writes it), so a later change to the caller's arrays cannot reach it. */
   private checkpoint: Uint8Array | null = null;
+  private readonly extraCheckpoints = new Map<string, Uint8Array>();
   private readonly rounds = new Map<string, ImageRoundResult>();
 
   constructor(readonly location = 'memory') {
@@ -273,6 +287,15 @@ export class MemoryRunStore implements RunStore {
 
   async saveCheckpoint(checkpoint: CheckpointData): Promise<void> {
     this.checkpoint = serializeCheckpoint(checkpoint);
+  }
+
+  async loadExtraCheckpoint(name: string): Promise<CheckpointData | null> {
+    const bytes = this.extraCheckpoints.get(checkCheckpointName(name));
+    return bytes ? deserializeCheckpoint(bytes) : null;
+  }
+
+  async saveExtraCheckpoint(name: string, checkpoint: CheckpointData): Promise<void> {
+    this.extraCheckpoints.set(checkCheckpointName(name), serializeCheckpoint(checkpoint));
   }
 
   private key(round: number, id: string): string {

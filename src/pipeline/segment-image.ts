@@ -38,6 +38,12 @@ export interface SamModelLike {
   encode(image: FloatImage): Promise<SamEmbedding>;
   decode(embedding: SamEmbedding, prompts: SamPrompts, opts?: SamDecodeOptions): Promise<SamDecodeResult>;
   stats(): SamModelStats;
+  /**
+   * Free the encoder once every image is encoded (src/sam SamModel has it). With it the core runs the encoder in the
+   * background during the first warp training and releases it after the first SAM round; without it the encoder
+   * stays loaded and images are encoded when first segmented.
+   */
+  releaseEncoder?(): Promise<void>;
 }
 
 /** The prompt and refinement settings one image needs (resolved by core.ts). */

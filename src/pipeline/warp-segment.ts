@@ -10,7 +10,8 @@
  *   OUT/quality.csv           the quality score and flag per image and class
  *   OUT/scores.csv, .json     with --gt: Dice / IoU per image and class
  *   OUT/run.json              settings, versions, backend, per-stage timings, quality summary (atomic; status 'running' | 'complete')
- *   OUT/.state/warp.ckpt      training checkpoint (weights + AdamW + epoch + RNG; saved every epoch)
+ *   OUT/warp-model.mpwarp     the trained warp model: `warpModelPath` (segment --warp-model) applies it to new images
+ *   OUT/.state/warp.ckpt      training checkpoint (weights + AdamW + step + batch sampler + RNG; every 25 steps)
  *
  * Resumable: rerun with the same settings and the run continues from the checkpoint and skips masks already
  * written. The run's identity (run.json `runKey`) holds the settings, the label-warp mode, the reference image and
@@ -32,8 +33,12 @@ import type { QualityRecord } from './review.js';
 import { FileOutputSink } from './output-sink-node.js';
 import { nodeRuntimeInfo } from './run-record-node.js';
 import { sharpWebpGreyEncoder } from '../io/report-pictures-node.js';
+import type { LocalStageOptions } from '../warp/roi-stage.js';
 import { WarpOnlyFolderStore } from './run-state.js';
 import { fileImageSource, fileMaskSource } from './sources-node.js';
+import { nodeWarpThreads, savedModelFromFile } from './warp-stage-node.js';
+import type { WarpStageRecord } from './warp-stage.js';
+import { WARP_MODEL_FILE } from '../io/warp-model-file.js';
 
 export interface WarpSegmentOptions {
   refImagePath: string;
@@ -50,12 +55,20 @@ export interface WarpSegmentOptions {
   overrides?: WarpSettingsOverrides;
   /** Full-resolution label warp, default 'nearest'. */
   labelWarp?: LabelWarpMode;
+  /** The region-of-interest stage for small or thin objects (default: automatic by object size; core.ts). */
+  roi?: LocalStageOptions;
   /** tfjs backend, default 'auto'. */
   backend?: TfBackendChoice;
   /** Write overlays (default true). */
   overlays?: boolean;
   /** Longest side of overlay PNGs (default 1024). */
   overlayMaxSize?: number;
+  /** Threads for the warp model (default: every core; see core.ts WarpStageSettings.threads). */
+  threads?: number;
+  /** A saved warp model file (OUT/warp-model.mpwarp of an earlier run): segment without training. */
+  warpModelPath?: string;
+  /** Segment the readable images and skip (and record) the unreadable ones instead of stopping. */
+  skipUnreadable?: boolean;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
 }
@@ -67,13 +80,17 @@ export interface WarpSegmentResult {
   /** Masks written by this call and masks found already written (skipped). */
   written: string[];
   skipped: string[];
-  timings: { readS: number; trainS: number; warpS: number; reviewS: number; totalS: number };
+  timings: { readS: number; trainS: number; roiS: number; warpS: number; reviewS: number; totalS: number };
   runJsonPath: string;
   /** OUT/report.html and OUT/quality.csv (absent when the review was turned off). */
   reportPath?: string;
   qualityCsvPath?: string;
   /** The quality review summary (also in run.json). */
   quality?: QualityRecord;
+  /** The trained model (absent when a saved model was applied). */
+  warpModelPath?: string;
+  /** Threads, phases trained (budget, steps), the saved model used, unreadable images skipped. */
+  warp: WarpStageRecord;
 }
 
 /** Segment a folder with the warping model alone (see the module comment). */
@@ -103,10 +120,19 @@ export async function runWarpOnlySegmentation(opts: WarpSegmentOptions, onProgre
       return fileImageSource(id, path, gtPath ? { groundTruth: fileMaskSource(gtPath) } : {});
     });
   };
+  const warpModel = opts.warpModelPath !== undefined ? await savedModelFromFile(opts.warpModelPath) : undefined;
   const result = (await runCore(
     {
       classes,
-      warp: { preset: opts.preset ?? 'cpu', overrides: opts.overrides, labelMode: opts.labelWarp ?? 'nearest' },
+      warp: {
+        ...(opts.preset !== undefined ? { preset: opts.preset } : {}),
+        ...(opts.overrides !== undefined ? { overrides: opts.overrides } : {}),
+        labelMode: opts.labelWarp ?? 'nearest',
+        ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+        ...(opts.roi ? { roi: opts.roi } : {}),
+      },
+      ...(warpModel ? { warpModel } : {}),
+      skipUnreadable: opts.skipUnreadable,
       overlays: opts.overlays,
       overlayMaxSize: opts.overlayMaxSize ?? 1024,
       signal: opts.signal,
@@ -114,11 +140,16 @@ export async function runWarpOnlySegmentation(opts: WarpSegmentOptions, onProgre
       tests: listTests,
       store: new WarpOnlyFolderStore(outDir),
       sink: new FileOutputSink(outDir, { recordFile: 'run.json', recordTrailingNewline: true }),
-      environment: { initWarpBackend: () => initTf({ backend: opts.backend ?? 'auto' }), runtimeInfo: nodeRuntimeInfo, encodeGreyPicture: sharpWebpGreyEncoder },
+      environment: {
+        initWarpBackend: () => initTf({ backend: opts.backend ?? 'auto' }),
+        runtimeInfo: nodeRuntimeInfo,
+        encodeGreyPicture: sharpWebpGreyEncoder,
+        ...nodeWarpThreads,
+      },
     },
     onProgress,
   )) as CoreWarpOnlyResult;
-  const { backend, settings, written, skipped, timings, quality } = result;
+  const { backend, settings, written, skipped, timings, quality, warp } = result;
   return {
     outDir,
     backend,
@@ -128,5 +159,7 @@ export async function runWarpOnlySegmentation(opts: WarpSegmentOptions, onProgre
     timings,
     runJsonPath: join(outDir, 'run.json'),
     ...(result.reportWritten ? { reportPath: join(outDir, 'report.html'), qualityCsvPath: join(outDir, 'quality.csv'), quality } : {}),
+    ...(warpModel ? {} : { warpModelPath: join(outDir, WARP_MODEL_FILE) }),
+    warp,
   };
 }

@@ -24,4 +24,7 @@ export { patchDecoderForTargetEmbedding, TARGET_EMBEDDING_INPUT } from './target
 export type { TargetEmbeddingPatchResult } from './target-embedding.js';
 export { imageContentHash, encoderFileId, EmbeddingCache, PREPROCESS_VERSION } from './embedding-cache.js';
 export { cudaListed } from './session.js';
+export { encodeAhead } from './encode-ahead.js';
+export type { EncodeAheadItem, EncodeAheadJob, EncodeAheadModel, EncodeAheadOptions, EncodeAheadResult } from './encode-ahead.js';
+export { checkEmbeddingFits } from './model-files.js';
 export type * from './types.js';

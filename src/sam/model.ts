@@ -191,7 +191,7 @@ export async function loadSamModel(dir: string, opts: SamLoadOptions = {}): Prom
   const warnings: string[] = [];
   const sessionOpts = { threads: opts.threads, executionProvider: opts.executionProvider };
   // From the path: ONNX Runtime then finds external data files beside the model.
-  const openEncoder = () => createSession(files.encoder.path, files.encoder.path, sessionOpts);
+  const openEncoder = () => createSession(files.encoder.path, files.encoder.path, { ...sessionOpts, threads: opts.encoderThreads ?? opts.threads, memoryArena: opts.encoderMemoryArena ?? false });
   const enc = await openEncoder();
   warnings.push(...enc.warnings);
 

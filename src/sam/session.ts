@@ -15,6 +15,11 @@ export interface SessionOptions {
   /** intraOpNumThreads (default: ONNX Runtime's default). */
   threads?: number;
   executionProvider?: ExecutionProviderName;
+  /**
+   * ONNX Runtime's CPU memory arena and memory-pattern planning (default true: fastest repeated runs). false frees
+   * each run's intermediate tensors after the run instead of keeping the arena at its high-water mark.
+   */
+  memoryArena?: boolean;
 }
 
 export interface CreatedSession {
@@ -58,6 +63,10 @@ function baseOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions 
     // with our own JS (prompt conversion, post-processing) between runs.
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };
+  if (opts.memoryArena === false) {
+    o.enableCpuMemArena = false;
+    o.enableMemPattern = false;
+  }
   if (opts.threads !== undefined) {
     if (!Number.isInteger(opts.threads) || opts.threads < 1) {
       throw new MedpersamUserError('INVALID_OPTION', `threads must be a positive integer, got ${opts.threads}`);

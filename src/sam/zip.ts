@@ -17,6 +17,7 @@ import { finished } from 'node:stream/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { Inflate } from 'fflate';
 import { MedpersamUserError } from '../errors.js';
+import { crc32Update } from '../io/crc32.js';
 import type { ProgressCallback } from '../progress.js';
 import { pathExists } from '../io/exists.js';
 
@@ -330,23 +331,6 @@ async function inflateEntry(
 
 function hex8(n: number): string {
   return n.toString(16).padStart(8, '0');
-}
-
-let crcTable: Uint32Array | undefined;
-/** CRC-32 (IEEE, as ZIP uses), running form: start with 0xffffffff, finish with ^ 0xffffffff. */
-function crc32Update(crc: number, data: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  const t = crcTable;
-  let c = crc;
-  for (let i = 0; i < data.length; i++) c = t[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
-  return c >>> 0;
 }
 
 async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {

@@ -6,20 +6,25 @@
  * float32 LE arrays back to back in the order the header lists them (weights, then Adam m, then Adam v).
  */
 import type { NamedArray } from './params.js';
+import type { SamplerState } from './schedule.js';
 
 const MAGIC = 'MPSWARP1';
+/** Header version: 2 counts optimiser steps and stores the batch sampler (1 counted epochs; no longer read). */
+const VERSION = 2;
 
 export interface CheckpointProgress {
   /** Phase being trained: 'initial' or 'retrain-<round>'. */
   phase: string;
-  /** Epochs completed in that phase. */
-  epochInPhase: number;
-  /** Epochs completed in total (all phases). */
-  totalEpochs: number;
-  /** SeededRng state at the end of the last completed epoch. */
+  /** Optimiser steps completed in that phase. */
+  stepInPhase: number;
+  /** Optimiser steps completed in total (all phases). */
+  totalSteps: number;
+  /** SeededRng state after the last completed step. */
   rngState: number;
   /** AdamW step counter. */
   optimizerStep: number;
+  /** The batch sampler's shuffled pass and position in it (schedule.ts). */
+  sampler: SamplerState;
 }
 
 export interface CheckpointData {
@@ -37,7 +42,7 @@ interface HeaderEntry {
 }
 
 interface Header {
-  version: 1;
+  version: number;
   settings: unknown;
   progress: CheckpointProgress;
   weights: HeaderEntry[];
@@ -50,7 +55,7 @@ const sizeOf = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
 export function serializeCheckpoint(data: CheckpointData): Uint8Array {
   const header: Header = {
-    version: 1,
+    version: VERSION,
     settings: data.settings,
     progress: data.progress,
     weights: entries(data.weights),
@@ -87,7 +92,13 @@ export function deserializeCheckpoint(bytes: Uint8Array): CheckpointData {
   const headerLen = view.getUint32(8, true);
   if (12 + headerLen > bytes.length) throw new Error('truncated checkpoint header');
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headerLen))) as Header;
-  if (header.version !== 1) throw new Error(`unsupported checkpoint version ${String(header.version)}`);
+  if (header.version !== VERSION) {
+    throw new Error(
+      header.version === 1
+        ? 'checkpoint version 1 (epoch counters) was written by an older medpersam; start the run in a new output folder'
+        : `unsupported checkpoint version ${String(header.version)}`,
+    );
+  }
   let off = Math.ceil((12 + headerLen) / 4) * 4;
   const read = (list: HeaderEntry[]): NamedArray[] =>
     list.map((e) => {

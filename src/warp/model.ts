@@ -4,12 +4,15 @@
  *
  * Frames:
  *  - xyOriginal: a test image's (or the reference's) own pixel grid, any size / aspect ratio.
- *  - xyWarp: the square R×R working grid. Each image (reference and tests) is resized to R×R on its own
- *    (normalised: percentile clip + min-max; area averaging), so x_warp = (x_orig + 0.5)·R/W − 0.5 per image.
+ *  - xyWarp: the square R×R working grid. The reference is resized to R×R on its own (normalised: percentile clip +
+ *    min-max; area averaging), x_warp = (x_orig + 0.5)·R/W − 0.5. A test image is either resized the same way (the
+ *    paper's way, `prealign: 'none'`) or resampled onto the reference's working grid through the similarity found
+ *    by the initial alignment (prealign.ts); each test keeps its WorkingFrame (working-frame.ts). Colour images
+ *    are reduced to grey by the projection chosen on the reference (image/colour.ts); see preprocess.ts.
  *  - The network's flow maps the *test* working grid to the *reference* working grid (see network.ts). To label a
- *    test pixel (xyOriginal of the test) we go test-original → test-working → + flow → reference-working →
- *    reference-original, and read the reference label there (nearest, or argmax of the bilinearly weighted
- *    one-hot labels).
+ *    test pixel (xyOriginal of the test) we go test-original → test-working (the frame) → + flow →
+ *    reference-working → reference-original, and read the reference label there (nearest, or argmax of the
+ *    bilinearly weighted one-hot labels).
  *
  * Memory: only working-resolution copies of the test images are kept (R²·4 bytes each), plus the reference label at
  * its original size; pseudolabels are stored as soft one-hot planes at working resolution.
@@ -19,68 +22,105 @@ import type { FloatImage, LabelMap } from '../image/types.js';
 import { toGrey, normalizeIntensity } from '../image/normalize.js';
 import { resizeImage } from '../image/resize.js';
 import { WarpNetwork } from './network.js';
+import { chooseImageLoss, type ImageLossChoice } from './loss-choice.js';
+import { prealignRecord, WarpPreprocessor, type PrealignRecord, type WarpPreprocessOptions } from './preprocess.js';
+import { warpLabelThroughFrame, workingOneHot, type LabelWarpMode, type WorkingFrame } from './working-frame.js';
+import type { ColourProjection } from '../image/colour.js';
+import type { Prealignment } from './prealign.js';
 import { AdamW, ParamStore } from './params.js';
 import { SeededRng } from './seeded-rng.js';
-import { trainStep, evaluateLoss, type WarpBatch, type LossBreakdown } from './trainer.js';
+import { applyFlatGradients, evaluateLoss, type LossBreakdown } from './trainer.js';
 import type { WarpSettings } from './presets.js';
 import type { CheckpointData } from './checkpoint.js';
 import { augmentOneHot } from './augment.js';
-import { upsampleFlowPlanes, warpLabelArgmax, warpLabelNearest } from './spatial.js';
+import { BatchSampler, batchSizeFor, phaseBudget, stepsInPhase, type SamplerState, type TrainBudget } from './schedule.js';
+import { disposeWarpBatch, shardSizes, shardTensors, splitBatch, wholeBatch, type BatchData } from './parallel/batch-data.js';
+import { flatWeights, predictFlows, shardGradients } from './parallel/engine.js';
+import type { WarpWorkerPeer, WeightsSource } from './parallel/worker-peer.js';
+import { WARP_MODEL_FORMAT_VERSION, WARP_MODEL_KIND, type SavedWarpModel, type SavedWarpReference } from './saved-model.js';
+import { MedpersamUserError } from '../errors.js';
 import type { ProgressCallback } from '../progress.js';
 
-export type LabelWarpMode = 'nearest' | 'argmax';
+export type { LabelWarpMode } from './working-frame.js';
 
 export interface TrainPhaseOptions {
   onProgress?: ProgressCallback;
-  /** Called after every completed epoch with the full state (save it to resume later). */
-  onEpochEnd?: (checkpoint: CheckpointData) => Promise<void> | void;
   /**
-   * Abort between batches (throws). The weights then hold a partial epoch: to continue exactly, load the last
-   * checkpoint passed to onEpochEnd (that is what the resumable pipeline does).
+   * Called with the full state (save it to resume later) every `checkpointEvery` steps, at the end of the phase,
+   * and when `signal` stops the phase. A phase resumed from any of these checkpoints ends with the same weights,
+   * bit for bit, as the uninterrupted phase (same thread count).
+   */
+  onCheckpoint?: (checkpoint: CheckpointData) => Promise<void> | void;
+  /** Steps between checkpoints (default 25: a few seconds of work on a CPU). */
+  checkpointEvery?: number;
+  /**
+   * Stop between steps: the state at that step boundary goes to onCheckpoint, then train throws
+   * (`TrainingAborted`). The model itself stays usable and consistent.
    */
   signal?: AbortSignal;
 }
 
 export interface TrainPhaseResult {
   phase: string;
-  epochsRun: number;
-  /** Mean loss breakdown of the last epoch run (null when nothing ran). */
-  lastEpochLoss: LossBreakdown | null;
+  /** Optimiser steps run by this call, and the phase's whole budget in steps. */
+  stepsRun: number;
+  phaseSteps: number;
+  /** Mean loss breakdown over the last `recentLossSteps` steps run by this call (null when nothing ran). */
+  recentLoss: LossBreakdown | null;
+  recentLossSteps: number;
   seconds: number;
 }
+
+/** Thrown by `train` when its signal stopped it (after the checkpoint of the step boundary was handed over). */
+export class TrainingAborted extends Error {
+  constructor(readonly phase: string, readonly stepInPhase: number) {
+    super(`training aborted at step ${stepInPhase} of phase ${phase}`);
+    this.name = 'TrainingAborted';
+  }
+}
+
+/** Steps averaged for TrainPhaseResult.recentLoss. */
+const RECENT_LOSS_STEPS = 25;
 
 interface TestEntry {
   id: string;
   width: number;
   height: number;
+  /** How the working copy relates to the image's pixels (plain resize or aligned). */
+  frame: WorkingFrame;
+  prealignment: Prealignment | null;
   /** R×R normalised working image. */
   work: Float32Array;
   /** Soft one-hot pseudolabel at working resolution, R×R×K, or null. */
   pseudo: Float32Array | null;
 }
 
-/** Normalised grey R×R working copy of an image (percentile clip + min-max, area averaging). */
+/** Normalised grey (luminance) R×R working copy of an image, plain resize (percentile clip + min-max, area averaging). */
 export function toWorkingImage(image: FloatImage, resolution: number): Float32Array {
   const grey = image.channels === 1 ? image : toGrey(image);
   return resizeImage(normalizeIntensity(grey), resolution, resolution, 'area').data;
 }
 
 /**
- * Soft one-hot of a label map at working resolution: channel 0 = background, channel k = classes[k-1]; pixels with
- * other values count as background. Area averaging, so channels sum to 1. Layout R×R×K interleaved.
+ * Soft one-hot of a label map at working resolution (plain resize): channel 0 = background, channel k =
+ * classes[k-1]; pixels with other values count as background. Area averaging, so channels sum to 1. Layout R×R×K
+ * interleaved.
  */
 export function toWorkingOneHot(label: LabelMap, classes: readonly number[], resolution: number): Float32Array {
-  const K = classes.length + 1;
-  const lut = new Int16Array(256).fill(0);
-  classes.forEach((c, i) => (lut[c] = i + 1));
-  const out = new Float32Array(resolution * resolution * K);
-  const plane = new Float32Array(label.width * label.height);
-  for (let k = 0; k < K; k++) {
-    for (let i = 0; i < plane.length; i++) plane[i] = lut[label.data[i]!] === k ? 1 : 0;
-    const small = resizeImage({ width: label.width, height: label.height, channels: 1, data: plane }, resolution, resolution, 'area').data;
-    for (let i = 0; i < small.length; i++) out[i * K + k] = small[i]!;
-  }
-  return out;
+  return workingOneHot(label, classes, { width: label.width, height: label.height, warpToOriginal: null }, resolution);
+}
+
+/** What the preprocessing chose (for run records): colour projection, image loss, per-image alignment. */
+export interface PreprocessingReport {
+  options: WarpPreprocessOptions;
+  colour: ColourProjection;
+  imageLoss: ImageLossChoice;
+  prealign: {
+    aligned: number;
+    keptResize: number;
+    inverted: number;
+    images: Record<string, PrealignRecord>;
+  };
 }
 
 export function labelClasses(label: LabelMap): number[] {
@@ -107,14 +147,34 @@ export class WarpModel {
   private readonly tests: TestEntry[] = [];
   private readonly testIndex = new Map<string, number>();
   private phase = PHASE_INITIAL;
-  private epochInPhase = 0;
-  private totalEpochs = 0;
+  private stepInPhase = 0;
+  private totalSteps = 0;
+  /** The batch sampler's state within the current phase (empty pass: the phase has not drawn a batch yet). */
+  private samplerState: SamplerState = { pass: [], position: 0 };
+  /** Workers that compute shards of each step and chunks of flows (useWorkers); none = this thread alone. */
+  private peers: WarpWorkerPeer[] = [];
+  /** Changes whenever the weights do, so workers get new weights only when needed. */
+  private weightsVersion = 0;
+  private weightsCache: { version: number; flat: Float32Array } | null = null;
 
+  /** Colour projection, padding, alignment and polarity of every image (preprocess.ts). */
+  readonly preprocessor: WarpPreprocessor;
+  /** The image loss used (settings.loss.imageLoss 'auto' resolved on the reference) and why. */
+  readonly imageLossChoice: ImageLossChoice;
+
+  /**
+   * `settings.loss.imageLoss` 'auto' is resolved here (loss-choice.ts); `this.settings` holds the resolved value,
+   * so checkpoints record the loss actually trained with.
+   */
   constructor(settings: WarpSettings, reference: { image: FloatImage; label: LabelMap }) {
     const { image, label } = reference;
     if (image.width !== label.width || image.height !== label.height) {
       throw new Error(`reference image ${image.width}x${image.height} and label ${label.width}x${label.height} differ in size`);
     }
+    const R0 = settings.network.resolution;
+    this.preprocessor = new WarpPreprocessor(settings.preprocess, reference, R0);
+    this.imageLossChoice = chooseImageLoss(this.preprocessor.referenceWork, R0, settings.loss.imageLoss);
+    settings = { ...settings, loss: { ...settings.loss, imageLoss: this.imageLossChoice.kind } };
     this.settings = settings;
     this.rng = new SeededRng(settings.schedule.seed);
     this.network = new WarpNetwork(settings.network, new ParamStore(this.rng));
@@ -125,7 +185,7 @@ export class WarpModel {
     const R = settings.network.resolution;
     this.classes = labelClasses(label);
     this.refLabel = label;
-    this.refWork = toWorkingImage(image, R);
+    this.refWork = this.preprocessor.referenceWork;
     this.refOneHotWork = toWorkingOneHot(label, this.classes, R);
   }
 
@@ -133,19 +193,109 @@ export class WarpModel {
     return this.settings.network.resolution;
   }
 
-  get progress(): { phase: string; epochInPhase: number; totalEpochs: number } {
-    return { phase: this.phase, epochInPhase: this.epochInPhase, totalEpochs: this.totalEpochs };
+  /** Where training stands: the phase, steps done in it, steps done in all phases. */
+  get progress(): { phase: string; stepInPhase: number; totalSteps: number } {
+    return { phase: this.phase, stepInPhase: this.stepInPhase, totalSteps: this.totalSteps };
+  }
+
+  /** Threads that compute each step: this one plus the workers. */
+  get threads(): number {
+    return 1 + this.peers.length;
+  }
+
+  /** Optimiser steps that phase budget means on this model's test set. */
+  phaseSteps(budget: TrainBudget): number {
+    return stepsInPhase(budget, batchSizeFor(budget, this.settings.schedule.batchSize, this.tests.length), this.tests.length);
+  }
+
+  /** Whether phase `phase` with that budget still has steps to run (false for phases before the current one). */
+  needsTraining(phase: string, budget: TrainBudget): boolean {
+    if (phaseRank(phase) !== phaseRank(this.phase)) return phaseRank(phase) > phaseRank(this.phase);
+    return this.stepInPhase < this.phaseSteps(budget);
+  }
+
+  /**
+   * Compute with these workers from now on (data-parallel: each step's batch is cut into 1 + workers.length
+   * shards, see parallel/batch-data.ts; flows are computed in chunks). Sends them the model once; they stay
+   * attached until detachWorkers (the caller owns them and closes them). Results depend on the number of threads,
+   * not on which thread computes what.
+   */
+  async useWorkers(workers: WarpWorkerPeer[]): Promise<void> {
+    const backend = tf.getBackend();
+    if (workers.length > 0 && backend !== 'wasm' && backend !== 'cpu') {
+      throw new Error(`warp workers need the wasm or cpu backend in every thread; this thread uses ${backend}`);
+    }
+    await Promise.all(
+      workers.map((w) =>
+        w.init({
+          backend,
+          settings: this.settings,
+          reference: this.refWork,
+          referenceOneHot: this.refOneHotWork,
+          paramNames: this.network.params.names(),
+        }),
+      ),
+    );
+    this.peers = [...workers];
+  }
+
+  /** Stop using workers (they are not closed). */
+  detachWorkers(): WarpWorkerPeer[] {
+    const out = this.peers;
+    this.peers = [];
+    return out;
+  }
+
+  private readonly weightsSource: WeightsSource = {
+    version: 0,
+    flat: () => {
+      if (!this.weightsCache || this.weightsCache.version !== this.weightsVersion) {
+        this.weightsCache = { version: this.weightsVersion, flat: flatWeights(this.network) };
+      }
+      return this.weightsCache.flat;
+    },
+  };
+
+  private currentWeights(): WeightsSource {
+    this.weightsSource.version = this.weightsVersion;
+    return this.weightsSource;
   }
 
   get testIds(): string[] {
     return this.tests.map((t) => t.id);
   }
 
-  /** Add a test image (kept only as its R×R working copy and its original size). */
+  /**
+   * Add a test image (kept only as its R×R working copy, its frame and its original size). Colour projection,
+   * initial alignment and polarity are applied here (preprocess.ts).
+   */
   addTest(id: string, image: FloatImage): void {
     if (this.testIndex.has(id)) throw new Error(`duplicate test image id ${id}`);
+    const prepared = this.preprocessor.prepare(image);
     this.testIndex.set(id, this.tests.length);
-    this.tests.push({ id, width: image.width, height: image.height, work: toWorkingImage(image, this.resolution), pseudo: null });
+    this.tests.push({ id, width: image.width, height: image.height, frame: prepared.frame, prealignment: prepared.prealignment, work: prepared.work, pseudo: null });
+  }
+
+  /** What the preprocessing chose for the reference and every test image so far. */
+  preprocessingReport(): PreprocessingReport {
+    const images: Record<string, PrealignRecord> = {};
+    let aligned = 0;
+    let inverted = 0;
+    let checked = 0;
+    for (const t of this.tests) {
+      if (!t.prealignment) continue;
+      const r = prealignRecord(t.prealignment);
+      images[t.id] = r;
+      checked++;
+      if (r.aligned) aligned++;
+      if (r.inverted) inverted++;
+    }
+    return {
+      options: this.settings.preprocess,
+      colour: this.preprocessor.colour,
+      imageLoss: this.imageLossChoice,
+      prealign: { aligned, keptResize: checked - aligned, inverted, images },
+    };
   }
 
   /** The R×R normalised working copy of a test image (the model's own input; do not modify it). */
@@ -159,7 +309,7 @@ export class WarpModel {
     if (label.width !== t.width || label.height !== t.height) {
       throw new Error(`pseudolabel for ${id} is ${label.width}x${label.height}, the image is ${t.width}x${t.height}`);
     }
-    t.pseudo = toWorkingOneHot(label, this.classes, this.resolution);
+    t.pseudo = workingOneHot(label, this.classes, t.frame, this.resolution);
   }
 
   clearPseudolabels(): void {
@@ -174,51 +324,30 @@ export class WarpModel {
 
   // ---- training ----------------------------------------------------------------------------------------------
 
-  /** Build the tensors of one batch (test indices + A augmented reference pairs drawn from the model's RNG). */
-  private makeBatch(indices: number[], nAug: number): WarpBatch {
+  /** One batch as plain arrays: these tests + `nAug` augmented reference pairs drawn from the model's RNG. */
+  private makeBatchData(indices: number[], nAug: number): BatchData {
     const R = this.resolution;
     const K = this.classes.length + 1;
-    const reference = tf.tensor4d(this.refWork, [1, R, R, 1]);
-    const referenceOneHot = tf.tensor4d(this.refOneHotWork, [1, R, R, K]);
-    let tests: tf.Tensor4D | null = null;
-    let pseudo: WarpBatch['pseudo'] = null;
-    if (indices.length > 0) {
-      const buf = new Float32Array(indices.length * R * R);
-      indices.forEach((ti, j) => buf.set(this.tests[ti]!.work, j * R * R));
-      tests = tf.tensor4d(buf, [indices.length, R, R, 1]);
-      const withPseudo = indices.map((ti, j) => [ti, j] as const).filter(([ti]) => this.tests[ti]!.pseudo !== null);
-      if (withPseudo.length > 0) {
-        const pb = new Float32Array(withPseudo.length * R * R * K);
-        withPseudo.forEach(([ti], j) => pb.set(this.tests[ti]!.pseudo!, j * R * R * K));
-        pseudo = { index: withPseudo.map(([, j]) => j), oneHot: tf.tensor4d(pb, [withPseudo.length, R, R, K]) };
-      }
+    const augImages: Float32Array[] = [];
+    const augOneHot: Float32Array[] = [];
+    for (let a = 0; a < nAug; a++) {
+      // Eq. 2: a random Table 13 augmentation of the reference pair (image bilinear + colour jitter, soft masks).
+      const pair = augmentOneHot(
+        { image: this.refWork, oneHot: this.refOneHotWork, size: R, classesWithBackground: K },
+        this.rng,
+        this.settings.schedule.augmentPreset,
+      );
+      augImages.push(pair.image);
+      augOneHot.push(pair.oneHot);
     }
-    let augmented: WarpBatch['augmented'] = null;
-    if (nAug > 0) {
-      const ib = new Float32Array(nAug * R * R);
-      const mb = new Float32Array(nAug * R * R * K);
-      for (let a = 0; a < nAug; a++) {
-        // Eq. 2: a random Table 13 augmentation of the reference pair (image bilinear + colour jitter, soft masks).
-        const pair = augmentOneHot(
-          { image: this.refWork, oneHot: this.refOneHotWork, size: R, classesWithBackground: K },
-          this.rng,
-          this.settings.schedule.augmentPreset,
-        );
-        ib.set(pair.image, a * R * R);
-        mb.set(pair.oneHot, a * R * R * K);
-      }
-      augmented = { images: tf.tensor4d(ib, [nAug, R, R, 1]), oneHot: tf.tensor4d(mb, [nAug, R, R, K]) };
-    }
-    return { reference, referenceOneHot, tests, pseudo, augmented };
-  }
-
-  private disposeBatch(b: WarpBatch): void {
-    b.reference.dispose();
-    b.referenceOneHot.dispose();
-    b.tests?.dispose();
-    b.pseudo?.oneHot.dispose();
-    b.augmented?.images.dispose();
-    b.augmented?.oneHot.dispose();
+    return {
+      resolution: R,
+      classesWithBackground: K,
+      tests: indices.map((i) => this.tests[i]!.work),
+      pseudo: indices.map((i) => this.tests[i]!.pseudo),
+      augImages,
+      augOneHot,
+    };
   }
 
   private augPerBatch(): number {
@@ -227,71 +356,132 @@ export class WarpModel {
   }
 
   /**
-   * Train phase `phase` ('initial' or 'retrain-N') until it has `epochs` epochs. Resumes where a loaded
-   * checkpoint stopped; a phase earlier than the current one is already done and returns at once.
+   * Train phase `phase` ('initial' or 'retrain-N') until it has run its budget (schedule.ts: optimiser steps, or
+   * epochs; a plain number means epochs). Resumes where a loaded checkpoint stopped; a phase earlier than the
+   * current one is already done and returns at once.
    */
-  async train(phase: string, epochs: number, opts: TrainPhaseOptions = {}): Promise<TrainPhaseResult> {
+  async train(phase: string, budget: TrainBudget | number, opts: TrainPhaseOptions = {}): Promise<TrainPhaseResult> {
     const t0 = performance.now();
+    const b: TrainBudget = typeof budget === 'number' ? { unit: 'epochs', epochs: budget } : budget;
     if (this.tests.length === 0) throw new Error('no test images to train on');
-    if (phaseRank(phase) < phaseRank(this.phase)) return { phase, epochsRun: 0, lastEpochLoss: null, seconds: 0 };
+    const total = this.phaseSteps(b);
+    const none = { phase, stepsRun: 0, phaseSteps: total, recentLoss: null, recentLossSteps: 0, seconds: 0 };
+    if (phaseRank(phase) < phaseRank(this.phase)) return none;
     if (phase !== this.phase) {
       this.phase = phase;
-      this.epochInPhase = 0;
+      this.stepInPhase = 0;
+      this.samplerState = { pass: [], position: 0 };
     }
-    const { batchSize } = this.settings.schedule;
+    const sampler = new BatchSampler(this.tests.length, batchSizeFor(b, this.settings.schedule.batchSize, this.tests.length), b.unit);
+    sampler.setState(this.samplerState);
     const nAug = this.augPerBatch();
-    const stepsPerEpoch = Math.ceil(this.tests.length / batchSize);
-    const totalSteps = (epochs - this.epochInPhase) * stepsPerEpoch;
-    let step = 0;
-    let epochsRun = 0;
-    let lastEpochLoss: LossBreakdown | null = null;
-    while (this.epochInPhase < epochs) {
-      const order = this.rng.shuffle(this.tests.map((_, i) => i));
-      const sum: LossBreakdown = { total: 0, image: 0, reg: 0, aug: 0, augSeg: 0, pseudoSeg: 0 };
-      for (let s = 0; s < stepsPerEpoch; s++) {
-        if (opts.signal?.aborted) throw new Error('training aborted');
-        this.optimizer.learningRate = this.learningRateAt(this.epochInPhase * stepsPerEpoch + s, epochs * stepsPerEpoch);
-        const batch = this.makeBatch(order.slice(s * batchSize, (s + 1) * batchSize), nAug);
-        let loss: LossBreakdown;
-        try {
-          loss = trainStep(this.network, this.optimizer, batch, this.settings.loss);
-        } finally {
-          this.disposeBatch(batch);
+    const every = opts.checkpointEvery ?? 25;
+    const startStep = this.stepInPhase;
+    const recent: LossBreakdown[] = [];
+    // With workers, the next batch is drawn while they compute (the same draws in the same order); a checkpoint
+    // then holds the RNG state as it was right after the step's own draws.
+    let drawnAhead: BatchData | null = null;
+    let rngAfterStep: number | null = null;
+    try {
+      while (this.stepInPhase < total) {
+        if (opts.signal?.aborted) {
+          if (opts.onCheckpoint && this.stepInPhase > startStep) await opts.onCheckpoint(this.toCheckpoint(rngAfterStep));
+          throw new TrainingAborted(phase, this.stepInPhase);
         }
-        for (const k of Object.keys(sum) as (keyof LossBreakdown)[]) sum[k] += loss[k] / stepsPerEpoch;
-        step++;
+        this.optimizer.learningRate = this.learningRateAt(this.stepInPhase, total);
+        const batch = drawnAhead ?? this.makeBatchData(sampler.next(this.rng), nAug);
+        drawnAhead = null;
+        const after = { rng: this.rng.getState(), sampler: sampler.getState() };
+        const drawAhead =
+          this.peers.length > 0 && this.stepInPhase + 1 < total ? () => void (drawnAhead = this.makeBatchData(sampler.next(this.rng), nAug)) : undefined;
+        const loss = await this.step(batch, drawAhead);
+        this.samplerState = after.sampler;
+        rngAfterStep = drawnAhead ? after.rng : null;
+        this.stepInPhase++;
+        this.totalSteps++;
+        recent.push(loss);
+        if (recent.length > RECENT_LOSS_STEPS) recent.shift();
         opts.onProgress?.({
           stage: 'warp-train',
-          done: step,
-          total: totalSteps,
-          message: `${phase} epoch ${this.epochInPhase + 1}/${epochs} loss ${loss.total.toFixed(4)}`,
+          done: this.stepInPhase,
+          total,
+          message: `${phase} step ${this.stepInPhase}/${total} loss ${loss.total.toFixed(4)}`,
         });
-        // Let the event loop breathe (progress bars, signals) between batches.
+        if (opts.onCheckpoint && (this.stepInPhase % every === 0 || this.stepInPhase === total)) {
+          await opts.onCheckpoint(this.toCheckpoint(rngAfterStep));
+        }
+        // Let the event loop breathe (progress bars, signals) between steps.
         await new Promise((r) => setTimeout(r, 0));
       }
-      this.epochInPhase++;
-      this.totalEpochs++;
-      epochsRun++;
-      lastEpochLoss = sum;
-      if (opts.onEpochEnd) await opts.onEpochEnd(this.toCheckpoint());
+    } finally {
+      // Stopped with a batch drawn ahead: rewind the RNG to the last completed step (the sampler state is kept
+      // separately), so the model is exactly its last checkpoint's state.
+      if (rngAfterStep !== null) this.rng.setState(rngAfterStep);
     }
-    return { phase, epochsRun, lastEpochLoss, seconds: (performance.now() - t0) / 1000 };
+    const recentLoss = recent.length === 0 ? null : meanBreakdown(recent);
+    return {
+      phase,
+      stepsRun: this.stepInPhase - startStep,
+      phaseSteps: total,
+      recentLoss,
+      recentLossSteps: recent.length,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  }
+
+  /**
+   * One optimiser step on a batch: shard gradients (this thread computes shard 0 while the workers compute the
+   * others, then runs `whileWorkersCompute`), summed in shard order, then AdamW. With no workers the batch is one
+   * shard with shares 1.
+   */
+  private async step(batch: BatchData, whileWorkersCompute?: () => void): Promise<LossBreakdown> {
+    const shards = this.peers.length === 0 ? [wholeBatch(batch)] : splitBatch(batch, this.threads);
+    const weights = this.currentWeights();
+    const remote = shards.slice(1).map((shard, i) => this.peers[i]!.gradients(weights, shard));
+    // Whatever happens here, the workers' replies are awaited before returning (no stray work in flight).
+    let local: ReturnType<typeof shardGradients> | undefined;
+    let localError: unknown;
+    try {
+      local = shardGradients(this.network, shards[0]!, this.refWork, this.refOneHotWork, this.settings.loss);
+      whileWorkersCompute?.();
+    } catch (err) {
+      localError = err;
+    }
+    const others = await Promise.allSettled(remote);
+    if (localError !== undefined) throw localError;
+    const results = [local!];
+    for (const o of others) {
+      if (o.status === 'rejected') throw o.reason;
+      results.push(o.value);
+    }
+    const sum = results[0]!.flat;
+    for (let s = 1; s < results.length; s++) {
+      const g = results[s]!.flat;
+      for (let i = 0; i < sum.length; i++) sum[i] += g[i]!;
+    }
+    // A parameter is skipped only when no shard gave it a gradient.
+    const missing = results[0]!.missing.filter((name) => results.every((r) => r.missing.includes(name)));
+    const updated = applyFlatGradients(this.network, this.optimizer, sum, missing);
+    this.weightsVersion++;
+    // The update returns the new weights: the workers' next copy, without reading the variables back.
+    this.weightsCache = { version: this.weightsVersion, flat: updated };
+    return sumBreakdowns(results.map((r) => r.breakdown));
   }
 
   /**
    * One retraining round of §3.3: replace the pseudolabels (test id → label map at that image's original size,
    * e.g. SAM's outputs; images without one get only the Eq. 3 terms) and train phase 'retrain-<round>' for
-   * `epochs` (default schedule.retrainEpochs). Rounds are numbered from 1; resumable like `train`.
+   * `budget` (default: the schedule's retraining budget, retrainSteps or retrainEpochs). Rounds are numbered from 1; resumable like `train`.
    */
   async retrain(
     round: number,
     pseudolabels: ReadonlyMap<string, LabelMap>,
-    opts: TrainPhaseOptions & { epochs?: number } = {},
+    opts: TrainPhaseOptions & { budget?: TrainBudget } = {},
   ): Promise<TrainPhaseResult> {
     if (!Number.isInteger(round) || round < 1) throw new Error(`retraining round must be an integer >= 1, got ${round}`);
     this.clearPseudolabels();
     for (const [id, label] of pseudolabels) this.setPseudolabel(id, label);
-    return this.train(`retrain-${round}`, opts.epochs ?? this.settings.schedule.retrainEpochs, opts);
+    return this.train(`retrain-${round}`, opts.budget ?? phaseBudget(this.settings.schedule, 'retrain'), opts);
   }
 
   /** Learning rate at step `step` of a phase of `total` steps (deterministic, so resumed runs match). */
@@ -303,50 +493,80 @@ export class WarpModel {
 
   /** Loss on some test images (no update), with the model's current weights; consumes RNG only if nAug > 0. */
   lossOn(ids: string[], nAug = 0): LossBreakdown {
-    const batch = this.makeBatch(ids.map((id) => this.testIndex.get(id)!), nAug);
+    const data = this.makeBatchData(ids.map((id) => this.testIndex.get(id)!), nAug);
+    const batch = shardTensors(wholeBatch(data), this.refWork, this.refOneHotWork);
     try {
       return evaluateLoss(this.network, batch, this.settings.loss);
     } finally {
-      this.disposeBatch(batch);
+      disposeWarpBatch(batch);
     }
   }
 
   // ---- inference ---------------------------------------------------------------------------------------------
 
-  /** Flows (R×R×2 each, xyWarp test → reference) for working-resolution images, in batches. */
+  /** Flows (R×R×2 each, xyWarp test → reference) for working-resolution images, in batches, in this thread. */
   predictFlowsWork(works: Float32Array[], batchSize = 8): Float32Array[] {
-    const R = this.resolution;
-    const out: Float32Array[] = [];
-    const ref = tf.tensor4d(this.refWork, [1, R, R, 1]);
+    return predictFlows(this.network, this.refWork, works, batchSize);
+  }
+
+  /**
+   * predictFlowsWork on every thread: the images are cut into contiguous chunks, one per thread (this one takes
+   * the first). The flows are the same as predictFlowsWork's, bit for bit (each image's flow is computed on its own).
+   */
+  async predictFlowsWorkParallel(works: Float32Array[], batchSize = 8): Promise<Float32Array[]> {
+    if (this.peers.length === 0 || works.length < 2) return this.predictFlowsWork(works, batchSize);
+    const sizes = shardSizes(works.length, this.threads);
+    const chunks: Float32Array[][] = [];
+    let start = 0;
+    for (const n of sizes) {
+      chunks.push(works.slice(start, start + n));
+      start += n;
+    }
+    const weights = this.currentWeights();
+    const remote = chunks.slice(1).map((chunk, i) => this.peers[i]!.flows(weights, chunk, this.resolution));
+    let local: Float32Array[] = [];
+    let localError: unknown;
     try {
-      for (let s = 0; s < works.length; s += batchSize) {
-        const chunk = works.slice(s, s + batchSize);
-        const buf = new Float32Array(chunk.length * R * R);
-        chunk.forEach((w, j) => buf.set(w, j * R * R));
-        const flat = tf.tidy(() => this.network.forward(tf.tensor4d(buf, [chunk.length, R, R, 1]), ref).flowXyWarp.dataSync() as Float32Array);
-        for (let j = 0; j < chunk.length; j++) out.push(flat.slice(j * R * R * 2, (j + 1) * R * R * 2));
-      }
-    } finally {
-      ref.dispose();
+      local = this.predictFlowsWork(chunks[0]!, batchSize);
+    } catch (err) {
+      localError = err;
+    }
+    const others = await Promise.allSettled(remote);
+    if (localError !== undefined) throw localError;
+    const out = [...local];
+    for (const o of others) {
+      if (o.status === 'rejected') throw o.reason;
+      out.push(...o.value);
     }
     return out;
   }
 
-  /** Warp the reference label onto a test image given its working flow; result at (width × height) (Eq. 4). */
+  /**
+   * Warp the reference label onto an image of (width × height) whose working copy is its plain resize (Eq. 4).
+   * For test images added to the model use `labelForTest` (their frame may be aligned).
+   */
   labelFromFlow(flowXyWarp: Float32Array, width: number, height: number, mode: LabelWarpMode = 'nearest'): LabelMap {
-    // xyWarp flow (test working grid) → displacement in pixels of the test's original grid, then sample the
-    // reference label (its own size): src = (x + dx + 0.5)·W_ref/W_test − 0.5 (spatial.ts).
-    const R = this.resolution;
-    const flowXyOriginal = upsampleFlowPlanes(flowXyWarp, R, R, width, height);
-    return mode === 'argmax'
-      ? warpLabelArgmax(this.refLabel, flowXyOriginal, width, height)
-      : warpLabelNearest(this.refLabel, flowXyOriginal, width, height);
+    return warpLabelThroughFrame(this.refLabel, flowXyWarp, this.resolution, { width, height, warpToOriginal: null }, mode);
   }
 
-  /** Eq. 4 for any image: the reference label warped onto it, at its original size. */
+  /**
+   * Eq. 4 for a test image already added: the reference label through its working flow and its frame.
+   * `displacementScale` α scales the whole displacement, alignment included (Fig. 6; see working-frame.ts).
+   */
+  labelForTest(id: string, flowXyWarp: Float32Array, mode: LabelWarpMode = 'nearest', displacementScale = 1): LabelMap {
+    return warpLabelThroughFrame(this.refLabel, flowXyWarp, this.resolution, this.entry(id).frame, mode, displacementScale);
+  }
+
+  /** The working frame of test image `id` (aligned after an initial alignment, else the plain resize). */
+  testFrame(id: string): WorkingFrame {
+    return this.entry(id).frame;
+  }
+
+  /** Eq. 4 for any image (preprocessed like a test image, not kept): the reference label at its original size. */
   warpLabel(image: FloatImage, mode: LabelWarpMode = 'nearest'): LabelMap {
-    const [flow] = this.predictFlowsWork([toWorkingImage(image, this.resolution)]);
-    return this.labelFromFlow(flow!, image.width, image.height, mode);
+    const prepared = this.preprocessor.prepare(image);
+    const [flow] = this.predictFlowsWork([prepared.work]);
+    return warpLabelThroughFrame(this.refLabel, flow!, this.resolution, prepared.frame, mode);
   }
 
   /** Working-grid flows of test images already added (by id), with their original sizes. */
@@ -361,22 +581,36 @@ export class WarpModel {
     for (let s = 0; s < ids.length; s += batchSize) {
       const entries = ids.slice(s, s + batchSize).map((id) => this.entry(id));
       const flows = this.predictFlowsWork(entries.map((e) => e.work), batchSize);
-      entries.forEach((e, j) => each(e.id, this.labelFromFlow(flows[j]!, e.width, e.height, mode)));
+      entries.forEach((e, j) => each(e.id, warpLabelThroughFrame(this.refLabel, flows[j]!, this.resolution, e.frame, mode)));
     }
+  }
+
+  /** warpTests on every thread (predictFlowsWorkParallel): the same labels, in order. */
+  async warpTestsParallel(ids: string[], each: (id: string, label: LabelMap) => void, mode: LabelWarpMode = 'nearest', batchSize = 8): Promise<void> {
+    for (const f of await this.testFlowsParallel(ids, batchSize)) each(f.id, this.labelForTest(f.id, f.flowXyWarp, mode));
+  }
+
+  /** testFlows on every thread (predictFlowsWorkParallel); the same flows. */
+  async testFlowsParallel(ids: string[], batchSize = 8): Promise<{ id: string; flowXyWarp: Float32Array; width: number; height: number }[]> {
+    const entries = ids.map((id) => this.entry(id));
+    const flows = await this.predictFlowsWorkParallel(entries.map((e) => e.work), batchSize);
+    return entries.map((e, j) => ({ id: e.id, flowXyWarp: flows[j]!, width: e.width, height: e.height }));
   }
 
   // ---- checkpoints -------------------------------------------------------------------------------------------
 
-  toCheckpoint(): CheckpointData {
+  /** The full training state (`rngState` overrides the RNG's current state: see train's draw-ahead). */
+  toCheckpoint(rngState: number | null = null): CheckpointData {
     const opt = this.optimizer.exportState();
     return {
       settings: this.settings,
       progress: {
         phase: this.phase,
-        epochInPhase: this.epochInPhase,
-        totalEpochs: this.totalEpochs,
-        rngState: this.rng.getState(),
+        stepInPhase: this.stepInPhase,
+        totalSteps: this.totalSteps,
+        rngState: rngState ?? this.rng.getState(),
         optimizerStep: opt.step,
+        sampler: { pass: [...this.samplerState.pass], position: this.samplerState.position },
       },
       weights: this.network.params.exportArrays(),
       adamM: opt.m,
@@ -393,12 +627,81 @@ export class WarpModel {
     this.optimizer.importState({ step: data.progress.optimizerStep, m: data.adamM, v: data.adamV });
     this.rng.setState(data.progress.rngState);
     this.phase = data.progress.phase;
-    this.epochInPhase = data.progress.epochInPhase;
-    this.totalEpochs = data.progress.totalEpochs;
+    this.stepInPhase = data.progress.stepInPhase;
+    this.totalSteps = data.progress.totalSteps;
+    this.samplerState = { pass: [...data.progress.sampler.pass], position: data.progress.sampler.position };
+    this.weightsVersion++;
+  }
+
+  // ---- saved models (saved-model.ts) -------------------------------------------------------------------------
+
+  /** The trained weights with their settings and provenance, ready for serializeWarpModel. */
+  toSavedModel(info: { reference: Omit<SavedWarpReference, 'classes'>; medpersamVersion: string; createdAt?: string }): SavedWarpModel {
+    return {
+      kind: WARP_MODEL_KIND,
+      formatVersion: WARP_MODEL_FORMAT_VERSION,
+      medpersamVersion: info.medpersamVersion,
+      createdAt: info.createdAt ?? new Date().toISOString(),
+      settings: this.settings,
+      reference: { ...info.reference, classes: [...this.classes] },
+      training: {
+        phase: this.phase,
+        totalSteps: this.totalSteps,
+        threads: this.threads,
+        backend: tf.getBackend(),
+        testImages: this.tests.length,
+      },
+      weights: this.network.params.exportArrays(),
+    };
+  }
+
+  /**
+   * A model with a saved model's settings and weights, for the reference it was trained with (check that with
+   * checkSavedReference first). Ready to warp: add tests and call warpTests / predictFlowsWork, no training.
+   */
+  static fromSavedModel(saved: SavedWarpModel, reference: { image: FloatImage; label: LabelMap }): WarpModel {
+    let model: WarpModel;
+    try {
+      model = new WarpModel(saved.settings, reference);
+    } catch (err) {
+      throw new MedpersamUserError('WARP_MODEL_INCOMPATIBLE', `the warp model's settings do not build a network here (${(err as Error).message})`, { cause: err });
+    }
+    if (model.classes.join(',') !== saved.reference.classes.join(',')) {
+      model.dispose();
+      throw new MedpersamUserError(
+        'WARP_MODEL_REFERENCE_MISMATCH',
+        `the warp model was trained with reference classes ${saved.reference.classes.join(', ')}, this reference mask has ${model.classes.join(', ')}`,
+      );
+    }
+    try {
+      model.network.params.importArrays(saved.weights);
+    } catch (err) {
+      model.dispose();
+      throw new MedpersamUserError('WARP_MODEL_INCOMPATIBLE', `the warp model's weights do not fit its network (${(err as Error).message})`, { cause: err });
+    }
+    model.phase = saved.training.phase;
+    model.totalSteps = saved.training.totalSteps;
+    model.weightsVersion++;
+    return model;
   }
 
   dispose(): void {
     this.optimizer.dispose();
     this.network.params.dispose();
   }
+}
+
+const LOSS_KEYS: (keyof LossBreakdown)[] = ['total', 'image', 'reg', 'aug', 'augSeg', 'pseudoSeg'];
+
+/** Sum of the shards' (already shared-weighted) loss breakdowns = the whole batch's. */
+function sumBreakdowns(parts: readonly LossBreakdown[]): LossBreakdown {
+  const out: LossBreakdown = { total: 0, image: 0, reg: 0, aug: 0, augSeg: 0, pseudoSeg: 0 };
+  for (const p of parts) for (const k of LOSS_KEYS) out[k] += p[k];
+  return out;
+}
+
+function meanBreakdown(steps: readonly LossBreakdown[]): LossBreakdown {
+  const out = sumBreakdowns(steps);
+  for (const k of LOSS_KEYS) out[k] /= steps.length;
+  return out;
 }

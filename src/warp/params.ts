@@ -102,7 +102,14 @@ export interface AdamWState {
   v: NamedArray[];
 }
 
-/** AdamW: p ← p − lr·wd·p; m,v as Adam; p ← p − lr·m̂/(√v̂ + ε). */
+/**
+ * AdamW: p ← p − lr·wd·p; m,v as Adam; p ← p − lr·m̂/(√v̂ + ε).
+ *
+ * The moments live in plain Float32Arrays and the update is one JavaScript loop per parameter (then one `assign`
+ * per variable): on the wasm backend the same update as tensor ops costs ~13 kernel calls per parameter tensor,
+ * which is serial work between data-parallel steps (measured ~45 ms of a ~0.5 s step, the loop ~5 ms).
+ * Arithmetic in double precision, stored as float32; deterministic.
+ */
 export class AdamW {
   learningRate: number;
   readonly beta1: number;
@@ -110,8 +117,8 @@ export class AdamW {
   readonly epsilon: number;
   readonly weightDecay: number;
   private step = 0;
-  private readonly m = new Map<string, tf.Variable>();
-  private readonly v = new Map<string, tf.Variable>();
+  private readonly m = new Map<string, Float32Array>();
+  private readonly v = new Map<string, Float32Array>();
 
   constructor(private readonly params: ParamStore, opts: AdamWOptions) {
     this.learningRate = opts.learningRate;
@@ -125,64 +132,98 @@ export class AdamW {
     return this.step;
   }
 
-  private slot(map: Map<string, tf.Variable>, name: string, like: tf.Variable): tf.Variable {
+  private slot(map: Map<string, Float32Array>, name: string, size: number): Float32Array {
     let s = map.get(name);
     if (!s) {
-      s = tf.variable(tf.zerosLike(like), false);
+      s = new Float32Array(size);
       map.set(name, s);
     }
     return s;
   }
 
-  /** Apply one update; grads keyed by parameter name (missing = no gradient, parameter untouched). */
-  apply(grads: Map<string, tf.Tensor>): void {
-    this.step += 1;
-    const t = this.step;
+  /** p, m, v updated in place from the gradient g (one parameter tensor). */
+  private updateOne(name: string, p: Float32Array, g: ArrayLike<number>, bc1: number, bc2: number): void {
+    const m = this.slot(this.m, name, p.length);
+    const v = this.slot(this.v, name, p.length);
+    const { beta1, beta2, epsilon } = this;
     const lr = this.learningRate;
-    const bc1 = 1 - this.beta1 ** t;
-    const bc2 = 1 - this.beta2 ** t;
-    const names = this.params.names();
-    const vars = this.params.variables();
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i]!;
-      const p = vars[i]!;
-      const g = grads.get(name);
-      if (!g) continue;
-      const m = this.slot(this.m, name, p);
-      const v = this.slot(this.v, name, p);
-      tf.tidy(() => {
-        const mNew = m.mul(this.beta1).add(g.mul(1 - this.beta1));
-        const vNew = v.mul(this.beta2).add(g.square().mul(1 - this.beta2));
-        m.assign(mNew);
-        v.assign(vNew);
-        const update = mNew.div(bc1).div(vNew.div(bc2).sqrt().add(this.epsilon)).mul(lr);
-        const decayed = this.weightDecay > 0 ? p.mul(1 - lr * this.weightDecay) : p;
-        p.assign(decayed.sub(update));
-      });
+    const decay = this.weightDecay > 0 ? 1 - lr * this.weightDecay : 1;
+    for (let i = 0; i < p.length; i++) {
+      const gi = g[i]!;
+      const mi = beta1 * m[i]! + (1 - beta1) * gi;
+      const vi = beta2 * v[i]! + (1 - beta2) * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      p[i] = p[i]! * decay - (lr * (mi / bc1)) / (Math.sqrt(vi / bc2) + epsilon);
     }
   }
 
+  /** Apply one update; grads keyed by parameter name (missing = no gradient, parameter untouched). */
+  apply(grads: Map<string, tf.Tensor>): void {
+    this.step += 1;
+    const bc1 = 1 - this.beta1 ** this.step;
+    const bc2 = 1 - this.beta2 ** this.step;
+    const names = this.params.names();
+    const vars = this.params.variables();
+    for (let i = 0; i < names.length; i++) {
+      const g = grads.get(names[i]!);
+      if (!g) continue;
+      const p = Float32Array.from(vars[i]!.dataSync() as Float32Array);
+      this.updateOne(names[i]!, p, g.dataSync() as Float32Array, bc1, bc2);
+      tf.tidy(() => vars[i]!.assign(tf.tensor(p, vars[i]!.shape)));
+    }
+  }
+
+  /**
+   * Apply one update from gradients flattened in parameter-store order (parameters named in `skip` are
+   * untouched). Returns the new weights in the same flat layout.
+   */
+  applyFlat(flat: Float32Array, skip: ReadonlySet<string> = new Set()): Float32Array {
+    this.step += 1;
+    const bc1 = 1 - this.beta1 ** this.step;
+    const bc2 = 1 - this.beta2 ** this.step;
+    const names = this.params.names();
+    const vars = this.params.variables();
+    let size = 0;
+    for (const v of vars) size += v.size;
+    if (size !== flat.length) throw new Error(`gradient vector has ${flat.length} values, the network ${size}`);
+    const weights = new Float32Array(size);
+    let offset = 0;
+    for (let i = 0; i < names.length; i++) {
+      const variable = vars[i]!;
+      const p = weights.subarray(offset, offset + variable.size);
+      p.set(variable.dataSync() as Float32Array);
+      if (!skip.has(names[i]!)) {
+        this.updateOne(names[i]!, p, flat.subarray(offset, offset + variable.size), bc1, bc2);
+        tf.tidy(() => variable.assign(tf.tensor(p, variable.shape)));
+      }
+      offset += variable.size;
+    }
+    return weights;
+  }
+
   exportState(): AdamWState {
-    const dump = (map: Map<string, tf.Variable>): NamedArray[] =>
-      [...map.entries()].map(([name, s]) => ({ name, shape: [...s.shape], data: s.dataSync() as Float32Array }));
+    const dump = (map: Map<string, Float32Array>): NamedArray[] =>
+      [...map.entries()].map(([name, s]) => ({ name, shape: [...this.shapeOf(name)], data: s.slice() }));
     return { step: this.step, m: dump(this.m), v: dump(this.v) };
   }
 
-  importState(state: AdamWState): void {
-    this.disposeSlots();
-    this.step = state.step;
-    for (const a of state.m) this.m.set(a.name, tf.variable(tf.tensor(a.data, a.shape), false));
-    for (const a of state.v) this.v.set(a.name, tf.variable(tf.tensor(a.data, a.shape), false));
+  private shapeOf(name: string): number[] {
+    const i = this.params.names().indexOf(name);
+    if (i < 0) throw new Error(`AdamW: no parameter ${name}`);
+    return this.params.variables()[i]!.shape;
   }
 
-  private disposeSlots(): void {
-    for (const s of this.m.values()) s.dispose();
-    for (const s of this.v.values()) s.dispose();
+  importState(state: AdamWState): void {
     this.m.clear();
     this.v.clear();
+    this.step = state.step;
+    for (const a of state.m) this.m.set(a.name, Float32Array.from(a.data));
+    for (const a of state.v) this.v.set(a.name, Float32Array.from(a.data));
   }
 
   dispose(): void {
-    this.disposeSlots();
+    this.m.clear();
+    this.v.clear();
   }
 }

@@ -4,12 +4,19 @@
  */
 import { DEFAULT_NETWORK_CONFIG, type WarpNetworkConfig } from './network.js';
 import { DEFAULT_LOSS_OPTIONS, type WarpLossOptions } from './trainer.js';
+import { PAPER_PREPROCESS, ROBUST_PREPROCESS, type WarpPreprocessOptions } from './preprocess.js';
 
 export interface WarpScheduleOptions {
-  /** Epochs of the initial training phase (App. B.4: 30). */
-  initialEpochs: number;
-  /** Epochs per retraining round (App. B.4: 10). */
-  retrainEpochs: number;
+  /**
+   * Budget of the initial training phase (schedule.ts): optimiser steps whatever the folder size (`initialSteps`,
+   * the CPU default), or epochs (`initialEpochs`, App. B.4: 30). Steps win when both are set; resolveWarpSettings
+   * keeps only the one an override names.
+   */
+  initialSteps?: number;
+  initialEpochs?: number;
+  /** Budget of each retraining round (§3.3): steps, or epochs (App. B.4: 10). */
+  retrainSteps?: number;
+  retrainEpochs?: number;
   /** Number of retraining rounds (App. B.4 / §4.3: 5). */
   retrainRounds: number;
   /** Test images per batch (App. B.4: 32). */
@@ -34,6 +41,8 @@ export interface WarpSettings {
   network: WarpNetworkConfig;
   loss: WarpLossOptions;
   schedule: WarpScheduleOptions;
+  /** Per-image preprocessing: colour projection, initial alignment, polarity, fill (warp/preprocess.ts). */
+  preprocess: WarpPreprocessOptions;
 }
 
 export type WarpPresetName = 'paper' | 'cpu';
@@ -41,7 +50,9 @@ export type WarpPresetName = 'paper' | 'cpu';
 /** The paper's settings (App. B.3–B.4, Table 12 JSRT). On this 2-core CPU these cost hours (see the report). */
 export const PAPER_PRESET: WarpSettings = {
   network: { ...DEFAULT_NETWORK_CONFIG, arch: 'nice-trans', resolution: 256 },
+  // App. B.1 picks SSIM or NCC per dataset; 'auto' applies its rule (loss-choice.ts).
   loss: { ...DEFAULT_LOSS_OPTIONS },
+  preprocess: { ...PAPER_PREPROCESS },
   schedule: {
     initialEpochs: 30,
     retrainEpochs: 10,
@@ -71,11 +82,12 @@ export const PAPER_PRESET: WarpSettings = {
 export const CPU_PRESET: WarpSettings = {
   network: { ...DEFAULT_NETWORK_CONFIG, arch: 'conv', resolution: 128, finestDecoderWidth: 16 },
   loss: { ...DEFAULT_LOSS_OPTIONS },
+  preprocess: { ...ROBUST_PREPROCESS },
   schedule: {
-    initialEpochs: 10,
-    retrainEpochs: 3,
+    initialSteps: 600,
+    retrainSteps: 200,
     retrainRounds: 5,
-    batchSize: 4,
+    batchSize: 3,
     augPerBatch: 1,
     learningRate: 1e-3,
     weightDecay: 0.01,
@@ -91,6 +103,7 @@ export interface WarpSettingsOverrides {
   network?: Partial<WarpNetworkConfig>;
   loss?: Partial<WarpLossOptions>;
   schedule?: Partial<WarpScheduleOptions>;
+  preprocess?: Partial<WarpPreprocessOptions>;
 }
 
 /** A preset with overrides applied (deep-copied; the presets themselves are never mutated). */
@@ -105,6 +118,24 @@ export function resolveWarpSettings(preset: WarpPresetName = 'cpu', overrides: W
       attentionLevels: [...(overrides.network?.attentionLevels ?? base.network.attentionLevels)],
     },
     loss: { ...base.loss, ...overrides.loss },
-    schedule: { ...base.schedule, ...overrides.schedule },
+    schedule: withBudgetOverrides(base.schedule, overrides.schedule ?? {}),
+    preprocess: { ...base.preprocess, ...overrides.preprocess },
   };
+}
+
+/**
+ * The schedule with overrides, where a phase budget named by the overrides replaces the preset's in the other
+ * unit: `{ initialEpochs: 20 }` on a steps preset trains 20 epochs (the preset's initialSteps is dropped), and
+ * `{ initialSteps: 300 }` on an epochs preset trains 300 steps. Naming both units of one phase is an error.
+ */
+function withBudgetOverrides(base: WarpScheduleOptions, over: Partial<WarpScheduleOptions>): WarpScheduleOptions {
+  const out: WarpScheduleOptions = { ...base, ...over };
+  for (const [steps, epochs] of [['initialSteps', 'initialEpochs'], ['retrainSteps', 'retrainEpochs']] as const) {
+    const givesSteps = over[steps] !== undefined;
+    const givesEpochs = over[epochs] !== undefined;
+    if (givesSteps && givesEpochs) throw new Error(`give ${steps} or ${epochs}, not both`);
+    if (givesSteps) delete out[epochs];
+    if (givesEpochs) delete out[steps];
+  }
+  return out;
 }

@@ -14,6 +14,8 @@
  * | DepthwiseConv2dNativeBackpropInput   | depthwiseConv2d grad           | depthwise conv of dy with flipped w      |
  * | MaxPoolGrad (replaced)                | wasm's is wrong for C > 1      | JS loop (first maximum of each window)   |
  * | BatchMatMul (wrapped)                | transposeA/B ~5x slower        | explicit Transpose, then the original    |
+ * | Identity (replaced)                  | copies every saved tensor      | shares the data (refcount), as on cpu    |
+ * | SplitV, last axis (replaced)         | generic strided slices: slow   | one JS pass over the rows                 |
  *
  * Everything else the warp model needs already has a wasm forward kernel and a core gradient: AvgPool(Grad),
  * MaxPool, ResizeBilinear (its gradient kernel is replaced on cpu and wasm, see registerGradientFixes), Softmax, Erf/Tanh (GELU), LeakyRelu, Concat, Slice, PadV2, Cumsum, GatherV2.
@@ -351,9 +353,10 @@ function maxPoolGrad(args: { inputs: unknown; backend: unknown; attrs?: unknown 
   const a = args.attrs as { filterSize: number | [number, number]; strides: number | [number, number]; pad: PadAttr; dimRoundingMode?: RoundAttr };
   const info = tf.backend_util.computePool2DInfo(
     input.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad as never, a.dimRoundingMode);
+  // Allocate first: a growing wasm heap detaches views taken before the allocation.
+  const out = backend.makeOutput(input.shape, 'float32');
   const xs = backend.typedArrayFromHeap(input);
   const dys = backend.typedArrayFromHeap(dy);
-  const out = backend.makeOutput(input.shape, 'float32');
   const dx = backend.typedArrayFromHeap(out);
   dx.fill(0);
   const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth, strideHeight, strideWidth } = info;
@@ -448,6 +451,40 @@ export const WASM_SHIM_KERNELS = [
   'MaxPoolGrad',
 ] as const;
 
+/**
+ * SplitV along the last axis (the gradient of every channel concat in the network, e.g. [5,64,64,96] → 3 × 32):
+ * one pass over the rows in JavaScript. wasm's version slices each output with a generic strided copy, measured at
+ * about 10 % of a training step. Other axes and dtypes go to the original kernel.
+ */
+function splitLastAxis(original: KernelFunc): KernelFunc {
+  return ((args: { inputs: unknown; backend: unknown; attrs?: unknown }) => {
+    const backend = args.backend as BackendWasm;
+    const x = (args.inputs as { x: TensorInfo }).x;
+    const { numOrSizeSplits, axis } = args.attrs as { numOrSizeSplits: number | number[]; axis: number | number[] };
+    const rank = x.shape.length;
+    const ax = tf.util.parseAxisParam(axis, x.shape)[0]!;
+    if (ax !== rank - 1 || x.dtype !== 'float32' || rank < 2) return original(args as Parameters<KernelFunc>[0]);
+    const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, numOrSizeSplits, ax);
+    const C = x.shape[rank - 1]!;
+    const rows = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+    // Allocate every output first: a growing wasm heap detaches views taken before an allocation.
+    const outs = sizes.map((n) => backend.makeOutput([...x.shape.slice(0, -1), n], 'float32'));
+    const src = backend.typedArrayFromHeap(x);
+    const dsts = outs.map((o) => backend.typedArrayFromHeap(o));
+    for (let r = 0, p = 0; r < rows; r++) {
+      for (let k = 0; k < sizes.length; k++) {
+        const n = sizes[k]!;
+        const dst = dsts[k]!;
+        const q = r * n;
+        for (let c = 0; c < n; c++) dst[q + c] = src[p + c]!;
+        p += n;
+      }
+    }
+    if (rows * C !== src.length) throw new Error('SplitV shim: shape and data disagree');
+    return outs;
+  }) as unknown as KernelFunc;
+}
+
 function replaceKernel(kernelName: string, kernelFunc: KernelFunc): void {
   if (tf.getKernel(kernelName, BACKEND) != null) tf.unregisterKernel(kernelName, BACKEND);
   tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc });
@@ -474,6 +511,19 @@ export function registerWasmShims(): void {
   replaceKernel('DepthwiseConv2dNativeBackpropInput', k((r, i, a) => depthwiseBackpropInput(r, i['dy']!, i['filter']!, a)));
   replaceKernel('UnsortedSegmentSum', unsortedSegmentSum as unknown as KernelFunc);
   replaceKernel('MaxPoolGrad', maxPoolGrad as unknown as KernelFunc);
+  const originalSplitV = tf.getKernel('SplitV', BACKEND)?.kernelFunc;
+  if (originalSplitV != null) replaceKernel('SplitV', splitLastAxis(originalSplitV));
+  const originalIdentity = tf.getKernel('Identity', BACKEND)?.kernelFunc;
+  if (originalIdentity != null) {
+    // tfjs saves every tensor a backward pass needs through Identity (~500 calls per warp training step); wasm's
+    // copies the data, the cpu backend's shares it (refcount). Tensors are immutable, so sharing is safe.
+    replaceKernel('Identity', ((args: { inputs: unknown; backend: unknown }) => {
+      const x = (args.inputs as { x: TensorInfo }).x;
+      if (x.dtype === 'string') return originalIdentity(args as Parameters<KernelFunc>[0]);
+      (args.backend as BackendWasm).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    }) as unknown as KernelFunc);
+  }
   if (originalBatchMatMul != null) {
     // transposeA/transposeB are much slower inside wasm's matmul than an explicit Transpose first.
     replaceKernel('BatchMatMul', k((r, i, a) => {

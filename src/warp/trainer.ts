@@ -20,11 +20,13 @@ import { warpShared } from './fast-warp.js';
 import { ssimLoss, nccLoss, flowGradL2, diceCELoss } from './losses.js';
 
 export type ImageLossKind = 'ssim' | 'ncc';
+/** 'auto' is resolved by WarpModel from the reference (loss-choice.ts) before any training step. */
+export type ImageLossMode = ImageLossKind | 'auto';
 
 /** Loss weights and switches. Defaults: paper Table 12 (JSRT) and App. B.1. */
 export interface WarpLossOptions {
-  /** Image similarity loss (App. B.1: SSIM for JSRT; NCC for images with large black padding). */
-  imageLoss: ImageLossKind;
+  /** Image similarity loss (App. B.1: SSIM for JSRT; NCC for images with large black padding; 'auto' = that rule). */
+  imageLoss: ImageLossMode;
   /** λw, warping (image) loss weight. Table 12: 1. */
   lambdaWarp: number;
   /** λr, flow regularisation weight. Table 12 JSRT: 0.75. */
@@ -38,7 +40,7 @@ export interface WarpLossOptions {
 }
 
 export const DEFAULT_LOSS_OPTIONS: WarpLossOptions = {
-  imageLoss: 'ssim',
+  imageLoss: 'auto',
   lambdaWarp: 1,
   lambdaReg: 0.75,
   lambdaAug: 0.1,
@@ -69,15 +71,34 @@ export interface LossBreakdown {
   pseudoSeg: number;
 }
 
-function imageLoss(kind: ImageLossKind, warped: tf.Tensor4D, fixed: tf.Tensor4D): tf.Scalar {
+function imageLoss(kind: ImageLossMode, warped: tf.Tensor4D, fixed: tf.Tensor4D): tf.Scalar {
+  if (kind === 'auto') throw new Error('image loss "auto" must be resolved before training (WarpModel does it)');
   return kind === 'ssim' ? ssimLoss(warped, fixed) : nccLoss(warped, fixed);
 }
 
-/** Build the scalar loss of Eq. 3 (+ §3.3 term) for a batch; returns the total and its parts (tensors). */
+/**
+ * A shard's share of each batch mean (data-parallel training): every term of Eq. 3 is a mean over the batch's test
+ * images, augmented pairs or pseudolabelled tests, so a shard holding n_s of the batch's n images of a group weights
+ * that group's terms by n_s / n, and the shards' weighted losses (and gradients) add up to the whole batch's.
+ * A whole batch has all shares 1 (the terms are then computed exactly as without sharding).
+ */
+export interface BatchShares {
+  tests: number;
+  augmented: number;
+  pseudo: number;
+}
+
+export const WHOLE_BATCH: BatchShares = { tests: 1, augmented: 1, pseudo: 1 };
+
+/**
+ * Build the scalar loss of Eq. 3 (+ §3.3 term) for a batch; returns the total and its parts (tensors), each part
+ * already multiplied by its share (see BatchShares).
+ */
 export function batchLoss(
   network: WarpNetwork,
   batch: WarpBatch,
   opts: WarpLossOptions,
+  shares: BatchShares = WHOLE_BATCH,
 ): { total: tf.Scalar; parts: Record<keyof Omit<LossBreakdown, 'total'>, tf.Scalar> } {
   const nTests = batch.tests ? batch.tests.shape[0] : 0;
   const useAug = opts.augmentation && opts.lambdaAug > 0 && batch.augmented !== null;
@@ -101,17 +122,20 @@ export function batchLoss(
   const slice = (t: tf.Tensor4D, start: number, count: number): tf.Tensor4D =>
     t.slice([start, 0, 0, 0], [count, -1, -1, -1]);
 
+  // A share of 1 leaves a term untouched (no multiplication), so whole batches compute exactly as before sharding.
+  const share = (t: tf.Scalar, w: number): tf.Scalar => (w === 1 ? t : t.mul(w));
+
   if (nTests > 0) {
     const flowT = slice(flowXyWarp, 0, nTests);
-    image = imageLoss(opts.imageLoss, slice(warpedRef, 0, nTests), batch.tests!);
-    reg = flowGradL2(flowT);
+    image = share(imageLoss(opts.imageLoss, slice(warpedRef, 0, nTests), batch.tests!), shares.tests);
+    reg = share(flowGradL2(flowT), shares.tests);
     total = total.add(image.mul(opts.lambdaWarp)).add(reg.mul(opts.lambdaReg));
     if (batch.pseudo && batch.pseudo.index.length > 0) {
       const idx = tf.tensor1d(batch.pseudo.index, 'int32');
       const flowP = tf.gather(flowT, idx) as tf.Tensor4D;
       const P = batch.pseudo.index.length;
       const warpedMask = warpShared(batch.referenceOneHot, flowP);
-      pseudoSeg = diceCELoss(warpedMask, batch.pseudo.oneHot);
+      pseudoSeg = share(diceCELoss(warpedMask, batch.pseudo.oneHot), shares.pseudo);
       total = total.add(pseudoSeg.mul(opts.lambdaSeg));
     }
   }
@@ -122,17 +146,18 @@ export function batchLoss(
     const augReg = flowGradL2(flowA);
     const warpedMask = warpShared(batch.referenceOneHot, flowA);
     augSeg = diceCELoss(warpedMask, batch.augmented!.oneHot);
-    aug = augImage.mul(opts.lambdaWarp).add(augReg.mul(opts.lambdaReg)).add(augSeg.mul(opts.lambdaSeg));
+    aug = share(augImage.mul(opts.lambdaWarp).add(augReg.mul(opts.lambdaReg)).add(augSeg.mul(opts.lambdaSeg)), shares.augmented);
+    augSeg = share(augSeg, shares.augmented);
     total = total.add(aug.mul(opts.lambdaAug));
   }
   return { total: total as tf.Scalar, parts: { image, reg, aug, augSeg, pseudoSeg } };
 }
 
 /** Loss value (no update), e.g. for tests and monitoring. */
-export function evaluateLoss(network: WarpNetwork, batch: WarpBatch, opts: WarpLossOptions): LossBreakdown {
+export function evaluateLoss(network: WarpNetwork, batch: WarpBatch, opts: WarpLossOptions, shares: BatchShares = WHOLE_BATCH): LossBreakdown {
   let out: LossBreakdown | null = null;
   tf.tidy(() => {
-    const { total, parts } = batchLoss(network, batch, opts);
+    const { total, parts } = batchLoss(network, batch, opts, shares);
     out = readBreakdown(total, parts);
   });
   return out!;
@@ -149,31 +174,56 @@ function readBreakdown(total: tf.Scalar, parts: Record<string, tf.Scalar>): Loss
   };
 }
 
-/** One optimisation step: gradients of Eq. 3 w.r.t. every network parameter, then AdamW. */
-export function trainStep(
-  network: WarpNetwork,
-  optimizer: AdamW,
-  batch: WarpBatch,
-  opts: WarpLossOptions,
-): LossBreakdown {
+/**
+ * Gradients of a batch's (or a shard's, see BatchShares) loss w.r.t. every network parameter, flattened into one
+ * Float32Array in the parameter store's order (the layout the parallel trainer sends between threads), with the
+ * names of parameters that got no gradient (they are left untouched by the update, not even decayed).
+ */
+export interface FlatGradients {
+  flat: Float32Array;
+  missing: string[];
+  breakdown: LossBreakdown;
+}
+
+export function batchGradients(network: WarpNetwork, batch: WarpBatch, opts: WarpLossOptions, shares: BatchShares = WHOLE_BATCH): FlatGradients {
   const names = network.params.names();
   const vars = network.params.variables();
+  let size = 0;
+  for (const v of vars) size += v.size;
+  const flat = new Float32Array(size);
+  const missing: string[] = [];
   let breakdown: LossBreakdown | null = null;
   tf.tidy(() => {
-    let partsOut: Record<string, tf.Scalar> = {};
+    const partsOut: Record<string, tf.Scalar> = {};
     const { value, grads } = tf.variableGrads(() => {
-      const { total, parts } = batchLoss(network, batch, opts);
+      const { total, parts } = batchLoss(network, batch, opts, shares);
       for (const k of Object.keys(parts)) partsOut[k] = tf.keep(parts[k as keyof typeof parts]);
       return total;
     }, vars);
     breakdown = readBreakdown(value, partsOut);
     for (const t of Object.values(partsOut)) t.dispose();
-    const byName = new Map<string, tf.Tensor>();
+    let offset = 0;
     vars.forEach((v, i) => {
       const g = grads[v.name];
-      if (g) byName.set(names[i]!, g);
+      if (g) flat.set(g.dataSync() as Float32Array, offset);
+      else missing.push(names[i]!);
+      offset += v.size;
     });
-    optimizer.apply(byName);
   });
-  return breakdown!;
+  return { flat, missing, breakdown: breakdown! };
+}
+
+/**
+ * AdamW update from flat gradients (layout of batchGradients; parameters named in `missing` are skipped).
+ * Returns the new weights in the same flat layout.
+ */
+export function applyFlatGradients(_network: WarpNetwork, optimizer: AdamW, flat: Float32Array, missing: readonly string[] = []): Float32Array {
+  return optimizer.applyFlat(flat, new Set(missing));
+}
+
+/** One optimisation step on a whole batch: gradients of Eq. 3 w.r.t. every network parameter, then AdamW. */
+export function trainStep(network: WarpNetwork, optimizer: AdamW, batch: WarpBatch, opts: WarpLossOptions): LossBreakdown {
+  const g = batchGradients(network, batch, opts);
+  applyFlatGradients(network, optimizer, g.flat, g.missing);
+  return g.breakdown;
 }

@@ -3,7 +3,7 @@
  * warp-only (cross-checked against `segment --sam none` with the same settings) and with a generated SAM model.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCli } from '../../src/cli/main.js';
 import type { PhantomDatasetResult } from '../../src/io/phantom-dataset.js';
@@ -33,7 +33,8 @@ describe('medpersam bench --sam none', () => {
     const io = captureIo();
     expect(await runCli(['bench', '--dataset', data.root, '--sam', 'none', '--out', out, ...FAST_WARP], io)).toBe(0);
     const json = JSON.parse(await readFile(join(out, 'bench-warp.json'), 'utf8'));
-    expect(json).toMatchObject({ reference: 'phantom_000', nTest: 3, backend: 'wasm', epochs: 2 });
+    // 3 test images, batch 3: one step per epoch.
+    expect(json).toMatchObject({ reference: 'phantom_000', nTest: 3, backend: 'wasm', steps: 2, budget: { unit: 'epochs', epochs: 2 } });
     expect(json.settings.network.resolution).toBe(32);
     expect(json.perClass.map((c: { name: string }) => c.name)).toEqual(['right_lung', 'left_lung', 'heart']);
     expect(io.out()).toContain(`warp-only benchmark: ${data.root} (reference phantom_000, 3 test images), backend wasm`);
@@ -58,6 +59,36 @@ describe('medpersam bench --sam none', () => {
     expect(lj.nTest).toBe(2);
     expect(lj.perImage.map((p: { id: string }) => p.id)).toEqual(['phantom_001', 'phantom_002']);
     expect(JSON.parse(await readFile(join(out, 'bench-warp.json'), 'utf8')).nTest).toBe(2);
+  }, 120_000);
+});
+
+describe('medpersam bench --sam none --sizes', () => {
+  it('trains a fresh model per folder size and compares with the baseline on the same images', async () => {
+    const out = join(tmp.dir, 'bench-sizes');
+    const baseline = join(tmp.dir, 'baseline.json');
+    // A made-up baseline: 0.5 on every class of phantom_001, 0.7 on phantom_002 and phantom_003.
+    const per = (d: number) => ({ 1: d, 2: d, 3: d });
+    await writeFile(baseline, JSON.stringify({ per_image: { phantom_001: per(0.5), phantom_002: per(0.7), phantom_003: per(0.7) }, s_per_image_2jobs: 3 }));
+    const io = captureIo();
+    const argv = ['bench', '--dataset', data.root, '--sam', 'none', '--out', out, '--sizes', '1,all', '--baseline', baseline, '--threads', '2', '--res', '32', '--steps', '3', '--backend', 'wasm', '--seed', '1'];
+    expect(await runCli(argv, io)).toBe(0);
+    const json = JSON.parse(await readFile(join(out, 'bench-sizes.json'), 'utf8'));
+    expect(json.rows.map((r: { nTest: number }) => r.nTest)).toEqual([1, 3]);
+    expect(json.rows.map((r: { steps: number }) => r.steps)).toEqual([3, 3]);
+    expect(json.rows.map((r: { threads: number }) => r.threads)).toEqual([2, 2]);
+    expect(json.rows[0].baselineDice).toBeCloseTo(0.5, 10);
+    expect(json.rows[1].baselineDice).toBeCloseTo((0.5 + 0.7 + 0.7) / 3, 10);
+    expect(json.rows[1].baselineSeconds).toBe(9);
+    for (const r of json.rows) {
+      expect(r.meanDice).toBeGreaterThan(0.5);
+      expect(r.referenceCopyDice).toBeGreaterThan(0.5);
+    }
+    expect(io.out()).toContain('| images | warp mean Dice % | elastix Dice % (same images) | reference copy % |');
+    expect(io.out()).toContain(`| all (3) | **${(json.rows[1].meanDice * 100).toFixed(1)}** | 63.3 |`);
+
+    const bad = captureIo();
+    expect(await runCli(['bench', '--dataset', data.root, '--sam', 'none', '--out', out, '--sizes', '5,x'], bad)).toBe(1);
+    expect(bad.err()).toBe('error: --sizes: "x" is not a positive integer or "all"\n');
   }, 120_000);
 });
 

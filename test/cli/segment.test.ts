@@ -64,7 +64,8 @@ describe('medpersam segment --sam none (warp model alone)', () => {
     expect(printedMeanDice(io.out())).toBeCloseTo(meanDice, 4);
     expect(io.out()).toContain(`segmented 3 images with the warp model alone (backend wasm): 3 masks written`);
     expect(io.out()).toContain(`  masks:    ${join(out, 'masks')}`);
-    expect(io.out()).toMatch(/time: read \d+\.\d s, train \d+\.\d s \(2 epochs at 32 px\), warp \d+\.\d s, review \d+\.\d s, total \d+\.\d s/);
+    expect(io.out()).toMatch(/time: read \d+\.\d s, train \d+\.\d s \(2 epochs at 32 px, \d+ threads?\), warp \d+\.\d s, review \d+\.\d s, total \d+\.\d s/);
+    expect(io.out()).toContain(`  model:    ${join(out, 'warp-model.mpwarp')} (segment new images with it: --warp-model ${join(out, 'warp-model.mpwarp')})`);
     expect(io.out()).not.toContain(data.items[0]!.id);
     // The review: report.html with Dice (ground truth given), quality.csv, the quality summary in run.json.
     expect(io.out()).toContain(`  report:   ${join(out, 'report.html')}`);
@@ -117,6 +118,28 @@ describe('medpersam segment --sam none (warp model alone)', () => {
   }, 120_000);
 });
 
+describe('medpersam segment: the region-of-interest stage', () => {
+  it('--roi force refines every object of the phantoms (none is small), --roi-cost is recorded; the summary gives its time', async () => {
+    const out = join(tmp.dir, 'warp-roi-force');
+    const io = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', out, '--sam', 'none', '--no-overlays', '--roi', 'force', '--roi-cost', '0.5', '--threads', '1', ...FAST_WARP], io)).toBe(0);
+    const run = JSON.parse(await readFile(join(out, 'run.json'), 'utf8'));
+    expect(run.runKey.roi).toMatchObject({ costRatio: 0.5, trigger: { mode: 'force' } });
+    expect(run.roi.objects.map((o: { triggered: boolean }) => o.triggered)).toEqual([true, true, true]);
+    expect(run.roi.crops.length).toBeGreaterThan(0);
+    expect(run.roi.crops.every((c: { steps: number }) => c.steps > 0)).toBe(true);
+    expect(existsSync(join(out, '.state', 'roi-0.ckpt'))).toBe(true);
+    expect(run.timings.roiS).toBeGreaterThan(0);
+    expect(io.out()).toMatch(/region-of-interest stage \S+/);
+    // the default (auto) on the same phantoms: nothing is small or thin, so no stage and no time
+    const auto = join(tmp.dir, 'warp-roi-auto');
+    expect(await runCli(['segment', ...refArgs(), '--out', auto, '--sam', 'none', '--no-overlays', '--threads', '1', ...FAST_WARP, '-q'], captureIo())).toBe(0);
+    const autoRun = JSON.parse(await readFile(join(auto, 'run.json'), 'utf8'));
+    expect(autoRun.roi.crops).toEqual([]);
+    expect(autoRun.runKey.roi.trigger.mode).toBe('auto');
+  }, 180_000);
+});
+
 describe('medpersam segment: Ctrl-C', () => {
   it('the first SIGINT stops the run at a checkpoint, exit 1 says how to resume; the rerun finishes', async () => {
     const out = join(tmp.dir, 'interrupted');
@@ -150,7 +173,49 @@ describe('medpersam segment: Ctrl-C', () => {
     expect(await runCli([...argv, '--json'], rerun)).toBe(0);
     expect(JSON.parse(rerun.out()).written.sort()).toEqual(testIds);
     const run = JSON.parse(await readFile(join(out, 'run.json'), 'utf8'));
-    expect(run.epochsRunThisCall).toBeLessThan(6);
+    // 3 images, batch 3, 6 epochs = 6 steps; the interrupted call saved its step, the rerun did the rest
+    expect(run.training.phases[0].stepsRunThisCall).toBeLessThan(6);
+  }, 120_000);
+});
+
+describe('medpersam segment --warp-model, --skip-unreadable, --threads', () => {
+  it('applies a saved model without training (same masks), refuses training flags with it, skips unreadable images on request', async () => {
+    const first = join(tmp.dir, 'wm-train');
+    expect(await runCli(['segment', ...refArgs(), '--out', first, '--sam', 'none', '--no-overlays', '--threads', '1', ...FAST_WARP, '-q'], captureIo())).toBe(0);
+    const model = join(first, 'warp-model.mpwarp');
+    const reuse = join(tmp.dir, 'wm-reuse');
+    const io = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', reuse, '--sam', 'none', '--no-overlays', '--warp-model', model, '--backend', 'wasm'], io)).toBe(0);
+    expect(io.out()).toMatch(new RegExp(`warp model: ${model.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(trained 2 steps, .*\\), applied without training`));
+    expect(io.out()).toMatch(/time: read \d+\.\d s, no training \(saved model\), warp/);
+    for (const id of testIds) {
+      expect(await readFile(join(reuse, 'masks', `${id}.png`))).toEqual(await readFile(join(first, 'masks', `${id}.png`)));
+    }
+    const run = JSON.parse(await readFile(join(first, 'run.json'), 'utf8'));
+    expect(run.training.threads).toBe(1);
+
+    const flags = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'wm-bad'), '--sam', 'none', '--warp-model', model, '--steps', '5', '--res', '32'], flags)).toBe(1);
+    expect(flags.err()).toBe('error: --steps, --res train or define the warp model; with --warp-model it is used as saved (leave them out)\n');
+    const notModel = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'wm-bad2'), '--sam', 'none', '--warp-model', data.items[0]!.imagePath], notModel)).toBe(1);
+    expect(notModel.err()).toMatch(/^error: .*phantom_000\.png: not a medpersam warp model file/);
+
+    // A folder with an unreadable file: stop listing it, or skip it with --skip-unreadable.
+    const images = join(tmp.dir, 'with-bad');
+    await mkdir(images);
+    for (const it of data.items.slice(1)) await writeFile(join(images, `${it.id}.png`), await readFile(it.imagePath));
+    await writeFile(join(images, 'notes.png'), 'these are notes, not an image');
+    const base = ['segment', '--ref', data.items[0]!.imagePath, '--ref-mask', data.items[0]!.maskPath, '--images', images, '--sam', 'none', '--no-overlays', ...FAST_WARP];
+    const stop = captureIo();
+    expect(await runCli([...base, '--out', join(tmp.dir, 'bad-stop')], stop)).toBe(1);
+    expect(stop.err()).toContain('1 of 4 images cannot be read (nothing was trained or written):');
+    expect(stop.err()).toContain(`${join(images, 'notes.png')}:`);
+    expect(stop.err()).toContain('--skip-unreadable to segment the other 3');
+    const skip = captureIo();
+    expect(await runCli([...base, '--out', join(tmp.dir, 'bad-skip'), '--skip-unreadable'], skip)).toBe(0);
+    expect(skip.out()).toContain('skipped 1 unreadable image (--skip-unreadable; listed in the run record):');
+    expect((await readdir(join(tmp.dir, 'bad-skip', 'masks'))).sort()).toEqual(testIds.map((id) => `${id}.png`));
   }, 120_000);
 });
 
@@ -218,7 +283,24 @@ describe('medpersam segment: input errors exit 1 and name the file', () => {
 
     const samOnly = captureIo();
     expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o4'), '--sam', 'none', '--rounds', '2', '--threads', '1'], samOnly)).toBe(1);
-    expect(samOnly.err()).toBe('error: --rounds, --threads need a SAM model (not used with --sam none)\n');
+    expect(samOnly.err()).toBe('error: --rounds needs a SAM model (not used with --sam none)\n');
+
+    const both = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o6'), '--sam', 'none', '--steps', '10', '--epochs', '2'], both)).toBe(1);
+    expect(both.err()).toBe('error: give --steps or --epochs, not both\n');
+    const encThreads = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o8'), '--sam', 'none', '--encoder-threads', '1'], encThreads)).toBe(1);
+    expect(encThreads.err()).toBe('error: --encoder-threads needs a SAM model (not used with --sam none)\n');
+    const encZero = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o7'), '--encoder-threads', '0'], encZero)).toBe(1);
+    expect(encZero.err()).toBe('error: --encoder-threads must be an integer from 1 to 1024, got "0"\n');
+
+    const roiCost = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o9'), '--sam', 'none', '--roi-cost', '0'], roiCost)).toBe(1);
+    expect(roiCost.err()).toBe('error: --roi-cost must be a number in (0, 100], got "0"\n');
+    const roiMode = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o10'), '--sam', 'none', '--roi', 'sometimes'], roiMode)).toBe(1);
+    expect(roiMode.err()).toMatch(/--roi.*sometimes.*(auto, force, off|auto, force|choices)/s);
 
     const lr = captureIo();
     expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o5'), '--sam', 'none', '--lr', 'fast'], lr)).toBe(1);

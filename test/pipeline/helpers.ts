@@ -47,7 +47,8 @@ export function baseOptions(f: Fixture, samDir: string, outName: string, extra: 
     outDir: f.out(outName),
     sam: samDir,
     samLoad: { cacheDir: f.cacheDir, threads: 1 },
-    warp: { overrides: TINY_WARP, backend: 'wasm' },
+    // One thread: no worker start-up per run (test/warp-model/parallel.test.ts and warp-reuse.test.ts cover threads).
+    warp: { overrides: TINY_WARP, backend: 'wasm', threads: 1 },
     retrainRounds: 0,
     refinements: 0,
     report: false,

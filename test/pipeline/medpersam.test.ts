@@ -67,6 +67,14 @@ describe('echo-mask decoder', () => {
     // One encoder run per test image + the reference; one decoder call per image and class.
     expect(res.record.counters.encoderRuns).toBe(TESTS + 1);
     expect(res.record.counters.decoderCalls).toBe(TESTS * CLASSES);
+    // Those encoder runs happened in the background during the initial warp training (encode-ahead), all of them.
+    const ahead = res.record.counters.encodeAhead!;
+    expect(ahead.images).toBe(TESTS + 1);
+    expect(ahead.encoderRunMs).toBeCloseTo(res.record.counters.encoderRunMs, 6);
+    expect(ahead.waitMs).toBeLessThanOrEqual(ahead.wallMs + 1);
+    expect(res.record.timingsMs['sam-encode-wait']).toBeDefined();
+    // The foreground breakdown leaves the background encoder time out.
+    expect(res.record.breakdown.onnxRuntimeMs).toBeCloseTo(res.record.counters.decoderRunMs, 6);
   }, 120_000);
 
   it('refinement: the smoothed SAM output becomes the next mask prompt; single mask first, then multimask', async () => {
@@ -130,7 +138,8 @@ describe('echo-mask decoder', () => {
     }
     model.dispose();
     expect(res.record.counters.encoderRuns).toBe(0); // every embedding cached by the first test
-    expect(res.record.counters.encodeCalls).toBe(1 + TESTS * 2);
+    // encode() calls: reference + tests ahead of need during training (cache hits here), then reference + tests per round.
+    expect(res.record.counters.encodeCalls).toBe(1 + TESTS + 1 + TESTS * 2);
     expect(res.record.counters.decoderCalls).toBe(TESTS * CLASSES * 1 * 2);
     expect((await readdir(join(res.outDir, 'rounds', '0'))).length).toBe(TESTS);
   }, 120_000);
@@ -191,7 +200,7 @@ describe('call counts, cache and resume', () => {
     expect(resumed.summary!.meanDice).toBe(full.summary!.meanDice);
   }, 180_000);
 
-  it('an interruption inside warp retraining resumes from the epoch checkpoint with identical outputs', async () => {
+  it('an interruption inside warp retraining resumes from the checkpoint of its last step with identical outputs', async () => {
     const warp2 = { ...TINY_WARP, schedule: { ...TINY_WARP.schedule, retrainEpochs: 2 } };
     const cacheDir = join(f.root, 'cache-train');
     const ref = await runMedPerSam(baseOptions(f, echoDir, 'train-ref', { retrainRounds: 1, samLoad: { cacheDir, threads: 1 }, warp: { overrides: warp2, backend: 'wasm' } }));
@@ -199,7 +208,7 @@ describe('call counts, cache and resume', () => {
     const opts = baseOptions(f, echoDir, 'train-cut', { retrainRounds: 1, samLoad: { cacheDir, threads: 1 }, warp: { overrides: warp2, backend: 'wasm' }, signal: controller.signal });
     await expect(
       runMedPerSam(opts, (e) => {
-        if (e.stage === 'warp-train' && e.message?.includes('retrain-1 epoch 1/2')) controller.abort();
+        if (e.stage === 'warp-train' && e.message?.includes('retrain-1 step 1/2')) controller.abort();
       }),
     ).rejects.toMatchObject({ code: 'ABORTED' });
     const resumed = await runMedPerSam({ ...opts, signal: undefined });

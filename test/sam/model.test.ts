@@ -158,6 +158,13 @@ describe('encoder', () => {
     await m.releaseEncoder();
   });
 
+  it('encoder with and without the memory arena, on its own thread count: same embedding', async () => {
+    const a = await load('arena-on', {}, { cacheDir: false, encoderMemoryArena: true });
+    const b = await load('arena-off', {}, { cacheDir: false, encoderMemoryArena: false, encoderThreads: 1, threads: 2 });
+    const img = patternImage(80, 64, 5);
+    expect(Array.from((await b.encode(img)).data)).toEqual(Array.from((await a.encode(img)).data));
+  });
+
   it('memory LRU is bounded (memoryCacheEntries), independent of the image count', async () => {
     const m = await load('lru', {}, { cacheDir: false, memoryCacheEntries: 2 });
     const imgs = [0, 1, 2, 3].map((s) => patternImage(64, 64, s));

@@ -176,4 +176,44 @@ describe('wasm shims (gradients vs the cpu backend)', () => {
     expect(after.numBytes).toBe(before.numBytes);
     tf.dispose([x, w, dw, idx]);
   });
+
+  it('Identity shares the data instead of copying it: a clone outlives its source, and the backend frees both', async () => {
+    await initTf({ backend: 'wasm' });
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const idsBefore = backend.numDataIds();
+    const a = tf.tensor1d([1, 2, 3]);
+    const b = tf.clone(a); // runs the Identity kernel
+    expect(backend.numDataIds()).toBe(idsBefore + 1); // one buffer for both
+    a.dispose();
+    expect(Array.from(b.dataSync())).toEqual([1, 2, 3]);
+    b.dispose();
+    expect(backend.numDataIds()).toBe(idsBefore);
+    // a variable assigned from a clone keeps its value when the clone goes
+    const v = tf.variable(tf.zeros([3]));
+    const c = tf.clone(tf.tensor1d([4, 5, 6]));
+    v.assign(c);
+    c.dispose();
+    expect(Array.from(v.dataSync())).toEqual([4, 5, 6]);
+    v.dispose();
+  });
+
+  it('SplitV along the last axis (the concat gradient) equals the cpu backend; other axes still work', async () => {
+    const run = () => {
+      const x = tf.tensor4d(randomValues(2 * 5 * 3 * 7, 4), [2, 5, 3, 7]);
+      const last = tf.split(x, [2, 4, 1], 3).map((t) => Array.from(t.dataSync()));
+      const even = tf.split(x, 7, -1).map((t) => Array.from(t.dataSync()));
+      const mid = tf.split(x, [1, 4], 1).map((t) => Array.from(t.dataSync()));
+      // concat's gradient is a SplitV on the concat axis
+      const a = tf.tensor4d(randomValues(2 * 5 * 3 * 3, 5), [2, 5, 3, 3]);
+      const b = tf.tensor4d(randomValues(2 * 5 * 3 * 4, 6), [2, 5, 3, 4]);
+      const w = tf.tensor4d(randomValues(2 * 5 * 3 * 7, 7), [2, 5, 3, 7]);
+      const [ga, gb] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.concat([p, q], 3), w)))([a, b]);
+      return { last, even, mid, ga: Array.from(ga!.dataSync()), gb: Array.from(gb!.dataSync()) };
+    };
+    await initTf({ backend: 'cpu' });
+    const want = run();
+    await initTf({ backend: 'wasm' });
+    const got = run();
+    expect(got).toEqual(want);
+  });
 });

@@ -26,7 +26,9 @@ export function tinySettings(over: WarpSettingsOverrides = {}): WarpSettings {
   return resolveWarpSettings('cpu', {
     network: { resolution: 32, encoderWidths: [8, 8, 8, 16, 16], decoderWidth: 16, attentionWindow: 4, ...over.network },
     loss: { ...over.loss },
-    schedule: { batchSize: 4, augPerBatch: 1, learningRate: 1e-3, initialEpochs: 1, ...over.schedule },
+    // One epoch unless the caller sets a steps budget.
+    schedule: { batchSize: 4, augPerBatch: 1, learningRate: 1e-3, ...(over.schedule?.initialSteps === undefined ? { initialEpochs: 1 } : {}), ...over.schedule },
+    preprocess: { ...over.preprocess },
   });
 }
 

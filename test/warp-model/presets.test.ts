@@ -5,14 +5,19 @@ import { SeededRng } from '../../src/warp/seeded-rng.js';
 describe('warp presets', () => {
   it('paper preset = App. B.4 schedule and Table 12 JSRT weights', () => {
     expect(PAPER_PRESET.schedule).toMatchObject({ initialEpochs: 30, retrainEpochs: 10, retrainRounds: 5, batchSize: 32, learningRate: 1e-4 });
-    expect(PAPER_PRESET.loss).toMatchObject({ imageLoss: 'ssim', lambdaWarp: 1, lambdaReg: 0.75, lambdaAug: 0.1, lambdaSeg: 1, augmentation: true });
+    // App. B.1 picks SSIM or NCC per dataset: 'auto' applies its rule (SSIM on JSRT, see loss-choice.test.ts).
+    expect(PAPER_PRESET.loss).toMatchObject({ imageLoss: 'auto', lambdaWarp: 1, lambdaReg: 0.75, lambdaAug: 0.1, lambdaSeg: 1, augmentation: true });
+    // The paper resizes each image on its own: no initial alignment, no polarity check, luminance.
+    expect(PAPER_PRESET.preprocess).toEqual({ colour: 'luminance', prealign: 'none', polarity: 'keep', fill: 'zero' });
+    expect(CPU_PRESET.preprocess).toEqual({ colour: 'auto', prealign: 'search', polarity: 'auto', fill: 'reference' });
     expect(PAPER_PRESET.network).toMatchObject({ arch: 'nice-trans', affine: true, decoderWidth: 32 });
     expect(PAPER_PRESET.network.encoderWidths[0]).toBe(16);
   });
 
   it('overrides apply without mutating the presets', () => {
     const before = JSON.stringify(CPU_PRESET);
-    const s = resolveWarpSettings('cpu', { network: { affine: false, resolution: 64 }, loss: { augmentation: false }, schedule: { initialEpochs: 2 } });
+    const s = resolveWarpSettings('cpu', { network: { affine: false, resolution: 64 }, loss: { augmentation: false }, schedule: { initialEpochs: 2 }, preprocess: { prealign: 'none' } });
+    expect(s.preprocess).toEqual({ colour: 'auto', prealign: 'none', polarity: 'auto', fill: 'reference' });
     expect(s.network.affine).toBe(false);
     expect(s.network.resolution).toBe(64);
     expect(s.loss.augmentation).toBe(false);

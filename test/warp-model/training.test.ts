@@ -90,16 +90,17 @@ describe('WarpModel training', () => {
     const settings = tinySettings();
     const a = toyModel(settings);
     let after1: CheckpointData | null = null;
-    await a.train('initial', 1, { onEpochEnd: (c) => { if (c.progress.epochInPhase === 1) after1 = c; } });
+    // 4 tests, batch 4: one step per epoch.
+    await a.train('initial', 1, { onCheckpoint: (c) => { if (c.progress.stepInPhase === 1) after1 = c; } });
     await a.train('initial', 2);
-    expect(a.progress).toMatchObject({ phase: 'initial', epochInPhase: 2, totalEpochs: 2 });
+    expect(a.progress).toMatchObject({ phase: 'initial', stepInPhase: 2, totalSteps: 2 });
 
     const bytes = serializeCheckpoint(after1!);
     const b = toyModel(settings);
     b.loadCheckpoint(deserializeCheckpoint(bytes));
-    expect(b.progress).toMatchObject({ phase: 'initial', epochInPhase: 1, totalEpochs: 1 });
+    expect(b.progress).toMatchObject({ phase: 'initial', stepInPhase: 1, totalSteps: 1 });
     const r = await b.train('initial', 2);
-    expect(r.epochsRun).toBe(1);
+    expect(r.stepsRun).toBe(1);
     const wa = a.network.params.exportArrays();
     const wb = b.network.params.exportArrays();
     wa.forEach((w, i) => expect(Array.from(wb[i]!.data)).toEqual(Array.from(w.data)));
@@ -113,7 +114,7 @@ describe('WarpModel training', () => {
     const fc = c.predictFlowsWork([c['tests'][0]!.work])[0]!;
     expect(Array.from(fc)).toEqual(Array.from(fa));
     // a finished phase is not retrained
-    expect((await c.train('initial', 2)).epochsRun).toBe(0);
+    expect((await c.train('initial', 2)).stepsRun).toBe(0);
     [a, b, c].forEach((m) => m.dispose());
   }, 120_000);
 
@@ -149,11 +150,11 @@ describe('WarpModel training', () => {
     expect(model.lossOn(['same']).pseudoSeg).toBe(0);
     model.setPseudolabel('same', shifted);
     expect(model.lossOn(['same']).pseudoSeg).toBeGreaterThan(0.1);
-    await model.retrain(1, new Map([['same', shifted]]), { epochs: 15 });
+    await model.retrain(1, new Map([['same', shifted]]), { budget: { unit: 'epochs', epochs: 15 } });
     const after = dice(model.warpLabel(ref.image), shifted);
     expect(before).toBeLessThan(0.6);
     expect(after).toBeGreaterThan(0.9);
-    expect(model.progress).toMatchObject({ phase: 'retrain-1', epochInPhase: 15 });
+    expect(model.progress).toMatchObject({ phase: 'retrain-1', stepInPhase: 15 });
     model.dispose();
   }, 120_000);
 });

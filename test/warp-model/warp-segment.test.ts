@@ -60,7 +60,8 @@ describe('runWarpOnlySegmentation', () => {
     expect(run.backend).toBe('wasm');
     expect(run.timings.trainS).toBeGreaterThan(0);
     const ckpt = await loadCheckpointFile(join(out, '.state', 'warp.ckpt'));
-    expect(ckpt!.progress.epochInPhase).toBe(2);
+    // 3 images, batch 2, 2 epochs → 2 steps per epoch.
+    expect(ckpt!.progress.stepInPhase).toBe(4);
 
     // rerun with the same settings: no training, nothing rewritten
     await rm(join(out, 'masks', 'c.png'));
@@ -68,22 +69,23 @@ describe('runWarpOnlySegmentation', () => {
     expect(r2.skipped.sort()).toEqual(['a', 'b']);
     expect(r2.written).toEqual(['c']);
     const run2 = JSON.parse(await readFile(join(out, 'run.json'), 'utf8'));
-    expect(run2.epochsRunThisCall).toBe(0);
+    expect(run2.training.phases).toMatchObject([{ phase: 'initial', budget: '2 epochs', phaseSteps: 4, stepsRunThisCall: 0 }]);
   }, 120_000);
 
   it('resumes an interrupted training from the checkpoint and ends where an uninterrupted run ends', async () => {
     const interrupted = join(root, 'out-int');
     const ac = new AbortController();
-    // 3 images, batch 2 → 2 steps per epoch: abort once epoch 1 is complete (its checkpoint is saved).
+    // 3 images, batch 2 → 2 steps per epoch, 4 steps: abort after step 1, in the middle of epoch 1 (the stop
+    // hands over the checkpoint of that step boundary).
     await expect(
       runWarpOnlySegmentation(opts(interrupted, { signal: ac.signal }), (e) => {
-        if (e.stage === 'warp-train' && e.done === 2) ac.abort();
+        if (e.stage === 'warp-train' && e.done === 1) ac.abort();
       }),
-    ).rejects.toThrow(/aborted/);
-    expect((await loadCheckpointFile(join(interrupted, '.state', 'warp.ckpt')))!.progress.epochInPhase).toBe(1);
+    ).rejects.toMatchObject({ code: 'ABORTED' });
+    expect((await loadCheckpointFile(join(interrupted, '.state', 'warp.ckpt')))!.progress.stepInPhase).toBe(1);
     await runWarpOnlySegmentation(opts(interrupted));
     const run = JSON.parse(await readFile(join(interrupted, 'run.json'), 'utf8'));
-    expect(run.epochsRunThisCall).toBe(1);
+    expect(run.training.phases[0].stepsRunThisCall).toBe(3);
 
     const straight = join(root, 'out-straight');
     await runWarpOnlySegmentation(opts(straight, { overlays: false }));
@@ -112,7 +114,7 @@ describe('runWarpOnlySegmentation', () => {
     const p = join(root, 'x.ckpt');
     const data = {
       settings: { a: 1 },
-      progress: { phase: 'initial', epochInPhase: 3, totalEpochs: 3, rngState: 42, optimizerStep: 7 },
+      progress: { phase: 'initial', stepInPhase: 3, totalSteps: 3, rngState: 42, optimizerStep: 7, sampler: { pass: [2, 0, 1], position: 1 } },
       weights: [{ name: 'w', shape: [2, 2], data: Float32Array.from([1, 2, 3, 4]) }],
       adamM: [{ name: 'w', shape: [2, 2], data: Float32Array.from([0.1, 0.2, 0.3, 0.4]) }],
       adamV: [{ name: 'w', shape: [2, 2], data: Float32Array.from([5, 6, 7, 8]) }],

@@ -2,6 +2,8 @@
  * `medpersam bench`: the paper protocol on a dataset folder (reference = first image alphabetically, segment
  * the others, score them against their masks).
  *   --sam none       → src/pipeline/bench-warp.ts runWarpBenchmark (warp model alone); JSON to OUT/bench-warp.json
+ *   --sam none --sizes 5,10,all → src/pipeline/bench-sizes.ts runSizesBenchmark (a fresh model per folder size,
+ *                      next to elastix's per-image Dice on the same images); JSON to OUT/bench-sizes.json
  *   --sam <id|dir>   → src/pipeline/bench-sam.ts runSamBenchmark; run in OUT/run/, JSON in OUT/bench-sam.json
  */
 import { join, resolve } from 'node:path';
@@ -10,6 +12,7 @@ import { MedpersamUserError } from '../../errors.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { formatSamBenchmark, runSamBenchmark, type SamBenchmarkOptions, type SamBenchmarkResult } from '../../pipeline/bench-sam.js';
 import { formatWarpBenchTable, runWarpBenchmark, type BenchWarpResult } from '../../pipeline/bench-warp.js';
+import { DEFAULT_BASELINE, formatSizesTable, parseSizes, runSizesBenchmark, type BenchSizesResult } from '../../pipeline/bench-sizes.js';
 import type { CliContext } from '../context.js';
 import { writeLine } from '../io.js';
 import {
@@ -21,7 +24,9 @@ import {
   parseIntegerOption,
   resolveSamForCli,
   samLoopOptions,
+  threadsOption,
   warpOverrides,
+  roiOptions,
   type SamCliOptions,
   type WarpCliOptions,
 } from './options.js';
@@ -40,10 +45,13 @@ export interface BenchCommandOptions extends WarpCliOptions, SamCliOptions {
   compareLabelWarps?: boolean;
   /** commander's negation of --no-quality. */
   quality?: boolean;
+  sizes?: string;
+  baseline?: string;
   json?: boolean;
 }
 
 export const WARP_BENCH_JSON = 'bench-warp.json';
+export const SIZES_BENCH_JSON = 'bench-sizes.json';
 
 export function registerBenchCommand(program: Command, ctx: CliContext): void {
   const command = program
@@ -57,6 +65,8 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
     .option('--perturb', 'Appendix D test-time perturbations of the test images (SAM only)')
     .option('--compare-label-warps', 'also score the other label-warp mode on the same flows (--sam none only)')
     .option('--no-quality', 'skip the validation of the quality score against the true Dice (--sam none only)')
+    .option('--sizes <list>', 'quality and wall time as the folder grows, e.g. 5,10,20,40,100,all: a fresh model per size (--sam none only)')
+    .option('--baseline <file>', `per-image Dice of a classical method to compare with (default: <dataset>/${DEFAULT_BASELINE} when present)`)
     .option('--json', 'print the result as JSON instead of the table');
   addWarpOptions(command);
   addSamOptions(command);
@@ -64,6 +74,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       '\nExamples:\n  medpersam bench --dataset data/jsrt-scr --sam none --out bench-out/\n' +
+        '  medpersam bench --dataset data/jsrt-scr --sam none --sizes 5,10,20,40,100,all --out bench-sizes/\n' +
         '  medpersam bench --dataset data/jsrt-scr --sam mobile-sam --limit 20 --out bench-sam/',
     )
     .action(async (opts: BenchCommandOptions, cmd: Command) => {
@@ -78,6 +89,36 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
         }
         rejectSamFlagsWithoutSam(opts);
         const overrides = warpOverrides(opts);
+        const threads = threadsOption(opts);
+        if (opts.sizes !== undefined) {
+          if (limit !== undefined) throw new MedpersamUserError('BAD_OPTION', '--sizes and --limit cannot be combined (each size is a limit)');
+          const sizes = parseSizes(opts.sizes);
+          const progress = ctx.progress(cmd);
+          let result: BenchSizesResult;
+          try {
+            result = await runSizesBenchmark({
+              datasetDir: dataset,
+              sizes,
+              ...(opts.baseline !== undefined ? { baselineFile: resolve(opts.baseline) } : {}),
+              ...(opts.preset !== undefined ? { preset: opts.preset } : {}),
+              overrides,
+              ...(opts.labelWarp !== undefined ? { labelWarp: opts.labelWarp } : {}),
+              ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+              ...(threads !== undefined ? { threads } : {}),
+              onProgress: progress.onProgress,
+            });
+          } finally {
+            progress.stop();
+          }
+          const jsonPath = join(outDir, SIZES_BENCH_JSON);
+          const json = JSON.stringify(result, null, 2) + '\n';
+          await writeFileAtomic(jsonPath, json);
+          if (opts.json) out.write(json);
+          else writeLine(out, formatSizesTable(result));
+          ctx.note(cmd, `wrote ${jsonPath}`);
+          return;
+        }
+        if (opts.baseline !== undefined) throw new MedpersamUserError('BAD_OPTION', '--baseline goes with --sizes');
         const progress = ctx.progress(cmd);
         let result: BenchWarpResult;
         try {
@@ -88,8 +129,10 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
             ...(limit !== undefined ? { limit } : {}),
             ...(opts.labelWarp !== undefined ? { labelWarp: opts.labelWarp } : {}),
             ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+            ...(roiOptions(opts) ? { roi: roiOptions(opts) } : {}),
             compareLabelWarps: opts.compareLabelWarps === true,
             quality: opts.quality !== false,
+            ...(threads !== undefined ? { threads } : {}),
             onProgress: progress.onProgress,
           });
         } finally {
@@ -104,8 +147,8 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
         return;
       }
 
-      if (opts.compareLabelWarps) {
-        throw new MedpersamUserError('BAD_OPTION', '--compare-label-warps applies to --sam none only');
+      for (const [flag, given] of [['--compare-label-warps', opts.compareLabelWarps === true], ['--sizes', opts.sizes !== undefined], ['--baseline', opts.baseline !== undefined]] as const) {
+        if (given) throw new MedpersamUserError('BAD_OPTION', `${flag} applies to --sam none only`);
       }
       const samDir = await resolveSamForCli(opts.sam);
       const options: SamBenchmarkOptions = {

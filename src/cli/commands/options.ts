@@ -11,8 +11,11 @@ import type { TfBackendChoice } from '../../warp/backend.js';
 import type { LabelWarpMode } from '../../warp/model.js';
 import type { WarpNetworkConfig } from '../../warp/network.js';
 import type { WarpPresetName, WarpSettingsOverrides } from '../../warp/presets.js';
+import type { LocalStageOptions } from '../../warp/roi-stage.js';
+import type { RoiMode } from '../../warp/roi-trigger.js';
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { addPreprocessOptions, preprocessOverrides, type PreprocessCliOptions } from './preprocess-options.js';
 
 export function parseIntegerOption(name: string, value: string, min: number, max: number): number {
   const n = Number(value);
@@ -27,8 +30,9 @@ function optionalInt(name: string, value: string | undefined, min: number, max: 
 }
 
 /** Warp-model flags as commander parses them (strings; `aug` / `affine` are false only for --no-aug / --no-affine). */
-export interface WarpCliOptions {
+export interface WarpCliOptions extends PreprocessCliOptions {
   preset?: WarpPresetName;
+  steps?: string;
   epochs?: string;
   res?: string;
   arch?: WarpNetworkConfig['arch'];
@@ -39,25 +43,30 @@ export interface WarpCliOptions {
   lrSchedule?: 'constant' | 'cosine';
   backend?: TfBackendChoice;
   labelWarp?: LabelWarpMode;
+  roi?: RoiMode;
+  roiCost?: string;
+  threads?: string;
 }
 
 /** SAM flags as commander parses them. */
 export interface SamCliOptions {
   rounds?: string;
+  retrainSteps?: string;
   retrainEpochs?: string;
   refinements?: string;
   prompts?: PromptSet;
   points?: PointStrategy;
   method?: 'med-persam' | 'persam';
-  threads?: string;
+  encoderThreads?: string;
   targetEmbedding?: boolean;
 }
 
 /** Add the warp-model flags (shared by segment, bench). */
 export function addWarpOptions(command: Command): Command {
-  return command
+  command
     .addOption(new Option('--preset <name>', `warp-model settings preset (default: ${DEFAULTS.warpPreset})`).choices(['cpu', 'paper']))
-    .option('--epochs <n>', 'initial warp-model training epochs (default: from the preset)')
+    .option('--steps <n>', 'initial warp-model training in optimiser steps, whatever the folder size (default: from the preset)')
+    .option('--epochs <n>', 'initial warp-model training in epochs instead of steps (the paper\'s protocol; --preset paper uses epochs)')
     .option('--res <px>', 'warp-model working resolution, a multiple of 16 (default: from the preset)')
     .addOption(new Option('--arch <name>', 'warp-model architecture (default: from the preset)').choices(['conv', 'nice-trans']))
     .option('--no-aug', 'train without the augmentation loss (Eq. 2)')
@@ -66,14 +75,39 @@ export function addWarpOptions(command: Command): Command {
     .option('--lr <rate>', 'warp-model AdamW learning rate (default: from the preset)')
     .addOption(new Option('--lr-schedule <name>', 'learning rate over each training phase (default: from the preset)').choices(['constant', 'cosine']))
     .addOption(new Option('--backend <name>', 'tfjs backend (default: auto)').choices(['auto', 'wasm', 'tensorflow', 'cpu']))
-    .addOption(new Option('--label-warp <mode>', `how the reference label is warped (default: ${DEFAULTS.labelMode})`).choices(['nearest', 'argmax']));
+    .addOption(new Option('--label-warp <mode>', `how the reference label is warped (default: ${DEFAULTS.labelMode})`).choices(['nearest', 'argmax']))
+    .addOption(
+      new Option('--roi <mode>', 'region-of-interest warp stage for small or thin objects: auto (by object size), force, off (default: auto)').choices([
+        'auto',
+        'force',
+        'off',
+      ]),
+    )
+    .option('--roi-cost <ratio>', 'training compute of the region-of-interest models as a share of the global warp training (default: 0.75)')
+    .option('--threads <n>', 'CPU threads for the warp model and SAM (default: every core)');
+  return addPreprocessOptions(command);
+}
+
+/** The region-of-interest stage options from the flags the user gave (undefined: the library's defaults). */
+export function roiOptions(o: WarpCliOptions): LocalStageOptions | undefined {
+  const out: LocalStageOptions = {};
+  if (o.roi !== undefined) out.trigger = { mode: o.roi };
+  if (o.roiCost !== undefined) {
+    const ratio = Number(o.roiCost);
+    if (o.roiCost.trim() === '' || !Number.isFinite(ratio) || ratio <= 0 || ratio > 100) {
+      throw new MedpersamUserError('BAD_OPTION', `--roi-cost must be a number in (0, 100], got "${o.roiCost}"`);
+    }
+    out.costRatio = ratio;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** Add the SAM flags (shared by segment, bench). */
 export function addSamOptions(command: Command): Command {
   return command
     .option('--rounds <n>', `warp-model retraining rounds with SAM pseudolabels (default: ${DEFAULTS.retrainRounds})`)
-    .option('--retrain-epochs <n>', 'epochs per retraining round (default: from the preset)')
+    .option('--retrain-steps <n>', 'optimiser steps per retraining round (default: from the preset)')
+    .option('--retrain-epochs <n>', 'epochs per retraining round instead of steps')
     .option('--refinements <n>', `prompt refinement passes per round (default: ${DEFAULTS.refinements})`)
     .addOption(new Option('--prompts <set>', `prompts given to SAM (default: ${DEFAULTS.promptSet})`).choices([...PROMPT_SETS]))
     .addOption(
@@ -81,11 +115,11 @@ export function addSamOptions(command: Command): Command {
     )
     .addOption(new Option('--method <name>', 'med-persam (default) or the PerSAM baseline').choices(['med-persam', 'persam']))
     .option('--no-target-embedding', 'do not patch the decoder for PerSAM target-semantic prompting')
-    .option('--threads <n>', 'ONNX Runtime threads (default: one per physical core)');
+    .option('--encoder-threads <n>', "ONNX Runtime threads of SAM's encoder, which runs during warp training (default: --threads)");
 }
 
 /** Overrides of the warp settings from the flags the user gave (undefined fields = preset values). */
-export function warpOverrides(o: WarpCliOptions & { retrainEpochs?: string }): WarpSettingsOverrides {
+export function warpOverrides(o: WarpCliOptions & { retrainEpochs?: string; retrainSteps?: string }): WarpSettingsOverrides {
   const network: Partial<WarpNetworkConfig> = {};
   const res = optionalInt('--res', o.res, 16, 4096);
   if (res !== undefined) {
@@ -97,8 +131,15 @@ export function warpOverrides(o: WarpCliOptions & { retrainEpochs?: string }): W
   const loss: NonNullable<WarpSettingsOverrides['loss']> = {};
   if (o.aug === false) loss.augmentation = false;
   const schedule: NonNullable<WarpSettingsOverrides['schedule']> = {};
+  for (const [a, b, both] of [[o.steps, o.epochs, '--steps and --epochs'], [o.retrainSteps, o.retrainEpochs, '--retrain-steps and --retrain-epochs']] as const) {
+    if (a !== undefined && b !== undefined) throw new MedpersamUserError('BAD_OPTION', `give ${both.replace(' and ', ' or ')}, not both`);
+  }
+  const steps = optionalInt('--steps', o.steps, 0, 10_000_000);
+  if (steps !== undefined) schedule.initialSteps = steps;
   const epochs = optionalInt('--epochs', o.epochs, 0, 100000);
   if (epochs !== undefined) schedule.initialEpochs = epochs;
+  const retrainSteps = optionalInt('--retrain-steps', o.retrainSteps, 0, 10_000_000);
+  if (retrainSteps !== undefined) schedule.retrainSteps = retrainSteps;
   const retrainEpochs = optionalInt('--retrain-epochs', o.retrainEpochs, 0, 100000);
   if (retrainEpochs !== undefined) schedule.retrainEpochs = retrainEpochs;
   const seed = optionalInt('--seed', o.seed, 0, 2 ** 32 - 1);
@@ -111,7 +152,10 @@ export function warpOverrides(o: WarpCliOptions & { retrainEpochs?: string }): W
     schedule.learningRate = lr;
   }
   if (o.lrSchedule !== undefined) schedule.lrSchedule = o.lrSchedule;
+  const pre = preprocessOverrides(o);
+  if (pre.imageLoss !== undefined) loss.imageLoss = pre.imageLoss;
   const out: WarpSettingsOverrides = {};
+  if (pre.preprocess) out.preprocess = pre.preprocess;
   if (Object.keys(network).length > 0) out.network = network;
   if (Object.keys(loss).length > 0) out.loss = loss;
   if (Object.keys(schedule).length > 0) out.schedule = schedule;
@@ -119,17 +163,26 @@ export function warpOverrides(o: WarpCliOptions & { retrainEpochs?: string }): W
 }
 
 /** The warp stage of runMedPerSam from the flags. */
-export function warpStageOptions(o: WarpCliOptions & { retrainEpochs?: string }): WarpStageOptions {
+export function warpStageOptions(o: WarpCliOptions & { retrainEpochs?: string; retrainSteps?: string }): WarpStageOptions {
   const w: WarpStageOptions = { overrides: warpOverrides(o) };
   if (o.preset !== undefined) w.preset = o.preset;
   if (o.backend !== undefined) w.backend = o.backend;
   if (o.labelWarp !== undefined) w.labelMode = o.labelWarp;
+  const roi = roiOptions(o);
+  if (roi) w.roi = roi;
   return w;
 }
 
 /** The SAM-loop options of runMedPerSam from the flags (only those given). */
+/** --threads (undefined: the library default, every core). */
+export function threadsOption(o: WarpCliOptions): number | undefined {
+  return optionalInt('--threads', o.threads, 1, 1024);
+}
+
 export function samLoopOptions(o: SamCliOptions & WarpCliOptions): Partial<MedPerSamOptions> {
   const out: Partial<MedPerSamOptions> = { warp: warpStageOptions(o) };
+  const warpThreads = threadsOption(o);
+  if (warpThreads !== undefined) out.warp = { ...out.warp, threads: warpThreads };
   const rounds = optionalInt('--rounds', o.rounds, 0, 1000);
   if (rounds !== undefined) out.retrainRounds = rounds;
   const refinements = optionalInt('--refinements', o.refinements, 0, 1000);
@@ -138,9 +191,38 @@ export function samLoopOptions(o: SamCliOptions & WarpCliOptions): Partial<MedPe
   if (o.points !== undefined) out.pointStrategy = o.points;
   if (o.method !== undefined) out.method = o.method;
   if (o.targetEmbedding === false) out.targetEmbedding = false;
-  const threads = optionalInt('--threads', o.threads, 1, 1024);
-  if (threads !== undefined) out.samLoad = { threads };
+  const threads = threadsOption(o);
+  const encoderThreads = optionalInt('--encoder-threads', o.encoderThreads, 1, 1024);
+  if (threads !== undefined || encoderThreads !== undefined) {
+    out.samLoad = { ...(threads !== undefined ? { threads } : {}), ...(encoderThreads !== undefined ? { encoderThreads } : {}) };
+  }
   return out;
+}
+
+/** Flags that train or define the warp model make no sense with --warp-model (its settings are in the file). */
+export function rejectTrainingFlagsWithSavedModel(o: WarpCliOptions & SamCliOptions): void {
+  const given: [string, boolean][] = [
+    ['--preset', o.preset !== undefined],
+    ['--steps', o.steps !== undefined],
+    ['--epochs', o.epochs !== undefined],
+    ['--res', o.res !== undefined],
+    ['--arch', o.arch !== undefined],
+    ['--no-aug', o.aug === false],
+    ['--no-affine', o.affine === false],
+    ['--seed', o.seed !== undefined],
+    ['--lr', o.lr !== undefined],
+    ['--lr-schedule', o.lrSchedule !== undefined],
+    ['--rounds', o.rounds !== undefined],
+    ['--retrain-steps', o.retrainSteps !== undefined],
+    ['--retrain-epochs', o.retrainEpochs !== undefined],
+  ];
+  const flags = given.filter(([, g]) => g).map(([f]) => f);
+  if (flags.length > 0) {
+    throw new MedpersamUserError(
+      'BAD_OPTION',
+      `${flags.join(', ')} ${flags.length === 1 ? 'trains or defines' : 'train or define'} the warp model; with --warp-model it is used as saved (leave ${flags.length === 1 ? 'it' : 'them'} out)`,
+    );
+  }
 }
 
 /** True when the user asked for the warp model alone. */
@@ -175,12 +257,13 @@ export async function resolveSamForCli(sam: string): Promise<string> {
 export function rejectSamFlagsWithoutSam(o: SamCliOptions): void {
   const given: [string, boolean][] = [
     ['--rounds', o.rounds !== undefined],
+    ['--retrain-steps', o.retrainSteps !== undefined],
     ['--retrain-epochs', o.retrainEpochs !== undefined],
     ['--refinements', o.refinements !== undefined],
     ['--prompts', o.prompts !== undefined],
     ['--points', o.points !== undefined],
     ['--method', o.method !== undefined],
-    ['--threads', o.threads !== undefined],
+    ['--encoder-threads', o.encoderThreads !== undefined],
     ['--no-target-embedding', o.targetEmbedding === false],
   ];
   const flags = given.filter(([, g]) => g).map(([f]) => f);

@@ -12,6 +12,7 @@ import { runMedPerSam, type MedPerSamOptions, type MedPerSamResult } from '../..
 import { runWarpOnlySegmentation, type WarpSegmentResult } from '../../pipeline/warp-segment.js';
 import type { EvaluationResult } from '../../pipeline/evaluate.js';
 import type { CliContext } from '../context.js';
+import { WARP_MODEL_FILE } from '../../io/warp-model-file.js';
 import { printEvaluationTable } from './eval.js';
 import {
   addSamOptions,
@@ -20,8 +21,11 @@ import {
   isSamNone,
   rejectSamFlagsWithoutSam,
   resolveSamForCli,
+  rejectTrainingFlagsWithSavedModel,
   samLoopOptions,
+  threadsOption,
   warpOverrides,
+  roiOptions,
   type SamCliOptions,
   type WarpCliOptions,
 } from './options.js';
@@ -45,6 +49,10 @@ export interface SegmentCommandOptions extends WarpCliOptions, SamCliOptions {
   gt?: string;
   /** false for --no-overlays. */
   overlays?: boolean;
+  /** A saved warp model (warp-model.mpwarp of an earlier run): segment without training. */
+  warpModel?: string;
+  /** Segment the readable images, skip (and record) the unreadable ones. */
+  skipUnreadable?: boolean;
   json?: boolean;
 }
 
@@ -60,6 +68,8 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
     .option('--classes <file>', 'classes.json naming the classes of the reference mask')
     .option('--gt <dir>', 'ground-truth masks of the images: print Dice / IoU of the result')
     .option('--no-overlays', 'do not write overlay PNGs')
+    .option('--warp-model <file>', `apply a trained warp model (the ${WARP_MODEL_FILE} an earlier segment run wrote) instead of training one`)
+    .option('--skip-unreadable', 'segment the images that can be read and list the others in the run record (default: stop and list them all)')
     .option('--json', 'print the result as JSON instead of the summary');
   addWarpOptions(command);
   addSamOptions(command);
@@ -69,7 +79,8 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
       '\nWarp options apply to both modes; SAM options only with a SAM model.\n' +
         'Examples:\n' +
         '  medpersam segment --ref ref.png --ref-mask ref_mask.png --images scans/ --out results/\n' +
-        '  medpersam segment --ref ref.png --ref-mask ref_mask.png --images scans/ --out results/ --sam none --epochs 20\n' +
+        '  medpersam segment --ref ref.png --ref-mask ref_mask.png --images scans/ --out results/ --sam none --steps 300\n' +
+        `  medpersam segment --ref ref.png --ref-mask ref_mask.png --images new-scans/ --out results2/ --sam none --warp-model results/${WARP_MODEL_FILE}\n` +
         '  medpersam segment --ref ref.png --ref-mask ref_mask.png --images scans/ --out results/ --sam ./my-sam-onnx/ --rounds 2',
     )
     .action(async (opts: SegmentCommandOptions, cmd: Command) => {
@@ -81,6 +92,10 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
       const gtDir = opts.gt === undefined ? undefined : resolve(opts.gt);
       const withOverlays = opts.overlays !== false;
       const out = ctx.io.stdout;
+
+      const warpModel = opts.warpModel === undefined ? undefined : resolve(opts.warpModel);
+      if (warpModel) rejectTrainingFlagsWithSavedModel(opts);
+      const threads = threadsOption(opts);
 
       if (isSamNone(opts.sam)) {
         rejectSamFlagsWithoutSam(opts);
@@ -101,7 +116,11 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
               ...(opts.preset !== undefined ? { preset: opts.preset } : {}),
               overrides,
               ...(opts.labelWarp !== undefined ? { labelWarp: opts.labelWarp } : {}),
+              ...(roiOptions(opts) ? { roi: roiOptions(opts) } : {}),
               ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+              ...(threads !== undefined ? { threads } : {}),
+              ...(warpModel ? { warpModelPath: warpModel } : {}),
+              skipUnreadable: opts.skipUnreadable === true,
               overlays: withOverlays,
             },
             progress.onProgress,
@@ -135,6 +154,8 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
         outDir,
         sam: samDir,
         overlays: withOverlays,
+        ...(warpModel ? { warpModelPath: warpModel } : {}),
+        skipUnreadable: opts.skipUnreadable === true,
       };
       if (gtDir) options.gtMasks = gtDir;
       if (classesPath) options.classes = await readClassNames(classesPath);

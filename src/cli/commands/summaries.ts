@@ -12,6 +12,8 @@ import type { QualityRecord } from '../../pipeline/review.js';
 import type { ProgressCallback } from '../../progress.js';
 import { writeLine, type CliWritable } from '../io.js';
 import { formatDuration, formatPercent } from '../table.js';
+import { describeBudget, phaseBudget } from '../../warp/schedule.js';
+import type { WarpStageRecord } from '../../pipeline/warp-stage.js';
 
 /**
  * Score `predDir` against `gtDir` (src/pipeline evaluateFolders) leaving out the reference image's ground truth
@@ -59,12 +61,23 @@ export function printWarpSegmentSummary(out: CliWritable, r: WarpSegmentResult, 
   if (overlays) writeLine(out, `  overlays: ${join(r.outDir, 'overlays')}`);
   printQuality(out, r.quality, r.reportPath, r.qualityCsvPath);
   writeLine(out, `  run:      ${r.runJsonPath}`);
+  if (r.warpModelPath) writeLine(out, `  model:    ${r.warpModelPath} (segment new images with it: --warp-model ${r.warpModelPath})`);
+  printWarpStage(out, r.warp);
   const t = r.timings;
-  writeLine(
-    out,
-    `time: read ${formatDuration(t.readS)}, train ${formatDuration(t.trainS)} (${r.settings.schedule.initialEpochs} epochs at ` +
-      `${r.settings.network.resolution} px), warp ${formatDuration(t.warpS)}, review ${formatDuration(t.reviewS)}, total ${formatDuration(t.totalS)}`,
-  );
+  const training = r.warp.usedModel
+    ? 'no training (saved model)'
+    : `train ${formatDuration(t.trainS)} (${describeBudget(phaseBudget(r.settings.schedule, 'initial'))} at ${r.settings.network.resolution} px, ${r.warp.threads} thread${r.warp.threads === 1 ? '' : 's'})`;
+  const roi = t.roiS > 0 ? `region-of-interest stage ${formatDuration(t.roiS)}, ` : '';
+  writeLine(out, `time: read ${formatDuration(t.readS)}, ${training}, ${roi}warp ${formatDuration(t.warpS)}, review ${formatDuration(t.reviewS)}, total ${formatDuration(t.totalS)}`);
+}
+
+/** The saved model used and the unreadable images skipped, when there are. */
+function printWarpStage(out: CliWritable, w: WarpStageRecord): void {
+  if (w.usedModel) writeLine(out, `warp model: ${w.usedModel.name} (trained ${w.usedModel.trainedSteps} steps, ${w.usedModel.createdAt}), applied without training`);
+  if (w.unreadable.length > 0) {
+    writeLine(out, `skipped ${w.unreadable.length} unreadable image${w.unreadable.length === 1 ? '' : 's'} (--skip-unreadable; listed in the run record):`);
+    for (const u of w.unreadable) writeLine(out, `  ${u.message}`);
+  }
 }
 
 export function printMedPerSamSummary(out: CliWritable, r: MedPerSamResult): void {
@@ -75,6 +88,8 @@ export function printMedPerSamSummary(out: CliWritable, r: MedPerSamResult): voi
   if (r.overlaysDir) writeLine(out, `  overlays: ${r.overlaysDir}`);
   printQuality(out, r.quality, r.reportPath, r.qualityCsvPath);
   writeLine(out, `  record:   ${r.recordPath}`);
+  if (r.warpModelPath) writeLine(out, `  model:    ${r.warpModelPath} (segment new images with it: --warp-model ${r.warpModelPath})`);
+  printWarpStage(out, r.warp);
   const b = r.record.breakdown;
   writeLine(
     out,

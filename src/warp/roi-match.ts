@@ -1,0 +1,177 @@
+/**
+ * Template matching inside a crop: where did the reference's object go in a test crop?
+ *
+ * After the global warp a small object can still be off by more than its own size (it moves against the anatomy
+ * around it, and the global grid barely sees it). A warp network trained with a windowed similarity loss (SSIM,
+ * NCC) gets almost no gradient while the object does not overlap itself, so the local stage first finds the
+ * translation by normalised cross-correlation (NCC) of the reference crop's object neighbourhood (the template)
+ * against the test crop, and the crop model learns the remaining deformation.
+ *
+ * The template is the reference crop's pixels in a box, optionally only those of a mask (the objects and a thin
+ * ring of context around them: for a thin curved band, a box would be mostly background that the global warp
+ * already aligned). Frames: both crops are on the same crop grid (xyCrop, roi-frames.ts). The result `shift`
+ * (sx, sy) says that the template at crop position u appears in the test crop at u + shift. Integer search over
+ * |s| ≤ maxShift where at least 3/4 of the template stays inside the crop (NCC over the part that does), coarse
+ * to fine (2× averaged pyramid, then ±2 px at full size), then a parabola through the peak and its neighbours for
+ * the sub-pixel part. A weak prior favours small shifts when the match is ambiguous:
+ * score = NCC − priorWeight · |s|² / maxShift².
+ */
+import type { Box } from '../image/types.js';
+
+export interface ShiftMatch {
+  /** Template position in the reference crop → its position in the test crop: u + shift (crop pixels). */
+  shift: [number, number];
+  /** NCC at the chosen integer shift (−1..1). */
+  ncc: number;
+}
+
+export interface MatchOptions {
+  /** Largest shift tried along each axis (crop pixels). */
+  maxShift: number;
+  /** Weight of the small-shift prior (default 0.25). */
+  priorWeight?: number;
+  /** Template pixels to use inside the box (w × h, non-zero = used); default every pixel of the box. */
+  mask?: Uint8Array;
+}
+
+/** Share of the template that must stay inside the test crop, and the default prior weight. */
+const MIN_INSIDE = 0.75;
+const DEFAULT_PRIOR = 0.25;
+
+interface Plane {
+  w: number;
+  h: number;
+  data: Float32Array;
+}
+
+/** The used template pixels of the box, as crop-plane indices and coordinates. */
+interface Template {
+  xs: Int32Array;
+  ys: Int32Array;
+}
+
+function templateOf(box: Box, w: number, mask: Uint8Array | undefined): Template {
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (let y = box.y0; y <= box.y1; y++) {
+    for (let x = box.x0; x <= box.x1; x++) {
+      if (mask && mask[y * w + x] === 0) continue;
+      xs.push(x);
+      ys.push(y);
+    }
+  }
+  return { xs: Int32Array.from(xs), ys: Int32Array.from(ys) };
+}
+
+function halveMask(mask: Uint8Array, w: number, h: number): Uint8Array {
+  const hw = Math.max(1, w >> 1);
+  const hh = Math.max(1, h >> 1);
+  const out = new Uint8Array(hw * hh);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (mask[y * w + x]) out[Math.min(hh - 1, y >> 1) * hw + Math.min(hw - 1, x >> 1)] = 1;
+  return out;
+}
+
+function halve(p: Plane): Plane {
+  const w = Math.max(1, p.w >> 1);
+  const h = Math.max(1, p.h >> 1);
+  const data = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const x0 = Math.min(2 * x, p.w - 1);
+      const y0 = Math.min(2 * y, p.h - 1);
+      const x1 = Math.min(x0 + 1, p.w - 1);
+      const y1 = Math.min(y0 + 1, p.h - 1);
+      data[y * w + x] = 0.25 * (p.data[y0 * p.w + x0]! + p.data[y0 * p.w + x1]! + p.data[y1 * p.w + x0]! + p.data[y1 * p.w + x1]!);
+    }
+  }
+  return { w, h, data };
+}
+
+/**
+ * NCC of the template of `ref` against `test` shifted by (dx, dy), over the template pixels that stay inside the
+ * crop; null when fewer than MIN_INSIDE of them do.
+ */
+function nccAt(ref: Plane, test: Plane, t: Template, dx: number, dy: number): number | null {
+  let sa = 0;
+  let sb = 0;
+  let saa = 0;
+  let sbb = 0;
+  let sab = 0;
+  let n = 0;
+  for (let k = 0; k < t.xs.length; k++) {
+    const x = t.xs[k]!;
+    const y = t.ys[k]!;
+    const xt = x + dx;
+    const yt = y + dy;
+    if (xt < 0 || yt < 0 || xt >= test.w || yt >= test.h) continue;
+    const a = ref.data[y * ref.w + x]!;
+    const b = test.data[yt * test.w + xt]!;
+    sa += a;
+    sb += b;
+    saa += a * a;
+    sbb += b * b;
+    sab += a * b;
+    n++;
+  }
+  if (n < MIN_INSIDE * t.xs.length || n < 2) return null;
+  const cov = sab - (sa * sb) / n;
+  const va = saa - (sa * sa) / n;
+  const vb = sbb - (sb * sb) / n;
+  return va <= 1e-12 || vb <= 1e-12 ? 0 : cov / Math.sqrt(va * vb);
+}
+
+function search(ref: Plane, test: Plane, t: Template, centre: [number, number], radius: number, maxShift: number, prior: number) {
+  let best = { dx: 0, dy: 0, score: -Infinity, ncc: 0 };
+  const scores = new Map<string, number>();
+  for (let dy = centre[1] - radius; dy <= centre[1] + radius; dy++) {
+    for (let dx = centre[0] - radius; dx <= centre[0] + radius; dx++) {
+      if (Math.abs(dx) > maxShift || Math.abs(dy) > maxShift) continue;
+      const ncc = nccAt(ref, test, t, dx, dy);
+      if (ncc === null) continue;
+      const score = ncc - (prior * (dx * dx + dy * dy)) / Math.max(1, maxShift * maxShift);
+      scores.set(`${dx},${dy}`, score);
+      if (score > best.score) best = { dx, dy, score, ncc };
+    }
+  }
+  return { best, scores };
+}
+
+/** Sub-pixel offset of a parabola through (−1, a), (0, b), (1, c), clamped to ±0.5. */
+function parabolaPeak(a: number | undefined, b: number, c: number | undefined): number {
+  if (a === undefined || c === undefined) return 0;
+  const den = a - 2 * b + c;
+  if (den >= 0) return 0;
+  return Math.max(-0.5, Math.min(0.5, (0.5 * (a - c)) / den));
+}
+
+/**
+ * The shift of the template `box` (xyCrop of the reference crop, inclusive) into the test crop. `refCrop` and
+ * `testCrop` are grey planes of the same crop size (w × h).
+ */
+export function matchShift(refCrop: Float32Array, testCrop: Float32Array, w: number, h: number, box: Box, opts: MatchOptions): ShiftMatch {
+  if (refCrop.length !== w * h || testCrop.length !== w * h) throw new Error(`matchShift: planes must be ${w}x${h}`);
+  const maxShift = Math.max(0, Math.floor(opts.maxShift));
+  const prior = opts.priorWeight ?? DEFAULT_PRIOR;
+  if (opts.mask && opts.mask.length !== w * h) throw new Error(`matchShift: mask must be ${w}x${h}`);
+  const ref: Plane = { w, h, data: refCrop };
+  const test: Plane = { w, h, data: testCrop };
+  const template = templateOf(box, w, opts.mask);
+  if (template.xs.length === 0) return { shift: [0, 0], ncc: 0 };
+  let centre: [number, number] = [0, 0];
+  let radius = maxShift;
+  // Coarse level when the full search would be large: half size, shifts of 2 px.
+  if (template.xs.length * (2 * maxShift + 1) ** 2 > 2e6 && maxShift >= 4) {
+    const half = (b: Box): Box => ({ x0: b.x0 >> 1, y0: b.y0 >> 1, x1: b.x1 >> 1, y1: b.y1 >> 1 });
+    const hr = halve(ref);
+    const coarse = templateOf(half(box), hr.w, opts.mask ? halveMask(opts.mask, w, h) : undefined);
+    const { best } = search(hr, halve(test), coarse, [0, 0], maxShift >> 1, maxShift >> 1, prior);
+    if (best.score > -Infinity) centre = [2 * best.dx, 2 * best.dy];
+    radius = 2;
+  }
+  const { best, scores } = search(ref, test, template, centre, radius, maxShift, prior);
+  if (best.score === -Infinity) return { shift: [0, 0], ncc: 0 };
+  const at = (dx: number, dy: number) => scores.get(`${dx},${dy}`);
+  const fx = parabolaPeak(at(best.dx - 1, best.dy), best.score, at(best.dx + 1, best.dy));
+  const fy = parabolaPeak(at(best.dx, best.dy - 1), best.score, at(best.dx, best.dy + 1));
+  return { shift: [best.dx + fx, best.dy + fy], ncc: best.ncc };
+}

@@ -1,0 +1,437 @@
+/**
+ * LocalWarpStage: the region-of-interest stage after the global warp, for objects that are small or thin against the
+ * image (roi-trigger.ts decides which and where). Pure (no file system): runs in a browser.
+ *
+ *   global WarpModel trained (§3.1) ─► plan: crops of the reference around its small/thin objects (xyRefOriginal)
+ *   per crop: a WarpModel of the same family (its own working resolution and step budget) whose reference is the
+ *             reference crop and whose test images are the test images resampled onto the crop through the
+ *             inverse global warp (roi-frames.ts), i.e. already globally aligned, at the original resolution, and
+ *             moved by the translation that matches the crop's objects (roi-match.ts: the object may still be off by
+ *             more than its own size, out of reach of the network's similarity loss);
+ *   label of a test image: reference label read through "global warp, then the crop's local warp" (roi-compose.ts;
+ *             Eq. 4 with the composed map). Outside every crop the result is the global warp's, bit for bit.
+ *   §3.3 retraining: pseudolabels (test frame) are resampled onto each crop the same way and retrain the crop models.
+ *
+ * When the global model changes (a retraining round), call `rebase` with the new global flows: the test crops are
+ * resampled again and the crop models keep their weights and optimiser state.
+ */
+import type { Box, FloatImage, LabelMap } from '../image/types.js';
+import { toGrey } from '../image/normalize.js';
+import { dilate } from '../image/morphology.js';
+import { WarpModel, toWorkingImage, type LabelWarpMode, type TrainPhaseOptions, type TrainPhaseResult } from './model.js';
+import type { WarpSettings, WarpSettingsOverrides } from './presets.js';
+import type { CheckpointData } from './checkpoint.js';
+import { upsampleFlowPlanes, warpLabelArgmax, warpLabelNearest } from './spatial.js';
+import type { WorkingFrame } from './working-frame.js';
+import { GlobalWarpMap, cropImage, cropLabel, resampleImageOnGrid, resampleLabelOnGrid, type CropFrame } from './roi-frames.js';
+import { composeGlobalAndLocal, type LocalRefinement } from './roi-compose.js';
+import { matchShift } from './roi-match.js';
+import { DEFAULT_ROI_TRIGGER, planRegions, type RoiPlan, type RoiTriggerOptions } from './roi-trigger.js';
+
+export interface LocalStageOptions {
+  /** Trigger and crop geometry (mode 'auto' | 'force' | 'off', thresholds, margins; roi-trigger.ts). */
+  trigger?: Partial<RoiTriggerOptions>;
+  /**
+   * Training budget of the crop models together, as a share of the global phase's compute (default 0.75, so that
+   * with resampling and the composed label warps the stage stays under the global warp stage's time). Crop i of n,
+   * at local resolution R_i, trains for globalSteps · costRatio · (R / R_i)² / n optimiser steps (R = the global
+   * resolution; a step costs about ∝ R²), at least 1 and at most 4 × globalSteps. Retraining rounds the same.
+   */
+  costRatio?: number;
+  /** Overrides of the crop models' settings (on top of the global settings; the resolution is set per crop). */
+  overrides?: WarpSettingsOverrides;
+  /** Width of the band where a crop's local flow fades out, as a fraction of the crop side (default 0.1). */
+  taperFraction?: number;
+  /** Template-match each test crop's objects before the crop model (default true; roi-match.ts). */
+  templateMatch?: boolean;
+}
+
+export const DEFAULT_LOCAL_STAGE = { costRatio: 0.75, taperFraction: 0.1, templateMatch: true } as const;
+
+/** Every option of the stage with its default filled in (what a run records). */
+export type ResolvedLocalStageOptions = Required<Omit<LocalStageOptions, 'overrides' | 'trigger'>> &
+  Pick<LocalStageOptions, 'overrides'> & { trigger: RoiTriggerOptions };
+
+export function resolveLocalStageOptions(opts: LocalStageOptions = {}): ResolvedLocalStageOptions {
+  const o: ResolvedLocalStageOptions = {
+    trigger: { ...DEFAULT_ROI_TRIGGER, ...opts.trigger },
+    costRatio: opts.costRatio ?? DEFAULT_LOCAL_STAGE.costRatio,
+    taperFraction: opts.taperFraction ?? DEFAULT_LOCAL_STAGE.taperFraction,
+    templateMatch: opts.templateMatch ?? DEFAULT_LOCAL_STAGE.templateMatch,
+    ...(opts.overrides ? { overrides: opts.overrides } : {}),
+  };
+  if (!['auto', 'force', 'off'].includes(o.trigger.mode)) throw new Error(`unknown region-of-interest mode "${String(o.trigger.mode)}" (auto, force, off)`);
+  if (!(o.costRatio > 0)) throw new Error(`local stage costRatio must be > 0, got ${o.costRatio}`);
+  if (!(o.taperFraction >= 0 && o.taperFraction <= 0.5)) throw new Error(`local stage taperFraction must be in [0, 0.5], got ${o.taperFraction}`);
+  return o;
+}
+
+/** Per-crop training options: `onCropCheckpoint(cropIndex, checkpoint)` saves each crop model's state. */
+export interface LocalTrainOptions extends Pick<TrainPhaseOptions, 'onProgress' | 'signal'> {
+  onCropCheckpoint?: (cropIndex: number, checkpoint: CheckpointData) => Promise<void> | void;
+}
+
+/** What a run records about the stage (see `summary`). */
+export interface LocalStageSummary {
+  mode: string;
+  costRatio: number;
+  objects: { cls: number; box: Box; extent: number; thicknessWorkingPx: number; small: boolean; thin: boolean; triggered: boolean }[];
+  /** Per crop: its frame, classes, local resolution and the optimiser steps its model has run. */
+  crops: { frame: CropFrame; classes: number[]; resolution: number; steps: number }[];
+}
+
+/** A plan as a run records it (no model needed: crops' steps are 0). */
+export function planSummary(plan: RoiPlan, options: ResolvedLocalStageOptions): LocalStageSummary {
+  return {
+    mode: options.trigger.mode,
+    costRatio: options.costRatio,
+    objects: plan.objects.map((o) => ({
+      cls: o.cls,
+      box: o.box,
+      extent: Number(o.extent.toFixed(4)),
+      thicknessWorkingPx: Number(o.thicknessWorkingPx.toFixed(2)),
+      small: o.small,
+      thin: o.thin,
+      triggered: o.triggered,
+    })),
+    crops: plan.crops.map((c) => ({ frame: c.frame, classes: c.classes, resolution: c.resolution, steps: 0 })),
+  };
+}
+
+interface CropModel {
+  frame: CropFrame;
+  model: WarpModel;
+  settings: WarpSettings;
+  taperPx: number;
+  /** The crop's objects' box (crop pixels): the ownership box of roi-compose.ts. */
+  objectBox: Box;
+  /** One template per object (roi-match.ts) and its share of the pre-shift field (sums to 1 over the objects). */
+  templates: ObjectTemplate[];
+  /** The reference crop in grey, for template matching. */
+  refGrey: Float32Array;
+}
+
+interface TestRecord {
+  id: string;
+  width: number;
+  height: number;
+  /** The global map the test crops were resampled with (needed to compose and to map pseudolabels). */
+  global: GlobalWarpMap;
+  /** Per crop, per object: the template-matched shift (crop pixels). */
+  shifts: [number, number][][];
+}
+
+/** An object's template in a crop: its pixels dilated by a little (crop-size mask) inside `box` (crop pixels). */
+interface ObjectTemplate {
+  box: Box;
+  mask: Uint8Array;
+  /** Weight of this object's shift in the crop's pre-shift field at each crop pixel (crop-size plane). */
+  weight: Float32Array;
+}
+
+/**
+ * Settings of a crop model: the global settings at the crop's resolution, another seed, and the overrides. Test
+ * crops are already aligned by the global warp, so crop models never run an initial alignment of their own.
+ */
+export function cropSettings(global: WarpSettings, resolution: number, cropIndex: number, overrides: WarpSettingsOverrides = {}): WarpSettings {
+  return {
+    preprocess: { ...global.preprocess, prealign: 'none', ...overrides.preprocess },
+    network: { ...global.network, ...overrides.network, resolution },
+    loss: { ...global.loss, ...overrides.loss },
+    schedule: { ...global.schedule, seed: global.schedule.seed + 1 + cropIndex, ...overrides.schedule },
+  };
+}
+
+export class LocalWarpStage {
+  readonly plan: RoiPlan;
+  readonly options: ResolvedLocalStageOptions;
+  /** Ownership length scale where crops overlap (reference pixels): two global working pixels. */
+  private readonly ownershipPx: number;
+  private readonly refImage: FloatImage;
+  private readonly refLabel: LabelMap;
+  private readonly globalSettings: WarpSettings;
+  private crops: CropModel[];
+  private readonly tests = new Map<string, TestRecord>();
+
+  constructor(globalSettings: WarpSettings, reference: { image: FloatImage; label: LabelMap }, opts: LocalStageOptions = {}) {
+    const { image, label } = reference;
+    if (image.width !== label.width || image.height !== label.height) {
+      throw new Error(`reference image ${image.width}x${image.height} and label ${label.width}x${label.height} differ in size`);
+    }
+    this.options = resolveLocalStageOptions(opts);
+    this.ownershipPx = (2 * Math.max(label.width, label.height)) / globalSettings.network.resolution;
+    this.refImage = image;
+    this.refLabel = label;
+    this.globalSettings = globalSettings;
+    this.plan = planRegions(label, globalSettings.network.resolution, this.options.trigger);
+    this.crops = this.plan.crops.map((c, i) => this.newCropModel(i));
+  }
+
+  private newCropModel(i: number): CropModel {
+    const c = this.plan.crops[i]!;
+    const settings = cropSettings(this.globalSettings, c.resolution, i, this.options.overrides);
+    const refCrop = cropImage(this.refImage, c.frame);
+    const model = new WarpModel(settings, { image: refCrop, label: cropLabel(this.refLabel, c.frame) });
+    const taperPx = Math.round(this.options.taperFraction * Math.min(c.frame.width, c.frame.height));
+    const { frame } = c;
+    const objectBox = { x0: c.objectBox.x0 - frame.x0, y0: c.objectBox.y0 - frame.y0, x1: c.objectBox.x1 - frame.x0, y1: c.objectBox.y1 - frame.y0 };
+    // One template per object: its pixels dilated by half its thickness measure (half a band's width, half a disc's
+    // radius; at least 2 px, at most two global working pixels): its edges and a little context, not the background
+    // that the global warp already aligned.
+    const refPxPerGlobal = Math.max(this.refLabel.width, this.refLabel.height) / this.globalSettings.network.resolution;
+    const objs = c.objects.map((k) => this.plan.objects[k]!);
+    const distances: Float32Array[] = [];
+    const templates: ObjectTemplate[] = objs.map((o) => {
+      const pad = Math.round(Math.min(Math.max(2, 0.5 * o.thicknessPx), 2 * refPxPerGlobal));
+      const objectMask = { width: frame.width, height: frame.height, data: new Uint8Array(frame.width * frame.height) };
+      for (let y = o.box.y0; y <= o.box.y1; y++) {
+        for (let x = o.box.x0; x <= o.box.x1; x++) {
+          if (this.refLabel.data[y * this.refLabel.width + x] === o.cls) objectMask.data[(y - frame.y0) * frame.width + (x - frame.x0)] = 1;
+        }
+      }
+      const box = {
+        x0: Math.max(0, o.box.x0 - frame.x0 - pad),
+        y0: Math.max(0, o.box.y0 - frame.y0 - pad),
+        x1: Math.min(frame.width - 1, o.box.x1 - frame.x0 + pad),
+        y1: Math.min(frame.height - 1, o.box.y1 - frame.y0 + pad),
+      };
+      // squared distance of every crop pixel to the object's box: inverse-distance weights between objects
+      const d2 = new Float32Array(frame.width * frame.height);
+      for (let v = 0; v < frame.height; v++) {
+        for (let u = 0; u < frame.width; u++) {
+          const dx = Math.max(o.box.x0 - frame.x0 - u, 0, u - (o.box.x1 - frame.x0));
+          const dy = Math.max(o.box.y0 - frame.y0 - v, 0, v - (o.box.y1 - frame.y0));
+          d2[v * frame.width + u] = dx * dx + dy * dy;
+        }
+      }
+      distances.push(d2);
+      return { box, mask: dilate(objectMask, { shape: 'disk', radius: pad }).data, weight: new Float32Array(frame.width * frame.height) };
+    });
+    // Pre-shift field weights: 1 for a single object; between objects, inverse squared distance (1 / (1 + d²)).
+    for (let i = 0; i < frame.width * frame.height; i++) {
+      let sum = 0;
+      for (const d2 of distances) sum += 1 / (1 + d2[i]!);
+      templates.forEach((t, k) => (t.weight[i] = 1 / (1 + distances[k]![i]!) / sum));
+    }
+    const refGrey = (refCrop.channels === 1 ? refCrop : toGrey(refCrop)).data;
+    return { frame, model, settings, taperPx, objectBox, templates, refGrey };
+  }
+
+  /** Whether any crop was planned (otherwise every method is a no-op and labels equal the global warp's). */
+  get active(): boolean {
+    return this.crops.length > 0;
+  }
+
+  get testIds(): string[] {
+    return [...this.tests.keys()];
+  }
+
+  /** The crop models (read-only use: settings, progress, classes). */
+  get cropModels(): readonly { frame: CropFrame; model: WarpModel; taperPx: number }[] {
+    return this.crops;
+  }
+
+  /**
+   * Add a test image with its global working flow (WarpModel.testFlows / predictFlowsWork): every crop gets the
+   * test image resampled onto it through the inverse global warp, at the reference's original resolution.
+   * `testFrame`: the global model's working frame of the image (WarpModel.testFrame; null = plain resize).
+   */
+  addTest(id: string, image: FloatImage, globalFlowXyWarp: Float32Array, testFrame: WorkingFrame | null = null): void {
+    if (this.tests.has(id)) throw new Error(`duplicate test image id ${id}`);
+    const global = this.globalMap(image, globalFlowXyWarp, testFrame);
+    const shifts: [number, number][][] = [];
+    for (const c of this.crops) {
+      const { crop, shift } = this.testCrop(image, global, c);
+      shifts.push(shift);
+      c.model.addTest(id, crop);
+    }
+    this.tests.set(id, { id, width: image.width, height: image.height, global, shifts });
+  }
+
+  private globalMap(size: { width: number; height: number }, flowXyWarp: Float32Array, testFrame: WorkingFrame | null): GlobalWarpMap {
+    return new GlobalWarpMap(flowXyWarp, this.globalSettings.network.resolution, size, this.refLabel, testFrame?.warpToOriginal ?? null);
+  }
+
+  /** A test image on a crop (through the inverse global warp), moved by the template-matched shifts. */
+  private testCrop(image: FloatImage, global: GlobalWarpMap, c: CropModel): { crop: FloatImage; shift: [number, number][] } {
+    const { frame } = c;
+    const crop = resampleImageOnGrid(image, global.cropGridInTest(frame), frame.width, frame.height);
+    if (!this.options.templateMatch) return { crop, shift: c.templates.map(() => [0, 0]) };
+    const grey = (crop.channels === 1 ? crop : toGrey(crop)).data;
+    const maxShift = Math.floor(Math.max(frame.width, frame.height) / 2);
+    const shift = c.templates.map((t) => matchShift(c.refGrey, grey, frame.width, frame.height, t.box, { maxShift, mask: t.mask }).shift);
+    if (shift.every((sh) => sh[0] === 0 && sh[1] === 0)) return { crop, shift };
+    return { crop: resampleImageOnGrid(image, global.cropGridInTest(frame, this.preShiftField(c, shift)), frame.width, frame.height), shift };
+  }
+
+  /** The crop's pre-shift field S (crop pixels, w × h × 2) from its objects' shifts. */
+  private preShiftField(c: CropModel, shifts: readonly [number, number][]): Float32Array {
+    const n = c.frame.width * c.frame.height;
+    const field = new Float32Array(n * 2);
+    c.templates.forEach((t, k) => {
+      const [sx, sy] = shifts[k]!;
+      for (let i = 0; i < n; i++) {
+        field[2 * i] += t.weight[i]! * sx;
+        field[2 * i + 1] += t.weight[i]! * sy;
+      }
+    });
+    return field;
+  }
+
+  /** Optimiser steps of crop model `cropIndex` for `globalSteps` steps of the global phase (see costRatio). */
+  stepsFor(globalSteps: number, cropIndex = 0): number {
+    const c = this.crops[cropIndex];
+    if (!c) return 0;
+    const relativeCost = (this.globalSettings.network.resolution / c.model.resolution) ** 2;
+    const steps = Math.round((globalSteps * this.options.costRatio * relativeCost) / this.crops.length);
+    return Math.min(Math.max(1, steps), Math.max(1, 4 * globalSteps));
+  }
+
+  /**
+   * Train every crop model for phase `phase` ('initial' or 'retrain-N'): `stepsFor(globalSteps)` optimiser steps
+   * each (resumable like WarpModel.train). Progress is reported as stage 'roi-train' over all crops' steps.
+   */
+  async train(phase: string, globalSteps: number, opts: LocalTrainOptions = {}): Promise<TrainPhaseResult[]> {
+    const results: TrainPhaseResult[] = [];
+    if (!this.active || this.tests.size === 0) return results;
+    const totals = this.crops.map((_, i) => this.stepsFor(globalSteps, i));
+    const total = totals.reduce((a, b) => a + b, 0);
+    let before = 0;
+    for (let i = 0; i < this.crops.length; i++) {
+      const c = this.crops[i]!;
+      const offset = before;
+      results.push(
+        await c.model.train(phase, { unit: 'steps', steps: totals[i]! }, {
+          signal: opts.signal,
+          onCheckpoint: opts.onCropCheckpoint ? (ck) => opts.onCropCheckpoint!(i, ck) : undefined,
+          onProgress: opts.onProgress
+            ? (e) => opts.onProgress!({ stage: 'roi-train', done: offset + e.done, total, message: `crop ${i + 1}/${this.crops.length} ${e.message ?? ''}` })
+            : undefined,
+        }),
+      );
+      before += totals[i]!;
+    }
+    return results;
+  }
+
+  /**
+   * One §3.3 round for the crop models: the pseudolabels (test id → label map at the test image's size) are
+   * resampled onto every crop through the current global warp, then phase 'retrain-<round>' trains.
+   */
+  async retrain(round: number, pseudolabels: ReadonlyMap<string, LabelMap>, globalSteps: number, opts: LocalTrainOptions = {}): Promise<TrainPhaseResult[]> {
+    if (!this.active) return [];
+    for (const c of this.crops) c.model.clearPseudolabels();
+    for (const [id, label] of pseudolabels) {
+      const t = this.tests.get(id);
+      if (!t) throw new Error(`pseudolabel for unknown test image id ${id}`);
+      this.crops.forEach((c, i) => {
+        const grid = t.global.cropGridInTest(c.frame, this.preShiftField(c, t.shifts[i]!));
+        c.model.setPseudolabel(id, resampleLabelOnGrid(label, grid, c.frame.width, c.frame.height));
+      });
+    }
+    return this.train(`retrain-${round}`, globalSteps, opts);
+  }
+
+  /**
+   * After the global model changed: resample every test crop through the new global flows (same ids as added;
+   * images at their original size). The crop models keep weights, optimiser state and progress.
+   */
+  rebase(tests: Iterable<{ id: string; image: FloatImage; globalFlowXyWarp: Float32Array; testFrame?: WorkingFrame | null }>): void {
+    if (!this.active) return;
+    const list = [...tests];
+    const ids = new Set(list.map((t) => t.id));
+    if (ids.size !== this.tests.size || [...this.tests.keys()].some((id) => !ids.has(id))) {
+      throw new Error('rebase needs exactly the test images that were added');
+    }
+    const states = this.crops.map((c) => c.model.toCheckpoint());
+    this.dispose();
+    this.tests.clear();
+    this.crops = this.plan.crops.map((_, i) => this.newCropModel(i));
+    for (const t of list) this.addTest(t.id, t.image, t.globalFlowXyWarp, t.testFrame ?? null);
+    this.crops.forEach((c, i) => c.model.loadCheckpoint(states[i]!));
+  }
+
+  /** Local refinements (ψ on each crop grid) of test images already added. */
+  refinements(ids: readonly string[], batchSize = 8): Map<string, LocalRefinement[]> {
+    const out = new Map<string, LocalRefinement[]>(ids.map((id) => [id, []]));
+    this.crops.forEach((c, i) => {
+      const R = c.model.resolution;
+      for (const f of c.model.testFlows([...ids], batchSize)) {
+        const t = this.tests.get(f.id)!;
+        out.get(f.id)!.push(this.refinement(c, upsampleFlowPlanes(f.flowXyWarp, R, R, c.frame.width, c.frame.height), t.shifts[i]!));
+      }
+    });
+    return out;
+  }
+
+  private refinement(c: CropModel, flowXyCrop: Float32Array, shifts: readonly [number, number][]): LocalRefinement {
+    return { frame: c.frame, flowXyCrop, taperPx: c.taperPx, preShift: this.preShiftField(c, shifts), objectBox: c.objectBox };
+  }
+
+  /**
+   * The reference label warped onto test `id` by the composed map (Eq. 4 with global ∘ local), at its size.
+   * `flowScale` α multiplies the composed displacement field (Fig. 6's mask-prompt perturbation; default 1).
+   */
+  warpTest(id: string, refinements: readonly LocalRefinement[], mode: LabelWarpMode = 'nearest', flowScale = 1): LabelMap {
+    const t = this.tests.get(id);
+    if (!t) throw new Error(`unknown test image id ${id}`);
+    return this.labelFromMap(t.global, refinements, mode, flowScale);
+  }
+
+  /** Eq. 4 through global ∘ local for test images already added, in batches; `each` per image in order. */
+  warpTests(ids: readonly string[], each: (id: string, label: LabelMap) => void, mode: LabelWarpMode = 'nearest', batchSize = 8, flowScale = 1): void {
+    for (let s = 0; s < ids.length; s += batchSize) {
+      const chunk = ids.slice(s, s + batchSize);
+      const refs = this.refinements(chunk, batchSize);
+      for (const id of chunk) each(id, this.warpTest(id, refs.get(id)!, mode, flowScale));
+    }
+  }
+
+  /** Eq. 4 through global ∘ local for any image, given its global working flow and working frame. */
+  warpImage(image: FloatImage, globalFlowXyWarp: Float32Array, mode: LabelWarpMode = 'nearest', testFrame: WorkingFrame | null = null): LabelMap {
+    const global = this.globalMap(image, globalFlowXyWarp, testFrame);
+    const refinements: LocalRefinement[] = this.crops.map((c) => {
+      const R = c.model.resolution;
+      const { crop, shift } = this.testCrop(image, global, c);
+      const [flow] = c.model.predictFlowsWork([toWorkingImage(crop, R)]);
+      return this.refinement(c, upsampleFlowPlanes(flow!, R, R, c.frame.width, c.frame.height), shift);
+    });
+    return this.labelFromMap(global, refinements, mode);
+  }
+
+  private labelFromMap(global: GlobalWarpMap, refinements: readonly LocalRefinement[], mode: LabelWarpMode, flowScale = 1): LabelMap {
+    const field = composeGlobalAndLocal(global, refinements, { ownershipPx: this.ownershipPx });
+    if (flowScale !== 1) for (let i = 0; i < field.length; i++) field[i] *= flowScale;
+    const { width, height } = global.test;
+    return mode === 'argmax' ? warpLabelArgmax(this.refLabel, field, width, height) : warpLabelNearest(this.refLabel, field, width, height);
+  }
+
+  /** The plan and the crop models' state, JSON-friendly (run records, reports). */
+  summary(): LocalStageSummary {
+    const out = planSummary(this.plan, this.options);
+    out.crops.forEach((c, i) => (c.steps = this.crops[i]?.model.progress.totalSteps ?? 0));
+    return out;
+  }
+
+  /** The template-matched shift (crop pixels) of each object of each crop for test `id` (roi-match.ts). */
+  testShifts(id: string): [number, number][][] {
+    const t = this.tests.get(id);
+    if (!t) throw new Error(`unknown test image id ${id}`);
+    return t.shifts.map((c) => c.map((s) => [s[0], s[1]]));
+  }
+
+  /** Every crop model's checkpoint (to resume; restore with `loadCheckpoints` on a stage built the same way). */
+  toCheckpoints(): CheckpointData[] {
+    return this.crops.map((c) => c.model.toCheckpoint());
+  }
+
+  loadCheckpoints(data: readonly CheckpointData[]): void {
+    if (data.length !== this.crops.length) throw new Error(`local stage has ${this.crops.length} crops, the checkpoint ${data.length}`);
+    this.crops.forEach((c, i) => c.model.loadCheckpoint(data[i]!));
+  }
+
+  dispose(): void {
+    for (const c of this.crops) c.model.dispose();
+  }
+}
+

@@ -1,0 +1,243 @@
+/**
+ * When the region-of-interest (local) warp stage runs, and on which crops.
+ *
+ * The global warp sees every image on one R×R working grid (R = 128 in the `cpu` preset): an object 20 px across
+ * in a 512 px image is 5 working pixels there, a 4 px thick ring is one. Such objects get a crop of the reference
+ * (xyRefOriginal, roi-frames.ts) that a second warp model refines at a finer scale.
+ *
+ * Objects are the 8-connected components of each class of the reference label (the warped reference masks have the
+ * same objects). Per object, in the reference's own pixels:
+ *   extent    = longest side of its bounding box / the image's side along that axis;
+ *   thickness = 2 · area / boundary pixels (≈ the width of a band or ring, the radius of a disc);
+ * and on the global working grid thicknessWorkingPx = thickness · R / max(W, H).
+ * An object is `small` when extent ≤ smallExtent, `thin` when thicknessWorkingPx ≤ thinWorkingPx and
+ * extent ≤ thinMaxExtent (a long thin structure still gets a crop that is much smaller than the image).
+ * Mode 'auto' crops the small or thin objects, 'force' every object, 'off' none.
+ *
+ * A crop is a rectangle around the object's box with a margin of max(marginFraction · the box's shorter side,
+ * marginWorkingPx global working pixels) on every side (the margin must hold what the global warp leaves of the
+ * object's displacement; a long thin band does not need a margin as long as itself), each side at least
+ * minCropWorkingPx global working pixels, shifted (or clipped) into the image.
+ * Two overlapping crops share one (their common bounding rectangle) when it has no more pixels than the two
+ * together (nested or mostly overlapping objects, e.g. a cup inside a disc); otherwise both stay, each with its own
+ * model, and roi-compose.ts blends them where they overlap (objects that move on their own keep their own crop).
+ */
+import { connectedComponents } from '../image/components.js';
+import type { Box, LabelMap } from '../image/types.js';
+import type { CropFrame } from './roi-frames.js';
+
+export type RoiMode = 'auto' | 'force' | 'off';
+
+export interface RoiTriggerOptions {
+  /** 'auto' (default): by object size; 'force': every object; 'off': never. */
+  mode: RoiMode;
+  /** An object whose extent (box side / image side) is at most this is small (default 0.2). */
+  smallExtent: number;
+  /** An object thinner than this many global working pixels is thin (default 3) ... */
+  thinWorkingPx: number;
+  /** ... when its extent is at most this (default 0.5). */
+  thinMaxExtent: number;
+  /** Components with fewer pixels than this fraction of their class are ignored as specks (default 0.02). */
+  minObjectFraction: number;
+  /** Crop margin around the object's box: max(marginFraction · shorter side, marginWorkingPx · W/R) (defaults 0.5, 6). */
+  marginFraction: number;
+  marginWorkingPx: number;
+  /** Smallest crop side, in global working pixels (default 20: 80 px of a 512 px image at R = 128). */
+  minCropWorkingPx: number;
+  /**
+   * Local working resolution: the crop's side divided by max(1, (image side / R) / minZoom), rounded up to a
+   * multiple of 16 and kept in [32, maxLocalResolution]. minZoom (default 4) = how much finer than the global grid
+   * the local grid must be at least; maxLocalResolution default 128.
+   */
+  minZoom: number;
+  maxLocalResolution: number;
+}
+
+export const DEFAULT_ROI_TRIGGER: RoiTriggerOptions = {
+  mode: 'auto',
+  smallExtent: 0.2,
+  thinWorkingPx: 3,
+  thinMaxExtent: 0.5,
+  minObjectFraction: 0.02,
+  marginFraction: 0.5,
+  marginWorkingPx: 6,
+  minCropWorkingPx: 20,
+  minZoom: 4,
+  maxLocalResolution: 128,
+};
+
+/** One connected object of one class of the reference label. */
+export interface RoiObject {
+  cls: number;
+  /** Inclusive bounding box, xyRefOriginal. */
+  box: Box;
+  pixels: number;
+  extent: number;
+  thicknessPx: number;
+  thicknessWorkingPx: number;
+  small: boolean;
+  thin: boolean;
+  /** Whether the object gets a crop under the mode in force. */
+  triggered: boolean;
+}
+
+/** A crop of the local stage: its frame (xyRefOriginal), the objects in it and its local working resolution. */
+export interface RoiCrop {
+  frame: CropFrame;
+  /** Classes of the triggered objects inside this crop, ascending. */
+  classes: number[];
+  /** Indices into RoiPlan.objects. */
+  objects: number[];
+  /** Bounding box of those objects (inclusive, xyRefOriginal). */
+  objectBox: Box;
+  resolution: number;
+}
+
+export interface RoiPlan {
+  mode: RoiMode;
+  /** Global working resolution the plan was made for. */
+  globalResolution: number;
+  reference: { width: number; height: number };
+  objects: RoiObject[];
+  crops: RoiCrop[];
+}
+
+/** Boundary pixels of a component: pixels with a 4-neighbour outside it (or outside the image). */
+function boundaryCount(labels: Int32Array, id: number, box: Box, width: number, height: number): number {
+  let n = 0;
+  for (let y = box.y0; y <= box.y1; y++) {
+    for (let x = box.x0; x <= box.x1; x++) {
+      const i = y * width + x;
+      if (labels[i] !== id) continue;
+      if (
+        x === 0 || y === 0 || x === width - 1 || y === height - 1 ||
+        labels[i - 1] !== id || labels[i + 1] !== id || labels[i - width] !== id || labels[i + width] !== id
+      ) {
+        n++;
+      }
+    }
+  }
+  return n;
+}
+
+/** The connected objects of every class of `label`, measured (see the file comment); specks left out. */
+export function measureObjects(label: LabelMap, globalResolution: number, opts: Partial<RoiTriggerOptions> = {}): RoiObject[] {
+  const o = { ...DEFAULT_ROI_TRIGGER, ...opts };
+  const { width: W, height: H } = label;
+  const toWorking = globalResolution / Math.max(W, H);
+  const present = new Uint8Array(256);
+  for (let i = 0; i < label.data.length; i++) present[label.data[i]!] = 1;
+  const objects: RoiObject[] = [];
+  for (let cls = 1; cls < 256; cls++) {
+    if (!present[cls]) continue;
+    const mask = { width: W, height: H, data: new Uint8Array(W * H) };
+    for (let i = 0; i < mask.data.length; i++) mask.data[i] = label.data[i] === cls ? 1 : 0;
+    const { labels, count, sizes } = connectedComponents(mask, 8);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const boxes: Box[] = Array.from({ length: count }, () => ({ x0: W, y0: H, x1: -1, y1: -1 }));
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const id = labels[y * W + x]!;
+        if (id === 0) continue;
+        const b = boxes[id - 1]!;
+        if (x < b.x0) b.x0 = x;
+        if (x > b.x1) b.x1 = x;
+        if (y < b.y0) b.y0 = y;
+        if (y > b.y1) b.y1 = y;
+      }
+    }
+    for (let k = 0; k < count; k++) {
+      const pixels = sizes[k]!;
+      if (pixels < o.minObjectFraction * total) continue;
+      const box = boxes[k]!;
+      const extent = Math.max((box.x1 - box.x0 + 1) / W, (box.y1 - box.y0 + 1) / H);
+      const thicknessPx = (2 * pixels) / Math.max(1, boundaryCount(labels, k + 1, box, W, H));
+      const thicknessWorkingPx = thicknessPx * toWorking;
+      const small = extent <= o.smallExtent;
+      const thin = thicknessWorkingPx <= o.thinWorkingPx && extent <= o.thinMaxExtent;
+      const triggered = o.mode === 'force' || (o.mode === 'auto' && (small || thin));
+      objects.push({ cls, box, pixels, extent, thicknessPx, thicknessWorkingPx, small, thin, triggered });
+    }
+  }
+  return objects;
+}
+
+/** A width × height rectangle centred on `box`, shifted into the image (clipped where the image is smaller). */
+function rectAround(box: Box, width: number, height: number, W: number, H: number): CropFrame {
+  const fit = (centre: number, size: number, limit: number): [number, number] => {
+    const s = Math.round(size);
+    if (s >= limit) return [0, limit];
+    return [Math.min(Math.max(Math.round(centre - s / 2), 0), limit - s), s];
+  };
+  const [x0, w] = fit((box.x0 + box.x1 + 1) / 2, width, W);
+  const [y0, h] = fit((box.y0 + box.y1 + 1) / 2, height, H);
+  return { x0, y0, width: w, height: h };
+}
+
+function overlaps(a: CropFrame, b: CropFrame): boolean {
+  return a.x0 < b.x0 + b.width && b.x0 < a.x0 + a.width && a.y0 < b.y0 + b.height && b.y0 < a.y0 + a.height;
+}
+
+/** Local working resolution of a crop (see RoiTriggerOptions.minZoom). */
+export function localResolutionFor(frame: CropFrame, reference: { width: number; height: number }, globalResolution: number, opts: Partial<RoiTriggerOptions> = {}): number {
+  const o = { ...DEFAULT_ROI_TRIGGER, ...opts };
+  const refPxPerGlobal = Math.max(reference.width, reference.height) / globalResolution;
+  const refPxPerLocal = Math.max(1, refPxPerGlobal / o.minZoom);
+  const r = Math.ceil(Math.max(frame.width, frame.height) / refPxPerLocal / 16) * 16;
+  return Math.min(Math.max(r, 32), Math.max(32, o.maxLocalResolution));
+}
+
+/** The local stage's plan for a reference label: measured objects and the (merged) crops of the triggered ones. */
+export function planRegions(label: LabelMap, globalResolution: number, opts: Partial<RoiTriggerOptions> = {}): RoiPlan {
+  const o = { ...DEFAULT_ROI_TRIGGER, ...opts };
+  const { width: W, height: H } = label;
+  const objects = measureObjects(label, globalResolution, o);
+  const refPxPerGlobal = Math.max(W, H) / globalResolution;
+  let groups: { frame: CropFrame; objects: number[] }[] = [];
+  objects.forEach((ob, i) => {
+    if (!ob.triggered) return;
+    const bw = ob.box.x1 - ob.box.x0 + 1;
+    const bh = ob.box.y1 - ob.box.y0 + 1;
+    const margin = Math.max(o.marginFraction * Math.min(bw, bh), o.marginWorkingPx * refPxPerGlobal);
+    const minSide = o.minCropWorkingPx * refPxPerGlobal;
+    groups.push({ frame: rectAround(ob.box, Math.max(bw + 2 * margin, minSide), Math.max(bh + 2 * margin, minSide), W, H), objects: [i] });
+  });
+  // Overlapping crops share their bounding rectangle when it is no larger than the two together; repeat until stable.
+  for (let merged = true; merged; ) {
+    merged = false;
+    outer: for (let a = 0; a < groups.length; a++) {
+      for (let b = a + 1; b < groups.length; b++) {
+        if (!overlaps(groups[a]!.frame, groups[b]!.frame)) continue;
+        const fa = groups[a]!.frame;
+        const fb = groups[b]!.frame;
+        const box: Box = {
+          x0: Math.min(fa.x0, fb.x0),
+          y0: Math.min(fa.y0, fb.y0),
+          x1: Math.max(fa.x0 + fa.width, fb.x0 + fb.width) - 1,
+          y1: Math.max(fa.y0 + fa.height, fb.y0 + fb.height) - 1,
+        };
+        const frame = rectAround(box, box.x1 - box.x0 + 1, box.y1 - box.y0 + 1, W, H);
+        if (frame.width * frame.height > fa.width * fa.height + fb.width * fb.height) continue;
+        const union = { frame, objects: [...groups[a]!.objects, ...groups[b]!.objects].sort((x, y) => x - y) };
+        groups = groups.filter((_, k) => k !== a && k !== b);
+        groups.push(union);
+        merged = true;
+        break outer;
+      }
+    }
+  }
+  groups.sort((a, b) => a.frame.y0 - b.frame.y0 || a.frame.x0 - b.frame.x0);
+  const crops: RoiCrop[] = groups.map((g) => ({
+    frame: g.frame,
+    objects: g.objects,
+    objectBox: g.objects.map((i) => objects[i]!.box).reduce((a, b) => ({
+      x0: Math.min(a.x0, b.x0),
+      y0: Math.min(a.y0, b.y0),
+      x1: Math.max(a.x1, b.x1),
+      y1: Math.max(a.y1, b.y1),
+    })),
+    classes: [...new Set(g.objects.map((i) => objects[i]!.cls))].sort((x, y) => x - y),
+    resolution: localResolutionFor(g.frame, { width: W, height: H }, globalResolution, o),
+  }));
+  return { mode: o.mode, globalResolution, reference: { width: W, height: H }, objects, crops };
+}

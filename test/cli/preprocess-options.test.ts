@@ -1,0 +1,25 @@
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { addWarpOptions, warpOverrides } from '../../src/cli/commands/options.js';
+
+function parse(args: string[]): ReturnType<typeof warpOverrides> {
+  const cmd = addWarpOptions(new Command('x').exitOverride());
+  cmd.parse(['node', 'x', ...args]);
+  return warpOverrides(cmd.opts());
+}
+
+describe('preprocessing flags', () => {
+  it('map onto the warp settings overrides; omitted flags keep the preset', () => {
+    expect(parse([])).toEqual({});
+    expect(parse(['--prealign', 'moments', '--polarity', 'keep', '--colour', 'green', '--fill', 'zero', '--loss', 'ncc'])).toEqual({
+      preprocess: { prealign: 'moments', polarity: 'keep', colour: 'green', fill: 'zero' },
+      loss: { imageLoss: 'ncc' },
+    });
+    expect(parse(['--no-aug', '--loss', 'ssim']).loss).toEqual({ augmentation: false, imageLoss: 'ssim' });
+  });
+
+  it('reject values outside the choices', () => {
+    expect(() => parse(['--prealign', 'rigid'])).toThrow(/prealign/);
+    expect(() => parse(['--colour', 'purple'])).toThrow(/colour/);
+  });
+});

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { applyAffine, gridCentre, invertAffine, resampleAffine, resizeAffine, similarityAffine, composeAffine, type Affine2D } from '../../src/image/affine.js';
+import { normalizeIntensity } from '../../src/image/normalize.js';
+import { contentMask } from '../../src/image/padding.js';
+import { generatePhantom } from '../../src/image/phantom.js';
+import type { FloatImage } from '../../src/image/types.js';
+import { estimatePrealignment, PrealignReference, type PrealignOptions } from '../../src/warp/prealign.js';
+
+const SIZE = 160;
+const reference = generatePhantom({ seed: 1, patient: 0, width: SIZE, noise: 4 }).image;
+const prepared = new PrealignReference(normalizeIntensity(reference), contentMask(reference));
+
+/** The reference seen through `refToTest` on a W×H grid (black outside), optionally inverted. */
+function transformed(refToTest: Affine2D, W: number, H: number, invert = false): FloatImage {
+  const img = resampleAffine(reference, W, H, invertAffine(refToTest), { fill: 0 }).image;
+  return invert ? { ...img, data: img.data.map((v) => 255 - v) } : img;
+}
+
+/** Mean distance between two maps over the reference's central 80 %, in % of the test's diagonal. */
+function mapError(a: Affine2D, b: Affine2D, W: number, H: number): number {
+  let sum = 0;
+  let n = 0;
+  for (let v = 0.1; v <= 0.9; v += 0.1) {
+    for (let u = 0.1; u <= 0.9; u += 0.1) {
+      const p = applyAffine(a, u * SIZE, v * SIZE);
+      const q = applyAffine(b, u * SIZE, v * SIZE);
+      sum += Math.hypot(p.x - q.x, p.y - q.y);
+      n++;
+    }
+  }
+  return (100 * sum) / n / Math.hypot(W, H);
+}
+
+function estimate(test: FloatImage, opts: PrealignOptions) {
+  return estimatePrealignment(prepared, normalizeIntensity(test), opts, contentMask(test));
+}
+
+const SEARCH: PrealignOptions = { method: 'search', polarity: 'auto' };
+
+describe('initial alignment (prealign)', () => {
+  it('search recovers a large rotation + scale + shift: rotation within 2°, scale within 3 %, map within 1.5 %', () => {
+    const c = gridCentre(SIZE, SIZE);
+    const truth = similarityAffine(c, c, 1.25, (35 * Math.PI) / 180, { x: 0.1 * SIZE, y: -0.08 * SIZE });
+    const p = estimate(transformed(truth, SIZE, SIZE), SEARCH);
+    expect(p.refToTest).not.toBeNull();
+    expect(p.params!.rotationDeg).toBeGreaterThan(33);
+    expect(p.params!.rotationDeg).toBeLessThan(37);
+    expect(Math.abs(p.params!.scaleFactor / 1.25 - 1)).toBeLessThan(0.03);
+    expect(mapError(p.refToTest!, truth, SIZE, SIZE)).toBeLessThan(1.5);
+    expect(p.inverted).toBe(false);
+    expect(p.correlation).toBeGreaterThan(0.8);
+  });
+
+  it('search recovers a shrunk, shifted view with another size and aspect ratio (a crop, resized)', () => {
+    // The test shows the reference's window x 10..150, y 30..130 (a 140×100 crop) at 0.8×: 112×80 pixels.
+    const W = 112;
+    const H = 80;
+    const truth = composeAffine(resizeAffine(140, 100, W, H), [1, 0, -10, 0, 1, -30]);
+    const p = estimate(transformed(truth, W, H), SEARCH);
+    expect(p.refToTest).not.toBeNull();
+    expect(Math.abs(p.params!.rotationDeg)).toBeLessThan(2);
+    expect(mapError(p.refToTest!, truth, W, H)).toBeLessThan(2);
+  });
+
+  it('detects an inverted test image (and leaves polarity alone with polarity "keep")', () => {
+    const c = gridCentre(SIZE, SIZE);
+    const truth = similarityAffine(c, c, 0.8, (-20 * Math.PI) / 180, { x: -0.05 * SIZE, y: 0.05 * SIZE });
+    const inverted = transformed(truth, SIZE, SIZE, true);
+    const p = estimate(inverted, SEARCH);
+    expect(p.inverted).toBe(true);
+    expect(p.correlation).toBeLessThan(-0.7);
+    expect(mapError(p.refToTest!, truth, SIZE, SIZE)).toBeLessThan(1.5);
+    expect(estimate(inverted, { method: 'search', polarity: 'keep' }).inverted).toBe(false);
+    expect(estimate(transformed(truth, SIZE, SIZE), SEARCH).inverted).toBe(false);
+  });
+
+  it('moments recover a scale and a shift (no rotation) within 5 % / 2 %', () => {
+    const c = gridCentre(SIZE, SIZE);
+    const truth = similarityAffine(c, c, 0.75, 0, { x: 0.12 * SIZE, y: 0.06 * SIZE });
+    const p = estimate(transformed(truth, SIZE, SIZE), { method: 'moments', polarity: 'auto' });
+    expect(p.refToTest).not.toBeNull();
+    expect(Math.abs(p.params!.scaleFactor / 0.75 - 1)).toBeLessThan(0.05);
+    expect(mapError(p.refToTest!, truth, SIZE, SIZE)).toBeLessThan(2);
+  });
+
+  it('keeps the plain resize for an image that needs no alignment, and "none" never aligns', () => {
+    const same = estimate(reference, SEARCH);
+    expect(same.refToTest).toBeNull();
+    expect(same.correlation).toBeCloseTo(1, 5);
+    const c = gridCentre(SIZE, SIZE);
+    const rotated = transformed(similarityAffine(c, c, 1, Math.PI / 6), SIZE, SIZE);
+    const none = estimate(rotated, { method: 'none', polarity: 'auto' });
+    expect(none.refToTest).toBeNull();
+    expect(none.evaluations).toBe(1);
+  });
+});

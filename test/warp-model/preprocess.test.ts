@@ -1,0 +1,73 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gridCentre, invertAffine, resampleAffine, resampleLabelAffine, similarityAffine } from '../../src/image/affine.js';
+import { generatePhantom } from '../../src/image/phantom.js';
+import type { FloatImage, LabelMap } from '../../src/image/types.js';
+import { initTf } from '../../src/warp/backend.js';
+import { WarpModel } from '../../src/warp/model.js';
+import { dice, tinySettings } from './helpers.js';
+
+beforeAll(async () => {
+  await initTf({ backend: 'wasm' });
+});
+
+const SIZE = 128;
+const ref = generatePhantom({ seed: 4, patient: 0, width: SIZE, noise: 4 });
+
+/** Patient p of the phantom family, rotated/scaled/shifted (black outside), and its moved label. */
+function moved(p: number, rotDeg: number, scale: number, shift: number): { image: FloatImage; label: LabelMap } {
+  const src = generatePhantom({ seed: 4, patient: p, width: SIZE, noise: 4 });
+  const c = gridCentre(SIZE, SIZE);
+  const outToSrc = invertAffine(similarityAffine(c, c, scale, (rotDeg * Math.PI) / 180, { x: shift * SIZE, y: -shift * SIZE }));
+  return { image: resampleAffine(src.image, SIZE, SIZE, outToSrc).image, label: resampleLabelAffine(src.label, SIZE, SIZE, outToSrc) };
+}
+
+const meanDice = (a: LabelMap, b: LabelMap): number => (dice(a, b, 1) + dice(a, b, 2) + dice(a, b, 3)) / 3;
+
+describe('WarpModel preprocessing (initial alignment, polarity, colour)', () => {
+  it('the initial alignment carries large rotations / scales / shifts before any training (epochs 0)', () => {
+    const tests = [moved(1, 40, 1.3, 0.1), moved(2, -35, 0.75, -0.08), moved(3, 25, 1.0, 0.15)];
+    const score = (prealign: 'search' | 'none'): number => {
+      const model = new WarpModel(tinySettings({ network: { resolution: 64 }, preprocess: { prealign } }), ref);
+      tests.forEach((t, i) => model.addTest(`t${i}`, t.image));
+      let sum = 0;
+      model.warpTests(model.testIds, (id, label) => (sum += meanDice(label, tests[Number(id.slice(1))]!.label)));
+      const report = model.preprocessingReport();
+      model.dispose();
+      if (prealign === 'search') expect(report.prealign.aligned).toBe(3);
+      return sum / tests.length;
+    };
+    const none = score('none');
+    const aligned = score('search');
+    expect(none).toBeLessThan(0.6);
+    expect(aligned).toBeGreaterThan(0.85);
+  });
+
+  it('an inverted test image is flipped back; colour images are projected; the report says what was chosen', () => {
+    const t = moved(2, 10, 1.1, 0.05);
+    const inverted = { ...t.image, data: t.image.data.map((v) => 255 - v) };
+    const rgbData = new Float32Array(SIZE * SIZE * 3);
+    for (let i = 0; i < SIZE * SIZE; i++) {
+      rgbData[3 * i] = 128; // red: flat
+      rgbData[3 * i + 1] = t.image.data[i]!; // green: the image
+      rgbData[3 * i + 2] = 40;
+    }
+    const model = new WarpModel(tinySettings({ network: { resolution: 64 } }), ref);
+    model.addTest('inverted', inverted);
+    model.addTest('upright', t.image);
+    model.addTest('rgb', { width: SIZE, height: SIZE, channels: 3, data: rgbData });
+    const report = model.preprocessingReport();
+    expect(report.prealign.images['inverted']!.inverted).toBe(true);
+    expect(report.prealign.images['upright']!.inverted).toBe(false);
+    expect(report.colour.name).toBe('luminance'); // grey reference
+    expect(['ssim', 'ncc']).toContain(report.imageLoss.kind);
+    expect(model.settings.loss.imageLoss).toBe(report.imageLoss.kind);
+    const labels = new Map<string, LabelMap>();
+    model.warpTests(model.testIds, (id, label) => labels.set(id, label));
+    expect(meanDice(labels.get('inverted')!, t.label)).toBeGreaterThan(0.85);
+    expect(meanDice(labels.get('inverted')!, labels.get('upright')!)).toBeGreaterThan(0.97);
+    expect(meanDice(labels.get('rgb')!, t.label)).toBeGreaterThan(0.8);
+    // a new image (not added) goes through the same preprocessing
+    expect(meanDice(model.warpLabel(inverted), labels.get('inverted')!)).toBe(1);
+    model.dispose();
+  });
+});

@@ -1,0 +1,154 @@
+import { describe, expect, it } from 'vitest';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { localResolutionFor, measureObjects, planRegions } from '../../src/warp/roi-trigger.js';
+import { readLabelMap } from '../../src/io/mask.js';
+import { describeWithShared, sharedPath } from '../fixtures/shared-data.js';
+import { labelOf } from './helpers.js';
+
+/**
+ * A 512 px label map: class 1 a disc of radius 8 at (400, 100); class 2 a large ellipse (200 × 160 px); class 3 a
+ * thin arc (3 px wide, radius 130, 90°) around (150, 380).
+ */
+function scene() {
+  return labelOf(512, 512, (x, y) => {
+    if ((x - 400) ** 2 + (y - 100) ** 2 <= 64) return 1;
+    if (((x - 200) / 100) ** 2 + ((y - 180) / 80) ** 2 <= 1) return 2;
+    const d = Math.hypot(x - 150, y - 380);
+    if (Math.abs(d - 130) <= 1.5 && x >= 150 && y <= 380) return 3;
+    return 0;
+  });
+}
+
+/** The crop geometry these tests were written for (margin 4, minimum 16 global working pixels). */
+const GEOMETRY = { marginWorkingPx: 4, minCropWorkingPx: 16 };
+
+describe('automatic trigger by object size', () => {
+  it('measures extent and thickness; a small disc and a thin arc trigger, a large organ does not', () => {
+    const objs = measureObjects(scene(), 128);
+    expect(objs.map((o) => o.cls)).toEqual([1, 2, 3]);
+    const [disc, organ, arc] = objs;
+    expect(disc!.extent).toBeCloseTo(17 / 512, 6);
+    expect(disc!.small).toBe(true);
+    expect(disc!.thicknessPx).toBeGreaterThan(6); // ≈ the radius for a disc
+    expect(disc!.thicknessPx).toBeLessThan(10);
+    expect(organ!.small).toBe(false);
+    expect(organ!.thin).toBe(false);
+    expect(organ!.triggered).toBe(false);
+    expect(arc!.extent).toBeGreaterThan(0.2); // not small ...
+    expect(arc!.small).toBe(false);
+    expect(arc!.thicknessPx).toBeGreaterThan(2);
+    expect(arc!.thicknessPx).toBeLessThan(4.5);
+    expect(arc!.thin).toBe(true); // ... but thin: < 3 working px at R = 128
+    expect(objs.map((o) => o.triggered)).toEqual([true, false, true]);
+  });
+
+  it('the same objects on a finer global grid: the arc is no longer thin (the trigger is relative to R)', () => {
+    const objs = measureObjects(scene(), 512);
+    expect(objs.find((o) => o.cls === 3)!.thin).toBe(false);
+    expect(objs.find((o) => o.cls === 1)!.triggered).toBe(true); // still small by extent
+  });
+
+  it("mode 'off' plans no crop; 'force' crops every object", () => {
+    expect(planRegions(scene(), 128, { mode: 'off' }).crops).toEqual([]);
+    const forced = planRegions(scene(), 128, { mode: 'force' });
+    expect(forced.objects.every((o) => o.triggered)).toBe(true);
+    expect(forced.crops.flatMap((c) => c.classes).sort()).toEqual([1, 2, 3]);
+  });
+
+  it('a crop is a rectangle around the object with margin and minimum size, inside the image', () => {
+    const plan = planRegions(scene(), 128, GEOMETRY);
+    expect(plan.crops.length).toBe(2);
+    const discCrop = plan.crops.find((c) => c.classes.includes(1))!;
+    // disc box 392..408 (17 px); margin max(0.5·17, 4·4 px) = 16 → 49 px; minimum 16 working px · 4 = 64 px.
+    expect(discCrop.frame.width).toBe(64);
+    expect(discCrop.frame.height).toBe(64);
+    expect(discCrop.frame.x0).toBe(Math.round(400.5 - 32));
+    expect(discCrop.frame.y0).toBe(Math.round(100.5 - 32));
+    expect(discCrop.resolution).toBe(64); // 4 ref px per global working px / minZoom 4 → 1 px per local px
+    for (const c of plan.crops) {
+      expect(c.frame.x0).toBeGreaterThanOrEqual(0);
+      expect(c.frame.y0).toBeGreaterThanOrEqual(0);
+      expect(c.frame.x0 + c.frame.width).toBeLessThanOrEqual(512);
+      expect(c.frame.y0 + c.frame.height).toBeLessThanOrEqual(512);
+    }
+    const arcCrop = plan.crops.find((c) => c.classes.includes(3))!;
+    const arc = plan.objects.find((o) => o.cls === 3)!;
+    expect(arcCrop.frame.x0).toBeLessThanOrEqual(arc.box.x0);
+    expect(arcCrop.frame.y0).toBeLessThanOrEqual(arc.box.y0);
+    expect(arcCrop.frame.x0 + arcCrop.frame.width - 1).toBeGreaterThanOrEqual(arc.box.x1);
+    expect(arcCrop.frame.y0 + arcCrop.frame.height - 1).toBeGreaterThanOrEqual(arc.box.y1);
+    expect(arcCrop.resolution).toBe(128); // capped at maxLocalResolution
+  });
+
+  it('a crop near the image edge is shifted inside it', () => {
+    const plan = planRegions(labelOf(256, 256, (x, y) => ((x - 3) ** 2 + (y - 250) ** 2 <= 9 ? 1 : 0)), 128, GEOMETRY);
+    expect(plan.crops.length).toBe(1);
+    expect(plan.crops[0]!.frame).toEqual({ x0: 0, y0: 256 - 32, width: 32, height: 32 });
+  });
+
+  it('nested objects of different classes share one crop; crops that only overlap partly stay apart', () => {
+    const label = labelOf(512, 512, (x, y) => {
+      const d = Math.hypot(x - 100, y - 100);
+      if (d <= 6) return 2; // a cup ...
+      if (d <= 14) return 1; // ... inside a disc (rim)
+      if ((x - 400) ** 2 + (y - 380) ** 2 <= 36) return 3;
+      if ((x - 440) ** 2 + (y - 420) ** 2 <= 36) return 4; // 40 px off in x and y: the 64 px crops overlap
+      return 0;
+    });
+    const plan = planRegions(label, 128, GEOMETRY);
+    expect(plan.crops.map((c) => c.classes)).toEqual([[1, 2], [3], [4]]);
+    const shared = plan.crops[0]!;
+    expect(shared.objectBox).toEqual({ x0: 86, y0: 86, x1: 114, y1: 114 });
+    for (const o of plan.objects.filter((ob) => ob.cls <= 2)) {
+      expect(shared.frame.x0).toBeLessThanOrEqual(o.box.x0);
+      expect(shared.frame.x0 + shared.frame.width - 1).toBeGreaterThanOrEqual(o.box.x1);
+      expect(shared.frame.y0).toBeLessThanOrEqual(o.box.y0);
+      expect(shared.frame.y0 + shared.frame.height - 1).toBeGreaterThanOrEqual(o.box.y1);
+    }
+    // the two close crops overlap: sharing their bounding rectangle (104 × 104 px) would cost more than 2 × 64 × 64
+    const [a, b] = [plan.crops[1]!.frame, plan.crops[2]!.frame];
+    const overlap = a.x0 < b.x0 + b.width && b.x0 < a.x0 + a.width && a.y0 < b.y0 + b.height && b.y0 < a.y0 + a.height;
+    expect(overlap).toBe(true);
+    expect([a.width, b.width]).toEqual([64, 64]);
+  });
+
+  it('objects of one class are cropped separately; specks are ignored', () => {
+    const label = labelOf(512, 512, (x, y) => {
+      if ((x - 100) ** 2 + (y - 100) ** 2 <= 100) return 1;
+      if ((x - 400) ** 2 + (y - 380) ** 2 <= 100) return 1;
+      if (x === 300 && y === 300) return 1; // a one-pixel speck (< 2 % of the class)
+      return 0;
+    });
+    const plan = planRegions(label, 128);
+    expect(plan.objects.length).toBe(2);
+    expect(plan.crops.length).toBe(2);
+  });
+
+  it('local resolution: at least minZoom times finer than the global grid, a multiple of 16 in [32, max]', () => {
+    const ref = { width: 1024, height: 1024 };
+    expect(localResolutionFor({ x0: 0, y0: 0, width: 128, height: 128 }, ref, 128)).toBe(64); // 8 px/global px → 2 px/local px
+    expect(localResolutionFor({ x0: 0, y0: 0, width: 40, height: 40 }, ref, 128)).toBe(32);
+    expect(localResolutionFor({ x0: 0, y0: 0, width: 600, height: 600 }, ref, 128)).toBe(128);
+    expect(localResolutionFor({ x0: 0, y0: 0, width: 600, height: 600 }, ref, 128, { maxLocalResolution: 256 })).toBe(256);
+  });
+});
+
+describeWithShared('trigger on JSRT lungs and heart', ['data/jsrt-scr/masks'], () => {
+  it('no object of any JSRT mask triggers at R = 128 or 256 (every 32nd mask of 247)', async () => {
+    const dir = sharedPath('data/jsrt-scr/masks');
+    const names = readdirSync(dir).filter((n) => n.endsWith('.png')).sort().filter((_, i) => i % 32 === 0);
+    expect(names[0]).toBe('JPCLN001.png');
+    for (const name of names) {
+      const label = await readLabelMap(join(dir, name));
+      const plan = planRegions(label, 128);
+      expect(plan.crops, name).toEqual([]);
+      for (const o of plan.objects) {
+        // not by a narrow margin: every organ is well above the small-extent threshold (0.2; the smallest extent
+        // over all 247 masks is 0.28) and far from thin (thicker than 3 working pixels even on a 64 px grid)
+        expect(o.extent, `${name} class ${o.cls}`).toBeGreaterThan(0.25);
+        expect(o.thicknessWorkingPx, `${name} class ${o.cls}`).toBeGreaterThan(6);
+      }
+    }
+  }, 180_000);
+});
