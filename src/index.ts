@@ -33,4 +33,7 @@ export {
   DEFAULT_MASK_PROMPT_LOGIT,
 } from './sam/prompt-frames.js';
 export { patchDecoderForTargetEmbedding, TARGET_EMBEDDING_INPUT, type TargetEmbeddingPatchResult } from './sam/target-embedding.js';
+export { checkImage, runEncoder, type EncoderRunResult } from './sam/encoder.js';
+export { runDecoder, type DecoderContext, type DecoderRunResult } from './sam/decoder.js';
+export type { Float32TensorFactory, OrtSession, OrtTensor } from './sam/ort-types.js';
 export type * from './sam/types.js';

@@ -9,6 +9,7 @@ import { Command } from 'commander';
 import { createContext, defaultDeps, type CliDeps } from './context.js';
 import { handleCliError, EXIT_OK } from './exit.js';
 import { processIo, type CliIo } from './io.js';
+import { registerAppCommand } from './commands/app.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerEvalCommand } from './commands/eval.js';
@@ -48,6 +49,7 @@ export function buildProgram(io: CliIo, deps: CliDeps = defaultDeps): Command {
   registerBenchCommand(program, ctx);
   registerModelsCommand(program, ctx);
   registerDemoCommand(program, ctx);
+  registerAppCommand(program, ctx);
   // Sub-commands inherit output routing, help settings and exitOverride (commander copies them on .command()).
   return program;
 }

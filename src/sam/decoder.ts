@@ -5,12 +5,14 @@
 import { MedpersamUserError } from '../errors.js';
 import { samFrame } from './frames.js';
 import { buildMaskInput, buildPointInputs, selectDecoderOutputs, validatePrompts } from './prompt-frames.js';
-import { ort } from './session.js';
+import type { Float32TensorFactory, OrtSession, OrtTensor } from './ort-types.js';
 import { TARGET_EMBEDDING_INPUT } from './target-embedding.js';
 import type { SamDecodeOptions, SamDecodeResult, SamEmbedding, SamPrompts } from './types.js';
 
 export interface DecoderContext {
-  session: ort.InferenceSession;
+  session: OrtSession;
+  /** Makes the input tensors with the caller's ONNX Runtime package (ort-types.ts). */
+  tensor: Float32TensorFactory;
   /** The graph has a `target_embedding` [1,1,256] input. */
   hasTargetEmbedding: boolean;
   embeddingDims: readonly [number, number, number, number];
@@ -43,20 +45,20 @@ export async function runDecoder(
   const frame = samFrame(width, height);
   const pts = buildPointInputs(prompts.pointsOriginal ?? [], prompts.boxOriginal, frame);
   const maskInput = prompts.maskPrompt ? buildMaskInput(prompts.maskPrompt, frame, ctx.maskPromptLogit) : new Float32Array(LOW);
-  const feeds: Record<string, ort.Tensor> = {
-    image_embeddings: new ort.Tensor('float32', embedding.data, [...embedding.dims]),
-    point_coords: new ort.Tensor('float32', pts.coordsSam1024, [1, pts.count, 2]),
-    point_labels: new ort.Tensor('float32', pts.labels, [1, pts.count]),
-    mask_input: new ort.Tensor('float32', maskInput, [1, 1, 256, 256]),
-    has_mask_input: new ort.Tensor('float32', Float32Array.of(prompts.maskPrompt ? 1 : 0), [1]),
-    orig_im_size: new ort.Tensor('float32', Float32Array.of(height, width), [2]),
+  const feeds: Record<string, OrtTensor> = {
+    image_embeddings: ctx.tensor(embedding.data, [...embedding.dims]),
+    point_coords: ctx.tensor(pts.coordsSam1024, [1, pts.count, 2]),
+    point_labels: ctx.tensor(pts.labels, [1, pts.count]),
+    mask_input: ctx.tensor(maskInput, [1, 1, 256, 256]),
+    has_mask_input: ctx.tensor(Float32Array.of(prompts.maskPrompt ? 1 : 0), [1]),
+    orig_im_size: ctx.tensor(Float32Array.of(height, width), [2]),
   };
   if (ctx.hasTargetEmbedding) {
     const t = prompts.targetEmbedding ?? new Float32Array(256);
     if (t.length !== 256) {
       throw new MedpersamUserError('INVALID_PROMPT', `target embedding has ${t.length} values, expected 256`);
     }
-    feeds[TARGET_EMBEDDING_INPUT] = new ort.Tensor('float32', t, [1, 1, 256]);
+    feeds[TARGET_EMBEDDING_INPUT] = ctx.tensor(t, [1, 1, 256]);
   }
   const t0 = performance.now();
   const out = await ctx.session.run(feeds);

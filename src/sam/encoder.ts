@@ -4,7 +4,7 @@
 import { MedpersamUserError } from '../errors.js';
 import type { FloatImage } from '../image/types.js';
 import { buildInputImageEncoderInput, buildPlainEncoderInput } from './preprocess.js';
-import { ort } from './session.js';
+import type { Float32TensorFactory, OrtSession } from './ort-types.js';
 import type { EncoderVariant } from './types.js';
 
 export interface EncoderRunResult {
@@ -30,22 +30,24 @@ export function checkImage(image: FloatImage): void {
   }
 }
 
+/** `tensor` makes the input tensor with the caller's ONNX Runtime package (ort-types.ts). */
 export async function runEncoder(
-  session: ort.InferenceSession,
+  session: OrtSession,
   variant: EncoderVariant,
   inputName: string,
   outputName: string,
   image: FloatImage,
+  tensor: Float32TensorFactory,
 ): Promise<EncoderRunResult> {
   checkImage(image);
   const input = variant === 'plain' ? buildPlainEncoderInput(image) : buildInputImageEncoderInput(image);
-  const tensor = new ort.Tensor('float32', input.data, input.dims);
+  const inputTensor = tensor(input.data, input.dims);
   const t0 = performance.now();
-  const out = await session.run({ [inputName]: tensor }, [outputName]);
+  const out = await session.run({ [inputName]: inputTensor }, [outputName]);
   const runMs = performance.now() - t0;
   const emb = out[outputName]!;
   const dims = emb.dims.map(Number) as [number, number, number, number];
   const data = emb.data as Float32Array;
-  tensor.dispose?.();
+  inputTensor.dispose?.();
   return { data, dims, runMs };
 }

@@ -12,7 +12,7 @@ import { medpersamHome } from './home.js';
 import { MedpersamUserError } from '../errors.js';
 import { checkEmbeddingFits, findSamModelFiles, type SamModelFiles } from './model-files.js';
 import { DEFAULT_MASK_PROMPT_LOGIT } from './prompt-frames.js';
-import { createSession, type ort } from './session.js';
+import { createSession, float32Tensor, type ort } from './session.js';
 import { patchDecoderForTargetEmbedding } from './target-embedding.js';
 import type {
   SamDecodeOptions,
@@ -85,7 +85,7 @@ export class SamModel {
       return { ...base, dims: this.info.embeddingDims, data: hit.data };
     }
     const session = await this.heldEncoder();
-    const r = await runEncoder(session, this.files.encoderVariant, this.files.encoderInputName, this.files.embeddingOutputName, image);
+    const r = await runEncoder(session, this.files.encoderVariant, this.files.encoderInputName, this.files.embeddingOutputName, image, float32Tensor);
     this.counters.encoderRuns++;
     this.counters.encoderRunMs += r.runMs;
     this.acceptEmbeddingDims(r.dims);
@@ -154,6 +154,7 @@ export class SamModel {
     const { result, runMs } = await runDecoder(
       {
         session: this.decoderSession,
+        tensor: float32Tensor,
         hasTargetEmbedding: this.info.targetEmbedding,
         embeddingDims: this.info.embeddingDims ?? embedding.dims,
         maskPromptLogit: this.maskPromptLogit,

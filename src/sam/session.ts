@@ -114,3 +114,6 @@ function firstLine(err: unknown): string {
 }
 
 export { ort };
+
+/** float32 tensors of onnxruntime-node, for the encoder and decoder runs (ort-types.ts). */
+export const float32Tensor = (data: Float32Array, dims: readonly number[]): ort.Tensor => new ort.Tensor('float32', data, dims);

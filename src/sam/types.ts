@@ -17,7 +17,8 @@ export type EncoderVariant =
   /** `input_image` `[H,W,3]` raw 0..255 (samexporter `--use-preprocess`); normalising and padding in-graph. */
   | 'input_image';
 
-export type ExecutionProviderName = 'cpu' | 'cuda';
+/** 'cpu' / 'cuda': onnxruntime-node; 'wasm' / 'webgpu': onnxruntime-web in a browser. */
+export type ExecutionProviderName = 'cpu' | 'cuda' | 'wasm' | 'webgpu';
 
 export interface SamLoadOptions {
   /** ONNX Runtime intra-op threads (default: ONNX Runtime's own default, one per physical core). */

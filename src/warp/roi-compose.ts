@@ -19,10 +19,11 @@
  *
  * The result is a displacement field on the test grid in the convention of spatial.ts's full-resolution label
  * warps (the reference is read at (p + d + 0.5)·W_ref/W_test − 0.5), so `warpLabelNearest` / `warpLabelArgmax`
- * apply it unchanged. Without refinements it is exactly the field WarpModel.labelFromFlow uses.
+ * apply it unchanged. Without refinements it is exactly the field Eq. 4 uses for that test image's working frame
+ * (working-frame.ts labelFieldThroughFrame: plain resize or aligned).
  */
 import type { Box } from '../image/types.js';
-import { upsampleFlowPlanes } from './spatial.js';
+import { labelFieldThroughFrame } from './working-frame.js';
 import { GlobalWarpMap, sampleVector2, type CropFrame } from './roi-frames.js';
 
 /** One crop's local warp for one test image. */
@@ -67,7 +68,7 @@ function distanceToBox(box: Box, u: number, v: number): number {
 export function composeGlobalAndLocal(global: GlobalWarpMap, refinements: readonly LocalRefinement[], opts: ComposeOptions = {}): Float32Array {
   const { width: W, height: H } = global.test;
   const R = global.resolution;
-  const field = upsampleFlowPlanes(global.flowXyWarp, R, R, W, H);
+  const field = labelFieldThroughFrame(global.ref, global.flowXyWarp, R, { width: W, height: H, warpToOriginal: global.testWarpToOriginal });
   if (refinements.length === 0) return field;
   const tau = opts.ownershipPx ?? 8;
   const sx = global.ref.width / W;

@@ -98,45 +98,60 @@ export function warpLabelThroughFrame(
   mode: LabelWarpMode = 'nearest',
   displacementScale = 1,
 ): LabelMap {
-  const R = resolution;
   const { width: W, height: H } = frame;
-  let flowXyOriginal: Float32Array;
-  if (!frame.warpToOriginal) {
-    // Plain resize: the flow upsampled to the image's pixels (displacements rescaled), as the paper.
-    flowXyOriginal = upsampleFlowPlanes(flowXyWarp, R, R, W, H);
-  } else {
-    // Aligned: per pixel p = A⁻¹x, q = p + flow(p), reference position = plain resize of q; expressed as the
-    // displacement the label samplers expect: src = (x + dx + 0.5)·W_ref/W − 0.5.
-    const toWork = invertAffine(frame.warpToOriginal);
-    const sxRef = referenceLabel.width / R;
-    const syRef = referenceLabel.height / R;
-    const backX = W / referenceLabel.width;
-    const backY = H / referenceLabel.height;
-    flowXyOriginal = new Float32Array(W * H * 2);
-    const [a, b, c, d, e, f] = toWork;
-    for (let y = 0, i = 0; y < H; y++) {
-      for (let x = 0; x < W; x++, i++) {
-        const px = a * x + b * y + c;
-        const py = d * x + e * y + f;
-        const cx = px < 0 ? 0 : px > R - 1 ? R - 1 : px;
-        const cy = py < 0 ? 0 : py > R - 1 ? R - 1 : py;
-        const x0 = cx >= R - 1 ? R - 2 : cx | 0;
-        const y0 = cy >= R - 1 ? R - 2 : cy | 0;
-        const fx = cx - x0;
-        const fy = cy - y0;
-        const o = (y0 * R + x0) * 2;
-        const o2 = o + R * 2;
-        const dx = (flowXyWarp[o]! * (1 - fx) + flowXyWarp[o + 2]! * fx) * (1 - fy) + (flowXyWarp[o2]! * (1 - fx) + flowXyWarp[o2 + 2]! * fx) * fy;
-        const dy = (flowXyWarp[o + 1]! * (1 - fx) + flowXyWarp[o + 3]! * fx) * (1 - fy) + (flowXyWarp[o2 + 1]! * (1 - fx) + flowXyWarp[o2 + 3]! * fx) * fy;
-        const refX = (px + dx + 0.5) * sxRef - 0.5;
-        const refY = (py + dy + 0.5) * syRef - 0.5;
-        flowXyOriginal[2 * i] = (refX + 0.5) * backX - 0.5 - x;
-        flowXyOriginal[2 * i + 1] = (refY + 0.5) * backY - 0.5 - y;
-      }
-    }
-  }
+  const flowXyOriginal = labelFieldThroughFrame(referenceLabel, flowXyWarp, resolution, frame);
   if (displacementScale !== 1) for (let i = 0; i < flowXyOriginal.length; i++) flowXyOriginal[i]! *= displacementScale;
   return mode === 'argmax'
     ? warpLabelArgmax(referenceLabel, flowXyOriginal, W, H)
     : warpLabelNearest(referenceLabel, flowXyOriginal, W, H);
+}
+
+/**
+ * The displacement field (xyOriginal of the image, W×H×2) that Eq. 4 reads the reference through, in the
+ * convention of spatial.ts's full-resolution label warps: pixel x reads the reference at (x + d + 0.5)·W_ref/W − 0.5.
+ * Plain resize: the flow upsampled. Aligned: per pixel p = A⁻¹x, q = p + flow(p), reference position = plain
+ * resize of q. `warpLabelThroughFrame` and the region-of-interest stage's composition both start from it.
+ */
+export function labelFieldThroughFrame(
+  referenceSize: { width: number; height: number },
+  flowXyWarp: Float32Array,
+  resolution: number,
+  frame: WorkingFrame,
+): Float32Array {
+  const R = resolution;
+  const { width: W, height: H } = frame;
+  if (!frame.warpToOriginal) {
+    // Plain resize: the flow upsampled to the image's pixels (displacements rescaled), as the paper.
+    return upsampleFlowPlanes(flowXyWarp, R, R, W, H);
+  }
+  // Aligned: per pixel p = A⁻¹x, q = p + flow(p), reference position = plain resize of q; expressed as the
+  // displacement the label samplers expect: src = (x + dx + 0.5)·W_ref/W − 0.5.
+  const toWork = invertAffine(frame.warpToOriginal);
+  const sxRef = referenceSize.width / R;
+  const syRef = referenceSize.height / R;
+  const backX = W / referenceSize.width;
+  const backY = H / referenceSize.height;
+  const flowXyOriginal = new Float32Array(W * H * 2);
+  const [a, b, c, d, e, f] = toWork;
+  for (let y = 0, i = 0; y < H; y++) {
+    for (let x = 0; x < W; x++, i++) {
+      const px = a * x + b * y + c;
+      const py = d * x + e * y + f;
+      const cx = px < 0 ? 0 : px > R - 1 ? R - 1 : px;
+      const cy = py < 0 ? 0 : py > R - 1 ? R - 1 : py;
+      const x0 = cx >= R - 1 ? R - 2 : cx | 0;
+      const y0 = cy >= R - 1 ? R - 2 : cy | 0;
+      const fx = cx - x0;
+      const fy = cy - y0;
+      const o = (y0 * R + x0) * 2;
+      const o2 = o + R * 2;
+      const dx = (flowXyWarp[o]! * (1 - fx) + flowXyWarp[o + 2]! * fx) * (1 - fy) + (flowXyWarp[o2]! * (1 - fx) + flowXyWarp[o2 + 2]! * fx) * fy;
+      const dy = (flowXyWarp[o + 1]! * (1 - fx) + flowXyWarp[o + 3]! * fx) * (1 - fy) + (flowXyWarp[o2 + 1]! * (1 - fx) + flowXyWarp[o2 + 3]! * fx) * fy;
+      const refX = (px + dx + 0.5) * sxRef - 0.5;
+      const refY = (py + dy + 0.5) * syRef - 0.5;
+      flowXyOriginal[2 * i] = (refX + 0.5) * backX - 0.5 - x;
+      flowXyOriginal[2 * i + 1] = (refY + 0.5) * backY - 0.5 - y;
+    }
+  }
+  return flowXyOriginal;
 }

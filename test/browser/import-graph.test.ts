@@ -113,6 +113,16 @@ describe('browser entry src/index.ts', () => {
   }, 60_000);
 });
 
+describe('the browser app (src/app)', () => {
+  it('its page and worker reach no node: module, Node built-in, sharp or onnxruntime-node', () => {
+    for (const entry of ['src/app/main.ts', 'src/app/worker.ts']) {
+      const { files, bare } = walk(resolve(root, entry));
+      expect(files.map((f) => relative(root, f))).toContain('src/io/png.ts');
+      expect([...bare].filter(([spec]) => isNodeBuiltin(spec) || NODE_ONLY_PACKAGES.includes(packageName(spec)))).toEqual([]);
+    }
+  });
+});
+
 describe('Node entry src/index-node.ts', () => {
   it('adds the file-system adapters on top of the browser entry', async () => {
     const node = await import('../../src/index-node.js');

@@ -34,7 +34,7 @@ describe('medpersam bench --sam none', () => {
     expect(await runCli(['bench', '--dataset', data.root, '--sam', 'none', '--out', out, ...FAST_WARP], io)).toBe(0);
     const json = JSON.parse(await readFile(join(out, 'bench-warp.json'), 'utf8'));
     // 3 test images, batch 3: one step per epoch.
-    expect(json).toMatchObject({ reference: 'phantom_000', nTest: 3, backend: 'wasm', steps: 2, budget: { unit: 'epochs', epochs: 2 } });
+    expect(json).toMatchObject({ reference: 'phantom_000', nTest: 3, backend: 'wasm', steps: 8, budget: { unit: 'epochs', epochs: 8 } });
     expect(json.settings.network.resolution).toBe(32);
     expect(json.perClass.map((c: { name: string }) => c.name)).toEqual(['right_lung', 'left_lung', 'heart']);
     expect(io.out()).toContain(`warp-only benchmark: ${data.root} (reference phantom_000, 3 test images), backend wasm`);

@@ -55,7 +55,10 @@ describe('saved warp model (warp-only)', () => {
     expect(trained.warp.phases).toMatchObject([{ phase: 'initial', budget: '4 steps', phaseSteps: 4, stepsRunThisCall: 4 }]);
     const saved = await readWarpModelFile(trained.warpModelPath!);
     expect(saved.training).toMatchObject({ phase: 'initial', totalSteps: 4, testImages: ids.length });
-    expect(saved.settings).toEqual(trained.settings);
+    // The file records the settings the model was trained with: the run's, with loss 'auto' resolved on the reference.
+    expect(trained.settings.loss.imageLoss).toBe('auto');
+    expect(['ssim', 'ncc']).toContain(saved.settings.loss.imageLoss);
+    expect(saved.settings).toEqual({ ...trained.settings, loss: { ...trained.settings.loss, imageLoss: saved.settings.loss.imageLoss } });
 
     const stages: string[] = [];
     const reused = await runWarpOnlySegmentation(
@@ -67,7 +70,7 @@ describe('saved warp model (warp-only)', () => {
     expect(reused.warp.usedModel).toMatchObject({ name: trained.warpModelPath, trainedSteps: 4 });
     expect(reused.warpModelPath).toBeUndefined();
     expect(existsSync(join(f.out('reuse'), WARP_MODEL_FILE))).toBe(false);
-    expect(reused.settings).toEqual(trained.settings);
+    expect(reused.settings).toEqual(saved.settings);
     const a = await masksOf('train', ids);
     const b = await masksOf('reuse', ids);
     b.forEach((m, i) => expect(Array.from(m)).toEqual(Array.from(a[i]!)));

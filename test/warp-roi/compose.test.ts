@@ -229,3 +229,20 @@ describe('GlobalWarpMap through an aligned test frame (initial alignment, workin
     expect(Math.hypot(a.x - b.x, a.y - b.y)).toBeGreaterThan(1);
   });
 });
+
+describe('composeGlobalAndLocal through an aligned test frame', () => {
+  it('without refinements it gives exactly the labels of warpLabelThroughFrame (Eq. 4 through the frame)', () => {
+    const R = 32;
+    const test = { width: 90, height: 70 };
+    const ref = { width: 64, height: 64 };
+    const c = Math.cos(0.35) * 2.2;
+    const s = Math.sin(0.35) * 2.2;
+    const warpToOriginal = [c, -s, 30, s, c, 5] as const;
+    const flow = affineWorkingFlow(R, [0.03, -0.02, 1.1, 0.01, 0.02, -0.7]);
+    const map = new GlobalWarpMap(flow, R, test, ref, warpToOriginal);
+    const refLabel = labelOf(ref.width, ref.height, (x, y) => ((x >> 2) * 16 + (y >> 2)) & 255);
+    const composed = warpLabelNearest(refLabel, composeGlobalAndLocal(map, []), test.width, test.height);
+    const direct = warpLabelThroughFrame(refLabel, flow, R, { ...test, warpToOriginal }, 'nearest');
+    expect(Array.from(composed.data)).toEqual(Array.from(direct.data));
+  });
+});

@@ -5,6 +5,7 @@ import { LocalWarpStage } from '../../src/warp/roi-stage.js';
 import type { FloatImage, LabelMap } from '../../src/image/types.js';
 import { tinySettings } from '../warp-model/helpers.js';
 import { diceOf } from './helpers.js';
+import { resizeImage, resizeLabelNearest } from '../../src/image/resize.js';
 
 beforeAll(async () => {
   await initTf({ backend: 'wasm' });
@@ -151,4 +152,19 @@ describe('LocalWarpStage', () => {
     await expect(stage.retrain(2, new Map([['nope', tests[0]!.label]]), 4)).rejects.toThrow(/unknown test image id nope/);
     [global, stage, copy].forEach((m) => m.dispose());
   }, 120_000);
+
+  it('a test image of another size and aspect ratio gets its label at its own size, the object where it is', async () => {
+    // The scene resampled to 160 × 96 (the global warp is the identity: zero working flow, sizes differ): the
+    // crop is resampled from the wide image, matched, and the composed label comes back at 160 × 96.
+    const ref = scene(0, 0, 0, 0);
+    const wide = resizeImage(scene(0, 0, 0, 0).image, 160, 96, 'bilinear');
+    const wideLabel = resizeLabelNearest(scene(0, 0, 0, 0).label, 160, 96);
+    const stage = new LocalWarpStage(settings, ref, { trigger, costRatio: 1 });
+    const zero = new Float32Array(32 * 32 * 2);
+    const label = stage.warpImage(wide, zero);
+    expect([label.width, label.height]).toEqual([160, 96]);
+    expect(diceOf(label, wideLabel, 1)).toBeGreaterThan(0.8);
+    stage.dispose();
+  });
 });
+
