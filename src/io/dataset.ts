@@ -132,6 +132,21 @@ function stripMaskSuffix(stem: string): string | null {
   return null;
 }
 
+/**
+ * Mask files of a folder by the image stem they belong to: each file under its own stem and under its stem without
+ * a `_mask`-like suffix (the first file in name order wins a stem).
+ */
+export async function masksByStem(dir: string): Promise<Map<string, string>> {
+  const byStem = new Map<string, string>();
+  for (const f of await listImages(dir)) {
+    const stem = fileStem(basename(f));
+    if (!byStem.has(stem)) byStem.set(stem, f);
+    const stripped = stripMaskSuffix(stem);
+    if (stripped !== null && !byStem.has(stripped)) byStem.set(stripped, f);
+  }
+  return byStem;
+}
+
 export async function discoverDataset(dir: string, opts: DiscoverDatasetOptions = {}): Promise<Dataset> {
   await listFolder(dir, 'dataset folder');
   const imagesDir = join(dir, 'images');

@@ -12,5 +12,6 @@ export {
   type DiscoverDatasetOptions,
 } from './dataset.js';
 export { renderOverlay, sharpRgbPng, writeOverlayPng } from './overlay.js';
+export { sharpWebpGreyEncoder } from './report-pictures-node.js';
 export { readReferencePair, type ReadReferencePairOptions, type ReferencePair } from './reference.js';
 export * from './phantom-dataset.js';

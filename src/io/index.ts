@@ -14,7 +14,8 @@ export {
 } from './formats.js';
 export { decodeImageWith, type JpegFrame, type RasterDecoders, type ReadImageOptions, type ReadImageResult } from './read-image.js';
 export { browserRasterDecoders, decodeImage, readImageBlob } from './raster-browser.js';
-export { decodePng, encodePng8, type DecodedPng, type Png8Pixels } from './png.js';
+export { decodePng, encodePng8, encodePngIndexed, type DecodedPng, type Png8Pixels } from './png.js';
+export { displaySize, overlayPng, pngGreyEncoder, reportPictures, type GreyPictureEncoder, type ReportPictureOptions, type ReportPictures } from './report-pictures.js';
 export { decodeTiff, type DecodedTiff } from './tiff.js';
 export { decodeBmp, type DecodedBmp } from './bmp.js';
 export { decodeDicom, TRANSFER_SYNTAX_NAMES, transferSyntaxName, type DecodedDicom, type DecodeDicomOptions } from './dicom.js';

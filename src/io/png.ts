@@ -260,6 +260,42 @@ function filterRow(cur: Uint8Array, prev: Uint8Array | null, bpp: number, out: U
   out.set(best, at + 1);
 }
 
+/**
+ * Encode an 8-bit palette image (colour type 3) with per-entry transparency (tRNS): `indices` index `palette`,
+ * whose entries are [r, g, b, alpha] (at most 256). Few colours in long runs (an overlay of a label map) make a
+ * small file.
+ */
+export function encodePngIndexed(width: number, height: number, indices: Uint8Array, palette: readonly (readonly [number, number, number, number])[]): Uint8Array {
+  if (indices.length !== width * height) throw new Error(`encodePngIndexed: ${indices.length} indices do not match ${width}x${height}`);
+  if (palette.length < 1 || palette.length > 256) throw new Error(`encodePngIndexed: palette needs 1..256 entries, got ${palette.length}`);
+  // Filter type 0 on every row: the PNG specification's advice for palette images (indices are not magnitudes).
+  const filtered = new Uint8Array(height * (width + 1));
+  for (let y = 0; y < height; y++) filtered.set(indices.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
+  const ihdr = new Uint8Array(13);
+  const v = new DataView(ihdr.buffer);
+  v.setUint32(0, width);
+  v.setUint32(4, height);
+  ihdr[8] = 8;
+  ihdr[9] = 3;
+  const plte = Uint8Array.from(palette.flatMap((c) => [c[0], c[1], c[2]]));
+  const trns = Uint8Array.from(palette.map((c) => c[3]));
+  const parts = [
+    Uint8Array.from(SIGNATURE),
+    chunk('IHDR', ihdr),
+    chunk('PLTE', plte),
+    chunk('tRNS', trns),
+    chunk('IDAT', zlibSync(filtered, { level: 6 })),
+    chunk('IEND', new Uint8Array(0)),
+  ];
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
 /** Encode 8-bit grey or RGB pixels as a PNG file's bytes. */
 export function encodePng8(pixels: Png8Pixels): Uint8Array {
   const { width, height, channels, data } = pixels;

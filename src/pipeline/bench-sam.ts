@@ -19,6 +19,7 @@ import type { ProgressCallback } from '../progress.js';
 import { runMedPerSam, type MedPerSamOptions, type MedPerSamResult, type PointStats, type RoundMetrics, type TestImageInput } from './medpersam.js';
 import { perturbTestSample, resolvePerturbation, type PerturbationParams, type TestPerturbationOptions } from './perturb.js';
 import type { RunRecord } from './run-record.js';
+import type { QualityValidation } from '../eval/quality-validation.js';
 
 export interface SamBenchmarkOptions
   extends Omit<MedPerSamOptions, 'referenceImage' | 'referenceMask' | 'images' | 'gtMasks' | 'outDir' | 'classes'> {
@@ -48,6 +49,8 @@ export interface SamBenchmarkResult {
   counters: RunRecord['counters'];
   perturbation?: { settings: ReturnType<typeof resolvePerturbation>; params: Record<string, PerturbationParams> };
   run: Pick<MedPerSamResult, 'outDir' | 'masksDir' | 'reportPath' | 'recordPath'>;
+  /** The quality score against the true Dice (the run's review, pipeline/review.ts). */
+  quality?: QualityValidation;
   jsonPath: string;
 }
 
@@ -124,6 +127,7 @@ export async function runSamBenchmark(opts: SamBenchmarkOptions, onProgress?: Pr
     counters: run.record.counters,
     perturbation,
     run: { outDir: run.outDir, masksDir: run.masksDir, reportPath: run.reportPath, recordPath: run.recordPath },
+    quality: run.quality?.validation,
     jsonPath: join(outDir, 'bench-sam.json'),
   };
   await writeFileAtomic(result.jsonPath, JSON.stringify(result, null, 2));
@@ -143,6 +147,12 @@ export function formatSamBenchmark(r: SamBenchmarkResult): string {
       `Hopkins +${r.pointStats.hopkinsPositive.toFixed(3)} / -${r.pointStats.hopkinsNegative.toFixed(3)}`,
     `calls: encoder runs ${r.counters.encoderRuns} (encode() ${r.counters.encodeCalls}), decoder ${r.counters.decoderCalls}`,
     `time: total ${s(r.breakdown.totalMs)} = warp ${s(r.breakdown.warpMs)} + ONNX Runtime ${s(r.breakdown.onnxRuntimeMs)} + other ${s(r.breakdown.otherMs)}`,
+    ...(r.quality
+      ? [
+          `quality score: Spearman(score, Dice) ${Number.isFinite(r.quality.spearman) ? r.quality.spearman.toFixed(3) : 'n/a'} over ${r.quality.n} images; ` +
+            `"check" flags ${r.quality.flagged} (${pct(r.quality.flaggedShare)}) and catches ${r.quality.worstDecile.flagged} of the ${r.quality.worstDecile.count} worst by Dice`,
+        ]
+      : []),
     `stages: ${Object.entries(r.timingsMs)
       .sort((a, b) => b[1] - a[1])
       .map(([k, v]) => `${k} ${s(v)}`)

@@ -106,7 +106,8 @@ export async function runSizesBenchmark(opts: BenchSizesOptions): Promise<BenchS
   const rows: SizeRow[] = [];
   const runs: BenchWarpResult[] = [];
   for (const size of opts.sizes) {
-    const r = await runWarpBenchmark({ ...opts, ...(size === 'all' ? {} : { limit: size }) });
+    // Each row times a whole run: the quality score's validation stays out unless asked for (bench without --sizes).
+    const r = await runWarpBenchmark({ ...opts, quality: opts.quality ?? false, ...(size === 'all' ? {} : { limit: size }) });
     runs.push(r);
     const classes = r.perClass.map((c) => c.cls);
     let baseSum = 0;

@@ -21,6 +21,9 @@ import { phaseBudget, type TrainBudget } from '../warp/schedule.js';
 import { defaultWarpThreads, startNodeWarpWorkers } from '../warp/parallel/node-workers.js';
 import type { WarpWorkerPeer } from '../warp/parallel/worker-peer.js';
 import { noProgress, type ProgressCallback } from '../progress.js';
+import { scoreQuality, type ImageSignalsInput } from '../eval/quality-score.js';
+import { spearman, validateQuality, type QualityValidation } from '../eval/quality-validation.js';
+import { imageQualitySignals, qualityContext } from './quality.js';
 import { MedpersamUserError } from '../errors.js';
 
 export interface BenchWarpOptions {
@@ -38,6 +41,14 @@ export interface BenchWarpOptions {
   /** The region-of-interest stage (default: automatic by object size; `{ trigger: { mode: 'off' } }` = never). */
   roi?: LocalStageOptions;
   backend?: TfBackendChoice;
+  /**
+   * Also validate the quality score (default true): every image's ground-truth-free signals (pipeline/quality.ts),
+   * the score over the run, its Spearman correlation with the true Dice and how much of the worst decile the flag
+   * catches. Timed apart (`timings.qualityS`), so the warp timings stay comparable.
+   */
+  quality?: boolean;
+  /** The test-time perturbation signal of the quality score (default false, as `segment`). */
+  qualityPerturbations?: boolean;
   /** Threads that train and apply the model (default: every core; 1 = no worker threads). */
   threads?: number;
   /**
@@ -46,6 +57,13 @@ export interface BenchWarpOptions {
    */
   diceEvery?: number;
   onProgress?: ProgressCallback;
+}
+
+/** How well the ground-truth-free quality score found the bad results of the run (eval/quality-validation.ts). */
+export interface BenchQualityResult {
+  validation: QualityValidation;
+  /** Spearman(class score, class Dice) per class, in `perClass` order. */
+  perClassSpearman: number[];
 }
 
 export interface BenchClassResult {
@@ -67,10 +85,11 @@ export interface BenchWarpResult {
   meanDice: number;
   meanIoU: number;
   /**
-   * Wall seconds: read (decode + normalise + resize), train, warp (flow + full-res label warp + scoring). The
-   * region-of-interest stage's time is in `roi.timings` (and in totalS).
+   * Wall seconds: read (decode + normalise + resize), train, warp (flow + full-res label warp + scoring), the quality
+   * score's signals (re-reading each image, perturbation flows) and scoring. The region-of-interest stage's time is
+   * in `roi.timings`; totalS includes all. secondsPerImage leaves the quality score out.
    */
-  timings: { readS: number; trainS: number; warpS: number; totalS: number; secondsPerImage: number; secondsPerStep: number };
+  timings: { readS: number; trainS: number; warpS: number; qualityS: number; totalS: number; secondsPerImage: number; secondsPerStep: number };
   /** Threads that trained and applied the model (this one + workers). */
   threads: number;
   /** CPU seconds (user + system) of this process for the training stage: a load-independent cost measure. */
@@ -93,7 +112,9 @@ export interface BenchWarpResult {
   budget: TrainBudget;
   /** Mean loss over the last steps (TrainPhaseResult.recentLoss). */
   recentLoss: LossBreakdown | null;
-  perImage: { id: string; dice: number[] }[];
+  /** Per image: Dice per class, and the quality score and flag when validated. */
+  perImage: { id: string; dice: number[]; quality?: number; flag?: string }[];
+  quality?: BenchQualityResult;
   /** Mean Dice of the reference mask copied unchanged onto every test image (identity warp): the floor. */
   referenceCopyDice: number;
   /** Mean Dice during training (diceEvery), and the seconds spent scoring it (not in timings.trainS). */
@@ -211,6 +232,17 @@ async function benchWithModel(
   let done = 0;
   const ids = tests.map((t) => t.id);
   const BATCH = 16;
+  const withQuality = opts.quality !== false;
+  const qctx = withQuality
+    ? qualityContext(
+        { image: reference.image, label: reference.label, work: model.preprocessor.referenceWork },
+        classes,
+        model.resolution,
+        opts.qualityPerturbations === true ? (works) => model.predictFlowsWork(works) : undefined,
+      )
+    : null;
+  const signals: ImageSignalsInput[] = [];
+  let qualityMs = 0;
   for (let s = 0; s < ids.length; s += BATCH) {
     const chunkIds = ids.slice(s, s + BATCH);
     const refined = new Map<string, LabelMap>();
@@ -223,6 +255,14 @@ async function benchWithModel(
       const id = f.id;
       const globalLabel = model.labelForTest(id, f.flowXyWarp, labelWarp);
       const label = refined.get(id) ?? globalLabel;
+      if (qctx) {
+        // The signals of the mask scored (global ∘ local when the stage refined it), on the model's working copy
+        // and frame; the registration signals use the global flow.
+        const tq = performance.now();
+        const image = (await readImage(byId.get(id)!.imagePath)).image;
+        signals.push(imageQualitySignals(qctx, { id, image, flowXyWarp: f.flowXyWarp, label, fixedWork: model.testWorkingImage(id), frame: model.testFrame(id) }));
+        qualityMs += performance.now() - tq;
+      }
       const gt = await gtOf(byId.get(id)!);
       if (stage.active) {
         const g = diceIoUPerClass(globalLabel, gt, classes);
@@ -263,6 +303,26 @@ async function benchWithModel(
       : {}),
   };
   stage.dispose();
+  // The quality score over the run, against the true Dice (timed apart from the warp).
+  const tq0 = performance.now();
+  let quality: BenchQualityResult | undefined;
+  if (qctx) {
+    const scored = scoreQuality(signals);
+    scored.forEach((q, i) => Object.assign(perImage[i]!, { quality: q.score, flag: q.flag }));
+    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+    quality = {
+      validation: validateQuality(scored.map((q, i) => ({ score: q.score, check: q.flag === 'check', dice: mean(perImage[i]!.dice) }))),
+      perClassSpearman: classes.map((_, k) =>
+        spearman(
+          scored.map((q) => q.perClass[k]!.score),
+          perImage.map((p) => p.dice[k]!),
+        ),
+      ),
+    };
+  }
+  const tq1 = performance.now();
+  const qualityS = (qualityMs + (tq1 - tq0)) / 1000;
+  const t4 = tq1 - curveMs;
   const perClass: BenchClassResult[] = classes.map((c) => ({
     cls: c,
     name: ds.classes?.get(c) ?? `class ${c}`,
@@ -284,9 +344,10 @@ async function benchWithModel(
     timings: {
       readS: (t1 - t0) / 1000,
       trainS: (t2 - t1) / 1000,
-      warpS: (t3 - t2b - roiWarpMs) / 1000,
-      totalS: (t3 - t0) / 1000,
-      secondsPerImage: (t3 - t0) / 1000 / tests.length,
+      warpS: (t3 - t2b - roiWarpMs - qualityMs) / 1000,
+      qualityS,
+      totalS: (t4 - t0) / 1000,
+      secondsPerImage: (t3 - t0 - qualityMs) / 1000 / tests.length,
       secondsPerStep: train.stepsRun > 0 ? train.seconds / train.stepsRun : 0,
     },
     threads: model.threads,
@@ -303,12 +364,23 @@ async function benchWithModel(
     budget,
     recentLoss: train.recentLoss,
     perImage,
+    quality,
     preprocessing: model.preprocessingReport(),
     referenceCopyDice: copySum / tests.length,
     roi,
     ...(opts.diceEvery ? { curve, curveS: curveMs / 1000 } : {}),
   };
   return result;
+}
+
+/** One line on the quality score against the true Dice. */
+export function qualityLine(q: BenchQualityResult, classNames: readonly string[]): string {
+  const v = q.validation;
+  const f = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
+  return (
+    `quality score: Spearman(score, Dice) ${f(v.spearman)} over ${v.n} images (per class ${q.perClassSpearman.map((x, k) => `${classNames[k]} ${f(x)}`).join(', ')}); ` +
+    `"check" flags ${v.flagged} (${(v.flaggedShare * 100).toFixed(1)}%) and catches ${v.worstDecile.flagged} of the ${v.worstDecile.count} worst by Dice (Dice ≤ ${(v.worstDecile.maxDice * 100).toFixed(1)}%)`
+  );
 }
 
 /** One line on what the preprocessing chose (colour, loss, alignment). */
@@ -336,8 +408,8 @@ export function formatWarpBenchTable(r: BenchWarpResult): string {
     `| **mean** | **${pct(r.meanDice)}** | **${pct(r.meanIoU)}** |`,
     '',
     `time: read ${r.timings.readS.toFixed(1)} s, train ${r.timings.trainS.toFixed(1)} s (${r.timings.secondsPerStep.toFixed(3)} s/step), ` +
-      `train CPU ${r.trainCpuS.toFixed(1)} s, warp+score ${r.timings.warpS.toFixed(1)} s, total ${r.timings.totalS.toFixed(1)} s (${r.timings.secondsPerImage.toFixed(2)} s/image); ` +
-      `peak RSS ${r.peakRssMB.toFixed(0)} MB`,
+      `train CPU ${r.trainCpuS.toFixed(1)} s, warp+score ${r.timings.warpS.toFixed(1)} s, quality ${r.timings.qualityS.toFixed(1)} s, total ${r.timings.totalS.toFixed(1)} s ` +
+      `(${r.timings.secondsPerImage.toFixed(2)} s/image without the quality score); peak RSS ${r.peakRssMB.toFixed(0)} MB`,
   ];
   if (r.roi.ran && r.roi.globalOnly && r.roi.timings) {
     const triggered = new Set(r.roi.objects.filter((o) => o.triggered).map((o) => o.cls));
@@ -352,6 +424,7 @@ export function formatWarpBenchTable(r: BenchWarpResult): string {
   } else {
     lines.push(`region-of-interest stage: not triggered (mode ${r.roi.mode}; no object small or thin against the image)`);
   }
+  if (r.quality) lines.push(qualityLine(r.quality, r.perClass.map((c) => c.name)));
   if (r.altLabelWarp) {
     lines.push(
       `label warp ${r.altLabelWarp.mode} on the same flows: mean Dice ${pct(r.altLabelWarp.meanDice)} ` +

@@ -40,9 +40,9 @@ import { MedpersamUserError } from '../errors.js';
 import { binaryOfClass } from '../image/labels.js';
 import type { ClassNames, LabelMap } from '../image/types.js';
 import { checkReferencePair } from '../io/label-map.js';
-import { renderHtmlReport, toCsv, toJson, type EvaluationSummary } from '../eval/report.js';
-import type { ClassScore } from '../eval/metrics.js';
-import { encodePng8 } from '../io/png.js';
+import { buildSummary, toCsv, toJson, type EvaluationSummary } from '../eval/report.js';
+import { diceIoUPerClass, type ClassScore } from '../eval/metrics.js';
+import type { GreyPictureEncoder } from '../io/report-pictures.js';
 import type { ProgressCallback } from '../progress.js';
 import {
   classPrototype,
@@ -60,14 +60,17 @@ import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpS
 import type { CheckpointData } from '../warp/checkpoint.js';
 import type { LocalStageOptions, LocalWarpStage } from '../warp/roi-stage.js';
 import { buildLocalStage, planLocalStage, resolveRoiOptions } from './roi-run.js';
-import { evaluateRun, type PointStats, type RgbPngEncoder, type RoundMetrics } from './evaluate-run.js';
+import { evaluateRun, type PointStats, type RoundMetrics } from './evaluate-run.js';
 import type { OutputSink } from './output-sink.js';
+import { scaleFlow } from './perturb.js';
 import { buildRunRecord, StageTimer, type RunCounters, type RunRecord, type RuntimeInfo, type SamModelRecord } from './run-record.js';
 import { encodeAhead, type EncodeAheadItem, type EncodeAheadModel } from '../sam/encode-ahead.js';
-import type { RunStore } from './run-store.js';
+import type { ImageRoundRecord, RunStore } from './run-store.js';
 import { overlayMarks, samInputImage, segmentOneImage, type ImageSegmentSettings, type SamModelLike } from './segment-image.js';
 import type { ImageSource, LoadedImage, ReferenceSource } from './sources.js';
-import { phaseBudget } from '../warp/schedule.js';
+import { qualityContext } from './quality.js';
+import { ReviewCollector, type QualityRecord } from './review.js';
+import { describeBudget, phaseBudget } from '../warp/schedule.js';
 import { TrainingAborted } from '../warp/model.js';
 import {
   openWarpStage,
@@ -152,8 +155,17 @@ export interface LoopOptions {
   overlays?: boolean;
   /** Longest side of overlays; default: the image's size with SAM, 1024 in warp-only mode. */
   overlayMaxSize?: number;
-  /** HTML report when ground truth is given (default true). */
+  /**
+   * The review (default true): the quality score of every image (OUT/quality.csv, the run record) and the report
+   * page (OUT/report.html), with Dice / IoU when ground truth is given (pipeline/review.ts).
+   */
   report?: boolean;
+  /**
+   * Test-time perturbation signal of the quality score (default false): 4 more warp-model predictions per image
+   * (eval/quality-tta.ts). Off by default: it costs about 3× the rest of the review (measured on JSRT: ~310 ms of
+   * CPU per image against ~110 ms) for a small gain in ranking on JSRT and a small loss on rotated scans.
+   */
+  qualityPerturbations?: boolean;
   /** Images warped per tfjs call (default 8; the tests check the result equals WarpModel.warpLabel image by image). */
   warpApplyBatch?: number;
   /** Extra data written into the fingerprint (e.g. the bench's perturbation settings). */
@@ -188,8 +200,8 @@ export interface CoreEnvironment extends WarpThreadsEnvironment {
   initWarpBackend(): Promise<string>;
   /** Versions and platform for the run record. */
   runtimeInfo(): Promise<RuntimeInfo>;
-  /** PNG encoder for report thumbnails (default: png.ts, pure). */
-  encodeRgbPng?: RgbPngEncoder;
+  /** Encoder of the report's grey pictures (Node: WebP with sharp; default: lossless PNG, png.ts). */
+  encodeGreyPicture?: GreyPictureEncoder;
 }
 
 /** One finished image (final round), as the loop reports it: for a live gallery or later stages. */
@@ -240,7 +252,9 @@ export interface CoreSamResult {
   summary?: EvaluationSummary;
   perRound?: RoundMetrics[];
   pointStats?: PointStats;
-  /** Whether the report went to the sink. */
+  /** The quality review (absent with `report: false`). */
+  quality?: QualityRecord;
+  /** Whether the review (report.html, quality.csv, scores with ground truth) went to the sink. */
   reportWritten: boolean;
   record: RunRecord;
   /** Threads, phases trained, the saved model used, unreadable images skipped. */
@@ -255,8 +269,17 @@ export interface CoreWarpOnlyResult {
   /** Masks written by this call and masks found already written (skipped). */
   written: string[];
   skipped: string[];
-  /** Wall seconds: read, global training, the region-of-interest stage (0 when it did not run), warp + write. */
-  timings: { readS: number; trainS: number; roiS: number; warpS: number; totalS: number };
+  /**
+   * Wall seconds: read, global training, the region-of-interest stage (0 when it did not run), warp + write (+ the
+   * review's per-image signals and pictures), the review's scoring and page.
+   */
+  timings: { readS: number; trainS: number; roiS: number; warpS: number; reviewS: number; totalS: number };
+  /** With ground truth: scores of the final masks. */
+  summary?: EvaluationSummary;
+  /** The quality review (absent with `report: false`). */
+  quality?: QualityRecord;
+  /** Whether the review (report.html, quality.csv) went to the sink. */
+  reportWritten: boolean;
   /** The record written to the sink (run.json in Node). */
   record: Record<string, unknown>;
   /** Threads, phases trained, the saved model used, unreadable images skipped. */
@@ -408,6 +431,38 @@ function loadCheckpointInto(warp: WarpModel, ckpt: CheckpointData | null, code: 
   }
 }
 
+/**
+ * The review collector of a run (pipeline/review.ts), its signals from the run's reference and warp model (the
+ * reference's working copy as the model preprocessed it).
+ */
+function newReview(input: CoreRunInput, reference: LoadedReference, model: WarpModel): ReviewCollector {
+  const predictFlows = input.qualityPerturbations === true ? (works: Float32Array[]) => model.predictFlowsWork(works) : undefined;
+  const ctx = qualityContext(
+    { image: reference.image.image, label: reference.label, work: model.preprocessor.referenceWork },
+    reference.classesPresent,
+    model.resolution,
+    predictFlows,
+  );
+  return new ReviewCollector(ctx, { classNames: input.classes, pictures: { encode: input.environment.encodeGreyPicture } });
+}
+
+/**
+ * The working flow the review's registration signals see for a mask prompt warped with Fig. 6's α: the flow scaled
+ * by α. Exact for a plain-resize frame; for an aligned frame α also scales the alignment (WarpModel.labelForTest),
+ * which lies outside the working grid, so the signals then describe the scaled flow within the aligned frame.
+ */
+function reviewFlow(flowXyWarp: Float32Array, alpha: number): Float32Array {
+  return alpha === 1 ? flowXyWarp : scaleFlow(flowXyWarp, alpha);
+}
+
+/** A ground-truth mask, checked to have the size of the prediction it scores. */
+function checkedGroundTruth(gt: LabelMap, pred: LabelMap, name: string): LabelMap {
+  if (gt.width !== pred.width || gt.height !== pred.height) {
+    throw new MedpersamUserError('SIZE_MISMATCH', `ground truth is ${gt.width}x${gt.height}, the image ${pred.width}x${pred.height}`, { file: name });
+  }
+  return gt;
+}
+
 // ---------------------------------------------------------------------------------------------------- the loop
 
 /** Run Med-PerSAM (with `sam`) or the warp model alone (without) over a set of images (see the module comment). */
@@ -490,6 +545,15 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
     }
     const t2 = performance.now();
 
+    // The review (every run): each image's quality signals and card pictures are taken while it is loaded.
+    const review = input.report !== false ? newReview(input, reference, model) : null;
+    const scores = new Map<string, ClassScore[]>();
+    const reviewImage = async (i: number, image: LoadedImage, label: LabelMap, flowXyWarp: Float32Array) => {
+      const id = ids[i]!;
+      await review!.add({ id, image: image.image, label, flowXyWarp, fixedWork: model.testWorkingImage(id), frame: model.testFrame(id) });
+      const gt = stage.readable[i]!.groundTruth;
+      if (gt) scores.set(id, diceIoUPerClass(label, checkedGroundTruth((await gt.load({ classes: input.classes })).label, label, gt.name), model.classes));
+    };
     const written: string[] = [];
     const skipped: string[] = [];
     const todo: number[] = [];
@@ -497,10 +561,12 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
       if (await sink.hasMask(ids[i]!)) skipped.push(ids[i]!);
       else todo.push(i);
     }
-    // The region-of-interest stage: only when the reference has small or thin objects (and masks are left to write).
-    // With a saved global model its crop models still train (their budget follows the global phase's).
+    // The region-of-interest stage: only when the reference has small or thin objects (and masks are left to write,
+    // or the review must recompute masks an earlier session wrote: the crop models then resume from their final
+    // checkpoints and do not train). With a saved global model its crop models still train (their budget follows the
+    // global phase's).
     const roiPlan = planLocalStage(settings, { image: reference.image.image, label: reference.label }, roiOptions);
-    if (roiPlan.active && todo.length > 0) {
+    if (roiPlan.active && (todo.length > 0 || (review !== null && skipped.length > 0))) {
       roi = await buildLocalStage({
         settings,
         reference: { image: reference.image.image, label: reference.label },
@@ -516,18 +582,25 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
     }
     const t2b = performance.now();
 
-    // Warp + write.
+    // Warp + write (+ the review's per-image work).
     const batch = input.warpApplyBatch ?? 8;
     let done = skipped.length;
     for (let s = 0; s < todo.length; s += batch) {
       const chunk = todo.slice(s, s + batch);
+      const chunkIds = chunk.map((i) => ids[i]!);
+      // Eq. 4: the global flows of the chunk, then each label at its image's size through its working frame (as
+      // WarpModel.warpTestsParallel); with the region-of-interest stage, global ∘ local. The review's registration
+      // signals use the global flow (computed once more for them when the stage made the label).
+      const flows = roi && !review ? [] : await model.testFlowsParallel(chunkIds, batch);
+      const flowOf = new Map(flows.map((f) => [f.id, f.flowXyWarp] as const));
       const labels: { i: number; label: LabelMap }[] = [];
-      if (roi) roi.warpTests(chunk.map((i) => ids[i]!), (id, label) => labels.push({ i: ids.indexOf(id), label }), labelWarp, batch);
-      else await model.warpTestsParallel(chunk.map((i) => ids[i]!), (id, label) => labels.push({ i: ids.indexOf(id), label }), labelWarp, batch);
+      if (roi) roi.warpTests(chunkIds, (id, label) => labels.push({ i: ids.indexOf(id), label }), labelWarp, batch);
+      else for (const f of flows) labels.push({ i: ids.indexOf(f.id), label: model.labelForTest(f.id, f.flowXyWarp, labelWarp) });
       for (const { i, label } of labels) {
         const id = ids[i]!;
-        const image = input.overlays !== false || input.onImage ? await stage.readable[i]!.load() : null;
+        const image = input.overlays !== false || input.onImage || review ? await stage.readable[i]!.load() : null;
         if (input.overlays !== false) await sink.writeOverlay(id, image!.image, label, { maxSize: input.overlayMaxSize ?? 1024 });
+        if (review) await reviewImage(i, image!, label, flowOf.get(id)!);
         // The mask last: its presence marks the image as done on a rerun.
         await sink.writeMask(id, label);
         written.push(id);
@@ -535,9 +608,60 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
         progress({ stage: 'warp-apply', done: ++done, total: ids.length, message: id });
       }
     }
+    // Images finished by an earlier session: the review recomputes their labels from the same model(s), as above.
+    if (review && skipped.length > 0) {
+      const skippedIds = new Set(skipped);
+      const again = ids.filter((id) => skippedIds.has(id));
+      let reviewed = 0;
+      for (let s = 0; s < again.length; s += batch) {
+        const chunkIds = again.slice(s, s + batch);
+        const local = new Map<string, LabelMap>();
+        if (roi) roi.warpTests(chunkIds, (id, label) => local.set(id, label), labelWarp, batch);
+        for (const f of await model.testFlowsParallel(chunkIds, batch)) {
+          const i = ids.indexOf(f.id);
+          const label = local.get(f.id) ?? model.labelForTest(f.id, f.flowXyWarp, labelWarp);
+          await reviewImage(i, await stage.readable[i]!.load(), label, f.flowXyWarp);
+          progress({ stage: 'review', done: ++reviewed, total: again.length, message: f.id });
+        }
+      }
+    }
     const t3 = performance.now();
-    const timings = { readS: (t1 - t0) / 1000, trainS: (t2 - t1) / 1000, roiS: roi ? (t2b - t2) / 1000 : 0, warpS: (t3 - t2b) / 1000, totalS: (t3 - t0) / 1000 };
+    const summary = scores.size > 0 ? buildSummary(ids.filter((id) => scores.has(id)).map((id) => ({ id, scores: scores.get(id)! })), { classes: model.classes, classNames: input.classes }) : undefined;
     const warp = warpStageRecord(stage, phases, saved);
+    let quality: QualityRecord | undefined;
+    if (review) {
+      const n = settings.network;
+      const training = saved ? `saved model ${saved.name}` : `${describeBudget(phaseBudget(settings.schedule, 'initial'))}, lr ${settings.schedule.learningRate}`;
+      const done = review.finish({
+        title: 'medpersam segment (warping model alone)',
+        details: [`reference: ${input.reference.image.name}`],
+        settings: [
+          ['mode', 'warp only (no SAM)'],
+          ['warping model', `${n.arch}, ${n.resolution} px, ${training}, ${warp.threads} thread${warp.threads === 1 ? '' : 's'}`],
+          ['label warp', labelWarp],
+          ['region of interest', roi ? `${roi.summary().crops.length} crop(s)` : 'not run'],
+          ['backend', backend],
+        ],
+        timingsS: [
+          ['read', (t1 - t0) / 1000],
+          ['train', (t2 - t1) / 1000],
+          ...(roi ? ([['region-of-interest stage', (t2b - t2) / 1000]] as [string, number][]) : []),
+          ['warp, write, review signals', (t3 - t2b) / 1000],
+        ],
+        scores,
+      });
+      await sink.writeReport({ html: done.html, qualityCsv: done.qualityCsv, ...(summary ? { csv: toCsv(summary), json: toJson(summary) } : {}) });
+      quality = done.record;
+    }
+    const t4 = performance.now();
+    const timings = {
+      readS: (t1 - t0) / 1000,
+      trainS: (t2 - t1) / 1000,
+      roiS: roi ? (t2b - t2) / 1000 : 0,
+      warpS: (t3 - t2b) / 1000,
+      reviewS: (t4 - t3) / 1000,
+      totalS: (t4 - t0) / 1000,
+    };
     const record = runInfo('complete', {
       finishedAt: new Date().toISOString(),
       timings,
@@ -545,10 +669,12 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
       masksWritten: written.length,
       masksSkipped: skipped.length,
       classes: model.classes,
+      ...(summary ? { results: { meanDice: summary.meanDice, meanIoU: summary.meanIoU } } : {}),
+      ...(quality ? { quality } : {}),
       roi: roi ? roi.summary() : roiPlan.summary,
     });
     await sink.writeRunRecord(record);
-    return { mode: 'warp-only', backend, settings, classes: reference.classesPresent, written, skipped, timings, record, warp };
+    return { mode: 'warp-only', backend, settings, classes: reference.classesPresent, written, skipped, timings, summary, quality, reportWritten: review !== null, record, warp };
   } finally {
     roi?.dispose();
     await stage.close();
@@ -628,6 +754,7 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
     const { resumed } = await store.open(fingerprint);
     if (!saved) loadCheckpointInto(warp, await store.loadCheckpoint(), 'BAD_RUN_STATE', store.checkpointLocation);
     const phases: PhaseRecord[] = [];
+    let review: ReviewCollector | null = null;
     {
       // ---- prototypes (reference encoded once per run; cached)
       let prototypes: Map<number, ClassPrototype> | null = null;
@@ -646,6 +773,26 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
 
       const saveCkpt = async (c: CheckpointData) => {
         await timer.time('checkpoint', () => store.saveCheckpoint(c));
+      };
+
+      // The review collects each final image as it is segmented (the final warp model made its mask prompt).
+      if (input.report !== false) review = newReview(input, reference, warp);
+      const reviewSam = async (t: ImageSource, read: LoadedImage, label: LabelMap, warpedLabel: LabelMap, record: ImageRoundRecord, flowXyWarp: Float32Array | undefined) => {
+        const final = r.retrainRounds;
+        const prev = final > 0 ? await timer.time('state-io', () => store.readRoundResult(final - 1, t.id)) : null;
+        await timer.timeAsync('review', () =>
+          review!.add({
+            id: t.id,
+            image: read.image,
+            label,
+            flowXyWarp,
+            // The model's working copy and frame (the PerSAM baseline's model is untrained but preprocessed the same).
+            fixedWork: warp.testWorkingImage(t.id),
+            frame: warp.testFrame(t.id),
+            sam: { warped: warpedLabel, classes: record.classes, previous: prev?.label },
+            marks: record.classes.map((c) => ({ cls: c.cls, points: c.points, box: c.box })),
+          }),
+        );
       };
 
       for (let round = 0; round <= r.retrainRounds; round++) {
@@ -748,7 +895,10 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
           const chunk = pending.slice(s, s + r.warpApplyBatch);
           const reads: LoadedImage[] = [];
           for (const t of chunk) reads.push(await timer.time('read', () => t.load()));
-          // Eq. 4 (+ Fig. 6 flow scaling): mask prompts for the chunk.
+          // Eq. 4 (+ Fig. 6 flow scaling): mask prompts for the chunk; in the final round also the global flows that
+          // made them, for the review's registration signals.
+          const wantFlows = isFinal && review !== null && r.method !== 'persam';
+          let promptFlows: Float32Array[] | null = null;
           const warped = await timer.timeAsync('warp-apply', async () => {
             if (r.method === 'persam') return reads.map((rd) => ({ width: rd.image.width, height: rd.image.height, data: new Uint8Array(rd.image.width * rd.image.height) }));
             if (roi) {
@@ -757,16 +907,22 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
               roi.warpTests(chunk.map((t) => t.id), (_id, label) => labels.push(label), r.labelMode, r.warpApplyBatch, alpha);
               return labels;
             }
-            if (alpha === 1) {
+            if (alpha === 1 && !wantFlows) {
               // The model's own working copies (no second normalisation of the image).
               const labels: LabelMap[] = [];
               await warp.warpTestsParallel(chunk.map((t) => t.id), (_id, label) => labels.push(label), r.labelMode, r.warpApplyBatch);
               return labels;
             }
             const flows = await warp.testFlowsParallel(chunk.map((t) => t.id), r.warpApplyBatch);
+            if (wantFlows) promptFlows = flows.map((f) => reviewFlow(f.flowXyWarp, alpha));
             // Fig. 6: α scales the whole displacement (the initial alignment too), so α = 0 is the reference copied.
+            // (α = 1: exactly warpTestsParallel's labels.)
             return flows.map((f) => warp.labelForTest(f.id, f.flowXyWarp, r.labelMode, alpha));
           });
+          if (wantFlows && roi) {
+            const flows = await timer.timeAsync('review', () => warp.testFlowsParallel(chunk.map((t) => t.id), r.warpApplyBatch));
+            promptFlows = flows.map((f) => reviewFlow(f.flowXyWarp, alpha));
+          }
           for (let j = 0; j < chunk.length; j++) {
             abortCheck();
             const t = chunk[j]!;
@@ -780,6 +936,7 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
             }
             if (input.saveRounds) await timer.time('outputs', () => sink.writeRoundMask(round, t.id, out.label));
             await timer.time('state-io', () => store.writeRoundResult(out.record, out.label, warped[j]!));
+            if (isFinal && review) await reviewSam(t, read, out.label, warped[j]!, out.record, (promptFlows as Float32Array[] | null)?.[j]);
             if (isFinal && input.onImage) {
               await input.onImage({ id: t.id, label: out.label, image: read, prompts: out.record.classes.map((c) => ({ cls: c.cls, points: c.points, box: c.box })) });
             }
@@ -790,6 +947,29 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
         }
         // Every image of the run is encoded and cached now: later rounds only decode.
         await sam.model.releaseEncoder?.();
+      }
+
+      // ---- the review of final images segmented by an earlier session (the same final warp model, from the
+      // checkpoint; their mask prompts are in the run state; the PerSAM baseline has no warp model, so no
+      // registration signals)
+      if (review) {
+        const final = r.retrainRounds;
+        const alpha = flowScaleFor(final, r);
+        const left = tests.filter((t) => !review!.has(t.id));
+        for (let s = 0; s < left.length; s += r.warpApplyBatch) {
+          abortCheck();
+          const chunk = left.slice(s, s + r.warpApplyBatch);
+          const flows = r.method === 'persam' ? null : await timer.timeAsync('review', () => warp.testFlowsParallel(chunk.map((t) => t.id), r.warpApplyBatch));
+          for (let j = 0; j < chunk.length; j++) {
+            const t = chunk[j]!;
+            const res = await timer.time('state-io', () => store.readRoundResult(final, t.id));
+            if (!res) throw new MedpersamUserError('BAD_RUN_STATE', `final result of ${t.id} is missing`, { file: store.location });
+            const read = await timer.time('read', () => t.load());
+            const flow = flows?.[j]!.flowXyWarp;
+            await reviewSam(t, read, res.label, res.warped, res.record, flow ? reviewFlow(flow, alpha) : undefined);
+            progress({ stage: 'review', done: s + j + 1, total: left.length, message: t.id });
+          }
+        }
       }
     }
     // The warp model's work is done: free it and its workers before the evaluation.
@@ -813,48 +993,45 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
       images.push({ id: t.id, prompts: res.record.classes.map((c) => ({ cls: c.cls, points: c.points, box: c.box })) });
     }
 
-    // ---- evaluation
+    // ---- evaluation (with ground truth) and the review (every run)
     let summary: EvaluationSummary | undefined;
     let perRound: RoundMetrics[] | undefined;
     let pointStats: PointStats | undefined;
-    let reportWritten = false;
     if (tests.some((t) => t.groundTruth)) {
-      const wantReport = input.report ?? true;
-      const encode: RgbPngEncoder =
-        input.environment.encodeRgbPng ?? (async (p) => encodePng8({ width: p.width, height: p.height, channels: 3, data: p.rgb }));
       const ev = await timer.timeAsync('eval', () =>
-        evaluateRun(
-          tests,
-          images,
-          store,
-          classes,
-          {
-            retrainRounds: r.retrainRounds,
-            promptWorkingSize: r.promptWorkingSize,
-            classNames: input.classes,
-            thumbnailPng: writeOverlays && wantReport ? encode : undefined,
-          },
-          progress,
-        ),
+        evaluateRun(tests, images, store, classes, { retrainRounds: r.retrainRounds, promptWorkingSize: r.promptWorkingSize, classNames: input.classes }, progress),
       );
       summary = ev.summary;
       perRound = ev.perRound;
       pointStats = ev.pointStats;
-      if (wantReport) {
-        const html = renderHtmlReport(summary, {
-          title: 'medpersam segment (Med-PerSAM)',
-          thumbnails: ev.thumbnails,
-          details: [
-            `reference: ${input.reference.image.name}`,
-            `SAM: ${sam.record.requested ?? sam.record.decoderPath}`,
-            `rounds ${r.retrainRounds}, refinements ${r.refinements}, prompts ${r.promptSet}, points ${r.pointStrategy}`,
-            ...(pointStats ? [`point accuracy +${(pointStats.positive * 100).toFixed(1)}% / -${(pointStats.negative * 100).toFixed(1)}%`] : []),
-          ],
-        });
-        await timer.time('outputs', () => sink.writeReport({ html, csv: toCsv(summary!), json: toJson(summary!) }));
-        reportWritten = true;
-      }
     }
+    let quality: QualityRecord | undefined;
+    if (review) {
+      const scores = new Map(images.filter((i) => i.scores).map((i) => [i.id, i.scores!] as const));
+      const totals = timer.totals();
+      const done = timer.time('review', () =>
+        review!.finish({
+          title: r.method === 'persam' ? 'medpersam segment (PerSAM baseline)' : 'medpersam segment (Med-PerSAM)',
+          details: [`reference: ${input.reference.image.name}`],
+          settings: [
+            ['SAM', sam.record.requested ?? sam.record.decoderPath],
+            ['method', r.method],
+            ['rounds, refinements', `${r.retrainRounds}, ${r.refinements}`],
+            ['prompts, points', `${r.promptSet}, ${r.pointStrategy}`],
+            ['warping model', `${r.warpSettings.network.arch}, ${r.warpSettings.network.resolution} px, ${r.warpSettings.schedule.initialEpochs} epochs`],
+            ['backend', backend],
+            ...(pointStats ? ([['point accuracy', `+${(pointStats.positive * 100).toFixed(1)}% / -${(pointStats.negative * 100).toFixed(1)}%`]] as [string, string][]) : []),
+          ],
+          timingsS: Object.entries(totals).map(([k, ms]) => [k, ms / 1000] as const),
+          scores,
+        }),
+      );
+      await timer.time('outputs', () =>
+        sink.writeReport({ html: done.html, qualityCsv: done.qualityCsv, ...(summary ? { csv: toCsv(summary), json: toJson(summary) } : {}) }),
+      );
+      quality = done.record;
+    }
+    const reportWritten = review !== null;
 
     const statsNow = sam.model.stats();
     const record = buildRunRecord({
@@ -880,11 +1057,12 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
       },
       warp: warpRecord,
       results: summary ? { meanDice: summary.meanDice, meanIoU: summary.meanIoU, perRound, pointStats } : undefined,
+      quality,
       roi: roiSummary,
       runtime: await input.environment.runtimeInfo(),
     });
     await sink.writeRunRecord(record);
-    return { mode: 'med-persam', classes, images, summary, perRound, pointStats, reportWritten, record, warp: warpRecord };
+    return { mode: 'med-persam', classes, images, summary, perRound, pointStats, quality, reportWritten, record, warp: warpRecord };
   } finally {
     roi?.dispose();
     await stage?.close();

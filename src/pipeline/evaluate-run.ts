@@ -1,13 +1,13 @@
 /**
  * Evaluation of a finished Med-PerSAM run against ground truth (browser-safe): scores of the final masks, per-round
  * Dice of SAM's labels and of the warped mask prompts, point accuracy and Hopkins statistic of the final prompts
- * (§4.5), and report thumbnails. Reads one image's state at a time from the run store.
+ * (§4.5). Reads one image's state at a time from the run store. (The report's pictures are the review's:
+ * pipeline/review.ts.)
  */
 import { MedpersamUserError } from '../errors.js';
 import { binaryOfClass } from '../image/labels.js';
 import type { ClassNames, LabeledPoint } from '../image/types.js';
 import { resizeBinaryNearest } from '../image/resize.js';
-import { renderOverlayPixels } from '../io/overlay-render.js';
 import { countOn } from '../prompts/candidates.js';
 import { diceIoUPerClass, type ClassScore } from '../eval/metrics.js';
 import { pointAccuracy, hopkinsStatistic } from '../eval/points.js';
@@ -15,7 +15,7 @@ import { buildSummary } from '../eval/report.js';
 import type { ProgressCallback } from '../progress.js';
 import type { ImageSource } from './sources.js';
 import type { RunStore } from './run-store.js';
-import { overlayMarks, workingFrame } from './segment-image.js';
+import { workingFrame } from './segment-image.js';
 
 export interface RoundMetrics {
   round: number;
@@ -34,8 +34,6 @@ export interface PointStats {
   hopkinsNegative: number;
 }
 
-/** Encodes 8-bit RGB pixels as PNG bytes (sharp in Node, png.ts in a browser). */
-export type RgbPngEncoder = (pixels: { width: number; height: number; rgb: Uint8Array }) => Promise<Uint8Array>;
 
 /** Per-image final scores, filled in as the images are evaluated. */
 export interface ScoredImage {
@@ -45,7 +43,7 @@ export interface ScoredImage {
 
 /**
  * Scores of the final masks, per-round Dice of the SAM labels and of the warped mask prompts, point accuracy and
- * Hopkins statistic of the final prompts, and report thumbnails. Reads one image's state at a time.
+ * Hopkins statistic of the final prompts. Reads one image's state at a time.
  *
  * Point statistics (§4.5): per image and class, positives are scored against the GT class mask and negatives
  * against its complement (eval/points pointAccuracy). Hopkins: positives within the GT class region, negatives within
@@ -58,8 +56,6 @@ export interface EvaluateRunOptions {
   retrainRounds: number;
   promptWorkingSize: number;
   classNames?: ClassNames;
-  /** Report thumbnails (192 px overlays) encoded with this encoder; none when absent. */
-  thumbnailPng?: RgbPngEncoder;
 }
 
 export async function evaluateRun(
@@ -73,7 +69,6 @@ export async function evaluateRun(
   const perImage: { id: string; scores: ClassScore[] }[] = [];
   const roundSums = Array.from({ length: r.retrainRounds + 1 }, () => ({ sam: [] as ClassScore[][], warp: [] as ClassScore[][] }));
   const acc = { pos: [] as number[], neg: [] as number[], tot: [] as number[], hPos: [] as number[], hNeg: [] as number[] };
-  const thumbs = new Map<string, Uint8Array>();
   let done = 0;
   for (const t of tests) {
     done++;
@@ -117,10 +112,6 @@ export async function evaluateRun(
             if (!Number.isNaN(h)) acc.hNeg.push(h);
           }
         }
-        if (r.thumbnailPng) {
-          const read = await t.load();
-          thumbs.set(t.id, await r.thumbnailPng(renderOverlayPixels(read.image, res.label, { ...overlayMarks(res.record.classes), maxSize: 192 })));
-        }
       }
     }
     progress({ stage: 'eval', done, total: tests.length, message: t.id });
@@ -139,7 +130,7 @@ export async function evaluateRun(
     hopkinsPositive: mean(acc.hPos),
     hopkinsNegative: mean(acc.hNeg),
   };
-  return { summary, perRound, pointStats, thumbnails: thumbs };
+  return { summary, perRound, pointStats };
 }
 
 function summaryMeans(perImage: ClassScore[][], classes: number[]): { dice: number; iou: number } {

@@ -58,5 +58,7 @@ export {
   type SamModelRecord,
 } from './run-record.js';
 export { overlayMarks, promptsFor, samInputImage, segmentOneImage, workingFrame, type ImageSegmentSettings, type SamModelLike } from './segment-image.js';
-export { evaluateRun, type PointStats, type RgbPngEncoder, type RoundMetrics } from './evaluate-run.js';
+export { evaluateRun, type PointStats, type RoundMetrics } from './evaluate-run.js';
 export { combineClassLogits, type ClassLogits } from './multiclass.js';
+export { imageQualitySignals, qualityContext, type ImageQualityInput, type QualityContext, type SamClassOutcome } from './quality.js';
+export { classAreas, ReviewCollector, type FinishReviewOptions, type QualityRecord, type ReviewFiles, type ReviewImage, type ReviewResult } from './review.js';

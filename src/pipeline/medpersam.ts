@@ -13,8 +13,8 @@
 import { basename, join, resolve } from 'node:path';
 import { MedpersamUserError } from '../errors.js';
 import { fileStem } from '../io/formats.js';
-import { sharpRgbPng } from '../io/overlay.js';
-import { listImages, MASK_SUFFIXES } from '../io/dataset.js';
+import { sharpWebpGreyEncoder } from '../io/report-pictures-node.js';
+import { listImages, masksByStem } from '../io/dataset.js';
 import type { ProgressCallback } from '../progress.js';
 import type { EvaluationSummary } from '../eval/report.js';
 import type { ClassScore } from '../eval/metrics.js';
@@ -22,6 +22,7 @@ import type { SamLoadOptions, SamModelInfo } from '../sam/types.js';
 import { initTf, type TfBackendChoice } from '../warp/backend.js';
 import { runCore, type ClassPromptsOut, type CoreSamResult, type LoadedSam, type LoopOptions, type WarpStageSettings } from './core.js';
 import type { PointStats, RoundMetrics } from './evaluate-run.js';
+import type { QualityRecord } from './review.js';
 import { FileOutputSink } from './output-sink-node.js';
 import { StageTimer, type RunRecord, type SamModelRecord } from './run-record.js';
 import { nodeRuntimeInfo } from './run-record-node.js';
@@ -87,13 +88,17 @@ export interface MedPerSamResult {
   outDir: string;
   masksDir: string;
   overlaysDir?: string;
+  /** OUT/report.html and OUT/quality.csv (the review; absent with `report: false`). */
   reportPath?: string;
+  qualityCsvPath?: string;
   recordPath: string;
   classes: number[];
   images: ImageOutcome[];
   summary?: EvaluationSummary;
   perRound?: RoundMetrics[];
   pointStats?: PointStats;
+  /** The quality review summary (also in the run record). */
+  quality?: QualityRecord;
   record: RunRecord;
   /** The final warp model, kept for reuse (absent when a saved model was applied, or for the PerSAM baseline). */
   warpModelPath?: string;
@@ -103,12 +108,6 @@ export interface MedPerSamResult {
 
 // ---------------------------------------------------------------------------------------------------- inputs
 
-function stripMaskSuffix(stem: string): string {
-  const lower = stem.toLowerCase();
-  for (const s of MASK_SUFFIXES) if (lower.endsWith(s) && stem.length > s.length) return stem.slice(0, stem.length - s.length);
-  return stem;
-}
-
 /** Test list from the options (folder → sorted files, reference file skipped, GT matched by stem). */
 export async function resolveTestInputs(opts: Pick<MedPerSamOptions, 'images' | 'gtMasks' | 'referenceImage'>): Promise<TestImageInput[]> {
   let tests: TestImageInput[];
@@ -117,13 +116,7 @@ export async function resolveTestInputs(opts: Pick<MedPerSamOptions, 'images' | 
     const files = (await listImages(opts.images)).filter((f) => resolve(f) !== refAbs);
     tests = files.map((f) => ({ id: fileStem(basename(f)), imagePath: f }));
     if (opts.gtMasks) {
-      const gt = new Map<string, string>();
-      for (const f of await listImages(opts.gtMasks)) {
-        const stem = fileStem(basename(f));
-        if (!gt.has(stem)) gt.set(stem, f);
-        const stripped = stripMaskSuffix(stem);
-        if (!gt.has(stripped)) gt.set(stripped, f);
-      }
+      const gt = await masksByStem(opts.gtMasks);
       for (const t of tests) t.gtMaskPath = gt.get(t.id);
     }
   } else {
@@ -209,7 +202,7 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
       environment: {
         initWarpBackend: () => initTf({ backend: tfBackend ?? 'auto' }),
         runtimeInfo: nodeRuntimeInfo,
-        encodeRgbPng: sharpRgbPng,
+        encodeGreyPicture: sharpWebpGreyEncoder,
         ...nodeWarpThreads,
       },
     },
@@ -221,6 +214,7 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
     masksDir: sink.masksDir,
     overlaysDir: writeOverlays ? sink.overlaysDir : undefined,
     reportPath: result.reportWritten ? sink.reportPath : undefined,
+    qualityCsvPath: result.reportWritten ? sink.qualityCsvPath : undefined,
     recordPath: sink.recordPath,
     classes: result.classes,
     images: result.images.map((i) => ({
@@ -233,6 +227,7 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
     summary: result.summary,
     perRound: result.perRound,
     pointStats: result.pointStats,
+    quality: result.quality,
     record: result.record,
     ...(warpModel || (opts.method ?? 'med-persam') === 'persam' ? {} : { warpModelPath: sink.warpModelPath }),
     warp: result.warp,

@@ -4,7 +4,8 @@
  *   OUT/masks/<id>.png            8-bit grey label map at the image's size
  *   OUT/overlays/<id>.png         the image with the label (and final prompts) drawn over it
  *   OUT/rounds/<r>/<id>.png       per-round label maps (when asked)
- *   OUT/report.html, scores.csv, scores.json     with ground truth
+ *   OUT/report.html, quality.csv                  every run (the review: pipeline/review.ts)
+ *   OUT/scores.csv, scores.json                   with ground truth
  *   OUT/<recordFile>              the run record: run-record.json (Med-PerSAM) or run.json (warp-only)
  *   OUT/warp-model.mpwarp         the trained warp model (reuse: segment --warp-model; src/warp/saved-model.ts)
  */
@@ -79,10 +80,16 @@ export class FileOutputSink implements OutputSink {
     return writeLabelPng(join(this.outDir, 'rounds', String(round), `${id}.png`), label);
   }
 
+  get qualityCsvPath(): string {
+    return join(this.outDir, 'quality.csv');
+  }
+
   async writeReport(report: ReportFiles): Promise<void> {
+    await writeFileAtomic(this.qualityCsvPath, report.qualityCsv);
+    if (report.csv !== undefined) await writeFileAtomic(join(this.outDir, 'scores.csv'), report.csv);
+    if (report.json !== undefined) await writeFileAtomic(join(this.outDir, 'scores.json'), report.json);
+    // The page last: it presents the files above.
     await writeFileAtomic(this.reportPath, report.html);
-    await writeFileAtomic(join(this.outDir, 'scores.csv'), report.csv);
-    await writeFileAtomic(join(this.outDir, 'scores.json'), report.json);
   }
 
   writeRunRecord(record: unknown): Promise<void> {

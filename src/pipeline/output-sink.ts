@@ -3,7 +3,8 @@
  *
  * The core loop (core.ts) hands the sink decoded results — label maps, the image and marks of an overlay, the
  * report's text, the run record — and the sink encodes and stores them: files in Node (output-sink-node.ts:
- * OUT/masks/<id>.png, OUT/overlays/<id>.png, OUT/report.html + scores, OUT/run-record.json or OUT/run.json),
+ * OUT/masks/<id>.png, OUT/overlays/<id>.png, OUT/report.html + quality.csv (+ scores with ground truth),
+ * OUT/run-record.json or OUT/run.json),
  * IndexedDB in the browser app, memory here. A mask is written last for an image: its presence marks the image as
  * finished for a warp-only rerun and for the final outputs of a resumed run.
  */
@@ -12,11 +13,18 @@ import { renderOverlayPixels, type OverlayOptions } from '../io/overlay-render.j
 import { encodePng8 } from '../io/png.js';
 import type { SavedWarpModel } from '../warp/saved-model.js';
 
-/** The evaluation report of a run with ground truth: HTML page, CSV and JSON scores. */
+/**
+ * The review of a run: the report page and the quality scores (every run), and with ground truth the evaluation
+ * scores as CSV and JSON.
+ */
 export interface ReportFiles {
+  /** report.html (pipeline/review.ts). */
   html: string;
-  csv: string;
-  json: string;
+  /** quality.csv: the quality score and flag per image and class. */
+  qualityCsv: string;
+  /** With ground truth: Dice / IoU per image and class (scores.csv, scores.json). */
+  csv?: string;
+  json?: string;
 }
 
 export interface OutputSink {

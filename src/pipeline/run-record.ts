@@ -127,6 +127,8 @@ export interface RunRecord {
   /** The warp model: threads, phases trained (budget, steps), the saved model used, unreadable images skipped. */
   warp?: unknown;
   results?: unknown;
+  /** The quality review: counts and every image's quality score and flag (pipeline/review.ts QualityRecord). */
+  quality?: unknown;
   /** The region-of-interest stage's plan (objects, crops) when it ran (src/warp/roi-stage.ts summary). */
   roi?: unknown;
 }
@@ -143,6 +145,7 @@ export interface BuildRunRecordInput {
   counters: RunCounters;
   warp?: unknown;
   results?: unknown;
+  quality?: unknown;
   roi?: unknown;
   runtime: RuntimeInfo;
 }
@@ -181,6 +184,7 @@ export function buildRunRecord(input: BuildRunRecordInput): RunRecord {
     counters: input.counters,
     ...(input.warp !== undefined ? { warp: input.warp } : {}),
     results: input.results,
+    ...(input.quality !== undefined ? { quality: input.quality } : {}),
     ...(input.roi !== undefined ? { roi: input.roi } : {}),
   };
 }

@@ -6,7 +6,10 @@
  * Output folder:
  *   OUT/masks/<stem>.png      label map, original size (0 = background, class values of the reference mask)
  *   OUT/overlays/<stem>.png   the image with the label drawn over it
- *   OUT/run.json              settings, versions, backend, per-stage timings (atomic; status 'running' | 'complete')
+ *   OUT/report.html           the review: one card per image, worst quality first (pipeline/review.ts)
+ *   OUT/quality.csv           the quality score and flag per image and class
+ *   OUT/scores.csv, .json     with --gt: Dice / IoU per image and class
+ *   OUT/run.json              settings, versions, backend, per-stage timings, quality summary (atomic; status 'running' | 'complete')
  *   OUT/warp-model.mpwarp     the trained warp model: `warpModelPath` (segment --warp-model) applies it to new images
  *   OUT/.state/warp.ckpt      training checkpoint (weights + AdamW + step + batch sampler + RNG; every 25 steps)
  *
@@ -17,7 +20,7 @@
  */
 import { basename, join, resolve } from 'node:path';
 import { readClassNames } from '../io/mask.js';
-import { listImages } from '../io/dataset.js';
+import { listImages, masksByStem } from '../io/dataset.js';
 import { fileStem } from '../io/formats.js';
 import { initTf, type TfBackendChoice } from '../warp/backend.js';
 import type { LabelWarpMode } from '../warp/model.js';
@@ -26,8 +29,10 @@ import { MedpersamUserError } from '../errors.js';
 import { noProgress, type ProgressCallback } from '../progress.js';
 import type { ClassNames } from '../image/types.js';
 import { runCore, type CoreWarpOnlyResult } from './core.js';
+import type { QualityRecord } from './review.js';
 import { FileOutputSink } from './output-sink-node.js';
 import { nodeRuntimeInfo } from './run-record-node.js';
+import { sharpWebpGreyEncoder } from '../io/report-pictures-node.js';
 import type { LocalStageOptions } from '../warp/roi-stage.js';
 import { WarpOnlyFolderStore } from './run-state.js';
 import { fileImageSource, fileMaskSource } from './sources-node.js';
@@ -43,6 +48,8 @@ export interface WarpSegmentOptions {
   outDir: string;
   /** classes.json (class index → name); optional. */
   classesPath?: string;
+  /** Folder of ground-truth masks matched by file stem (`_mask`-like suffixes tolerated): Dice / IoU in the report. */
+  gtMasksDir?: string;
   /** Warp preset, default 'cpu'; overrides for any field (arch, resolution, epochs, ablations...). */
   preset?: WarpPresetName;
   overrides?: WarpSettingsOverrides;
@@ -73,8 +80,13 @@ export interface WarpSegmentResult {
   /** Masks written by this call and masks found already written (skipped). */
   written: string[];
   skipped: string[];
-  timings: { readS: number; trainS: number; roiS: number; warpS: number; totalS: number };
+  timings: { readS: number; trainS: number; roiS: number; warpS: number; reviewS: number; totalS: number };
   runJsonPath: string;
+  /** OUT/report.html and OUT/quality.csv (absent when the review was turned off). */
+  reportPath?: string;
+  qualityCsvPath?: string;
+  /** The quality review summary (also in run.json). */
+  quality?: QualityRecord;
   /** The trained model (absent when a saved model was applied). */
   warpModelPath?: string;
   /** Threads, phases trained (budget, steps), the saved model used, unreadable images skipped. */
@@ -94,6 +106,7 @@ export async function runWarpOnlySegmentation(opts: WarpSegmentOptions, onProgre
       throw new MedpersamUserError('NO_TEST_IMAGES', 'no images to segment (besides the reference)', { file: opts.imagesDir });
     }
     const seen = new Map<string, string>();
+    const gt = opts.gtMasksDir ? await masksByStem(opts.gtMasksDir) : null;
     return imagePaths.map((path) => {
       const id = fileStem(basename(path));
       const other = seen.get(id);
@@ -103,7 +116,8 @@ export async function runWarpOnlySegmentation(opts: WarpSegmentOptions, onProgre
         });
       }
       seen.set(id, path);
-      return fileImageSource(id, path);
+      const gtPath = gt?.get(id);
+      return fileImageSource(id, path, gtPath ? { groundTruth: fileMaskSource(gtPath) } : {});
     });
   };
   const warpModel = opts.warpModelPath !== undefined ? await savedModelFromFile(opts.warpModelPath) : undefined;
@@ -126,11 +140,16 @@ export async function runWarpOnlySegmentation(opts: WarpSegmentOptions, onProgre
       tests: listTests,
       store: new WarpOnlyFolderStore(outDir),
       sink: new FileOutputSink(outDir, { recordFile: 'run.json', recordTrailingNewline: true }),
-      environment: { initWarpBackend: () => initTf({ backend: opts.backend ?? 'auto' }), runtimeInfo: nodeRuntimeInfo, ...nodeWarpThreads },
+      environment: {
+        initWarpBackend: () => initTf({ backend: opts.backend ?? 'auto' }),
+        runtimeInfo: nodeRuntimeInfo,
+        encodeGreyPicture: sharpWebpGreyEncoder,
+        ...nodeWarpThreads,
+      },
     },
     onProgress,
   )) as CoreWarpOnlyResult;
-  const { backend, settings, written, skipped, timings, warp } = result;
+  const { backend, settings, written, skipped, timings, quality, warp } = result;
   return {
     outDir,
     backend,
@@ -139,6 +158,7 @@ export async function runWarpOnlySegmentation(opts: WarpSegmentOptions, onProgre
     skipped,
     timings,
     runJsonPath: join(outDir, 'run.json'),
+    ...(result.reportWritten ? { reportPath: join(outDir, 'report.html'), qualityCsvPath: join(outDir, 'quality.csv'), quality } : {}),
     ...(warpModel ? {} : { warpModelPath: join(outDir, WARP_MODEL_FILE) }),
     warp,
   };

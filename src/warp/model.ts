@@ -298,6 +298,11 @@ export class WarpModel {
     };
   }
 
+  /** The R×R normalised working copy of a test image (the model's own input; do not modify it). */
+  testWorkingImage(id: string): Float32Array {
+    return this.entry(id).work;
+  }
+
   /** Set (or replace) the pseudolabel of a test image, at that image's original size (§3.3). */
   setPseudolabel(id: string, label: LabelMap): void {
     const t = this.entry(id);

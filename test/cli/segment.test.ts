@@ -65,9 +65,20 @@ describe('medpersam segment --sam none (warp model alone)', () => {
     expect(printedMeanDice(io.out())).toBeCloseTo(meanDice, 4);
     expect(io.out()).toContain(`segmented 3 images with the warp model alone (backend wasm): 3 masks written`);
     expect(io.out()).toContain(`  masks:    ${join(out, 'masks')}`);
-    expect(io.out()).toMatch(/time: read \d+\.\d s, train \d+\.\d s \(8 epochs at 32 px, \d+ threads?\), warp \d+\.\d s, total \d+\.\d s/);
+    expect(io.out()).toMatch(/time: read \d+\.\d s, train \d+\.\d s \(8 epochs at 32 px, \d+ threads?\), warp \d+\.\d s, review \d+\.\d s, total \d+\.\d s/);
     expect(io.out()).toContain(`  model:    ${join(out, 'warp-model.mpwarp')} (segment new images with it: --warp-model ${join(out, 'warp-model.mpwarp')})`);
     expect(io.out()).not.toContain(data.items[0]!.id);
+    // The review: report.html with Dice (ground truth given), quality.csv, the quality summary in run.json.
+    expect(io.out()).toContain(`  report:   ${join(out, 'report.html')}`);
+    // Below 8 images only the absolute checks score, so the scores tie and Spearman is undefined.
+    expect(io.out()).toMatch(/quality: \d of 3 images flagged "check" \(review them first in the report\); against the ground truth: Spearman\(score, Dice\) n\/a, \d of the 1 worst by Dice flagged/);
+    const report = await readFile(join(out, 'report.html'), 'utf8');
+    expect(report.match(/<article class="card"/g)).toHaveLength(3);
+    expect(report).toContain('<th>Dice</th>');
+    const qualityCsv = await readFile(join(out, 'quality.csv'), 'utf8');
+    expect(qualityCsv.trimEnd().split('\n').map((l) => l.split(',')[0]).slice(1).sort()).toEqual(testIds);
+    expect(run.quality).toMatchObject({ method: 'medpersam-quality', images: 3 });
+    expect(run.quality.validation.n).toBe(3);
 
     // Rerun with the same settings: nothing recomputed; --json gives the library result.
     const again = captureIo();
@@ -76,6 +87,8 @@ describe('medpersam segment --sam none (warp model alone)', () => {
     expect(json).toMatchObject({ mode: 'warp-only', written: [], outDir: out });
     expect(json.skipped.sort()).toEqual(testIds);
     expect(json.evaluation.meanDice).toBeCloseTo(meanDice, 10);
+    // The review of the rerun recomputes the finished images from the same model: the same scores.
+    expect(await readFile(join(out, 'quality.csv'), 'utf8')).toBe(qualityCsv);
 
     // Other settings in the same folder: refused (exit 1) naming the folder.
     const other = captureIo();
@@ -89,6 +102,11 @@ describe('medpersam segment --sam none (warp model alone)', () => {
     expect(await runCli(['segment', ...refArgs(), '--out', out, '--sam', 'none', '--no-overlays', '--no-affine', '--no-aug', '--preset', 'cpu', '--lr', '0.0005', '--lr-schedule', 'cosine', ...FAST_WARP], io)).toBe(0);
     expect(existsSync(join(out, 'overlays'))).toBe(false);
     expect((await readdir(join(out, 'masks'))).length).toBe(3);
+    // Every run has its review; without ground truth the page has no Dice.
+    const report = await readFile(join(out, 'report.html'), 'utf8');
+    expect(report.match(/<article class="card"/g)).toHaveLength(3);
+    expect(report).not.toContain('<th>Dice</th>');
+    expect(existsSync(join(out, 'quality.csv'))).toBe(true);
     const run = JSON.parse(await readFile(join(out, 'run.json'), 'utf8'));
     expect(run.runKey.settings.network.affine).toBe(false);
     expect(run.runKey.settings.loss.augmentation).toBe(false);
@@ -225,7 +243,7 @@ describe('medpersam segment with SAM', () => {
     expect(io.out()).toContain(`segmented 3 images with SAM (${join(samDir, 'encoder.onnx')} + ${join(samDir, 'decoder.onnx')})`);
     expect(io.out()).toContain(`  report:   ${join(out, 'report.html')}`);
     expect(io.out()).toMatch(/per round \(SAM \/ warped mask prompts, mean Dice\): 0: \d+\.\d% \/ \d+\.\d%, 1: /);
-    expect(io.out()).toMatch(/time: total \d+\.\d s = warp model/);
+    expect(io.out()).toMatch(/time: total (\d+ min )?\d+(\.\d)? s = warp model/);
   }, 120_000);
 
   it('without --sam, a missing default model fails with how to get it and the --sam none hint', async () => {

@@ -43,6 +43,8 @@ export interface BenchCommandOptions extends WarpCliOptions, SamCliOptions {
   reference?: string;
   perturb?: boolean;
   compareLabelWarps?: boolean;
+  /** commander's negation of --no-quality. */
+  quality?: boolean;
   sizes?: string;
   baseline?: string;
   json?: boolean;
@@ -62,6 +64,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
     .option('--reference <id>', 'reference image id (default: the first image alphabetically; SAM only)')
     .option('--perturb', 'Appendix D test-time perturbations of the test images (SAM only)')
     .option('--compare-label-warps', 'also score the other label-warp mode on the same flows (--sam none only)')
+    .option('--no-quality', 'skip the validation of the quality score against the true Dice (--sam none only)')
     .option('--sizes <list>', 'quality and wall time as the folder grows, e.g. 5,10,20,40,100,all: a fresh model per size (--sam none only)')
     .option('--baseline <file>', `per-image Dice of a classical method to compare with (default: <dataset>/${DEFAULT_BASELINE} when present)`)
     .option('--json', 'print the result as JSON instead of the table');
@@ -128,6 +131,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
             ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
             ...(roiOptions(opts) ? { roi: roiOptions(opts) } : {}),
             compareLabelWarps: opts.compareLabelWarps === true,
+            quality: opts.quality !== false,
             ...(threads !== undefined ? { threads } : {}),
             onProgress: progress.onProgress,
           });

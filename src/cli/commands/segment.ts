@@ -112,6 +112,7 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
               imagesDir,
               outDir,
               classesPath,
+              ...(gtDir ? { gtMasksDir: gtDir } : {}),
               ...(opts.preset !== undefined ? { preset: opts.preset } : {}),
               overrides,
               ...(opts.labelWarp !== undefined ? { labelWarp: opts.labelWarp } : {}),

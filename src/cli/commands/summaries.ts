@@ -8,6 +8,7 @@ import type { EvaluationSummary } from '../../eval/report.js';
 import { evaluateFolders, maskMatchKey, type EvaluationResult } from '../../pipeline/evaluate.js';
 import type { MedPerSamResult } from '../../pipeline/medpersam.js';
 import type { WarpSegmentResult } from '../../pipeline/warp-segment.js';
+import type { QualityRecord } from '../../pipeline/review.js';
 import type { ProgressCallback } from '../../progress.js';
 import { writeLine, type CliWritable } from '../io.js';
 import { formatDuration, formatPercent } from '../table.js';
@@ -41,12 +42,24 @@ export function scoreLine(summary: EvaluationSummary): string {
 
 const seconds = (ms: number) => formatDuration(ms / 1000);
 
+/** The review's line: how many images the quality score asks to check, and where to look. */
+function printQuality(out: CliWritable, quality: QualityRecord | undefined, reportPath: string | undefined, qualityCsvPath: string | undefined): void {
+  if (reportPath) writeLine(out, `  report:   ${reportPath}`);
+  if (qualityCsvPath) writeLine(out, `  quality:  ${qualityCsvPath}`);
+  if (!quality) return;
+  const v = quality.validation;
+  const check = `quality: ${quality.flagged} of ${quality.images} images flagged "check" (review them first in the report)`;
+  const rho = v && Number.isFinite(v.spearman) ? v.spearman.toFixed(2) : 'n/a';
+  writeLine(out, v ? `${check}; against the ground truth: Spearman(score, Dice) ${rho}, ${v.worstDecile.flagged} of the ${v.worstDecile.count} worst by Dice flagged` : check);
+}
+
 export function printWarpSegmentSummary(out: CliWritable, r: WarpSegmentResult, masksDir: string, overlays: boolean): void {
   const n = r.written.length + r.skipped.length;
   const skipped = r.skipped.length > 0 ? `, ${r.skipped.length} already done (kept)` : '';
   writeLine(out, `segmented ${n} images with the warp model alone (backend ${r.backend}): ${r.written.length} masks written${skipped}`);
   writeLine(out, `  masks:    ${masksDir}`);
   if (overlays) writeLine(out, `  overlays: ${join(r.outDir, 'overlays')}`);
+  printQuality(out, r.quality, r.reportPath, r.qualityCsvPath);
   writeLine(out, `  run:      ${r.runJsonPath}`);
   if (r.warpModelPath) writeLine(out, `  model:    ${r.warpModelPath} (segment new images with it: --warp-model ${r.warpModelPath})`);
   printWarpStage(out, r.warp);
@@ -55,7 +68,7 @@ export function printWarpSegmentSummary(out: CliWritable, r: WarpSegmentResult, 
     ? 'no training (saved model)'
     : `train ${formatDuration(t.trainS)} (${describeBudget(phaseBudget(r.settings.schedule, 'initial'))} at ${r.settings.network.resolution} px, ${r.warp.threads} thread${r.warp.threads === 1 ? '' : 's'})`;
   const roi = t.roiS > 0 ? `region-of-interest stage ${formatDuration(t.roiS)}, ` : '';
-  writeLine(out, `time: read ${formatDuration(t.readS)}, ${training}, ${roi}warp ${formatDuration(t.warpS)}, total ${formatDuration(t.totalS)}`);
+  writeLine(out, `time: read ${formatDuration(t.readS)}, ${training}, ${roi}warp ${formatDuration(t.warpS)}, review ${formatDuration(t.reviewS)}, total ${formatDuration(t.totalS)}`);
 }
 
 /** The saved model used and the unreadable images skipped, when there are. */
@@ -73,7 +86,7 @@ export function printMedPerSamSummary(out: CliWritable, r: MedPerSamResult): voi
   writeLine(out, `segmented ${r.images.length} images with SAM (${r.record.sam.encoderPath} + ${r.record.sam.decoderPath})${reused}`);
   writeLine(out, `  masks:    ${r.masksDir}`);
   if (r.overlaysDir) writeLine(out, `  overlays: ${r.overlaysDir}`);
-  if (r.reportPath) writeLine(out, `  report:   ${r.reportPath}`);
+  printQuality(out, r.quality, r.reportPath, r.qualityCsvPath);
   writeLine(out, `  record:   ${r.recordPath}`);
   if (r.warpModelPath) writeLine(out, `  model:    ${r.warpModelPath} (segment new images with it: --warp-model ${r.warpModelPath})`);
   printWarpStage(out, r.warp);

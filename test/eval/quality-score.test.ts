@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { absoluteBadness, qualityToCsv, robustStats, scoreQuality, type ClassSignalsInput, type ImageSignalsInput } from '../../src/eval/quality-score.js';
+
+/** A typical class result: values vary a little from image to image (deterministically with k). */
+function cls(c: number, k: number, over: Partial<ClassSignalsInput> = {}): ClassSignalsInput {
+  const wobble = ((k * 37) % 11) / 10 - 0.5; // in [-0.5, 0.5]
+  return {
+    cls: c,
+    area: 0.1 * (1 + 0.05 * wobble),
+    components: 1,
+    largestShare: 1,
+    referenceArea: 0.1,
+    registration: { ssim: 0.6 + 0.02 * wobble, ncc: 0.5 + 0.02 * wobble, nccEdge: 0.45 + 0.02 * wobble, logJacobianStd: 0.1 + 0.01 * wobble, folding: 0, displacement: 0.03 },
+    contrastRatio: 1 + 0.1 * wobble,
+    perturbationAgreement: 0.96 + 0.005 * wobble,
+    ...over,
+  };
+}
+
+function image(k: number, over: Partial<ClassSignalsInput> = {}, overClass = 1): ImageSignalsInput {
+  return {
+    id: `img${k}`,
+    registration: { ssim: 0.6, ncc: 0.4, folding: 0, displacement: 0.03, flowGradL2: 0.001 * (1 + 0.05 * (((k * 13) % 7) / 7)) },
+    perClass: [1, 2].map((c) => cls(c, k, c === overClass ? over : {})),
+  };
+}
+
+describe('robust statistics', () => {
+  it('median and 1.4826·MAD, floored at minSd', () => {
+    expect(robustStats([1, 2, 3, 4, 100])).toEqual({ median: 3, sd: 1.4826, n: 5 });
+    expect(robustStats([5, 5, 5], 0.1)).toEqual({ median: 5, sd: 0.1, n: 3 });
+    expect(robustStats([Number.NaN, 2, 4])).toEqual({ median: 3, sd: 1.4826, n: 2 });
+  });
+  it('absolute badness: 0 on the good side, 1 at the bad level, linear beyond, either direction', () => {
+    expect(absoluteBadness(0.004, 0.005, 0.02)).toBe(0);
+    expect(absoluteBadness(0.02, 0.005, 0.02)).toBeCloseTo(1, 12);
+    expect(absoluteBadness(0.035, 0.005, 0.02)).toBeCloseTo(2, 12);
+    expect(absoluteBadness(0.25, 0.5, 0)).toBeCloseTo(0.5, 12); // low is bad
+    expect(absoluteBadness(Number.NaN, 0.5, 0)).toBe(0);
+  });
+});
+
+describe('scoreQuality', () => {
+  it('a folder of ordinary results is ok with high scores; the one clearly worse registration is flagged', () => {
+    const images = Array.from({ length: 30 }, (_, k) => image(k));
+    images[7] = image(7, {
+      registration: { ssim: 0.3, ncc: 0.2, nccEdge: 0.2, logJacobianStd: 0.2, folding: 0, displacement: 0.03 },
+      perturbationAgreement: 0.8,
+      contrastRatio: 0.7,
+    });
+    const q = scoreQuality(images);
+    expect(q.map((x) => x.id)).toEqual(images.map((x) => x.id));
+    expect(q[7]!.flag).toBe('check');
+    expect(q[7]!.perClass[0]!.flag).toBe('check');
+    expect(q[7]!.perClass[1]!.flag).toBe('ok');
+    expect(q[7]!.reasons.join(' ')).toMatch(/class 1: unusual for this folder/);
+    const others = q.filter((_, k) => k !== 7);
+    expect(others.every((x) => x.flag === 'ok')).toBe(true);
+    // A typical result (the folder's median evidence) scores σ(2·1.5) ≈ 0.95.
+    const sorted = others.map((x) => x.score).sort((a, b) => a - b);
+    expect(sorted[Math.floor(sorted.length / 2)]).toBeGreaterThan(0.85);
+    for (const x of q) {
+      expect(x.score).toBeGreaterThanOrEqual(0);
+      expect(x.score).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('the image score follows the worst class once that class is flagged', () => {
+    const images = Array.from({ length: 20 }, (_, k) => image(k));
+    images[3] = image(3, { registration: { ssim: 0.6, ncc: 0.5, nccEdge: 0.45, logJacobianStd: 0.1, folding: 0.05, displacement: 0.03 } }, 2);
+    const q = scoreQuality(images);
+    expect(q[3]!.perClass[1]!.flag).toBe('check');
+    expect(q[3]!.score).toBe(q[3]!.perClass[1]!.score);
+    expect(q[3]!.reasons[0]).toMatch(/class 2: warp folds \(5\.0% of the region\)/);
+  });
+
+  it('an empty class scores 0', () => {
+    const q = scoreQuality([image(0, { area: 0, largestShare: Number.NaN })]);
+    expect(q[0]!.perClass[0]).toMatchObject({ score: 0, flag: 'check', reasons: ['class missing (empty mask)'] });
+    expect(q[0]!.flag).toBe('check');
+  });
+
+  it('below 8 images only the absolute checks count: a clean result is ok, a reversed boundary contrast is not', () => {
+    const q = scoreQuality([image(0), image(1, { contrastRatio: -0.8 }), image(2)]);
+    expect(q.map((x) => x.flag)).toEqual(['ok', 'check', 'ok']);
+    expect(q[1]!.perClass[0]!.relative).toBeNaN();
+    expect(q[1]!.reasons[0]).toMatch(/boundary contrast -0\.80× the reference's/);
+  });
+
+  it('a folder that failed as a whole is not excused by its own median: every folded, fragmented result is flagged', () => {
+    const images = Array.from({ length: 12 }, (_, k) =>
+      image(k, { registration: { ssim: 0.3, ncc: 0.2, folding: 0.04, displacement: 0.2 }, largestShare: 0.6, components: 3 }),
+    );
+    expect(scoreQuality(images).every((x) => x.flag === 'check')).toBe(true);
+  });
+
+  it('SAM signals count when present: a predicted IoU of 0.4 and a mask far from its prompt are flagged', () => {
+    const sam = { predictedIoU: 0.95, promptAgreement: 0.95, roundAgreement: 0.98 };
+    const images = Array.from({ length: 10 }, (_, k) => image(k, { sam }));
+    images[4] = image(4, { sam: { predictedIoU: 0.4, promptAgreement: 0.45, roundAgreement: 0.98 } });
+    const q = scoreQuality(images);
+    expect(q[4]!.flag).toBe('check');
+    expect(q[4]!.reasons.join(' ')).toMatch(/SAM predicted IoU 0\.40/);
+    expect(q.filter((x) => x.flag === 'check').length).toBe(1);
+  });
+});
+
+describe('qualityToCsv', () => {
+  it('one row per image: score, flag, per-class score, flag and signals, reasons; names from classes.json', () => {
+    const q = scoreQuality([image(0), image(1, { area: 0, largestShare: Number.NaN })]);
+    const csv = qualityToCsv(q, new Map([[1, 'lung'], [2, 'heart']]));
+    const [header, row0, row1] = csv.trimEnd().split('\n');
+    const cols = header!.split(',');
+    expect(cols.slice(0, 5)).toEqual(['id', 'score', 'flag', 'lung_score', 'lung_flag']);
+    expect(cols).toContain('heart_contrastRatio');
+    expect(cols[cols.length - 1]).toBe('reasons');
+    expect(row0!.split(',').length).toBe(cols.length);
+    expect(row0!.startsWith('img0,')).toBe(true);
+    const f1 = row1!.split(',');
+    expect(f1[2]).toBe('check');
+    expect(f1[3]).toBe('0');
+    expect(f1[f1.length - 1]).toBe('class 1: class missing (empty mask)');
+  });
+});
