@@ -7,6 +7,10 @@
  *   npx tsx bench/stress-bench.ts --root /work/team/results/robust/stress/jsrt --tag after-jsrt [--transforms rotate,scale]
  *        [--limit N] [--steps N | --epochs N] [--res PX] [--threads N] [--prealign search|moments|none]
  *        [--colour auto|luminance|...] [--polarity auto|keep] [--loss auto|ssim|ncc] [--fill reference|zero] [--seed N] [--no-warp]
+ *        [--align-only]
+ * `--align-only` scores, instead of the trained warp, the reference mask carried through each image's working frame
+ * alone (colour, initial alignment, polarity of the default preprocessing; zero network flow): what the
+ * preprocessing gives before any training — a lower bound of the default warp, measured in seconds, not minutes.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +19,10 @@ import { readLabelMap } from '../src/io/mask.js';
 import { resizeLabelNearest } from '../src/image/resize.js';
 import { diceIoUPerClass } from '../src/eval/metrics.js';
 import { runWarpBenchmark } from '../src/pipeline/bench-warp.js';
+import { readImage } from '../src/io/image.js';
+import { resolveWarpSettings } from '../src/warp/presets.js';
+import { WarpPreprocessor } from '../src/warp/preprocess.js';
+import { warpLabelThroughFrame } from '../src/warp/working-frame.js';
 import type { WarpSettingsOverrides } from '../src/warp/presets.js';
 import { benchArgs } from './args.js';
 
@@ -51,6 +59,31 @@ async function copyFloor(dir: string): Promise<{ meanDice: number; perClass: num
   return { meanDice: perClass.reduce((a, b) => a + b, 0) / perClass.length, perClass, perImage };
 }
 
+/** Mean Dice of the reference mask through each test image's working frame (preprocessing alone, zero flow). */
+async function alignedCopy(dir: string): Promise<{ meanDice: number; perClass: number[]; perImage: Record<string, number>; msPerImage: number }> {
+  const ds = await discoverDataset(dir);
+  const refLabel = await readLabelMap(ds.reference.maskPath!, { classes: ds.classes });
+  const refImage = (await readImage(ds.reference.imagePath)).image;
+  const classes = [...new Set(refLabel.data)].filter((c) => c !== 0).sort((a, b) => a - b);
+  const settings = resolveWarpSettings('cpu', overrides as WarpSettingsOverrides);
+  const R = settings.network.resolution;
+  const pre = new WarpPreprocessor(settings.preprocess, { image: refImage, label: refLabel }, R);
+  const zeroFlow = new Float32Array(R * R * 2);
+  const tests = ds.tests.filter((t) => t.maskPath).slice(0, limit ?? ds.tests.length);
+  const sums = classes.map(() => 0);
+  const perImage: Record<string, number> = {};
+  const t0 = performance.now();
+  for (const t of tests) {
+    const gt = await readLabelMap(t.maskPath!, { classes: ds.classes });
+    const { frame } = pre.prepare((await readImage(t.imagePath)).image);
+    const scores = diceIoUPerClass(warpLabelThroughFrame(refLabel, zeroFlow, R, frame), gt, classes);
+    scores.forEach((sc, i) => (sums[i]! += sc.dice));
+    perImage[t.id] = scores.reduce((a, sc) => a + sc.dice, 0) / scores.length;
+  }
+  const perClass = sums.map((x) => x / tests.length);
+  return { meanDice: perClass.reduce((a, b) => a + b, 0) / perClass.length, perClass, perImage, msPerImage: (performance.now() - t0) / tests.length };
+}
+
 const out: Record<string, unknown> = { tag, root, overrides, startedAt: new Date().toISOString(), loadavgStart: readLoad(), transforms: {} };
 function readLoad(): string {
   try {
@@ -65,7 +98,11 @@ for (const t of transforms) {
   const dir = join(root, t);
   const floor = await copyFloor(dir);
   const entry: Record<string, unknown> = { copyFloor: floor };
-  if (!flag('no-warp')) {
+  if (flag('align-only')) {
+    const aligned = await alignedCopy(dir);
+    entry['alignedCopy'] = aligned;
+    process.stdout.write(`${t}: copy ${(floor.meanDice * 100).toFixed(1)}  aligned copy ${(aligned.meanDice * 100).toFixed(1)}  (${aligned.msPerImage.toFixed(0)} ms/image, load ${readLoad()})\n`);
+  } else if (!flag('no-warp')) {
     const r = await runWarpBenchmark({
       datasetDir: dir,
       limit,
