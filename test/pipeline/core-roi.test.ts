@@ -19,6 +19,7 @@ import type { LabelMap } from '../../src/image/types.js';
 import { boundingBox } from '../../src/image/components.js';
 import { binaryOfClass } from '../../src/image/labels.js';
 import { makeFixture, TINY_WARP, type Fixture } from './helpers.js';
+import { discAndSquareScene } from '../warp-roi/helpers.js';
 
 let f: Fixture;
 let echoDir: string;
@@ -34,29 +35,10 @@ afterAll(async () => {
 
 const S = 128;
 
-/** A 128 px scene: a large dark square (class 2) and a small bright disc (class 1) that moves on its own. */
+/** The ROI stage tests' scene (test/warp-roi/helpers.ts) as an 8-bit PNG. */
 function scene(sx: number, sy: number, dx: number, dy: number): { png: Uint8Array; label: LabelMap } {
-  const grey = new Uint8Array(S * S);
-  const lab = new Uint8Array(S * S);
-  for (let y = 0; y < S; y++) {
-    for (let x = 0; x < S; x++) {
-      const u = x - sx;
-      const v = y - sy;
-      let val = 120 + 15 * Math.sin(u * 0.21) * Math.cos(v * 0.17);
-      let cls = 0;
-      if (u >= 20 && u < 70 && v >= 50 && v < 100) {
-        val = 50;
-        cls = 2;
-      }
-      if ((u - 96 - dx) ** 2 + (v - 32 - dy) ** 2 <= 25) {
-        val = 230;
-        cls = 1;
-      }
-      grey[y * S + x] = Math.round(val);
-      lab[y * S + x] = cls;
-    }
-  }
-  return { png: encodePng8({ width: S, height: S, channels: 1, data: grey }), label: { width: S, height: S, data: lab } };
+  const { image, label } = discAndSquareScene(sx, sy, dx, dy);
+  return { png: encodePng8({ ...image, data: Uint8Array.from(image.data, Math.round) }), label };
 }
 
 const SHIFTS: [number, number, number, number][] = [

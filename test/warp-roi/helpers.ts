@@ -30,16 +30,34 @@ export function labelOf(width: number, height: number, f: (x: number, y: number)
   return { width, height, data };
 }
 
-export function diceOf(a: LabelMap, b: LabelMap, cls: number): number {
-  let inter = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.data.length; i++) {
-    const pa = a.data[i] === cls;
-    const pb = b.data[i] === cls;
-    if (pa) na++;
-    if (pb) nb++;
-    if (pa && pb) inter++;
+/** Dice of class `cls` (the warp-model tests' helper). */
+export { dice as diceOf } from '../warp-model/helpers.js';
+
+/**
+ * 128 px scene: a large dark square (class 2) and a small bright disc (class 1, radius 5) on a textured
+ * background. The whole scene is shifted by (sx, sy); the disc moves by (dx, dy) more on its own.
+ */
+export function discAndSquareScene(sx: number, sy: number, dx: number, dy: number): { image: FloatImage; label: LabelMap } {
+  const S = 128;
+  const data = new Float32Array(S * S);
+  const lab = new Uint8Array(S * S);
+  for (let y = 0; y < S; y++) {
+    for (let x = 0; x < S; x++) {
+      const u = x - sx;
+      const v = y - sy;
+      let val = 120 + 15 * Math.sin(u * 0.21) * Math.cos(v * 0.17);
+      let cls = 0;
+      if (u >= 20 && u < 70 && v >= 50 && v < 100) {
+        val = 50;
+        cls = 2;
+      }
+      if ((u - 96 - dx) ** 2 + (v - 32 - dy) ** 2 <= 25) {
+        val = 230;
+        cls = 1;
+      }
+      lab[y * S + x] = cls;
+      data[y * S + x] = val;
+    }
   }
-  return na + nb === 0 ? 1 : (2 * inter) / (na + nb);
+  return { image: { width: S, height: S, channels: 1, data }, label: { width: S, height: S, data: lab } };
 }

@@ -4,41 +4,12 @@ import { WarpModel } from '../../src/warp/model.js';
 import { LocalWarpStage } from '../../src/warp/roi-stage.js';
 import type { FloatImage, LabelMap } from '../../src/image/types.js';
 import { tinySettings } from '../warp-model/helpers.js';
-import { diceOf } from './helpers.js';
+import { diceOf, discAndSquareScene as scene } from './helpers.js';
 import { resizeImage, resizeLabelNearest } from '../../src/image/resize.js';
 
 beforeAll(async () => {
   await initTf({ backend: 'wasm' });
 });
-
-/**
- * 128 px scene: a large dark square (class 2) and a small bright disc (class 1, radius 5) on a textured
- * background. The whole scene is shifted by (sx, sy); the disc moves by (dx, dy) more on its own.
- */
-function scene(sx: number, sy: number, dx: number, dy: number): { image: FloatImage; label: LabelMap } {
-  const S = 128;
-  const data = new Float32Array(S * S);
-  const lab = new Uint8Array(S * S);
-  for (let y = 0; y < S; y++) {
-    for (let x = 0; x < S; x++) {
-      const u = x - sx;
-      const v = y - sy;
-      let val = 120 + 15 * Math.sin(u * 0.21) * Math.cos(v * 0.17);
-      let cls = 0;
-      if (u >= 20 && u < 70 && v >= 50 && v < 100) {
-        val = 50;
-        cls = 2;
-      }
-      if ((u - 96 - dx) ** 2 + (v - 32 - dy) ** 2 <= 25) {
-        val = 230;
-        cls = 1;
-      }
-      lab[y * S + x] = cls;
-      data[y * S + x] = val;
-    }
-  }
-  return { image: { width: S, height: S, channels: 1, data }, label: { width: S, height: S, data: lab } };
-}
 
 const SHIFTS: [number, number, number, number][] = [
   [3, -2, 6, 4],
