@@ -9,7 +9,7 @@
  * deformation (≈ 8 px), each target displaced against the anatomy by up to `jitter` px and resized by ±12 %,
  * contrast ±15 %, offset ±10 grey levels. The image is 2×2 supersampled (soft edges), the label read at pixel centres.
  */
-import { mulberry32 } from '../src/image/random.js';
+import { gaussianSource, mulberry32 } from '../src/image/random.js';
 import type { ClassNames, FloatImage, LabelMap } from '../src/image/types.js';
 
 export interface SmallPhantomKind {
@@ -140,18 +140,7 @@ export function generateSmallPhantom(kind: SmallPhantomKind, seed: number, patie
 
   const data = new Float32Array(S * S);
   const lab = new Uint8Array(S * S);
-  let spare: number | null = null;
-  const gauss = () => {
-    if (spare !== null) {
-      const g = spare;
-      spare = null;
-      return g;
-    }
-    const r = Math.sqrt(-2 * Math.log(1 - noiseRng()));
-    const t = 2 * Math.PI * noiseRng();
-    spare = r * Math.sin(t);
-    return r * Math.cos(t);
-  };
+  const gauss = gaussianSource(noiseRng);
   for (let y = 0; y < S; y++) {
     for (let x = 0; x < S; x++) {
       let acc = 0;

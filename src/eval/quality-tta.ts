@@ -5,7 +5,7 @@
  * well determined by the image barely moves; one that is guessing (a scan unlike the reference, a failed alignment)
  * moves a lot. Pure (typed arrays); the caller runs the model on the perturbed copies.
  */
-import { mulberry32 } from '../image/random.js';
+import { gaussianSource, mulberry32 } from '../image/random.js';
 import type { LabelMap } from '../image/types.js';
 
 export type PerturbationKind = 'gamma-down' | 'gamma-up' | 'noise' | 'shift';
@@ -34,14 +34,9 @@ export function perturbWorkingImage(work: Float32Array, size: number, p: Perturb
     const g = p.kind === 'gamma-down' ? 0.7 : 1.4;
     for (let i = 0; i < work.length; i++) out[i] = Math.pow(Math.min(1, Math.max(0, work[i]!)), g);
   } else if (p.kind === 'noise') {
-    const rand = mulberry32(seed);
-    for (let i = 0; i < work.length; i += 2) {
-      // Box–Muller, σ = 0.03 of the intensity range.
-      const r = Math.sqrt(-2 * Math.log(1 - rand()));
-      const t = 2 * Math.PI * rand();
-      out[i] = work[i]! + 0.03 * r * Math.cos(t);
-      if (i + 1 < work.length) out[i + 1] = work[i + 1]! + 0.03 * r * Math.sin(t);
-    }
+    // Gaussian noise, σ = 0.03 of the intensity range.
+    const gaussian = gaussianSource(mulberry32(seed));
+    for (let i = 0; i < work.length; i++) out[i] = work[i]! + 0.03 * gaussian();
   } else {
     const [dx, dy] = p.shift;
     for (let y = 0; y < size; y++) {

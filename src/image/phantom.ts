@@ -11,7 +11,7 @@
  * Everything is a deterministic function of (seed, patient, width, height, noise).
  */
 import type { ClassNames, FloatImage, LabelMap } from './types.js';
-import { mulberry32 } from './random.js';
+import { gaussianSource, mulberry32 } from './random.js';
 
 /** Class indices and names of a phantom label map (the JSRT-SCR convention). */
 export const PHANTOM_CLASSES: ClassNames = new Map([
@@ -206,19 +206,7 @@ export function generatePhantom(opts: PhantomOptions): Phantom {
     [geometry.leftLung, 2],
     [geometry.heart, 3],
   ];
-  let spare: number | null = null;
-  const gaussian = (): number => {
-    // Box–Muller, both outputs used.
-    if (spare !== null) {
-      const g = spare;
-      spare = null;
-      return g;
-    }
-    const r = Math.sqrt(-2 * Math.log(1 - noiseRng()));
-    const t = 2 * Math.PI * noiseRng();
-    spare = r * Math.sin(t);
-    return r * Math.cos(t);
-  };
+  const gaussian = gaussianSource(noiseRng);
 
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {

@@ -14,3 +14,22 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * Standard normal draws from a uniform source (Box–Muller, both outputs used: r = √(−2 ln(1 − u₁)), θ = 2πu₂,
+ * r·cos θ, then r·sin θ on the next call).
+ */
+export function gaussianSource(uniform: () => number): () => number {
+  let spare: number | null = null;
+  return () => {
+    if (spare !== null) {
+      const g = spare;
+      spare = null;
+      return g;
+    }
+    const r = Math.sqrt(-2 * Math.log(1 - uniform()));
+    const t = 2 * Math.PI * uniform();
+    spare = r * Math.sin(t);
+    return r * Math.cos(t);
+  };
+}
