@@ -1,7 +1,7 @@
 /**
  * Bilinear sampling of an interleaved multi-channel plane at a continuous position (pixel centres at integers),
  * clamped to the plane's edge. Pure; shared by the affine resampler (affine.ts) and the region-of-interest stage's
- * grid resampler (warp/roi-frames.ts).
+ * grid resampler and its flow reads (warp/roi-frames.ts, roi-compose.ts).
  */
 
 /**
@@ -15,7 +15,7 @@ export function sampleBilinearClamped(
   C: number,
   px: number,
   py: number,
-  out: Float32Array,
+  out: Float32Array | Float64Array,
   outOffset: number,
 ): void {
   const x = px < 0 ? 0 : px > W - 1 ? W - 1 : px;

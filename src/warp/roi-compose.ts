@@ -24,7 +24,8 @@
  */
 import type { Box } from '../image/types.js';
 import { labelFieldThroughFrame } from './working-frame.js';
-import { GlobalWarpMap, sampleVector2, type CropFrame } from './roi-frames.js';
+import { sampleBilinearClamped } from '../image/bilinear.js';
+import { GlobalWarpMap, type CropFrame } from './roi-frames.js';
 
 /** One crop's local warp for one test image. */
 export interface LocalRefinement {
@@ -112,12 +113,12 @@ export function composeGlobalAndLocal(global: GlobalWarpMap, refinements: readon
         let cv = v;
         if (preShift) {
           for (let it = 0; it < PRESHIFT_ITERATIONS; it++) {
-            sampleVector2(preShift, frame.width, frame.height, cu, cv, sv);
+            sampleBilinearClamped(preShift, frame.width, frame.height, 2, cu, cv, sv, 0);
             cu = u - sv[0]!;
             cv = v - sv[1]!;
           }
         }
-        sampleVector2(flowXyCrop, frame.width, frame.height, cu, cv, psi);
+        sampleBilinearClamped(flowXyCrop, frame.width, frame.height, 2, cu, cv, psi, 0);
         const a = w * Math.exp(-Math.min(distanceToBox(own, u, v) / tau, 600)); // (no underflow to 0)
         const j = (y - uy0) * uw + (x - ux0);
         sumA[j] += a;

@@ -75,27 +75,6 @@ export function cropLabel(label: LabelMap, frame: CropFrame): LabelMap {
   return out;
 }
 
-/** Bilinear read of an interleaved 2-channel field (w×h×2) at a continuous position, clamped to the edge. */
-export function sampleVector2(field: Float32Array, w: number, h: number, x: number, y: number, out: Float64Array): void {
-  const px = Math.min(Math.max(x, 0), w - 1);
-  const py = Math.min(Math.max(y, 0), h - 1);
-  const x0 = Math.min(Math.floor(px), Math.max(w - 2, 0));
-  const y0 = Math.min(Math.floor(py), Math.max(h - 2, 0));
-  const x1 = Math.min(x0 + 1, w - 1);
-  const y1 = Math.min(y0 + 1, h - 1);
-  const fx = px - x0;
-  const fy = py - y0;
-  const a = (y0 * w + x0) * 2;
-  const b = (y0 * w + x1) * 2;
-  const c = (y1 * w + x0) * 2;
-  const d = (y1 * w + x1) * 2;
-  for (let k = 0; k < 2; k++) {
-    const top = field[a + k]! + (field[b + k]! - field[a + k]!) * fx;
-    const bot = field[c + k]! + (field[d + k]! - field[c + k]!) * fx;
-    out[k] = top + (bot - top) * fy;
-  }
-}
-
 /** Iterations and tolerance (working pixels) of the fixed-point inversion in `GlobalWarpMap.refToTest`. */
 const INVERSE_ITERATIONS = 40;
 const INVERSE_TOLERANCE = 1e-4;
@@ -134,7 +113,7 @@ export class GlobalWarpMap {
       xw = ((x + 0.5) * R) / this.test.width - 0.5;
       yw = ((y + 0.5) * R) / this.test.height - 0.5;
     }
-    sampleVector2(this.flowXyWarp, R, R, xw, yw, this.tmp);
+    sampleBilinearClamped(this.flowXyWarp, R, R, 2, xw, yw, this.tmp, 0);
     return {
       x: ((xw + this.tmp[0]! + 0.5) * this.ref.width) / R - 0.5,
       y: ((yw + this.tmp[1]! + 0.5) * this.ref.height) / R - 0.5,
@@ -149,7 +128,7 @@ export class GlobalWarpMap {
     let px = qx;
     let py = qy;
     for (let it = 0; it < INVERSE_ITERATIONS; it++) {
-      sampleVector2(this.flowXyWarp, R, R, px, py, this.tmp);
+      sampleBilinearClamped(this.flowXyWarp, R, R, 2, px, py, this.tmp, 0);
       const nx = qx - this.tmp[0]!;
       const ny = qy - this.tmp[1]!;
       const change = Math.abs(nx - px) + Math.abs(ny - py);
