@@ -43,7 +43,9 @@ let worker: Worker | null = null;
 let dbPromise: Promise<Idb> | null = null;
 const db = () => (dbPromise ??= Idb.open());
 
-function setStatus(text: string, kind: 'idle' | 'running' | 'done' | 'error' | 'stopped' = 'idle'): void {
+type StatusKind = 'idle' | 'running' | 'done' | 'error' | 'stopped';
+
+function setStatus(text: string, kind: StatusKind = 'idle'): void {
   const el = $('status');
   el.textContent = text;
   el.dataset['state'] = kind;
@@ -477,16 +479,31 @@ async function startRun(): Promise<void> {
     setStatus(describeError(err), 'error');
     return;
   }
-  const d = await db();
-  const signature = signatureOf(config);
-  const stored = await d.get<string>('runs', `${RUN}/page-signature`);
-  const storedMasks = (await finishedIds(d, RUN)).length;
-  if (stored !== undefined && stored !== signature) {
-    if (storedMasks > 0 && !confirm(`Start a new run? The stored run (${storedMasks} mask${storedMasks === 1 ? '' : 's'}) will be replaced.`)) return;
-    await clearRun(d, RUN);
-    clearGallery();
+  // The page says 'running' before its first await (the stored-run checks below read IndexedDB): a second click, or
+  // anything watching the status, never sees the previous run's end state after Run was pressed.
+  const before = { text: $('status').textContent ?? '', kind: ($('status').dataset['state'] ?? 'idle') as StatusKind };
+  state.running = true;
+  ($('run') as HTMLButtonElement).disabled = true;
+  setStatus('Starting…', 'running');
+  const cancel = (text: string, kind: StatusKind) => {
+    state.running = false;
+    setStatus(text, kind);
+    updateRunButton();
+  };
+  try {
+    const d = await db();
+    const signature = signatureOf(config);
+    const stored = await d.get<string>('runs', `${RUN}/page-signature`);
+    const storedMasks = (await finishedIds(d, RUN)).length;
+    if (stored !== undefined && stored !== signature) {
+      if (storedMasks > 0 && !confirm(`Start a new run? The stored run (${storedMasks} mask${storedMasks === 1 ? '' : 's'}) will be replaced.`)) return cancel(before.text, before.kind);
+      await clearRun(d, RUN);
+      clearGallery();
+    }
+    await d.put('runs', `${RUN}/page-signature`, signature);
+  } catch (err) {
+    return cancel(`Browser storage failed: ${describeError(err)}`, 'error');
   }
-  await d.put('runs', `${RUN}/page-signature`, signature);
   const mask: File | DrawnMask = state.maskFile ?? { name: 'drawn-mask', width: state.mask!.width, height: state.mask!.height, data: state.mask!.data.slice() };
   const inputs: RunInputs = {
     reference: state.refFile!,
@@ -496,8 +513,6 @@ async function startRun(): Promise<void> {
   };
   stages.clear();
   $('progress').replaceChildren();
-  state.running = true;
-  ($('run') as HTMLButtonElement).disabled = true;
   ($('stop') as HTMLButtonElement).disabled = false;
   ($('download') as HTMLButtonElement).disabled = true;
   setStatus('Running… (the page stays responsive: the work runs in a background worker)', 'running');
@@ -693,7 +708,7 @@ async function init(): Promise<void> {
       $('sam-forget').hidden = false;
     }
     const n = await loadStoredGallery();
-    if (n > 0) setStatus(`A stored run has ${n} mask${n === 1 ? '' : 's'} (below). Pick the same inputs and press Run to continue it, or Start over.`, 'stopped');
+    if (n > 0 && !state.running) setStatus(`A stored run has ${n} mask${n === 1 ? '' : 's'} (below). Pick the same inputs and press Run to continue it, or Start over.`, 'stopped');
     await refreshStoredRun();
   } catch (err) {
     setStatus(`Browser storage is not available (${describeError(err)}): runs cannot be resumed.`, 'error');

@@ -72,9 +72,18 @@ async function pickInputs(page: Page, data: string, ref: string, epochs: string)
   await page.fill('#seed', WARP_FLAGS.seed);
 }
 
+/** The run's end state and the status line's text (the text says why when a run ends in 'error'). */
 async function waitForEnd(page: Page): Promise<string> {
   await page.waitForFunction(() => ['done', 'error', 'stopped'].includes(document.getElementById('status')!.dataset['state']!), null, { timeout: 240_000 });
-  return (await page.getAttribute('#status', 'data-state'))!;
+  const state = (await page.getAttribute('#status', 'data-state'))!;
+  return state === 'done' ? state : `${state}: ${await page.textContent('#status')}`;
+}
+
+/** Presses Run. The page must say 'running' as soon as the click lands: waiting for an end state right after the
+ * click must never see the previous run's end (a race a faster machine hit while the page read IndexedDB). */
+async function pressRun(page: Page): Promise<void> {
+  await page.click('#run');
+  expect(await page.getAttribute('#status', 'data-state')).toBe('running');
 }
 
 async function downloadZip(page: Page): Promise<Uint8Array> {
@@ -135,18 +144,17 @@ describeWithChromium('browser app (headless Chromium)', () => {
     await pickInputs(page, data, 'phantom_000', WARP_FLAGS.epochs);
     expect(await page.isEnabled('#run')).toBe(true);
 
-    await page.click('#run');
+    await pressRun(page);
     await page.waitForFunction(() => {
       const c = document.querySelector('tr[data-stage="warp-train"] .count')?.textContent ?? '';
       return Number(c.split('/')[0]) >= 1;
     }, null, { timeout: 120_000 });
     await page.click('#stop');
-    const stopped = await waitForEnd(page);
-    expect(stopped).toBe('stopped');
+    expect(await waitForEnd(page)).toMatch(/^stopped: /);
     await page.waitForFunction(() => document.getElementById('run')!.textContent === 'Resume' && !(document.getElementById('run') as HTMLButtonElement).disabled);
     expect(await page.locator('.thumb').count()).toBe(0);
 
-    await page.click('#run');
+    await pressRun(page);
     expect(await waitForEnd(page)).toBe('done');
     expect(await page.textContent('#engines')).toMatch(/warp model TF\.js (wasm|WebGL|WebGPU)/);
     expect(await page.locator('.thumb').count()).toBe(4);
@@ -175,7 +183,7 @@ describeWithChromium('browser app (headless Chromium)', () => {
     await page.waitForFunction(() => /kB|MB/.test(document.getElementById('sam-info')!.textContent ?? ''));
     await page.fill('#rounds', SAM_FLAGS.rounds);
     await page.fill('#refinements', SAM_FLAGS.refinements);
-    await page.click('#run');
+    await pressRun(page);
     expect(await waitForEnd(page)).toBe('done');
     expect(await page.textContent('#engines')).toMatch(/SAM onnxruntime-web (wasm|webgpu)/);
     expect(await page.locator('.thumb').count()).toBe(4);
