@@ -2,7 +2,8 @@
  * Collects the ground-truth-free quality signals of a warp-only run (src/pipeline/quality.ts, exactly what
  * `segment` computes) together with the true Dice of every test image, to study and validate the quality score
  * (bench/quality.ts scores these files). Usage:
- *   npx tsx bench/quality-signals.ts [--dataset DIR] [--limit N] [--steps N | --epochs N] [--stress EVERY] [--no-tta] [--tag NAME]
+ *   npx tsx bench/quality-signals.ts [--dataset DIR] [--limit N] [--steps N | --epochs N] [--prealign search|moments|none]
+ *     [--stress EVERY] [--no-tta] [--tag NAME]
  * --stress EVERY: every EVERY-th test image (and its ground truth) is transformed (bench/stress.ts: rot90, flip-v,
  * invert, zoom, rot180, shift, in turn) to provoke failed registrations.
  * The trained model is cached in bench/results/quality-cache/ (keyed by settings and test set), so a second run
@@ -20,6 +21,7 @@ import { imageQualitySignals, qualityContext } from '../src/pipeline/quality.js'
 import { initTf } from '../src/warp/backend.js';
 import { WarpModel } from '../src/warp/model.js';
 import { resolveWarpSettings, type WarpSettingsOverrides } from '../src/warp/presets.js';
+import type { WarpPreprocessOptions } from '../src/warp/preprocess.js';
 import { phaseBudget } from '../src/warp/schedule.js';
 import { STRESS_KINDS, stressImage, stressLabel, type StressKind } from './stress.js';
 import { benchArgs } from './args.js';
@@ -32,7 +34,8 @@ const tag = value('tag') ?? 'run';
 const backend = await initTf({ backend: 'auto' });
 const budgetOverride: WarpSettingsOverrides =
   num('steps') !== undefined ? { schedule: { initialSteps: num('steps')! } } : num('epochs') !== undefined ? { schedule: { initialEpochs: num('epochs')! } } : {};
-const settings = resolveWarpSettings('cpu', budgetOverride);
+const prealign = value('prealign') as WarpPreprocessOptions['prealign'] | undefined;
+const settings = resolveWarpSettings('cpu', { ...budgetOverride, ...(prealign ? { preprocess: { prealign } } : {}) });
 const R = settings.network.resolution;
 const ds = await discoverDataset(datasetDir);
 const tests = ds.tests.filter((t) => t.maskPath).slice(0, num('limit') ?? ds.tests.length);
