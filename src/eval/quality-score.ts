@@ -49,6 +49,12 @@ export interface ClassSignalsInput {
   largestShare: number;
   /** The reference mask's class share (area / pixels), for the absolute area check. */
   referenceArea?: number;
+  /**
+   * What the global part of the registration (initial alignment, the flow's affine fit) alone does to a class share
+   * (pipeline/quality.ts globalAreaScale): the area check compares `area` with referenceArea × this (1 if absent),
+   * so a zoomed or rescaled image is not called wrong for showing its anatomy bigger or smaller.
+   */
+  referenceAreaScale?: number;
   registration?: RegistrationInput;
   /** Predicted-boundary contrast / the reference's (quality-signals appearanceSignals). */
   contrastRatio?: number;
@@ -124,7 +130,9 @@ export interface RelativeSignal {
  * regulariser; then the model's stability under small input perturbations, the class area, and SAM's own signals.
  */
 export const RELATIVE_SIGNALS: readonly RelativeSignal[] = [
-  { name: 'nccEdge', weight: 1, direction: 'low-bad', minSd: 0.01, get: (c) => c.registration?.nccEdge },
+  // minSd 0.03: in a folder of near-perfect registrations (phantoms: boundary NCC 0.96 ± 0.01) a 0.77 is not a
+  // failure (Dice 0.99), yet it is 12 robust SDs off; NCC differences under ~0.03 are within registration noise.
+  { name: 'nccEdge', weight: 1, direction: 'low-bad', minSd: 0.03, get: (c) => c.registration?.nccEdge },
   { name: 'logJacobianStd', weight: 1, direction: 'high-bad', minSd: 0.01, get: (c) => c.registration?.logJacobianStd },
   { name: 'flowGradL2', weight: 1, direction: 'high-bad', minSd: 0.05, get: (_c, img) => logOf(img.registration?.flowGradL2) },
   { name: 'perturbationAgreement', weight: 1, direction: 'low-bad', minSd: 0.005, get: (c) => c.perturbationAgreement },
@@ -140,10 +148,12 @@ function logOf(v: number | undefined): number | undefined {
 
 /**
  * Absolute checks: [signal, value at which badness starts (0), value at which it is 1]; linear beyond.
- * Folding: 0.5 % of the band folded is already an implausible warp of anatomy, 2 % is broken.
+ * Folding: up to 2 % of the band folded still gives a usable mask (phantoms rotated and rescaled without the initial
+ * alignment fold that much near the edges at Dice ≥ 0.97), 10 % is broken (failed JSRT registrations: 3–12 %).
  * Contrast ratio: the reference mask's own edge is 1; half of it is still plausible, no edge (0) is a failure.
  * Largest component: a class is one piece in most anatomy; 10 % of it elsewhere is suspicious, 30 % is broken.
- * Area against the reference's: ×/÷ 1.5 is within anatomical variation, ×/÷ 2.5 is not.
+ * Area against the reference's, carried through the registration's global scaling (referenceAreaScale): ×/÷ 1.5 is
+ * within anatomical variation, ×/÷ 2.5 is not.
  * SAM: predicted IoU below 0.8 / 0.5; prompt agreement below 0.8 / 0.5; round agreement below 0.9 / 0.7.
  */
 interface AbsoluteCheck {
@@ -157,20 +167,64 @@ interface AbsoluteCheck {
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
 export const ABSOLUTE_CHECKS: readonly AbsoluteCheck[] = [
-  { name: 'folding', good: 0.005, bad: 0.02, get: (c) => c.registration?.folding, reason: (v) => `warp folds (${pct(v)} of the region)` },
+  { name: 'folding', good: 0.02, bad: 0.1, get: (c) => c.registration?.folding, reason: (v) => `warp folds (${pct(v)} of the region)` },
   { name: 'contrastRatio', good: 0.5, bad: 0, get: (c) => c.contrastRatio, reason: (v) => `boundary contrast ${v.toFixed(2)}× the reference's` },
   { name: 'largestShare', good: 0.9, bad: 0.7, get: (c) => (c.area > 0 ? c.largestShare : undefined), reason: (v) => `fragmented (largest piece ${pct(v)})` },
   {
     name: 'areaVsReference',
     good: Math.log(1.5),
     bad: Math.log(2.5),
-    get: (c) => (c.referenceArea && c.referenceArea > 0 && c.area > 0 ? Math.abs(Math.log(c.area / c.referenceArea)) : undefined),
-    reason: (v) => `area ${Math.exp(v).toFixed(1)}× off the reference's`,
+    get: (c) => {
+      const expected = (c.referenceArea ?? 0) * (c.referenceAreaScale ?? 1);
+      return expected > 0 && c.area > 0 ? Math.abs(Math.log(c.area / expected)) : undefined;
+    },
+    reason: (v) => `area ${Math.exp(v).toFixed(1)}× off the reference's (after the global scaling)`,
   },
   { name: 'predictedIoU', good: 0.8, bad: 0.5, get: (c) => c.sam?.predictedIoU, reason: (v) => `SAM predicted IoU ${v.toFixed(2)}` },
   { name: 'promptAgreement', good: 0.8, bad: 0.5, get: (c) => c.sam?.promptAgreement, reason: (v) => `SAM's mask differs from its prompt (Dice ${v.toFixed(2)})` },
   { name: 'roundAgreement', good: 0.9, bad: 0.7, get: (c) => c.sam?.roundAgreement, reason: (v) => `changed between the last rounds (Dice ${v.toFixed(2)})` },
 ];
+
+/**
+ * Checks against the folder's best results rather than its typical one: the value as a share of the class's
+ * `quantile` (the level the better registrations of this run reach, for this kind of scan), 0 badness at `good`,
+ * 1 at `bad`, linear beyond. Unlike the median, the best decile is still a working registration when most of a
+ * folder failed (a whole folder of rotated and rescaled images without the initial alignment), so a failure stays
+ * a failure; unlike a fixed level, it adapts to how well images of this kind can match at all (speckle, low
+ * contrast).
+ * Boundary NCC: the warped reference explains the image along the class's boundary (the Eq. 1 NCC term, locally).
+ * Below 70 % of what the folder's best decile reaches the boundary no longer follows the same edges; at 50 % it
+ * sits elsewhere. Measured (bench/quality.ts): JSRT, all 246 (good registrations, lowest class share 0.6): nothing
+ * added; JSRT rotated/rescaled/shifted without alignment, 20: every failed class (Dice ≤ 0.3) below 0.6.
+ */
+export interface BestRelativeCheck {
+  name: string;
+  quantile: number;
+  good: number;
+  bad: number;
+  /** Fewest images with the class for the folder's best level to mean anything. */
+  minImages: number;
+  get(c: ClassSignalsInput): number | undefined;
+  reason(share: number): string;
+}
+
+export const BEST_RELATIVE_CHECKS: readonly BestRelativeCheck[] = [
+  {
+    name: 'nccEdgeVsBest',
+    quantile: 0.9,
+    good: 0.7,
+    bad: 0.5,
+    minImages: 4,
+    get: (c) => c.registration?.nccEdge,
+    reason: (v) => `boundary matches the reference image ${pct(v)} as well as this folder's best registrations`,
+  },
+];
+
+/** The q-quantile (nearest rank) of the finite values, or NaN when there are none. */
+function quantileOf(values: readonly number[], q: number): number {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return v.length ? v[Math.min(v.length - 1, Math.round(q * (v.length - 1)))]! : Number.NaN;
+}
 
 /** Badness of an absolute check: 0 on the good side of `good`, 1 at `bad`, linear (and unbounded) beyond. */
 export function absoluteBadness(value: number, good: number, bad: number): number {
@@ -249,6 +303,14 @@ export function scoreQuality(images: readonly ImageSignalsInput[], opts: Quality
   const relativeSignals = opts.relativeSignals ?? RELATIVE_SIGNALS;
   const classes = [...new Set(images.flatMap((img) => img.perClass.map((c) => c.cls)))];
   const stats = folderStats(images, classes, relativeSignals);
+  // Per class and BEST_RELATIVE_CHECKS entry: the folder's best level (NaN with too few images).
+  const best = new Map<string, number>();
+  for (const cls of classes) {
+    for (const b of BEST_RELATIVE_CHECKS) {
+      const values = images.flatMap((img) => img.perClass.filter((c) => c.cls === cls && c.area > 0).map((c) => b.get(c) ?? Number.NaN)).filter(Number.isFinite);
+      best.set(`${cls}:${b.name}`, values.length >= b.minImages ? quantileOf(values, b.quantile) : Number.NaN);
+    }
+  }
 
   // Pass 1: each class's evidence.
   const evidence = images.map((img) =>
@@ -278,6 +340,16 @@ export function scoreQuality(images: readonly ImageSignalsInput[], opts: Quality
         const b = absoluteBadness(v, a.good, a.bad);
         absolute += b;
         if (b >= 0.5) reasons.push(a.reason(v));
+      }
+      for (const check of BEST_RELATIVE_CHECKS) {
+        const v = check.get(c);
+        const level = best.get(`${c.cls}:${check.name}`)!;
+        if (v === undefined || !Number.isFinite(v) || !(level > 0)) continue;
+        const share = v / level;
+        signals[check.name] = share;
+        const b = absoluteBadness(share, check.good, check.bad);
+        absolute += b;
+        if (b >= 0.5) reasons.push(check.reason(share));
       }
       return { raw: wSum > 0 ? zSum / wSum : Number.NaN, worst, absolute, reasons, signals };
     }),

@@ -210,11 +210,18 @@ export function regionShareAtMost(map: ArrayLike<number>, threshold: number, reg
 }
 
 /**
- * Least-squares affine fit of a flow over the whole grid (φ(p) ≈ A·(x, y, 1) per channel), and the length of what
- * is left at every pixel: the non-affine (deformable) part of the displacement, in pixels.
+ * Least-squares affine fit of a flow over the whole grid: φ(x, y) ≈ linear·(x − cx, y − cy) + offset per channel,
+ * (cx, cy) the grid centre. `linear` is row-major [∂φx/∂x, ∂φx/∂y, ∂φy/∂x, ∂φy/∂y] of the fitted part, so the map
+ * x ↦ x + φ(x) has the linear part I + linear.
  */
-export function nonAffineResidual(flowXy: Float32Array, width: number, height: number): Float32Array {
-  // Normal equations of [x y 1]·w = φk, shared by both channels; coordinates centred for conditioning.
+export interface FlowAffineFit {
+  linear: [number, number, number, number];
+  offset: [number, number];
+  centre: [number, number];
+}
+
+export function flowAffineFit(flowXy: Float32Array, width: number, height: number): FlowAffineFit {
+  // Normal equations of [u v 1]·w = φk, shared by both channels; coordinates centred for conditioning.
   const cx = (width - 1) / 2;
   const cy = (height - 1) / 2;
   let sxx = 0, sxy = 0, syy = 0, n = 0;
@@ -237,19 +244,25 @@ export function nonAffineResidual(flowXy: Float32Array, width: number, height: n
   }
   // With centred coordinates Σu = Σv = 0: the constant decouples, the 2×2 block gives the linear part.
   const det = sxx * syy - sxy * sxy;
-  const coef = rhs.map((r) => {
+  const [cxk, cyk] = rhs.map((r) => {
     const a = det !== 0 ? (r[0]! * syy - r[1]! * sxy) / det : 0;
     const b = det !== 0 ? (r[1]! * sxx - r[0]! * sxy) / det : 0;
     return [a, b, r[2]! / n] as const;
-  });
+  }) as [readonly [number, number, number], readonly [number, number, number]];
+  return { linear: [cxk[0], cxk[1], cyk[0], cyk[1]], offset: [cxk[2], cyk[2]], centre: [cx, cy] };
+}
+
+/** The length, at every pixel, of the flow minus its affine fit: the non-affine (deformable) part, in pixels. */
+export function nonAffineResidual(flowXy: Float32Array, width: number, height: number): Float32Array {
+  const { linear: [a, b, c, d], offset: [ox, oy], centre: [cx, cy] } = flowAffineFit(flowXy, width, height);
   const out = new Float32Array(width * height);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const u = x - cx;
       const v = y - cy;
       const i = y * width + x;
-      const rx = flowXy[2 * i]! - (coef[0]![0] * u + coef[0]![1] * v + coef[0]![2]);
-      const ry = flowXy[2 * i + 1]! - (coef[1]![0] * u + coef[1]![1] * v + coef[1]![2]);
+      const rx = flowXy[2 * i]! - (a * u + b * v + ox);
+      const ry = flowXy[2 * i + 1]! - (c * u + d * v + oy);
       out[i] = Math.hypot(rx, ry);
     }
   }

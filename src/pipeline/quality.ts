@@ -12,7 +12,7 @@
  * original size, reduced to at most 256 px on the longest side (connected components on 1024² pixels cost more and
  * tell the same).
  */
-import { appearanceSignals, maskShapeSignals, samSignals, warpSignals } from '../eval/quality-signals.js';
+import { appearanceSignals, flowAffineFit, maskShapeSignals, samSignals, warpSignals } from '../eval/quality-signals.js';
 import { defaultPerturbations, perturbationAgreement, perturbWorkingImage } from '../eval/quality-tta.js';
 import type { ClassSignalsInput, ImageSignalsInput } from '../eval/quality-score.js';
 import { resampleLabelAffine } from '../image/affine.js';
@@ -105,6 +105,7 @@ export function imageQualitySignals(ctx: QualityContext, input: ImageQualityInpu
   const app = appearanceSignals({ targetWork: fixedWork, referenceWork: ctx.referenceWork, size: R, labelWork, referenceLabelWork: ctx.referenceLabelWork, classes: ctx.classes });
   const agreement = flow && ctx.predictFlows ? perturbationSignals(ctx, fixedWork, flow) : undefined;
   const { width, height } = input.label;
+  const referenceAreaScale = flow ? globalAreaScale(flow, R, input.frame, width, height) : undefined;
   const scale = Math.min(1, SHAPE_MAX / Math.max(width, height));
   const shapeLabel = scale < 1 ? resizeLabelNearest(input.label, Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale))) : input.label;
   const perClass: ClassSignalsInput[] = ctx.classes.map((cls) => {
@@ -117,6 +118,7 @@ export function imageQualitySignals(ctx: QualityContext, input: ImageQualityInpu
       components: shape.components,
       largestShare: shape.largestShare,
       referenceArea: ctx.referenceAreas.get(cls),
+      ...(referenceAreaScale !== undefined ? { referenceAreaScale } : {}),
       registration: r,
       contrastRatio: app.get(cls)?.contrastRatio,
       perturbationAgreement: agreement?.get(cls),
@@ -127,6 +129,22 @@ export function imageQualitySignals(ctx: QualityContext, input: ImageQualityInpu
     };
   });
   return { id: input.id, registration: reg?.global, perClass };
+}
+
+/**
+ * How much the global part of the registration alone scales a class's share of the image: the affine fit of the
+ * flow (test working pixel x ↦ reference working pixel x + φ(x), linear part M) and the working frame (working
+ * pixel → test pixel, linear part L; the plain resize when absent). A reference region of share s covers R²·s/det M
+ * working pixels, i.e. R²·s·|det L| / (det M · W·H) of the test image: the factor is R²·|det L| / (det M · W·H).
+ * A zoomed, cropped or rescaled image then has the reference's class share × this, not the reference's share.
+ * Undefined for a degenerate fit (det M ≤ 0: the global part folds).
+ */
+export function globalAreaScale(flowXyWarp: Float32Array, R: number, frame: WorkingFrame | undefined, width: number, height: number): number | undefined {
+  const [a, b, c, d] = flowAffineFit(flowXyWarp, R, R).linear;
+  const detM = (1 + a) * (1 + d) - b * c;
+  const L = frame?.warpToOriginal;
+  const detL = L ? Math.abs(L[0] * L[4] - L[1] * L[3]) : (width * height) / (R * R);
+  return detM > 1e-6 ? (R * R * detL) / (detM * width * height) : undefined;
 }
 
 /**

@@ -67,11 +67,11 @@ describe('scoreQuality', () => {
 
   it('the image score follows the worst class once that class is flagged', () => {
     const images = Array.from({ length: 20 }, (_, k) => image(k));
-    images[3] = image(3, { registration: { ssim: 0.6, ncc: 0.5, nccEdge: 0.45, logJacobianStd: 0.1, folding: 0.05, displacement: 0.03 } }, 2);
+    images[3] = image(3, { registration: { ssim: 0.6, ncc: 0.5, nccEdge: 0.45, logJacobianStd: 0.1, folding: 0.12, displacement: 0.03 } }, 2);
     const q = scoreQuality(images);
     expect(q[3]!.perClass[1]!.flag).toBe('check');
     expect(q[3]!.score).toBe(q[3]!.perClass[1]!.score);
-    expect(q[3]!.reasons[0]).toMatch(/class 2: warp folds \(5\.0% of the region\)/);
+    expect(q[3]!.reasons[0]).toMatch(/class 2: warp folds \(12\.0% of the region\)/);
   });
 
   it('an empty class scores 0', () => {
@@ -92,6 +92,21 @@ describe('scoreQuality', () => {
       image(k, { registration: { ssim: 0.3, ncc: 0.2, folding: 0.04, displacement: 0.2 }, largestShare: 0.6, components: 3 }),
     );
     expect(scoreQuality(images).every((x) => x.flag === 'check')).toBe(true);
+  });
+
+  it('most of a folder misregistered: the failures are flagged against the folder\'s best registrations, not excused by its median', () => {
+    // 7 of 12 images registered elsewhere (the boundary NCC of a class at a third of the good ones'), nothing else
+    // unusual: the median result is a failure, so only the comparison with the best decile can catch them.
+    const failed = new Set([0, 2, 3, 5, 6, 8, 9]);
+    const images = Array.from({ length: 12 }, (_, k) =>
+      failed.has(k) ? image(k, { registration: { ssim: 0.3, ncc: 0.2, nccEdge: 0.15 + 0.01 * (k % 3), logJacobianStd: 0.1, folding: 0, displacement: 0.03 } }) : image(k),
+    );
+    const q = scoreQuality(images);
+    expect(q.map((x) => x.flag)).toEqual(images.map((_, k) => (failed.has(k) ? 'check' : 'ok')));
+    expect(q[0]!.reasons[0]).toMatch(/class 1: boundary matches the reference image 3\d\.\d% as well as this folder's best registrations/);
+    expect(q[0]!.perClass[0]!.signals['nccEdgeVsBest']).toBeCloseTo(0.15 / 0.452, 6); // 0.452: the 2nd best of 12 (nearest rank of the 90 % quantile)
+    // Below 4 images with the class there is no folder best: the same failure alone is not judged by it.
+    expect(scoreQuality(images.slice(0, 3)).every((x) => x.perClass[0]!.signals['nccEdgeVsBest'] === undefined)).toBe(true);
   });
 
   it('SAM signals count when present: a predicted IoU of 0.4 and a mask far from its prompt are flagged', () => {
