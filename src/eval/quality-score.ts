@@ -396,7 +396,7 @@ export function scoreQuality(images: readonly ImageSignalsInput[], opts: Quality
 // ------------------------------------------------------------------------------------------- quality.csv
 
 /** Per-class signal columns of quality.csv, in this order (empty where a run has no such signal). */
-const CSV_SIGNALS = ['area', 'ncc', 'nccEdge', 'folding', 'contrastRatio', 'perturbationAgreement', 'predictedIoU', 'promptAgreement', 'roundAgreement'] as const;
+const CSV_SIGNALS = ['area', 'ncc', 'nccEdge', 'nccEdgeVsBest', 'folding', 'contrastRatio', 'perturbationAgreement', 'predictedIoU', 'promptAgreement', 'roundAgreement'] as const;
 
 /**
  * quality.csv: one row per image (in the given order) with `id,score,flag`, then per class `<name>_score`,
