@@ -2,11 +2,13 @@
  * Time to add the first N test images of a dataset to a warp model (read + preparation: colour, initial alignment,
  * working copy) on this thread alone (addTest) and with W warp workers (addTestAsync, as the readers do: the
  * workers are started and attached right before the reads, so their tfjs start-up is inside the time). Both runs
- * are in one process, so their ratio is comparable even on a busy machine; the load average is printed. Also
- * checks that both runs give bit-identical working copies and frames.
+ * are in one process, one after the other, and the load average is printed: the ratio shows the gain only when
+ * the machine has a free core per thread. Also checks that both runs give bit-identical working copies, frames
+ * and preprocessing reports (exit code 1 if not).
  *   npx tsx bench/prepare-parallel.ts [--dataset DIR] [--limit 30] [--workers 1] [--res R]
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { performance as nodePerformance } from 'node:perf_hooks';
 import { discoverDataset } from '../src/io/dataset.js';
 import { readImage } from '../src/io/image.js';
 import { readReferencePair } from '../src/io/reference.js';
@@ -33,6 +35,9 @@ interface Run {
   /** Of which: waiting for the last preparations after the last read (testsReady), and for the workers' init. */
   waitTestsS: number;
   waitInitS: number;
+  /** CPU seconds of the whole process (every thread), and the main thread's busy share of the wall time. */
+  cpuS: number;
+  mainBusy: number;
   onWorkers: number;
   model: WarpModel;
 }
@@ -40,6 +45,8 @@ interface Run {
 async function run(workers: number): Promise<Run> {
   const model = new WarpModel(settings, { image: ref.image.image, label: ref.label });
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const elu0 = nodePerformance.eventLoopUtilization();
   const peers = startNodeWarpWorkers(workers);
   let onWorkers = 0;
   for (const p of peers) {
@@ -57,9 +64,20 @@ async function run(workers: number): Promise<Run> {
   const t2 = performance.now();
   await ready;
   const t3 = performance.now();
+  const cpu = process.cpuUsage(cpu0);
+  const elu = nodePerformance.eventLoopUtilization(elu0);
   model.detachWorkers();
   await Promise.all(peers.map((p) => p.close()));
-  return { workers, seconds: (t3 - t0) / 1000, waitTestsS: (t2 - t1) / 1000, waitInitS: (t3 - t2) / 1000, onWorkers, model };
+  return {
+    workers,
+    seconds: (t3 - t0) / 1000,
+    waitTestsS: (t2 - t1) / 1000,
+    waitInitS: (t3 - t2) / 1000,
+    cpuS: (cpu.user + cpu.system) / 1e6,
+    mainBusy: elu.utilization,
+    onWorkers,
+    model,
+  };
 }
 
 // The cost of handing a test image to a worker: one structured clone of its pixels.
@@ -92,7 +110,14 @@ const summary = {
   cloneMsPerImage: Number(cloneMs.toFixed(2)),
   loadBefore,
   loadAfter,
-  runs: [alone, parallel].map(({ model: _m, ...r }) => ({ ...r, seconds: Number(r.seconds.toFixed(2)), waitTestsS: Number(r.waitTestsS.toFixed(2)), waitInitS: Number(r.waitInitS.toFixed(2)) })),
+  runs: [alone, parallel].map(({ model: _m, ...r }) => ({
+    ...r,
+    seconds: Number(r.seconds.toFixed(2)),
+    waitTestsS: Number(r.waitTestsS.toFixed(2)),
+    waitInitS: Number(r.waitInitS.toFixed(2)),
+    cpuS: Number(r.cpuS.toFixed(2)),
+    mainBusy: Number(r.mainBusy.toFixed(2)),
+  })),
   speedup: Number((alone.seconds / parallel.seconds).toFixed(2)),
   identical,
 };
