@@ -158,12 +158,15 @@ async function benchWithModel(
   opts: BenchWarpOptions,
   reference: { image: FloatImage; label: LabelMap },
 ): Promise<BenchWarpResult> {
+  // The workers load tfjs while this thread reads the images; the images are prepared on every thread.
   const startWorkers = model.useWorkers(workers);
+  startWorkers.catch(() => {}); // awaited below (a failed read or preparation ends the run first)
   for (let i = 0; i < tests.length; i++) {
     const t = tests[i]!;
-    model.addTest(t.id, (await readImage(t.imagePath)).image);
+    await model.addTestAsync(t.id, (await readImage(t.imagePath)).image);
     onProgress({ stage: 'read', done: i + 1, total: tests.length, message: t.id });
   }
+  await model.testsReady();
   await startWorkers;
   const t1 = performance.now();
   const cpu1 = process.cpuUsage();

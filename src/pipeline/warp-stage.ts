@@ -52,7 +52,7 @@ export interface WarpStageInput {
   environment: WarpThreadsEnvironment;
   skipUnreadable?: boolean;
   progress: ProgressCallback;
-  /** Called around each test image's read and preparation (the caller's stage timer). */
+  /** Called around each test image's read (the caller's stage timer). */
   timeRead?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
@@ -87,7 +87,8 @@ export async function openWarpStage(input: WarpStageInput): Promise<WarpStage> {
     await Promise.all(workers.map((w) => w.close()));
   };
   try {
-    // The workers load tfjs while this thread reads the images.
+    // The workers load tfjs while this thread reads the images; the images are prepared (aligned) on every thread,
+    // each added in reading order whichever thread prepares it (WarpModel.addTestAsync).
     const workersReady = model.useWorkers(workers);
     workersReady.catch(() => {});
     const readable: ImageSource[] = [];
@@ -96,13 +97,14 @@ export async function openWarpStage(input: WarpStageInput): Promise<WarpStage> {
     const unreadable = await readEveryInput(
       input.tests.map((t) => ({ id: t.id, file: t.name })),
       (i) => time(() => byId.get(i.id)!.load()),
-      (i, image, index) => {
-        model.addTest(i.id, image.image);
+      async (i, image, index) => {
+        await model.addTestAsync(i.id, image.image);
         readable.push(byId.get(i.id)!);
         input.progress({ stage: 'read', done: index + 1, total: input.tests.length, message: i.id });
       },
       { skipUnreadable: input.skipUnreadable },
     );
+    await model.testsReady();
     await workersReady;
     return { model, readable, unreadable, threads, close };
   } catch (err) {

@@ -4,6 +4,7 @@
  *   const model = new WarpModel(resolveWarpSettings('cpu'), { image: refImage, label: refLabel });
  *   for (const [id, img] of tests) model.addTest(id, img);      // keeps only R×R working copies
  *   await model.useWorkers(startNodeWarpWorkers(1)); // optional, Node: a second thread (parallel/node-workers.ts)
+ *   // or, with workers attached first: await model.addTestAsync(id, img) per image, then await model.testsReady()
  *   await model.train('initial', phaseBudget(model.settings.schedule, 'initial'), { onProgress, onCheckpoint: save });
  *   const mask = model.warpLabel(testImage);                      // Eq. 4, at the test image's original size
  *   await model.retrain(1, pseudolabels);                         // §3.3, the schedule's retraining budget

@@ -23,7 +23,7 @@ import { toGrey, normalizeIntensity } from '../image/normalize.js';
 import { resizeImage } from '../image/resize.js';
 import { WarpNetwork } from './network.js';
 import { chooseImageLoss, type ImageLossChoice } from './loss-choice.js';
-import { prealignRecord, WarpPreprocessor, type PrealignRecord, type WarpPreprocessOptions } from './preprocess.js';
+import { prealignRecord, WarpPreprocessor, type PrealignRecord, type PreparedImage, type WarpPreprocessOptions } from './preprocess.js';
 import { warpLabelThroughFrame, workingOneHot, type LabelWarpMode, type WorkingFrame } from './working-frame.js';
 import type { ColourProjection } from '../image/colour.js';
 import type { Prealignment } from './prealign.js';
@@ -37,8 +37,9 @@ import { BatchSampler, batchSizeFor, phaseBudget, stepsInPhase, type SamplerStat
 import { disposeWarpBatch, shardSizes, shardTensors, splitBatch, wholeBatch, type BatchData } from './parallel/batch-data.js';
 import { flatWeights, predictFlows, shardGradients } from './parallel/engine.js';
 import type { WarpWorkerPeer, WeightsSource } from './parallel/worker-peer.js';
+import { PreparationPool } from './parallel/preparation-pool.js';
 import { WARP_MODEL_FORMAT_VERSION, WARP_MODEL_KIND, type SavedWarpModel, type SavedWarpReference } from './saved-model.js';
-import { MedpersamUserError } from '../errors.js';
+import { isUserError, MedpersamUserError } from '../errors.js';
 import type { ProgressCallback } from '../progress.js';
 
 export type { LabelWarpMode } from './working-frame.js';
@@ -131,6 +132,12 @@ export function labelClasses(label: LabelMap): number[] {
   return out;
 }
 
+/** The error of a failed test-image preparation: names the image, keeps a user error's code. */
+function preparationError(id: string, err: unknown): Error {
+  const message = `preparing test image ${id} failed: ${err instanceof Error ? err.message : String(err)}`;
+  return isUserError(err) ? new MedpersamUserError(err.code, message, { cause: err }) : new Error(message, { cause: err });
+}
+
 const PHASE_INITIAL = 'initial';
 const phaseRank = (phase: string): number => (phase === PHASE_INITIAL ? 0 : Number(phase.replace('retrain-', '')));
 
@@ -144,8 +151,11 @@ export class WarpModel {
   private readonly refLabel: LabelMap;
   private readonly refWork: Float32Array;
   private readonly refOneHotWork: Float32Array;
-  private readonly tests: TestEntry[] = [];
+  /** The tests in the order they were added; a slot is empty while its image is being prepared (addTestAsync). */
+  private readonly testSlots: (TestEntry | undefined)[] = [];
   private readonly testIndex = new Map<string, number>();
+  /** Prepares the images of addTestAsync here and on the workers. */
+  private readonly preparation: PreparationPool;
   private phase = PHASE_INITIAL;
   private stepInPhase = 0;
   private totalSteps = 0;
@@ -187,6 +197,11 @@ export class WarpModel {
     this.refLabel = label;
     this.refWork = this.preprocessor.referenceWork;
     this.refOneHotWork = toWorkingOneHot(label, this.classes, R);
+    this.preparation = new PreparationPool(
+      this.preprocessor,
+      { options: this.preprocessor.options, reference: image, label, resolution: R0 },
+      preparationError,
+    );
   }
 
   get resolution(): number {
@@ -225,6 +240,8 @@ export class WarpModel {
     if (workers.length > 0 && backend !== 'wasm' && backend !== 'cpu') {
       throw new Error(`warp workers need the wasm or cpu backend in every thread; this thread uses ${backend}`);
     }
+    // addTestAsync may hand them images at once: they answer in order, so after their init.
+    this.preparation.attach(workers);
     await Promise.all(
       workers.map((w) =>
         w.init({
@@ -243,6 +260,7 @@ export class WarpModel {
   detachWorkers(): WarpWorkerPeer[] {
     const out = this.peers;
     this.peers = [];
+    this.preparation.detach();
     return out;
   }
 
@@ -266,14 +284,57 @@ export class WarpModel {
   }
 
   /**
+   * The tests, in the order they were added. Throws while an image of addTestAsync is still being prepared (await
+   * testsReady first), and after a preparation failed.
+   */
+  private get tests(): TestEntry[] {
+    const failed = this.preparation.failed;
+    if (failed) throw new Error(`the test images are incomplete: ${failed.message}`, { cause: failed });
+    const pending = this.preparation.pending;
+    if (pending > 0) throw new Error(`${pending} test image(s) are still being prepared: await testsReady() first`);
+    return this.testSlots as TestEntry[];
+  }
+
+  /**
    * Add a test image (kept only as its R×R working copy, its frame and its original size). Colour projection,
    * initial alignment and polarity are applied here (preprocess.ts).
    */
   addTest(id: string, image: FloatImage): void {
     if (this.testIndex.has(id)) throw new Error(`duplicate test image id ${id}`);
     const prepared = this.preprocessor.prepare(image);
-    this.testIndex.set(id, this.tests.length);
-    this.tests.push({ id, width: image.width, height: image.height, frame: prepared.frame, prealignment: prepared.prealignment, work: prepared.work, pseudo: null });
+    this.fillSlot(this.reserveSlot(id), id, image, prepared);
+  }
+
+  /**
+   * addTest with the preparation on a warp worker when one is idle (useWorkers), else on this thread. The test
+   * takes its place in the order of the calls, whichever preparation ends first, so the model is the same as with
+   * addTest. Resolves once the image is handed over (await it before reading the next image: at most one image
+   * per thread is held). Await `testsReady()` before anything reads the tests. Rejects with the first failed
+   * preparation (its image id in the message), this one's or an earlier one's.
+   */
+  async addTestAsync(id: string, image: FloatImage): Promise<void> {
+    const failed = this.preparation.failed;
+    if (failed) throw failed;
+    const slot = this.reserveSlot(id);
+    const size = { width: image.width, height: image.height }; // not the image: it is not kept while a worker works
+    await this.preparation.submit(id, image, (prepared) => this.fillSlot(slot, id, size, prepared));
+  }
+
+  /** Resolves when every image of addTestAsync is prepared; rejects with the first failure (naming the image). */
+  testsReady(): Promise<void> {
+    return this.preparation.settled();
+  }
+
+  private reserveSlot(id: string): number {
+    if (this.testIndex.has(id)) throw new Error(`duplicate test image id ${id}`);
+    const slot = this.testSlots.length;
+    this.testSlots.push(undefined);
+    this.testIndex.set(id, slot);
+    return slot;
+  }
+
+  private fillSlot(slot: number, id: string, image: { width: number; height: number }, prepared: PreparedImage): void {
+    this.testSlots[slot] = { id, width: image.width, height: image.height, frame: prepared.frame, prealignment: prepared.prealignment, work: prepared.work, pseudo: null };
   }
 
   /** What the preprocessing chose for the reference and every test image so far. */

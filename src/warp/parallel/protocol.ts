@@ -2,7 +2,9 @@
  * Requests and replies between the main thread (worker-peer.ts) and a warp worker (worker-server.ts). Every request
  * carries an id; the worker answers each with the same id, in order.
  */
+import type { FloatImage, LabelMap } from '../../image/types.js';
 import type { WarpSettings } from '../presets.js';
+import type { WarpPreprocessOptions } from '../preprocess.js';
 import type { LossBreakdown } from '../trainer.js';
 import type { ShardData } from './batch-data.js';
 
@@ -41,12 +43,33 @@ export interface FlowsRequest extends WeightsUpdate {
   count: number;
 }
 
+/**
+ * What the worker builds its WarpPreprocessor from (the same arguments as the main thread's), so that its
+ * 'prepare' answers are the main thread's bit for bit. Independent of init: no tfjs involved.
+ */
+export interface PreprocessorRequest {
+  kind: 'preprocessor';
+  id: number;
+  options: WarpPreprocessOptions;
+  /** The reference at its original size, as given to the model. */
+  reference: FloatImage;
+  label: LabelMap;
+  resolution: number;
+}
+
+/** Preprocess one test image (WarpPreprocessor.prepare); answered with a PreparedImage (preprocess.ts). */
+export interface PrepareRequest {
+  kind: 'prepare';
+  id: number;
+  image: FloatImage;
+}
+
 export interface DisposeRequest {
   kind: 'dispose';
   id: number;
 }
 
-export type WorkerRequest = InitRequest | GradientsRequest | FlowsRequest | DisposeRequest;
+export type WorkerRequest = InitRequest | GradientsRequest | FlowsRequest | PreprocessorRequest | PrepareRequest | DisposeRequest;
 
 export interface GradientsResult {
   flat: Float32Array;

@@ -4,8 +4,10 @@
  * every pending and later call rejects with an error that says so.
  */
 import type { WorkerChannel } from './channel.js';
-import type { GradientsResult, InitRequest, WorkerReply, WorkerRequest } from './protocol.js';
+import type { GradientsResult, InitRequest, PreprocessorRequest, WorkerReply, WorkerRequest } from './protocol.js';
 import type { ShardData } from './batch-data.js';
+import type { FloatImage } from '../../image/types.js';
+import type { PreparedImage } from '../preprocess.js';
 
 /** The current weights, identified by a version that changes whenever they do; `flat()` is called only if needed. */
 export interface WeightsSource {
@@ -14,6 +16,7 @@ export interface WeightsSource {
 }
 
 export type WorkerInit = Omit<InitRequest, 'kind' | 'id'>;
+export type PreprocessorSource = Omit<PreprocessorRequest, 'kind' | 'id'>;
 
 /** A request without its id (Omit applied to each member of the union). */
 type RequestBody = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
@@ -94,6 +97,25 @@ export class WarpWorkerPeer {
     return works.map((_, i) => flat.slice(i * R * R * 2, (i + 1) * R * R * 2));
   }
 
+  /** Build the worker's WarpPreprocessor (from the arguments the main thread built its own from). */
+  async preprocessor(source: PreprocessorSource): Promise<void> {
+    const { reference, label } = source;
+    await this.call({
+      kind: 'preprocessor',
+      ...source,
+      reference: plainImage(reference),
+      label: { width: label.width, height: label.height, data: wholeBuffer(label.data) },
+    });
+  }
+
+  /**
+   * WarpPreprocessor.prepare on the worker (after `preprocessor`). The image is copied, not transferred: the
+   * caller's buffer stays usable (the copy costs a few milliseconds for a 1024² image, the preparation ~0.5 s).
+   */
+  prepare(image: FloatImage): Promise<PreparedImage> {
+    return this.call<PreparedImage>({ kind: 'prepare', image: plainImage(image) });
+  }
+
   /** Free the worker's network and end the worker. */
   async close(): Promise<void> {
     if (!this.failure) {
@@ -106,4 +128,14 @@ export class WarpWorkerPeer {
     this.fail(new Error(`${this.label} was closed`));
     await this.channel.close();
   }
+}
+
+/** A view that spans its whole buffer (a structured clone copies a view's entire buffer, not only the view). */
+function wholeBuffer<T extends Float32Array | Uint8Array>(a: T): T {
+  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : (a.slice() as T);
+}
+
+/** The image's fields only (a class instance or extra fields would not survive the clone as such). */
+function plainImage(image: FloatImage): FloatImage {
+  return { width: image.width, height: image.height, channels: image.channels, data: wholeBuffer(image.data) };
 }

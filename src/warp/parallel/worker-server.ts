@@ -1,7 +1,8 @@
 /**
  * The worker side of the parallel warp trainer: answers the requests of protocol.ts over a WorkerChannel. It holds
  * its own tfjs engine (each worker_thread / Web Worker has its own wasm instance) and a replica of the warping
- * network, whose weights are replaced by the main thread's whenever they changed. Pure (no Node API).
+ * network, whose weights are replaced by the main thread's whenever they changed; and, apart from those, a replica
+ * of the model's WarpPreprocessor that prepares test images (plain JavaScript, no tfjs). Pure (no Node API).
  */
 import type { WorkerChannel } from './channel.js';
 import type { GradientsResult, WorkerReply, WorkerRequest } from './protocol.js';
@@ -10,6 +11,7 @@ import { WarpNetwork } from '../network.js';
 import { ParamStore } from '../params.js';
 import { SeededRng } from '../seeded-rng.js';
 import type { WarpSettings } from '../presets.js';
+import { WarpPreprocessor } from '../preprocess.js';
 import { loadFlatWeights, predictFlows, shardGradients } from './engine.js';
 
 interface WorkerState {
@@ -22,6 +24,7 @@ interface WorkerState {
 
 export function serveWarpWorker(channel: WorkerChannel): void {
   let state: WorkerState | null = null;
+  let preprocessor: WarpPreprocessor | null = null;
   // Requests are handled one at a time, in order (init is asynchronous: later requests wait for it).
   let queue: Promise<void> = Promise.resolve();
 
@@ -66,9 +69,19 @@ export function serveWarpWorker(channel: WorkerChannel): void {
         flows.forEach((f, i) => flat.set(f, i * R * R * 2));
         return { result: flat, transfer: [flat.buffer as ArrayBuffer] };
       }
+      case 'preprocessor': {
+        preprocessor = new WarpPreprocessor(req.options, { image: req.reference, label: req.label }, req.resolution);
+        return { result: null, transfer: [] };
+      }
+      case 'prepare': {
+        if (!preprocessor) throw new Error('warp worker asked to prepare an image before it got the preprocessor');
+        const prepared = preprocessor.prepare(req.image);
+        return { result: prepared, transfer: [prepared.work.buffer as ArrayBuffer] };
+      }
       case 'dispose': {
         state?.network.params.dispose();
         state = null;
+        preprocessor = null;
         return { result: null, transfer: [] };
       }
     }
