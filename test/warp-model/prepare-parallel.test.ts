@@ -138,6 +138,7 @@ describe('WarpModel.addTestAsync (test images prepared on warp workers too)', ()
     const model = new WarpModel(settings(), ref);
     const workersReady = model.useWorkers([worker!]);
     await model.addTestAsync('plain', TESTS[2]!.image); // to the worker
+    await model.addTestAsync('next', TESTS[3]!.image); // the worker's second (it holds two)
     await expect(model.addTestAsync('broken', BROKEN)).rejects.toThrow(/preparing test image broken failed/);
     await expect(model.testsReady()).rejects.toThrow(/test image broken/);
     await workersReady;
