@@ -309,8 +309,8 @@ export class WarpModel {
    * addTest with the preparation on a warp worker when one is idle (useWorkers), else on this thread. The test
    * takes its place in the order of the calls, whichever preparation ends first, so the model is the same as with
    * addTest. Resolves once the image is handed over (await it before reading the next image: at most two images
-   * per worker and one on this thread are held). Await `testsReady()` before anything reads the tests. Rejects with the first failed
-   * preparation (its image id in the message), this one's or an earlier one's.
+   * per worker and one on this thread are held). Await `testsReady()` before anything reads the tests. Rejects
+   * with the first failed preparation (its image id in the message), this one's or an earlier one's.
    */
   async addTestAsync(id: string, image: FloatImage): Promise<void> {
     const failed = this.preparation.failed;
