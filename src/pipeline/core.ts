@@ -37,7 +37,6 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { MedpersamUserError } from '../errors.js';
-import { binaryOfClass } from '../image/labels.js';
 import type { ClassNames, LabelMap } from '../image/types.js';
 import { checkReferencePair } from '../io/label-map.js';
 import { buildSummary, toCsv, toJson, type EvaluationSummary } from '../eval/report.js';
@@ -45,9 +44,6 @@ import { diceIoUPerClass, type ClassScore } from '../eval/metrics.js';
 import type { GreyPictureEncoder } from '../io/report-pictures.js';
 import type { ProgressCallback } from '../progress.js';
 import {
-  classPrototype,
-  featureMapFromEmbedding,
-  samFrame as promptSamFrame,
   type ClassPrototype,
   type GeneratePromptsOptions,
   type PointStrategy,
@@ -66,7 +62,7 @@ import { scaleFlow } from './perturb.js';
 import { buildRunRecord, StageTimer, type RunCounters, type RunRecord, type RuntimeInfo, type SamModelRecord } from './run-record.js';
 import { encodeAhead, type EncodeAheadItem, type EncodeAheadModel } from '../sam/encode-ahead.js';
 import type { ImageRoundRecord, RunStore } from './run-store.js';
-import { overlayMarks, samInputImage, segmentOneImage, type ImageSegmentSettings, type SamModelLike } from './segment-image.js';
+import { overlayMarks, referencePrototypes, samInputImage, segmentOneImage, type ImageSegmentSettings, type SamModelLike } from './segment-image.js';
 import type { ImageSource, LoadedImage, ReferenceSource } from './sources.js';
 import { qualityContext } from './quality.js';
 import { ReviewCollector, type QualityRecord } from './review.js';
@@ -760,14 +756,7 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
       let prototypes: Map<number, ClassPrototype> | null = null;
       const getPrototypes = async () => {
         if (prototypes) return prototypes;
-        const emb = await timer.time('sam-encode', () => sam.model.encode(samInputImage(reference.image)));
-        prototypes = timer.time('prompts', () => {
-          const features = featureMapFromEmbedding(emb);
-          const frame = promptSamFrame(emb.originalWidth, emb.originalHeight, { gridSize: emb.dims[3] });
-          const m = new Map<number, ClassPrototype>();
-          for (const c of classes) m.set(c, classPrototype(features, frame, binaryOfClass(reference.label, c)));
-          return m;
-        });
+        prototypes = await referencePrototypes(sam.model, reference.image, reference.label, classes, timer);
         return prototypes;
       };
 

@@ -11,6 +11,7 @@ import { resizeBinaryNearest } from '../image/resize.js';
 import type { ReadImageResult } from '../io/read-image.js';
 import {
   binaryFromLogits,
+  classPrototype,
   cosineSimilarityMap,
   featureMapFromEmbedding,
   generatePrompts,
@@ -70,6 +71,24 @@ function argMax(values: readonly number[]): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
   return best;
+}
+
+/** The class prototypes of the reference (§3.2): its SAM features averaged under each class's mask. */
+export async function referencePrototypes(
+  sam: SamModelLike,
+  image: ReadImageResult,
+  label: LabelMap,
+  classes: readonly number[],
+  timer: StageTimer,
+): Promise<Map<number, ClassPrototype>> {
+  const emb = await timer.time('sam-encode', () => sam.encode(samInputImage(image)));
+  return timer.time('prompts', () => {
+    const features = featureMapFromEmbedding(emb);
+    const frame = promptSamFrame(emb.originalWidth, emb.originalHeight, { gridSize: emb.dims[3] });
+    const m = new Map<number, ClassPrototype>();
+    for (const c of classes) m.set(c, classPrototype(features, frame, binaryOfClass(label, c)));
+    return m;
+  });
 }
 
 /** The final prompts of an image's classes, as overlay marks. */
