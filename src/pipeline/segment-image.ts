@@ -11,6 +11,7 @@ import { resizeBinaryNearest } from '../image/resize.js';
 import type { ReadImageResult } from '../io/read-image.js';
 import {
   binaryFromLogits,
+  binaryFromLogitsNearest,
   classPrototype,
   cosineSimilarityMap,
   featureMapFromEmbedding,
@@ -156,9 +157,9 @@ export async function segmentOneImage(
         // Smoothing is a morphological operation too: done in the working frame (App. C.1), then brought back to
         // the original size (nearest) for the box and the mask prompt.
         const smoothed = timer.time('prompts-smooth', () => {
-          const out = binaryFromLogits(logits!, width, height);
-          if (work.width === width && work.height === height) return smoothMaskForNextPrompt(out, r.smoothing);
-          const sm = smoothMaskForNextPrompt(resizeBinaryNearest(out, work.width, work.height), r.smoothing);
+          if (work.width === width && work.height === height) return smoothMaskForNextPrompt(binaryFromLogits(logits!, width, height), r.smoothing);
+          // The SAM output in the working frame: thresholded only where the nearest resize samples it.
+          const sm = smoothMaskForNextPrompt(binaryFromLogitsNearest(logits!, width, height, work.width, work.height), r.smoothing);
           return { ...sm, mask: resizeBinaryNearest(sm.mask, width, height) };
         });
         if (smoothed.pixelsAfter === 0) {
