@@ -3,7 +3,7 @@
  * → SAM decoder → refinement passes; then the classes are combined. And the PerSAM baseline per class. Browser-safe:
  * SAM is reached through `SamModelLike` (onnxruntime-node in Node, onnxruntime-web in a browser).
  */
-import { binaryOfClass } from '../image/labels.js';
+import { binaryOfClass, binaryOfClassCounted } from '../image/labels.js';
 import { normalizeIntensity, toGrey } from '../image/normalize.js';
 import type { BinaryMask, Box, FloatImage, LabelMap, LabeledPoint } from '../image/types.js';
 import { boundingBox } from '../image/components.js';
@@ -27,7 +27,6 @@ import {
   type SmoothMaskOptions,
 } from '../prompts/index.js';
 import { promptSetParts } from '../prompts/prompt-set.js';
-import { countOn } from '../prompts/candidates.js';
 import type { SamDecodeOptions, SamDecodeResult, SamEmbedding, SamModelInfo, SamModelStats, SamPrompts } from '../sam/types.js';
 import { normalizedToSam255 } from '../sam/preprocess.js';
 import { combineClassLogits, type ClassLogits } from './multiclass.js';
@@ -141,8 +140,8 @@ export async function segmentOneImage(
       classLogits.push({ cls, logits: await persamClass(rec, emb, features, frame, proto, sam, r, timer, counters, width, height) });
       continue;
     }
-    const maskPrompt = binaryOfClass(warped, cls);
-    rec.maskPromptPixels = countOn(maskPrompt);
+    const { mask: maskPrompt, pixels: maskPromptPixels } = binaryOfClassCounted(warped, cls);
+    rec.maskPromptPixels = maskPromptPixels;
     if (rec.maskPromptPixels === 0) {
       rec.notes.push('empty mask prompt: class not predicted');
       classLogits.push({ cls, logits: null });
