@@ -15,6 +15,7 @@ import {
   classPrototype,
   cosineSimilarityMap,
   featureMapFromEmbedding,
+  featureSquaredNorms,
   generatePrompts,
   PERSAM_CASCADE,
   persamPrompts,
@@ -132,6 +133,8 @@ export async function segmentOneImage(
   const work = workingFrame(width, height, r.promptWorkingSize);
   const classLogits: ClassLogits[] = [];
   const records: ClassRoundRecord[] = [];
+  // The features' squared norms, shared by the classes' similarity maps (computed when the first class needs them).
+  let squaredNorms: Float64Array | undefined;
   for (const cls of classes) {
     const proto = prototypes.get(cls)!;
     const rec: ClassRoundRecord = { cls, points: [], box: null, maskPromptPixels: 0, iouScores: [], decoderCalls: 0, notes: [] };
@@ -148,7 +151,10 @@ export async function segmentOneImage(
       continue;
     }
     // Points are chosen in the working frame (workW × workH); box and mask come from the original-size mask.
-    const similarity = timer.time('prompts-similarity', () => cosineSimilarityMap(features, proto.prototypeUnit, frame, work.width, work.height).map);
+    const similarity = timer.time('prompts-similarity', () => {
+      squaredNorms ??= featureSquaredNorms(features);
+      return cosineSimilarityMap(features, proto.prototypeUnit, frame, work.width, work.height, squaredNorms).map;
+    });
     let mask = maskPrompt;
     let logits: Float32Array | null = null;
     for (let pass = 0; pass <= r.refinements; pass++) {
