@@ -1,7 +1,7 @@
 /**
  * The per-image work of one SAM round, replayed on a finished run: for each image of round r, what the core loop
- * does per image in a round that is not the final one — load the image, segmentOneImage on the round's stored mask
- * prompts (the warped labels), write the round result — timed per image, with the decoder's own time (ONNX
+ * does per image in a round that is not the final one — get the image's SAM embedding, segmentOneImage on the
+ * round's stored mask prompts (the warped labels), write the round result — timed per image, with the decoder's own time (ONNX
  * Runtime's session.run) separated from the rest. Each replayed label, point, box and IoU score is compared with
  * what the run stored, so a speed change that alters a result shows up as a mismatch.
  *
@@ -10,8 +10,10 @@
  *   MEDPERSAM_HOME=H nice -n 19 npx tsx bench/decode-round.ts --run DIR/run --dataset data/jsrt-scr \
  *       --sam models/real-arch-mobile-sam [--round 1] [--limit 10] [--reps 2] [--threads N] [--json out.json]
  * The reference is the dataset's first image (as the bench takes it); its content id must match the run's.
- * Prints per-image milliseconds (median over reps): wall, decoder session.run, other = wall − session.run, and the
- * stage timer's totals per image; exits 1 on any mismatch.
+ * Prints per-image milliseconds (median and minimum over reps): wall, the decoder's session.run, other wall =
+ * wall − session.run; CPU time of the process, CPU inside the decode calls, other CPU = the rest (CPU time is the
+ * steadier measure on a shared machine; with --threads 1 ONNX Runtime runs on the main thread); and the stage
+ * timer's totals per image. Exits 1 on any mismatch.
  */
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -19,7 +21,16 @@ import { join } from 'node:path';
 import { loadSamModel } from '../src/sam/model.js';
 import { RunState } from '../src/pipeline/run-state.js';
 import { StageTimer } from '../src/pipeline/run-record.js';
-import { referencePrototypes, segmentOneImage, type ImageSegmentSettings } from '../src/pipeline/segment-image.js';
+import {
+  knownTarget,
+  loadedTarget,
+  referencePrototypes,
+  samInputImage,
+  segmentOneImage,
+  type ImageSegmentSettings,
+  type KnownEmbedding,
+  type SamModelLike,
+} from '../src/pipeline/segment-image.js';
 import { fileImageSource, fileMaskSource } from '../src/pipeline/sources-node.js';
 import { compareCodePoints } from '../src/io/dataset.js';
 import type { ImageRoundRecord } from '../src/pipeline/run-store.js';
@@ -72,25 +83,72 @@ const stored = await RunState.open(runDir, fp);
 const ids = (await readdir(join(stateDir, 'rounds', String(round)))).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort(compareCodePoints).slice(0, limit);
 const prototypes = await referencePrototypes(sam, reference, referenceLabel, fp.classes, new StageTimer());
 const scratch = await mkdtemp(join(tmpdir(), 'decode-round-'));
+// The embedding keys the core knows when a round starts (from encoding ahead of need): one untimed encode each.
+const knownEmbeddings = new Map<string, KnownEmbedding>();
+for (const id of ids) {
+  const emb = await sam.encode(samInputImage(await fileImageSource(id, join(dataset, 'images', `${id}.png`)).load()));
+  knownEmbeddings.set(id, { key: emb.key, width: emb.originalWidth, height: emb.originalHeight });
+}
 
 /** The parts of a round record a replay must reproduce exactly (not the timings). */
 const resultOf = (r: ImageRoundRecord) => JSON.stringify(r.classes);
 
-const perImage: { wallMs: number[]; decoderRunMs: number[]; stagesMs: Record<string, number>[] } = { wallMs: [], decoderRunMs: [], stagesMs: [] };
+/** CPU milliseconds of this process so far (every thread: with --threads 1 ONNX Runtime runs on the main thread). */
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+/** The model, with the CPU time spent inside its decode calls counted. */
+let decodeCpuMs = 0;
+const timedSam: SamModelLike = {
+  info: sam.info,
+  encode: (image) => sam.encode(image),
+  cachedEmbedding: (key, width, height) => sam.cachedEmbedding(key, width, height),
+  stats: () => sam.stats(),
+  async decode(embedding, prompts, opts) {
+    const c0 = cpuMs();
+    try {
+      return await sam.decode(embedding, prompts, opts);
+    } finally {
+      decodeCpuMs += cpuMs() - c0;
+    }
+  },
+};
+
+interface Rep {
+  wallMs: number;
+  decoderRunMs: number;
+  cpuMs: number;
+  decodeCpuMs: number;
+  stagesMs: Record<string, number>;
+}
+const measured: Rep[] = [];
 let mismatches = 0;
 try {
   const out = await RunState.open(scratch, { replay: runDir }, {});
   for (let rep = 0; rep < reps; rep++) {
     const timer = new StageTimer();
     const before = sam.stats();
-    const t0 = performance.now();
+    const d0 = decodeCpuMs;
+    // The per-image work only (reading the stored result and comparing are the replay's own work).
+    let wall = 0;
+    let cpu = 0;
     for (const id of ids) {
       const expected = await stored.readRoundResult(round, id);
       if (!expected) throw new Error(`round ${round} result of ${id} is missing`);
+      const c1 = cpuMs();
+      const t1 = performance.now();
       const source = fileImageSource(id, join(dataset, 'images', `${id}.png`));
-      const read = await timer.time('read', () => source.load());
-      const got = await segmentOneImage(id, round, read, expected.warped, fp.classes, prototypes, sam, settings, timer, { decoderCalls: 0 });
+      // As the core does in a round that is not the final one: an image whose embedding key is known (encoded
+      // ahead of need, or in an earlier round) is not read again.
+      const known = knownEmbeddings.get(id);
+      const target = known
+        ? knownTarget(known, timedSam, () => timer.time('read', () => source.load()))
+        : loadedTarget(await timer.time('read', () => source.load()), timedSam);
+      const got = await segmentOneImage(id, round, target, expected.warped, fp.classes, prototypes, timedSam, settings, timer, { decoderCalls: 0 });
       await timer.time('state-io', () => out.writeRoundResult(got.record, got.label, expected.warped));
+      wall += performance.now() - t1;
+      cpu += cpuMs() - c1;
       if (rep === 0) {
         const sameLabel = Buffer.compare(Buffer.from(got.label.data), Buffer.from(expected.label.data)) === 0;
         const sameRecord = resultOf(got.record) === resultOf(expected.record);
@@ -100,13 +158,17 @@ try {
         }
       }
     }
-    const wall = performance.now() - t0;
     const after = sam.stats();
-    perImage.wallMs.push(wall / ids.length);
-    perImage.decoderRunMs.push((after.decoderRunMs - before.decoderRunMs) / ids.length);
+    const n = ids.length;
     const stages: Record<string, number> = {};
-    for (const [k, v] of Object.entries(timer.totals())) stages[k] = v / ids.length;
-    perImage.stagesMs.push(stages);
+    for (const [k, v] of Object.entries(timer.totals())) stages[k] = v / n;
+    measured.push({
+      wallMs: wall / n,
+      cpuMs: cpu / n,
+      decoderRunMs: (after.decoderRunMs - before.decoderRunMs) / n,
+      decodeCpuMs: (decodeCpuMs - d0) / n,
+      stagesMs: stages,
+    });
   }
 } finally {
   await rm(scratch, { recursive: true, force: true });
@@ -114,18 +176,26 @@ try {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const best = perImage.wallMs.indexOf(median(perImage.wallMs));
+const round1 = (x: number) => Math.round(x * 10) / 10;
+const stat = (f: (r: Rep) => number) => ({ median: round1(median(measured.map(f))), min: round1(Math.min(...measured.map(f))) });
 const result = {
   run: runDir,
   round,
   images: ids.length,
   reps,
+  threads: threads ?? 'default',
   load1: loadavg()[0],
-  wallMsPerImage: median(perImage.wallMs),
-  decoderRunMsPerImage: median(perImage.decoderRunMs),
-  otherMsPerImage: median(perImage.wallMs.map((w, i) => w - perImage.decoderRunMs[i]!)),
-  allWallMs: perImage.wallMs.map((x) => Math.round(x)),
-  stagesMsPerImage: Object.fromEntries(Object.entries(perImage.stagesMs[best]!).map(([k, v]) => [k, Math.round(v)])),
+  perImageMs: {
+    wall: stat((r) => r.wallMs),
+    decoderRun: stat((r) => r.decoderRunMs),
+    otherWall: stat((r) => r.wallMs - r.decoderRunMs),
+    cpu: stat((r) => r.cpuMs),
+    decodeCallCpu: stat((r) => r.decodeCpuMs),
+    otherCpu: stat((r) => r.cpuMs - r.decodeCpuMs),
+  },
+  stagesMsPerImage: Object.fromEntries(
+    Object.keys(measured[0]!.stagesMs).map((k) => [k, round1(median(measured.map((r) => r.stagesMs[k] ?? 0)))]),
+  ),
   mismatches,
 };
 console.log(JSON.stringify(result));

@@ -46,6 +46,47 @@ export interface SamModelLike {
    * stays loaded and images are encoded when first segmented.
    */
   releaseEncoder?(): Promise<void>;
+  /**
+   * The embedding of an image encoded before, by its key (`SamEmbedding.key`) and original size, while the cache
+   * holds it (null otherwise): what `encode` of that image would return, without the image (src/sam SamModel has
+   * it). With it the core reads and hashes a test image again only in the final round, where its pixels are used.
+   */
+  cachedEmbedding?(key: string, originalWidth: number, originalHeight: number): Promise<SamEmbedding | null>;
+}
+
+/** The image one round segments, as the per-image work sees it: its original size and its SAM embedding. */
+export interface SegmentTarget {
+  width: number;
+  height: number;
+  /** The image's SAM embedding (encoder or cache); called once, timed as 'sam-encode'. */
+  embedding(): Promise<SamEmbedding>;
+}
+
+/** A loaded image as a segment target: encoded (or found in the embedding cache by its content) when asked. */
+export function loadedTarget(read: ReadImageResult, sam: SamModelLike): SegmentTarget {
+  return { width: read.image.width, height: read.image.height, embedding: () => sam.encode(samInputImage(read)) };
+}
+
+/** What a run remembers of an image it has encoded: its embedding's cache key and the image's original size. */
+export interface KnownEmbedding {
+  key: string;
+  width: number;
+  height: number;
+}
+
+/**
+ * An image whose embedding key is known, as a segment target: the embedding from the model's cache by key, else
+ * (no `cachedEmbedding`, or no longer cached) the image loaded and encoded as `loadedTarget` does.
+ */
+export function knownTarget(known: KnownEmbedding, sam: SamModelLike, load: () => Promise<ReadImageResult>): SegmentTarget {
+  return {
+    width: known.width,
+    height: known.height,
+    async embedding() {
+      const cached = sam.cachedEmbedding ? await sam.cachedEmbedding(known.key, known.width, known.height) : null;
+      return cached ?? sam.encode(samInputImage(await load()));
+    },
+  };
 }
 
 /** The prompt and refinement settings one image needs (resolved by core.ts). */
@@ -106,6 +147,8 @@ export function overlayMarks(classesOut: readonly ClassRoundRecord[]): { points:
 export interface ImageOut {
   label: LabelMap;
   record: ImageRoundRecord;
+  /** The image's embedding key and size (a later round may get the embedding by key: `knownTarget`). */
+  embedding: KnownEmbedding;
 }
 
 /**
@@ -115,7 +158,7 @@ export interface ImageOut {
 export async function segmentOneImage(
   id: string,
   round: number,
-  read: ReadImageResult,
+  target: SegmentTarget,
   warped: LabelMap,
   classes: readonly number[],
   prototypes: Map<number, ClassPrototype>,
@@ -124,10 +167,13 @@ export async function segmentOneImage(
   timer: StageTimer,
   counters: { decoderCalls: number },
 ): Promise<ImageOut> {
-  const { width, height } = read.image;
+  const { width, height } = target;
   const t0 = performance.now();
   const before = timer.totals();
-  const emb = await timer.time('sam-encode', () => sam.encode(samInputImage(read)));
+  const emb = await timer.time('sam-encode', () => target.embedding());
+  if (emb.originalWidth !== width || emb.originalHeight !== height) {
+    throw new Error(`segmentOneImage: embedding of a ${emb.originalWidth}x${emb.originalHeight} image for a ${width}x${height} target`);
+  }
   const features = featureMapFromEmbedding(emb);
   const frame = promptSamFrame(width, height, { gridSize: emb.dims[3] });
   const work = workingFrame(width, height, r.promptWorkingSize);
@@ -199,7 +245,7 @@ export async function segmentOneImage(
     if (d > 0) timingsMs[k] = d;
   }
   timingsMs.total = performance.now() - t0;
-  return { label, record: { id, round, width, height, classes: records, timingsMs } };
+  return { label, record: { id, round, width, height, classes: records, timingsMs }, embedding: { key: emb.key, width, height } };
 }
 
 /**

@@ -18,6 +18,8 @@ import { combineClassLogits, type ClassLogits } from '../../src/pipeline/multicl
 import { StageTimer } from '../../src/pipeline/run-record.js';
 import type { ClassRoundRecord } from '../../src/pipeline/run-store.js';
 import {
+  knownTarget,
+  loadedTarget,
   promptsFor,
   referencePrototypes,
   samInputImage,
@@ -116,6 +118,7 @@ function speckledRecording(model: SamModel): SamModelLike & { sent: string[] } {
     sent,
     info: model.info,
     encode: (image) => model.encode(image),
+    cachedEmbedding: (key, width, height) => model.cachedEmbedding(key, width, height),
     stats: () => model.stats(),
     async decode(embedding: SamEmbedding, prompts: SamPrompts, opts?: SamDecodeOptions) {
       const m = prompts.maskPrompt;
@@ -171,12 +174,18 @@ describe('segmentOneImage = the per-image loop as first written', () => {
           const warped = phantom(patient + 5).label;
           if (patient === 3) for (let i = 0; i < warped.data.length; i++) if (warped.data[i] === 2) warped.data[i] = 0;
           const fast = speckledRecording(model);
-          const got = await segmentOneImage('t', 1, asRead(target), warped, classes, prototypes, fast, settings, new StageTimer(), { decoderCalls: 0 });
+          const got = await segmentOneImage('t', 1, loadedTarget(asRead(target), fast), warped, classes, prototypes, fast, settings, new StageTimer(), { decoderCalls: 0 });
           const slow = speckledRecording(model);
           const want = await referenceSegment(asRead(target), warped, classes, prototypes, slow, settings);
           expect(fast.sent).toEqual(slow.sent);
           expect(got.record.classes).toEqual(want.classes);
           expect(sha(got.label.data)).toBe(sha(want.label.data));
+          // The embedding by key (a later round): the same result, the image not read.
+          const byKey = speckledRecording(model);
+          const again = await segmentOneImage('t', 2, knownTarget(got.embedding, byKey, () => Promise.reject(new Error('read'))), warped, classes, prototypes, byKey, settings, new StageTimer(), { decoderCalls: 0 });
+          expect(byKey.sent).toEqual(slow.sent);
+          expect(again.record.classes).toEqual(want.classes);
+          expect(sha(again.label.data)).toBe(sha(want.label.data));
           // The case exercises what it should: SAM called, several classes in the label.
           expect(fast.sent.length).toBeGreaterThan(0);
           expect(new Set(got.label.data).size).toBeGreaterThan(1);
