@@ -208,19 +208,29 @@ const B64_INDEX = (() => {
   return t;
 })();
 
-/** Standard base64 with padding (no Buffer / btoa: runs anywhere). */
+const B64_CODES = Uint8Array.from(B64, (c) => c.charCodeAt(0));
+const ascii = new TextDecoder();
+
+/** Standard base64 with padding (no Buffer / btoa: runs anywhere); the characters are built as bytes, then decoded. */
 export function toBase64(bytes: Uint8Array): string {
-  let out = '';
+  const chars = new Uint8Array(Math.ceil(bytes.length / 3) * 4);
+  let o = 0;
   let i = 0;
   for (; i + 2 < bytes.length; i += 3) {
     const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    out += B64[n >> 18]! + B64[(n >> 12) & 63]! + B64[(n >> 6) & 63]! + B64[n & 63]!;
+    chars[o++] = B64_CODES[n >> 18]!;
+    chars[o++] = B64_CODES[(n >> 12) & 63]!;
+    chars[o++] = B64_CODES[(n >> 6) & 63]!;
+    chars[o++] = B64_CODES[n & 63]!;
   }
   if (i < bytes.length) {
     const n = (bytes[i]! << 16) | ((bytes[i + 1] ?? 0) << 8);
-    out += B64[n >> 18]! + B64[(n >> 12) & 63]! + (i + 1 < bytes.length ? B64[(n >> 6) & 63]! : '=') + '=';
+    chars[o++] = B64_CODES[n >> 18]!;
+    chars[o++] = B64_CODES[(n >> 12) & 63]!;
+    chars[o++] = i + 1 < bytes.length ? B64_CODES[(n >> 6) & 63]! : 61; // '='
+    chars[o++] = 61;
   }
-  return out;
+  return ascii.decode(chars);
 }
 
 export function fromBase64(text: string, file: string): Uint8Array {
