@@ -1,24 +1,33 @@
 /**
  * The per-image work of one SAM round, replayed on a finished run: for each image of round r, what the core loop
  * does per image in a round that is not the final one — get the image's SAM embedding, segmentOneImage on the
- * round's stored mask prompts (the warped labels), write the round result — timed per image, with the decoder's own time (ONNX
- * Runtime's session.run) separated from the rest. Each replayed label, point, box and IoU score is compared with
- * what the run stored, so a speed change that alters a result shows up as a mismatch.
+ * round's stored mask prompts (the warped labels), write the round result — timed per image. Each replayed label,
+ * point, box and IoU score is compared with what the run stored, so a speed change that alters a result shows up
+ * as a mismatch.
  *
  * Usage (a run made by `medpersam bench ... --out DIR`, whose run folder is DIR/run; the embeddings must be in the
  * cache, i.e. the same MEDPERSAM_HOME):
  *   MEDPERSAM_HOME=H nice -n 19 npx tsx bench/decode-round.ts --run DIR/run --dataset data/jsrt-scr \
- *       --sam models/real-arch-mobile-sam [--round 1] [--limit 10] [--reps 2] [--threads N] [--json out.json]
+ *       --sam models/real-arch-mobile-sam [--round 1] [--limit 10] [--reps 1] [--replay-reps 0] [--threads N]
+ *       [--json out.json]
  * The reference is the dataset's first image (as the bench takes it); its content id must match the run's.
- * Prints per-image milliseconds (median and minimum over reps): wall, the decoder's session.run, other wall =
- * wall − session.run; CPU time of the process, CPU inside the decode calls, other CPU = the rest (CPU time is the
- * steadier measure on a shared machine; with --threads 1 ONNX Runtime runs on the main thread); and the stage
- * timer's totals per image. Exits 1 on any mismatch.
+ *
+ * Two measurements, per image (median and minimum over reps):
+ *  - `--reps` passes with the real decoder: wall, the decoder's session.run, other wall = wall − session.run; CPU
+ *    time of the process, CPU inside the decode calls, other CPU = the rest (with --threads 1 ONNX Runtime runs on
+ *    the main thread); the stage timer's totals.
+ *  - `--replay-reps` passes where each decode call returns what the real decoder returned in the first pass (the
+ *    call's own JavaScript — prompt checks, point and mask inputs — still runs): the per-image work other than ONNX
+ *    Runtime alone, wall and CPU. On a shared machine this is the steadier number for that work.
+ * Exits 1 on any mismatch.
  */
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { samFrame } from '../src/sam/frames.js';
 import { loadSamModel } from '../src/sam/model.js';
+import { buildMaskInput, buildPointInputs, validatePrompts } from '../src/sam/prompt-frames.js';
+import type { SamDecodeResult } from '../src/sam/types.js';
 import { RunState } from '../src/pipeline/run-state.js';
 import { StageTimer } from '../src/pipeline/run-record.js';
 import {
@@ -43,7 +52,8 @@ const samDir = args.value('sam');
 if (!runDir || !dataset || !samDir) throw new Error('--run, --dataset and --sam are required');
 const round = args.num('round') ?? 1;
 const limit = args.num('limit') ?? Infinity;
-const reps = args.num('reps') ?? 2;
+const reps = Math.max(1, args.num('reps') ?? 1);
+const replayReps = args.num('replay-reps') ?? 0;
 const threads = args.num('threads');
 const jsonOut = args.value('json');
 
@@ -98,7 +108,11 @@ const cpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
-/** The model, with the CPU time spent inside its decode calls counted. */
+/** The decoder's results of the first pass, per image, in call order (copies: ONNX Runtime's buffers are reused). */
+const recorded = new Map<string, SamDecodeResult[]>();
+let recording: SamDecodeResult[] | null = null;
+let replaying: SamDecodeResult[] | null = null;
+/** The model, with the CPU time inside its decode calls counted; recording or replaying the decoder's results. */
 let decodeCpuMs = 0;
 const timedSam: SamModelLike = {
   info: sam.info,
@@ -106,9 +120,21 @@ const timedSam: SamModelLike = {
   cachedEmbedding: (key, width, height) => sam.cachedEmbedding(key, width, height),
   stats: () => sam.stats(),
   async decode(embedding, prompts, opts) {
+    if (replaying) {
+      // What runDecoder does around session.run: check the prompts, build the point and mask inputs.
+      const frame = samFrame(embedding.originalWidth, embedding.originalHeight);
+      validatePrompts(prompts, embedding.originalWidth, embedding.originalHeight);
+      buildPointInputs(prompts.pointsOriginal ?? [], prompts.boxOriginal, frame);
+      if (prompts.maskPrompt) buildMaskInput(prompts.maskPrompt, frame);
+      const next = replaying.shift();
+      if (!next) throw new Error('replay: more decode calls than recorded');
+      return next;
+    }
     const c0 = cpuMs();
     try {
-      return await sam.decode(embedding, prompts, opts);
+      const result = await sam.decode(embedding, prompts, opts);
+      recording?.push({ ...result, logitsOriginal: result.logitsOriginal.map((p) => p.slice()), lowResLogits: result.lowResLogits.map((p) => p.slice()) });
+      return result;
     } finally {
       decodeCpuMs += cpuMs() - c0;
     }
@@ -123,10 +149,12 @@ interface Rep {
   stagesMs: Record<string, number>;
 }
 const measured: Rep[] = [];
+const replayed: Rep[] = [];
 let mismatches = 0;
 try {
   const out = await RunState.open(scratch, { replay: runDir }, {});
-  for (let rep = 0; rep < reps; rep++) {
+  for (let rep = 0; rep < reps + replayReps; rep++) {
+    const replay = rep >= reps;
     const timer = new StageTimer();
     const before = sam.stats();
     const d0 = decodeCpuMs;
@@ -136,6 +164,8 @@ try {
     for (const id of ids) {
       const expected = await stored.readRoundResult(round, id);
       if (!expected) throw new Error(`round ${round} result of ${id} is missing`);
+      recording = rep === 0 && replayReps > 0 ? [] : null;
+      replaying = replay ? [...recorded.get(id)!] : null;
       const c1 = cpuMs();
       const t1 = performance.now();
       const source = fileImageSource(id, join(dataset, 'images', `${id}.png`));
@@ -149,12 +179,13 @@ try {
       await timer.time('state-io', () => out.writeRoundResult(got.record, got.label, expected.warped));
       wall += performance.now() - t1;
       cpu += cpuMs() - c1;
-      if (rep === 0) {
+      if (recording) recorded.set(id, recording);
+      if (rep === 0 || rep === reps) {
         const sameLabel = Buffer.compare(Buffer.from(got.label.data), Buffer.from(expected.label.data)) === 0;
         const sameRecord = resultOf(got.record) === resultOf(expected.record);
         if (!sameLabel || !sameRecord) {
           mismatches++;
-          console.error(`MISMATCH ${id}: label ${sameLabel ? 'same' : 'differs'}, prompts/scores ${sameRecord ? 'same' : 'differ'}`);
+          console.error(`MISMATCH ${id}${replay ? ' (replay)' : ''}: label ${sameLabel ? 'same' : 'differs'}, prompts/scores ${sameRecord ? 'same' : 'differ'}`);
         }
       }
     }
@@ -162,7 +193,7 @@ try {
     const n = ids.length;
     const stages: Record<string, number> = {};
     for (const [k, v] of Object.entries(timer.totals())) stages[k] = v / n;
-    measured.push({
+    (replay ? replayed : measured).push({
       wallMs: wall / n,
       cpuMs: cpu / n,
       decoderRunMs: (after.decoderRunMs - before.decoderRunMs) / n,
@@ -177,25 +208,29 @@ try {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round1 = (x: number) => Math.round(x * 10) / 10;
-const stat = (f: (r: Rep) => number) => ({ median: round1(median(measured.map(f))), min: round1(Math.min(...measured.map(f))) });
+const stat = (runs: Rep[], f: (r: Rep) => number) => ({ median: round1(median(runs.map(f))), min: round1(Math.min(...runs.map(f))) });
+const stages = (runs: Rep[]) =>
+  Object.fromEntries(Object.keys(runs[0]!.stagesMs).map((k) => [k, round1(median(runs.map((r) => r.stagesMs[k] ?? 0)))]));
 const result = {
   run: runDir,
   round,
   images: ids.length,
   reps,
+  replayReps,
   threads: threads ?? 'default',
   load1: loadavg()[0],
   perImageMs: {
-    wall: stat((r) => r.wallMs),
-    decoderRun: stat((r) => r.decoderRunMs),
-    otherWall: stat((r) => r.wallMs - r.decoderRunMs),
-    cpu: stat((r) => r.cpuMs),
-    decodeCallCpu: stat((r) => r.decodeCpuMs),
-    otherCpu: stat((r) => r.cpuMs - r.decodeCpuMs),
+    wall: stat(measured, (r) => r.wallMs),
+    decoderRun: stat(measured, (r) => r.decoderRunMs),
+    otherWall: stat(measured, (r) => r.wallMs - r.decoderRunMs),
+    cpu: stat(measured, (r) => r.cpuMs),
+    decodeCallCpu: stat(measured, (r) => r.decodeCpuMs),
+    otherCpu: stat(measured, (r) => r.cpuMs - r.decodeCpuMs),
   },
-  stagesMsPerImage: Object.fromEntries(
-    Object.keys(measured[0]!.stagesMs).map((k) => [k, round1(median(measured.map((r) => r.stagesMs[k] ?? 0)))]),
-  ),
+  stagesMsPerImage: stages(measured),
+  ...(replayed.length > 0
+    ? { withoutOrtMsPerImage: { wall: stat(replayed, (r) => r.wallMs), cpu: stat(replayed, (r) => r.cpuMs) }, withoutOrtStagesMsPerImage: stages(replayed) }
+    : {}),
   mismatches,
 };
 console.log(JSON.stringify(result));
