@@ -7,6 +7,7 @@ import { binaryOfClass, binaryOfClassCounted } from '../image/labels.js';
 import { normalizeIntensity, toGrey } from '../image/normalize.js';
 import type { BinaryMask, Box, FloatImage, LabelMap, LabeledPoint } from '../image/types.js';
 import { boundingBox } from '../image/components.js';
+import { enlargedBoundingBox, enlargedMask, resizeEnlargedNearest, type EnlargedMask } from '../image/enlarged.js';
 import { resizeBinaryNearest } from '../image/resize.js';
 import type { ReadImageResult } from '../io/read-image.js';
 import {
@@ -201,7 +202,7 @@ export async function segmentOneImage(
       squaredNorms ??= featureSquaredNorms(features);
       return cosineSimilarityMap(features, proto.prototypeUnit, frame, work.width, work.height, squaredNorms).map;
     });
-    let mask = maskPrompt;
+    let mask: BinaryMask | EnlargedMask = maskPrompt;
     let logits: Float32Array | null = null;
     for (let pass = 0; pass <= r.refinements; pass++) {
       if (pass > 0) {
@@ -209,9 +210,11 @@ export async function segmentOneImage(
         // the original size (nearest) for the box and the mask prompt.
         const smoothed = timer.time('prompts-smooth', () => {
           if (work.width === width && work.height === height) return smoothMaskForNextPrompt(binaryFromLogits(logits!, width, height), r.smoothing);
-          // The SAM output in the working frame: thresholded only where the nearest resize samples it.
+          // The SAM output in the working frame: thresholded only where the nearest resize samples it. The smoothed
+          // mask goes back to the original size as its nearest enlargement, not built: the prompts read its box, its
+          // runs and its working-frame resize from the small mask (image/enlarged.ts).
           const sm = smoothMaskForNextPrompt(binaryFromLogitsNearest(logits!, width, height, work.width, work.height), r.smoothing);
-          return { ...sm, mask: resizeBinaryNearest(sm.mask, width, height) };
+          return { ...sm, mask: enlargedMask(sm.mask, width, height) };
         });
         if (smoothed.pixelsAfter === 0) {
           rec.notes.push(`refinement ${pass}: SAM output empty, refinement stopped`);
@@ -301,33 +304,39 @@ export function workingFrame(width: number, height: number, size: number): { wid
 }
 
 /**
- * SAM prompts of the prompt set from one original-size mask prompt: points from generatePrompts in the working
- * frame (mapped back to pixel centres of the original frame), the tight box and the mask at the original size.
- * Null when the set yields nothing (e.g. 'P' on a mask with no candidate pixel).
+ * SAM prompts of the prompt set from one original-size mask prompt (a mask, or a smaller mask's nearest
+ * enlargement): points from generatePrompts in the working frame (mapped back to pixel centres of the original
+ * frame), the tight box and the mask at the original size. Null when the set yields nothing (e.g. 'P' on a mask
+ * with no candidate pixel).
  */
 export function promptsFor(
-  maskOriginal: BinaryMask,
+  maskOriginal: BinaryMask | EnlargedMask,
   similarityWork: Float32Array,
   work: { width: number; height: number },
   r: Pick<ImageSegmentSettings, 'promptSet' | 'promptOptions'>,
 ): SamPrompts | null {
   const { width, height } = maskOriginal;
+  const enlarged = 'small' in maskOriginal ? maskOriginal : null;
+  const full = 'small' in maskOriginal ? null : maskOriginal;
   const same = work.width === width && work.height === height;
-  const maskWork = same ? maskOriginal : resizeBinaryNearest(maskOriginal, work.width, work.height);
   const parts = promptSetParts(r.promptSet);
   const prompts: SamPrompts = {};
   if (parts.points) {
+    const maskWork = enlarged
+      ? resizeEnlargedNearest(enlarged, work.width, work.height)
+      : same
+        ? full!
+        : resizeBinaryNearest(full!, work.width, work.height);
     const generated = generatePrompts(maskWork, similarityWork, r.promptOptions);
     // toSamPrompts with set 'P' maps the points from the working frame to pixel centres of the original frame.
     const mapped = toSamPrompts(generated, 'P', width, height);
     if (mapped.pointsOriginal) prompts.pointsOriginal = mapped.pointsOriginal;
   }
   if (parts.box) {
-    const box = boundingBox(maskOriginal);
+    const box = enlarged ? enlargedBoundingBox(enlarged) : boundingBox(full!);
     if (box) prompts.boxOriginal = box;
   }
-  if (parts.mask) prompts.maskPrompt = { kind: 'binary', mask: maskOriginal };
+  if (parts.mask) prompts.maskPrompt = enlarged ? { kind: 'binaryEnlarged', mask: enlarged } : { kind: 'binary', mask: full! };
   if (!prompts.pointsOriginal && !prompts.boxOriginal && !prompts.maskPrompt) return null;
   return prompts;
 }
-

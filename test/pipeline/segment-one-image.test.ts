@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { materializeEnlarged } from '../../src/image/enlarged.js';
 import { binaryOfClass, countForeground } from '../../src/image/labels.js';
 import { generatePhantom } from '../../src/image/phantom.js';
 import { resizeBinaryNearest } from '../../src/image/resize.js';
@@ -126,7 +127,8 @@ function speckledRecording(model: SamModel): SamModelLike & { sent: string[] } {
         JSON.stringify({
           points: prompts.pointsOriginal,
           box: prompts.boxOriginal,
-          mask: m ? (m.kind === 'binary' ? sha(m.mask.data) : m.kind) : null,
+          // A mask prompt by its pixels at the original size, however it is given.
+          mask: m ? (m.kind === 'binary' ? sha(m.mask.data) : m.kind === 'binaryEnlarged' ? sha(materializeEnlarged(m.mask).data) : m.kind) : null,
           target: prompts.targetEmbedding ? sha(prompts.targetEmbedding) : null,
           multimask: opts?.multimask ?? false,
         }),
