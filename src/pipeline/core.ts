@@ -821,14 +821,13 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
             : null;
         if (needsTraining) {
           if (round > 0) {
-            // Pseudolabels = the previous round's labels (§3.3).
-            await timer.time('state-io', async () => {
-              for (const t of tests) {
-                const prev = await store.readRoundResult(round - 1, t.id);
-                if (!prev) throw new MedpersamUserError('BAD_RUN_STATE', `round ${round - 1} result of ${t.id} is missing`, { file: store.location });
-                warp.setPseudolabel(t.id, prev.label);
-              }
-            });
+            // Pseudolabels = the previous round's labels (§3.3): read from the run state, then brought to the
+            // model's working grid (timed as warp work).
+            for (const t of tests) {
+              const prev = await timer.time('state-io', () => store.readRoundResult(round - 1, t.id));
+              if (!prev) throw new MedpersamUserError('BAD_RUN_STATE', `round ${round - 1} result of ${t.id} is missing`, { file: store.location });
+              timer.time('warp-pseudolabels', () => warp.setPseudolabel(t.id, prev.label));
+            }
           }
           try {
             const trained = await timer.timeAsync('warp-train', () =>
