@@ -470,6 +470,26 @@ export function maskDice(a: BinaryMask, b: BinaryMask): number {
   return na + nb === 0 ? 1 : (2 * both) / (na + nb);
 }
 
+/** `maskDice(binaryOfClass(a, cls), binaryOfClass(b, cls))`, counted on the label maps (no masks built). */
+export function classDice(a: LabelMap, b: LabelMap, cls: number): number {
+  if (a.width !== b.width || a.height !== b.height) throw new RangeError(`classDice: label maps differ in size (${a.width}×${a.height}, ${b.width}×${b.height})`);
+  let na = 0;
+  let nb = 0;
+  let both = 0;
+  const da = a.data;
+  const db = b.data;
+  for (let i = 0; i < da.length; i++) {
+    const x = da[i] === cls;
+    const y = db[i] === cls;
+    if (x) {
+      na++;
+      if (y) both++;
+    }
+    if (y) nb++;
+  }
+  return na + nb === 0 ? 1 : (2 * both) / (na + nb);
+}
+
 export interface SamSignals {
   /** SAM's predicted IoU of the chosen output in the final pass (NaN when SAM was not called). */
   predictedIoU: number;
@@ -491,11 +511,10 @@ export interface SamSignalsInput {
 }
 
 export function samSignals(input: SamSignalsInput): SamSignals {
-  const finalMask = binaryOfClass(input.final, input.cls);
   const last = input.iouScores.length > 0 ? input.iouScores[input.iouScores.length - 1]! : Number.NaN;
   return {
     predictedIoU: last,
-    promptAgreement: maskDice(binaryOfClass(input.warped, input.cls), finalMask),
-    roundAgreement: input.previous ? maskDice(binaryOfClass(input.previous, input.cls), finalMask) : Number.NaN,
+    promptAgreement: classDice(input.warped, input.final, input.cls),
+    roundAgreement: input.previous ? classDice(input.previous, input.final, input.cls) : Number.NaN,
   };
 }

@@ -109,24 +109,81 @@ export function fillHoles(mask: BinaryMask, backgroundConnectivity: Connectivity
   return { width, height, data: out };
 }
 
-/** Inclusive bounding box of the non-zero pixels, or null when there are none. */
+/** First index in [from, to) of `src` holding a non-zero byte, or -1; 4 bytes at a time where `words` is given. */
+function firstNonZero(src: Uint8Array, words: Uint32Array | null, from: number, to: number): number {
+  let i = from;
+  if (words !== null) {
+    while (i < to && (i & 3) !== 0) {
+      if (src[i] !== 0) return i;
+      i++;
+    }
+    if (i < to) {
+      let w = i >>> 2;
+      const wEnd = to >>> 2;
+      while (w < wEnd && words[w] === 0) w++;
+      i = w << 2;
+    }
+  }
+  for (; i < to; i++) if (src[i] !== 0) return i;
+  return -1;
+}
+
+/** Last index in [from, to) of `src` holding a non-zero byte, or -1; 4 bytes at a time where `words` is given. */
+function lastNonZero(src: Uint8Array, words: Uint32Array | null, from: number, to: number): number {
+  let i = to - 1;
+  if (words !== null) {
+    while (i >= from && (i & 3) !== 3) {
+      if (src[i] !== 0) return i;
+      i--;
+    }
+    // Words wholly inside [from, i]: indices w with 4w >= from and 4w + 3 <= i.
+    let w = (i - 3) >> 2;
+    const wFirst = (from + 3) >>> 2;
+    while (w >= wFirst && words[w] === 0) w--;
+    i = 4 * w + 3;
+  }
+  for (; i >= from; i--) if (src[i] !== 0) return i;
+  return -1;
+}
+
+/**
+ * Inclusive bounding box of the non-zero pixels, or null when there are none. The first and last rows holding one
+ * are searched from the top and from the bottom; each row between them is then read only outside the box found so
+ * far (the same box as reading every pixel, at a fraction of the reads for a compact mask).
+ */
 export function boundingBox(mask: BinaryMask): Box | null {
   assertPlaneSize('boundingBox', mask);
   const { width, height } = mask;
   const src = mask.data;
+  const words = src.byteOffset % 4 === 0 ? new Uint32Array(src.buffer, src.byteOffset, src.length >>> 2) : null;
+  let y0 = -1;
   let x0 = width;
-  let y0 = height;
-  let x1 = -1;
-  let y1 = -1;
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    for (let x = 0; x < width; x++) {
-      if (src[row + x]! === 0) continue;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      y1 = y;
+  for (let y = 0; y < height && y0 < 0; y++) {
+    const i = firstNonZero(src, words, y * width, (y + 1) * width);
+    if (i >= 0) {
+      y0 = y;
+      x0 = i - y * width;
     }
   }
-  return x1 < 0 ? null : { x0, y0, x1, y1 };
+  if (y0 < 0) return null;
+  let y1 = y0;
+  for (let y = height - 1; y > y0; y--) {
+    if (firstNonZero(src, words, y * width, (y + 1) * width) >= 0) {
+      y1 = y;
+      break;
+    }
+  }
+  let x1 = -1;
+  for (let y = y0; y <= y1; y++) {
+    const row = y * width;
+    if (x0 > 0) {
+      const left = firstNonZero(src, words, row, row + x0);
+      if (left >= 0) x0 = left - row;
+    }
+    if (x1 < width - 1) {
+      const right = lastNonZero(src, words, row + x1 + 1, row + width);
+      if (right >= 0) x1 = right - row;
+    }
+  }
+  return { x0, y0, x1, y1 };
 }

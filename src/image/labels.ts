@@ -16,11 +16,22 @@ export function assertPlaneSize(what: string, m: { width: number; height: number
 
 /** Mask of the pixels whose label equals `cls` (1 there, 0 elsewhere). */
 export function binaryOfClass(label: LabelMap, cls: number): BinaryMask {
+  return binaryOfClassCounted(label, cls).mask;
+}
+
+/** `binaryOfClass` and its number of foreground pixels, in one pass. */
+export function binaryOfClassCounted(label: LabelMap, cls: number): { mask: BinaryMask; pixels: number } {
   assertPlaneSize('binaryOfClass', label);
   const src = label.data;
   const out = new Uint8Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = src[i] === cls ? 1 : 0;
-  return { width: label.width, height: label.height, data: out };
+  let pixels = 0;
+  for (let i = 0; i < src.length; i++) {
+    if (src[i] === cls) {
+      out[i] = 1;
+      pixels++;
+    }
+  }
+  return { mask: { width: label.width, height: label.height, data: out }, pixels };
 }
 
 /** Foreground classes that occur in the label map, ascending, without 0. */

@@ -208,7 +208,7 @@ export function resizePlaneBilinear(plane: Float32Array, w: number, h: number, n
 }
 
 /** Nearest source index per destination index: floor((d + 0.5) * src / dst), in exact integer arithmetic. */
-function nearestAxis(srcSize: number, dstSize: number): Int32Array {
+export function nearestAxis(srcSize: number, dstSize: number): Int32Array {
   const out = new Int32Array(dstSize);
   for (let d = 0; d < dstSize; d++) {
     const s = Math.floor(((2 * d + 1) * srcSize) / (2 * dstSize));

@@ -37,7 +37,6 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { MedpersamUserError } from '../errors.js';
-import { binaryOfClass } from '../image/labels.js';
 import type { ClassNames, LabelMap } from '../image/types.js';
 import { checkReferencePair } from '../io/label-map.js';
 import { buildSummary, toCsv, toJson, type EvaluationSummary } from '../eval/report.js';
@@ -45,9 +44,6 @@ import { diceIoUPerClass, type ClassScore } from '../eval/metrics.js';
 import type { GreyPictureEncoder } from '../io/report-pictures.js';
 import type { ProgressCallback } from '../progress.js';
 import {
-  classPrototype,
-  featureMapFromEmbedding,
-  samFrame as promptSamFrame,
   type ClassPrototype,
   type GeneratePromptsOptions,
   type PointStrategy,
@@ -66,7 +62,17 @@ import { scaleFlow } from './perturb.js';
 import { buildRunRecord, StageTimer, type RunCounters, type RunRecord, type RuntimeInfo, type SamModelRecord } from './run-record.js';
 import { encodeAhead, type EncodeAheadItem, type EncodeAheadModel } from '../sam/encode-ahead.js';
 import type { ImageRoundRecord, RunStore } from './run-store.js';
-import { overlayMarks, samInputImage, segmentOneImage, type ImageSegmentSettings, type SamModelLike } from './segment-image.js';
+import {
+  knownTarget,
+  loadedTarget,
+  overlayMarks,
+  referencePrototypes,
+  samInputImage,
+  segmentOneImage,
+  type ImageSegmentSettings,
+  type KnownEmbedding,
+  type SamModelLike,
+} from './segment-image.js';
 import type { ImageSource, LoadedImage, ReferenceSource } from './sources.js';
 import { qualityContext } from './quality.js';
 import { ReviewCollector, type QualityRecord } from './review.js';
@@ -760,14 +766,7 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
       let prototypes: Map<number, ClassPrototype> | null = null;
       const getPrototypes = async () => {
         if (prototypes) return prototypes;
-        const emb = await timer.time('sam-encode', () => sam.model.encode(samInputImage(reference.image)));
-        prototypes = timer.time('prompts', () => {
-          const features = featureMapFromEmbedding(emb);
-          const frame = promptSamFrame(emb.originalWidth, emb.originalHeight, { gridSize: emb.dims[3] });
-          const m = new Map<number, ClassPrototype>();
-          for (const c of classes) m.set(c, classPrototype(features, frame, binaryOfClass(reference.label, c)));
-          return m;
-        });
+        prototypes = await referencePrototypes(sam.model, reference.image, reference.label, classes, timer);
         return prototypes;
       };
 
@@ -795,6 +794,8 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
         );
       };
 
+      // The SAM embedding key and size of every test image this session has encoded (ahead of need or in a round).
+      const knownEmbeddings = new Map<string, KnownEmbedding>();
       for (let round = 0; round <= r.retrainRounds; round++) {
         abortCheck();
         const phase = phaseName(round);
@@ -820,14 +821,13 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
             : null;
         if (needsTraining) {
           if (round > 0) {
-            // Pseudolabels = the previous round's labels (§3.3).
-            await timer.time('state-io', async () => {
-              for (const t of tests) {
-                const prev = await store.readRoundResult(round - 1, t.id);
-                if (!prev) throw new MedpersamUserError('BAD_RUN_STATE', `round ${round - 1} result of ${t.id} is missing`, { file: store.location });
-                warp.setPseudolabel(t.id, prev.label);
-              }
-            });
+            // Pseudolabels = the previous round's labels (§3.3): read from the run state, then brought to the
+            // model's working grid (timed as warp work).
+            for (const t of tests) {
+              const prev = await timer.time('state-io', () => store.readRoundResult(round - 1, t.id));
+              if (!prev) throw new MedpersamUserError('BAD_RUN_STATE', `round ${round - 1} result of ${t.id} is missing`, { file: store.location });
+              timer.time('warp-pseudolabels', () => warp.setPseudolabel(t.id, prev.label));
+            }
           }
           try {
             const trained = await timer.timeAsync('warp-train', () =>
@@ -851,6 +851,8 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
         if (encoding) {
           const ahead = await timer.timeAsync('sam-encode-wait', () => encoding.done);
           encodeAheadStats = { images: ahead.encoded, encoderRunMs: ahead.encoderRunMs, wallMs: ahead.wallMs, waitMs: timer.totals()['sam-encode-wait'] ?? 0 };
+          // Item 0 is the reference, item i the pending test i - 1 (encodeAheadItems).
+          for (const e of ahead.embeddings) if (e.index > 0) knownEmbeddings.set(pending[e.index - 1]!.id, e);
         }
         if (pending.length === 0) {
           counters.imagesReused += tests.length;
@@ -893,14 +895,20 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
         for (let s = 0; s < pending.length; s += r.warpApplyBatch) {
           abortCheck();
           const chunk = pending.slice(s, s + r.warpApplyBatch);
-          const reads: LoadedImage[] = [];
-          for (const t of chunk) reads.push(await timer.time('read', () => t.load()));
+          // Every image is read in the final round (overlays, the review); before it only an image whose embedding
+          // key this session does not know yet: SAM serves the others' embeddings by key (knownTarget).
+          const reads: (LoadedImage | null)[] = [];
+          for (const t of chunk) {
+            const skip = !isFinal && sam.model.cachedEmbedding !== undefined && knownEmbeddings.has(t.id);
+            reads.push(skip ? null : await timer.time('read', () => t.load()));
+          }
           // Eq. 4 (+ Fig. 6 flow scaling): mask prompts for the chunk; in the final round also the global flows that
           // made them, for the review's registration signals.
           const wantFlows = isFinal && review !== null && r.method !== 'persam';
           let promptFlows: Float32Array[] | null = null;
           const warped = await timer.timeAsync('warp-apply', async () => {
-            if (r.method === 'persam') return reads.map((rd) => ({ width: rd.image.width, height: rd.image.height, data: new Uint8Array(rd.image.width * rd.image.height) }));
+            // (The PerSAM baseline has no retraining rounds: its only round is the final one, every image read.)
+            if (r.method === 'persam') return reads.map((rd) => ({ width: rd!.image.width, height: rd!.image.height, data: new Uint8Array(rd!.image.width * rd!.image.height) }));
             if (roi) {
               // Global ∘ local for the small or thin objects (the Fig. 6 α scales the composed displacement).
               const labels: LabelMap[] = [];
@@ -926,19 +934,23 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
           for (let j = 0; j < chunk.length; j++) {
             abortCheck();
             const t = chunk[j]!;
-            const read = reads[j]!;
-            const out = await segmentOneImage(t.id, round, read, warped[j]!, classes, protos, sam.model, r, timer, counters);
+            const read = reads[j]; // every image is read in the final round
+            const target = read
+              ? loadedTarget(read, sam.model)
+              : knownTarget(knownEmbeddings.get(t.id)!, sam.model, () => timer.time('read', () => t.load()));
+            const out = await segmentOneImage(t.id, round, target, warped[j]!, classes, protos, sam.model, r, timer, counters);
+            knownEmbeddings.set(t.id, out.embedding);
             if (isFinal) {
               await timer.time('outputs', async () => {
                 await sink.writeMask(t.id, out.label);
-                if (writeOverlays) await sink.writeOverlay(t.id, read.image, out.label, { ...overlayMarks(out.record.classes), ...overlayOpts });
+                if (writeOverlays) await sink.writeOverlay(t.id, read!.image, out.label, { ...overlayMarks(out.record.classes), ...overlayOpts });
               });
             }
             if (input.saveRounds) await timer.time('outputs', () => sink.writeRoundMask(round, t.id, out.label));
             await timer.time('state-io', () => store.writeRoundResult(out.record, out.label, warped[j]!));
-            if (isFinal && review) await reviewSam(t, read, out.label, warped[j]!, out.record, (promptFlows as Float32Array[] | null)?.[j]);
+            if (isFinal && review) await reviewSam(t, read!, out.label, warped[j]!, out.record, (promptFlows as Float32Array[] | null)?.[j]);
             if (isFinal && input.onImage) {
-              await input.onImage({ id: t.id, label: out.label, image: read, prompts: out.record.classes.map((c) => ({ cls: c.cls, points: c.points, box: c.box })) });
+              await input.onImage({ id: t.id, label: out.label, image: read!, prompts: out.record.classes.map((c) => ({ cls: c.cls, points: c.points, box: c.box })) });
             }
             counters.imagesProcessed++;
             done++;

@@ -57,7 +57,20 @@ export {
   type RuntimeInfo,
   type SamModelRecord,
 } from './run-record.js';
-export { overlayMarks, promptsFor, samInputImage, segmentOneImage, workingFrame, type ImageSegmentSettings, type SamModelLike } from './segment-image.js';
+export {
+  knownTarget,
+  loadedTarget,
+  overlayMarks,
+  promptsFor,
+  referencePrototypes,
+  samInputImage,
+  segmentOneImage,
+  workingFrame,
+  type ImageSegmentSettings,
+  type KnownEmbedding,
+  type SamModelLike,
+  type SegmentTarget,
+} from './segment-image.js';
 export { evaluateRun, type PointStats, type RoundMetrics } from './evaluate-run.js';
 export { combineClassLogits, type ClassLogits } from './multiclass.js';
 export { imageQualitySignals, qualityContext, type ImageQualityInput, type QualityContext, type SamClassOutcome } from './quality.js';

@@ -153,7 +153,7 @@ export interface BuildRunRecordInput {
 /** The split the issue asks for: warp vs ONNX Runtime vs our own code (prompts, IO, pre/post-processing). */
 export function timeBreakdown(timingsMs: Record<string, number>, counters: Pick<RunCounters, 'encoderRunMs' | 'decoderRunMs' | 'encodeAhead'>): RunRecord['breakdown'] {
   const totalMs = Object.values(timingsMs).reduce((a, b) => a + b, 0);
-  const warpMs = ['warp-init', 'warp-prepare', 'warp-train', 'warp-apply', 'roi-prepare', 'roi-train'].reduce((a, k) => a + (timingsMs[k] ?? 0), 0);
+  const warpMs = ['warp-init', 'warp-prepare', 'warp-train', 'warp-pseudolabels', 'warp-apply', 'roi-prepare', 'roi-train'].reduce((a, k) => a + (timingsMs[k] ?? 0), 0);
   // Encoder runs in the background (during warp-train) are not part of the foreground total.
   const onnxRuntimeMs = counters.encoderRunMs - (counters.encodeAhead?.encoderRunMs ?? 0) + counters.decoderRunMs;
   return { totalMs, warpMs, onnxRuntimeMs, otherMs: totalMs - warpMs - onnxRuntimeMs };

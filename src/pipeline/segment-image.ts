@@ -3,16 +3,20 @@
  * → SAM decoder → refinement passes; then the classes are combined. And the PerSAM baseline per class. Browser-safe:
  * SAM is reached through `SamModelLike` (onnxruntime-node in Node, onnxruntime-web in a browser).
  */
-import { binaryOfClass } from '../image/labels.js';
+import { binaryOfClass, binaryOfClassCounted } from '../image/labels.js';
 import { normalizeIntensity, toGrey } from '../image/normalize.js';
 import type { BinaryMask, Box, FloatImage, LabelMap, LabeledPoint } from '../image/types.js';
 import { boundingBox } from '../image/components.js';
+import { enlargedBoundingBox, enlargedMask, resizeEnlargedNearest, type EnlargedMask } from '../image/enlarged.js';
 import { resizeBinaryNearest } from '../image/resize.js';
 import type { ReadImageResult } from '../io/read-image.js';
 import {
   binaryFromLogits,
+  binaryFromLogitsNearest,
+  classPrototype,
   cosineSimilarityMap,
   featureMapFromEmbedding,
+  featureSquaredNorms,
   generatePrompts,
   PERSAM_CASCADE,
   persamPrompts,
@@ -25,7 +29,6 @@ import {
   type SmoothMaskOptions,
 } from '../prompts/index.js';
 import { promptSetParts } from '../prompts/prompt-set.js';
-import { countOn } from '../prompts/candidates.js';
 import type { SamDecodeOptions, SamDecodeResult, SamEmbedding, SamModelInfo, SamModelStats, SamPrompts } from '../sam/types.js';
 import { normalizedToSam255 } from '../sam/preprocess.js';
 import { combineClassLogits, type ClassLogits } from './multiclass.js';
@@ -44,6 +47,47 @@ export interface SamModelLike {
    * stays loaded and images are encoded when first segmented.
    */
   releaseEncoder?(): Promise<void>;
+  /**
+   * The embedding of an image encoded before, by its key (`SamEmbedding.key`) and original size, while the cache
+   * holds it (null otherwise): what `encode` of that image would return, without the image (src/sam SamModel has
+   * it). With it the core reads and hashes a test image again only in the final round, where its pixels are used.
+   */
+  cachedEmbedding?(key: string, originalWidth: number, originalHeight: number): Promise<SamEmbedding | null>;
+}
+
+/** The image one round segments, as the per-image work sees it: its original size and its SAM embedding. */
+export interface SegmentTarget {
+  width: number;
+  height: number;
+  /** The image's SAM embedding (encoder or cache); called once, timed as 'sam-encode'. */
+  embedding(): Promise<SamEmbedding>;
+}
+
+/** A loaded image as a segment target: encoded (or found in the embedding cache by its content) when asked. */
+export function loadedTarget(read: ReadImageResult, sam: SamModelLike): SegmentTarget {
+  return { width: read.image.width, height: read.image.height, embedding: () => sam.encode(samInputImage(read)) };
+}
+
+/** What a run remembers of an image it has encoded: its embedding's cache key and the image's original size. */
+export interface KnownEmbedding {
+  key: string;
+  width: number;
+  height: number;
+}
+
+/**
+ * An image whose embedding key is known, as a segment target: the embedding from the model's cache by key, else
+ * (no `cachedEmbedding`, or no longer cached) the image loaded and encoded as `loadedTarget` does.
+ */
+export function knownTarget(known: KnownEmbedding, sam: SamModelLike, load: () => Promise<ReadImageResult>): SegmentTarget {
+  return {
+    width: known.width,
+    height: known.height,
+    async embedding() {
+      const cached = sam.cachedEmbedding ? await sam.cachedEmbedding(known.key, known.width, known.height) : null;
+      return cached ?? sam.encode(samInputImage(await load()));
+    },
+  };
 }
 
 /** The prompt and refinement settings one image needs (resolved by core.ts). */
@@ -72,6 +116,24 @@ function argMax(values: readonly number[]): number {
   return best;
 }
 
+/** The class prototypes of the reference (§3.2): its SAM features averaged under each class's mask. */
+export async function referencePrototypes(
+  sam: SamModelLike,
+  image: ReadImageResult,
+  label: LabelMap,
+  classes: readonly number[],
+  timer: StageTimer,
+): Promise<Map<number, ClassPrototype>> {
+  const emb = await timer.time('sam-encode', () => sam.encode(samInputImage(image)));
+  return timer.time('prompts', () => {
+    const features = featureMapFromEmbedding(emb);
+    const frame = promptSamFrame(emb.originalWidth, emb.originalHeight, { gridSize: emb.dims[3] });
+    const m = new Map<number, ClassPrototype>();
+    for (const c of classes) m.set(c, classPrototype(features, frame, binaryOfClass(label, c)));
+    return m;
+  });
+}
+
 /** The final prompts of an image's classes, as overlay marks. */
 export function overlayMarks(classesOut: readonly ClassRoundRecord[]): { points: LabeledPoint[]; box: Box[] } {
   const points: LabeledPoint[] = [];
@@ -86,6 +148,8 @@ export function overlayMarks(classesOut: readonly ClassRoundRecord[]): { points:
 export interface ImageOut {
   label: LabelMap;
   record: ImageRoundRecord;
+  /** The image's embedding key and size (a later round may get the embedding by key: `knownTarget`). */
+  embedding: KnownEmbedding;
 }
 
 /**
@@ -95,7 +159,7 @@ export interface ImageOut {
 export async function segmentOneImage(
   id: string,
   round: number,
-  read: ReadImageResult,
+  target: SegmentTarget,
   warped: LabelMap,
   classes: readonly number[],
   prototypes: Map<number, ClassPrototype>,
@@ -104,15 +168,20 @@ export async function segmentOneImage(
   timer: StageTimer,
   counters: { decoderCalls: number },
 ): Promise<ImageOut> {
-  const { width, height } = read.image;
+  const { width, height } = target;
   const t0 = performance.now();
   const before = timer.totals();
-  const emb = await timer.time('sam-encode', () => sam.encode(samInputImage(read)));
+  const emb = await timer.time('sam-encode', () => target.embedding());
+  if (emb.originalWidth !== width || emb.originalHeight !== height) {
+    throw new Error(`segmentOneImage: embedding of a ${emb.originalWidth}x${emb.originalHeight} image for a ${width}x${height} target`);
+  }
   const features = featureMapFromEmbedding(emb);
   const frame = promptSamFrame(width, height, { gridSize: emb.dims[3] });
   const work = workingFrame(width, height, r.promptWorkingSize);
   const classLogits: ClassLogits[] = [];
   const records: ClassRoundRecord[] = [];
+  // The features' squared norms, shared by the classes' similarity maps (computed when the first class needs them).
+  let squaredNorms: Float64Array | undefined;
   for (const cls of classes) {
     const proto = prototypes.get(cls)!;
     const rec: ClassRoundRecord = { cls, points: [], box: null, maskPromptPixels: 0, iouScores: [], decoderCalls: 0, notes: [] };
@@ -121,26 +190,31 @@ export async function segmentOneImage(
       classLogits.push({ cls, logits: await persamClass(rec, emb, features, frame, proto, sam, r, timer, counters, width, height) });
       continue;
     }
-    const maskPrompt = binaryOfClass(warped, cls);
-    rec.maskPromptPixels = countOn(maskPrompt);
+    const { mask: maskPrompt, pixels: maskPromptPixels } = binaryOfClassCounted(warped, cls);
+    rec.maskPromptPixels = maskPromptPixels;
     if (rec.maskPromptPixels === 0) {
       rec.notes.push('empty mask prompt: class not predicted');
       classLogits.push({ cls, logits: null });
       continue;
     }
     // Points are chosen in the working frame (workW × workH); box and mask come from the original-size mask.
-    const similarity = timer.time('prompts-similarity', () => cosineSimilarityMap(features, proto.prototypeUnit, frame, work.width, work.height).map);
-    let mask = maskPrompt;
+    const similarity = timer.time('prompts-similarity', () => {
+      squaredNorms ??= featureSquaredNorms(features);
+      return cosineSimilarityMap(features, proto.prototypeUnit, frame, work.width, work.height, squaredNorms).map;
+    });
+    let mask: BinaryMask | EnlargedMask = maskPrompt;
     let logits: Float32Array | null = null;
     for (let pass = 0; pass <= r.refinements; pass++) {
       if (pass > 0) {
         // Smoothing is a morphological operation too: done in the working frame (App. C.1), then brought back to
         // the original size (nearest) for the box and the mask prompt.
         const smoothed = timer.time('prompts-smooth', () => {
-          const out = binaryFromLogits(logits!, width, height);
-          if (work.width === width && work.height === height) return smoothMaskForNextPrompt(out, r.smoothing);
-          const sm = smoothMaskForNextPrompt(resizeBinaryNearest(out, work.width, work.height), r.smoothing);
-          return { ...sm, mask: resizeBinaryNearest(sm.mask, width, height) };
+          if (work.width === width && work.height === height) return smoothMaskForNextPrompt(binaryFromLogits(logits!, width, height), r.smoothing);
+          // The SAM output in the working frame: thresholded only where the nearest resize samples it. The smoothed
+          // mask goes back to the original size as its nearest enlargement, not built: the prompts read its box, its
+          // runs and its working-frame resize from the small mask (image/enlarged.ts).
+          const sm = smoothMaskForNextPrompt(binaryFromLogitsNearest(logits!, width, height, work.width, work.height), r.smoothing);
+          return { ...sm, mask: enlargedMask(sm.mask, width, height) };
         });
         if (smoothed.pixelsAfter === 0) {
           rec.notes.push(`refinement ${pass}: SAM output empty, refinement stopped`);
@@ -174,7 +248,7 @@ export async function segmentOneImage(
     if (d > 0) timingsMs[k] = d;
   }
   timingsMs.total = performance.now() - t0;
-  return { label, record: { id, round, width, height, classes: records, timingsMs } };
+  return { label, record: { id, round, width, height, classes: records, timingsMs }, embedding: { key: emb.key, width, height } };
 }
 
 /**
@@ -230,33 +304,39 @@ export function workingFrame(width: number, height: number, size: number): { wid
 }
 
 /**
- * SAM prompts of the prompt set from one original-size mask prompt: points from generatePrompts in the working
- * frame (mapped back to pixel centres of the original frame), the tight box and the mask at the original size.
- * Null when the set yields nothing (e.g. 'P' on a mask with no candidate pixel).
+ * SAM prompts of the prompt set from one original-size mask prompt (a mask, or a smaller mask's nearest
+ * enlargement): points from generatePrompts in the working frame (mapped back to pixel centres of the original
+ * frame), the tight box and the mask at the original size. Null when the set yields nothing (e.g. 'P' on a mask
+ * with no candidate pixel).
  */
 export function promptsFor(
-  maskOriginal: BinaryMask,
+  maskOriginal: BinaryMask | EnlargedMask,
   similarityWork: Float32Array,
   work: { width: number; height: number },
   r: Pick<ImageSegmentSettings, 'promptSet' | 'promptOptions'>,
 ): SamPrompts | null {
   const { width, height } = maskOriginal;
+  const enlarged = 'small' in maskOriginal ? maskOriginal : null;
+  const full = 'small' in maskOriginal ? null : maskOriginal;
   const same = work.width === width && work.height === height;
-  const maskWork = same ? maskOriginal : resizeBinaryNearest(maskOriginal, work.width, work.height);
   const parts = promptSetParts(r.promptSet);
   const prompts: SamPrompts = {};
   if (parts.points) {
+    const maskWork = enlarged
+      ? resizeEnlargedNearest(enlarged, work.width, work.height)
+      : same
+        ? full!
+        : resizeBinaryNearest(full!, work.width, work.height);
     const generated = generatePrompts(maskWork, similarityWork, r.promptOptions);
     // toSamPrompts with set 'P' maps the points from the working frame to pixel centres of the original frame.
     const mapped = toSamPrompts(generated, 'P', width, height);
     if (mapped.pointsOriginal) prompts.pointsOriginal = mapped.pointsOriginal;
   }
   if (parts.box) {
-    const box = boundingBox(maskOriginal);
+    const box = enlarged ? enlargedBoundingBox(enlarged) : boundingBox(full!);
     if (box) prompts.boxOriginal = box;
   }
-  if (parts.mask) prompts.maskPrompt = { kind: 'binary', mask: maskOriginal };
+  if (parts.mask) prompts.maskPrompt = enlarged ? { kind: 'binaryEnlarged', mask: enlarged } : { kind: 'binary', mask: full! };
   if (!prompts.pointsOriginal && !prompts.boxOriginal && !prompts.maskPrompt) return null;
   return prompts;
 }
-

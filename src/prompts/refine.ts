@@ -10,6 +10,7 @@
 import { boundingBox, connectedComponents, fillHoles } from '../image/components.js';
 import { countForeground } from '../image/labels.js';
 import { opening, type KernelShape } from '../image/morphology.js';
+import { nearestAxis } from '../image/resize.js';
 import type { BinaryMask } from '../image/types.js';
 import { cropMask, expandBox, pasteMask } from './crop.js';
 
@@ -21,6 +22,35 @@ export function binaryFromLogits(logits: Float32Array, width: number, height: nu
   const data = new Uint8Array(width * height);
   for (let i = 0; i < data.length; i++) data[i] = logits[i]! > threshold ? 1 : 0;
   return { width, height, data };
+}
+
+/**
+ * `resizeBinaryNearest(binaryFromLogits(logits, width, height, threshold), outWidth, outHeight)` without the
+ * full-size mask: the logits are thresholded only at the pixels the nearest-neighbour resize samples.
+ */
+export function binaryFromLogitsNearest(
+  logits: Float32Array,
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+  threshold = 0,
+): BinaryMask {
+  if (logits.length !== width * height) {
+    throw new RangeError(`binaryFromLogitsNearest: logits length ${logits.length} != ${width}x${height}`);
+  }
+  if (!(Number.isInteger(outWidth) && Number.isInteger(outHeight) && outWidth >= 1 && outHeight >= 1)) {
+    throw new RangeError(`binaryFromLogitsNearest: output size ${outWidth}x${outHeight} must be positive integers`);
+  }
+  const ix = nearestAxis(width, outWidth);
+  const iy = nearestAxis(height, outHeight);
+  const data = new Uint8Array(outWidth * outHeight);
+  for (let y = 0; y < outHeight; y++) {
+    const row = iy[y]! * width;
+    const o = y * outWidth;
+    for (let x = 0; x < outWidth; x++) data[o + x] = logits[row + ix[x]!]! > threshold ? 1 : 0;
+  }
+  return { width: outWidth, height: outHeight, data };
 }
 
 export interface SmoothMaskOptions {

@@ -12,27 +12,44 @@ import type { SamFrame } from '../sam/frames.js';
 import { checkFeatureFrame, type FeatureMap } from './prototype.js';
 
 /**
- * cos(prototype, feature[cell]) for every grid cell (raster order, gridWidth * gridHeight). A zero feature vector
- * (or a zero prototype) gives 0.
+ * Squared norm of every cell's feature vector (raster order), summed over the channels in order in float64: what
+ * `cosineSimilarityGrid` divides by. One image's classes share it.
  */
-export function cosineSimilarityGrid(features: FeatureMap, prototype: Float32Array): Float32Array {
+export function featureSquaredNorms(features: FeatureMap): Float64Array {
+  const { channels, data } = features;
+  const plane = features.gridWidth * features.gridHeight;
+  const norm2 = new Float64Array(plane);
+  for (let c = 0; c < channels; c++) {
+    const base = c * plane;
+    for (let i = 0; i < plane; i++) {
+      const f = data[base + i]!;
+      norm2[i]! += f * f;
+    }
+  }
+  return norm2;
+}
+
+/**
+ * cos(prototype, feature[cell]) for every grid cell (raster order, gridWidth * gridHeight). A zero feature vector
+ * (or a zero prototype) gives 0. `squaredNorms`: the features' `featureSquaredNorms`, when the caller has them.
+ */
+export function cosineSimilarityGrid(features: FeatureMap, prototype: Float32Array, squaredNorms?: Float64Array): Float32Array {
   const { channels, data } = features;
   if (prototype.length !== channels) {
     throw new RangeError(`cosineSimilarityGrid: prototype has ${prototype.length} channels, features ${channels}`);
   }
   const plane = features.gridWidth * features.gridHeight;
+  if (squaredNorms && squaredNorms.length !== plane) {
+    throw new RangeError(`cosineSimilarityGrid: ${squaredNorms.length} squared norms for ${plane} cells`);
+  }
+  const norm2 = squaredNorms ?? featureSquaredNorms(features);
   const dot = new Float64Array(plane);
-  const norm2 = new Float64Array(plane);
   let pNorm2 = 0;
   for (let c = 0; c < channels; c++) {
     const p = prototype[c]!;
     pNorm2 += p * p;
     const base = c * plane;
-    for (let i = 0; i < plane; i++) {
-      const f = data[base + i]!;
-      dot[i]! += p * f;
-      norm2[i]! += f * f;
-    }
+    for (let i = 0; i < plane; i++) dot[i]! += p * data[base + i]!;
   }
   const pNorm = Math.sqrt(pNorm2);
   const out = new Float32Array(plane);
@@ -99,6 +116,7 @@ export interface SimilarityMaps {
 /**
  * Cosine similarity of the prototype to the TEST image's features (`frame` = samFrame(test original size)),
  * returned on the grid and in a width x height mask-prompt frame (default: the test image's original size).
+ * `squaredNorms`: the features' `featureSquaredNorms` (shared by an image's classes), computed here when absent.
  */
 export function cosineSimilarityMap(
   features: FeatureMap,
@@ -106,8 +124,9 @@ export function cosineSimilarityMap(
   frame: SamFrame,
   width: number = frame.originalWidth,
   height: number = frame.originalHeight,
+  squaredNorms?: Float64Array,
 ): SimilarityMaps {
   checkFeatureFrame(features, frame, 'cosineSimilarityMap');
-  const grid = cosineSimilarityGrid(features, prototype);
+  const grid = cosineSimilarityGrid(features, prototype, squaredNorms);
   return { grid, map: gridMapToMaskFrame(grid, frame, width, height), width, height };
 }

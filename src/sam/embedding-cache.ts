@@ -118,8 +118,14 @@ export class EmbeddingCache {
       return null;
     }
     if (buf.byteLength !== this.length * 4) return null; // truncated / foreign file: re-encode
-    const data = new Float32Array(this.length);
-    new Uint8Array(data.buffer).set(buf);
+    // The file's bytes viewed as floats (readFile's buffer of a file this size is its own, 4-byte aligned
+    // allocation); a copy only when it is not aligned.
+    let data: Float32Array;
+    if (buf.byteOffset % 4 === 0) data = new Float32Array(buf.buffer, buf.byteOffset, this.length);
+    else {
+      data = new Float32Array(this.length);
+      new Uint8Array(data.buffer).set(buf);
+    }
     this.remember(key, data);
     return { data, where: 'disk' };
   }

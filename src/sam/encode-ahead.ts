@@ -38,6 +38,11 @@ export interface EncodeAheadOptions {
 export interface EncodeAheadResult {
   /** Items whose embedding is now cached (encoded now or found in the cache). */
   encoded: number;
+  /**
+   * Those items' embedding keys and original image sizes, with their position in the item list (a caller may fetch
+   * the embeddings by key later).
+   */
+  embeddings: { index: number; id: string; key: string; width: number; height: number }[];
   /** Of those, found in the cache (no encoder run). */
   alreadyCached: number;
   failed: { id: string; error: unknown }[];
@@ -60,7 +65,16 @@ export function encodeAhead(model: EncodeAheadModel, items: readonly EncodeAhead
   const run = async (): Promise<EncodeAheadResult> => {
     const t0 = performance.now();
     const statsAtStart = model.stats();
-    const result: EncodeAheadResult = { encoded: 0, alreadyCached: 0, failed: [], cancelled: false, encoderReleased: false, encoderRunMs: 0, wallMs: 0 };
+    const result: EncodeAheadResult = {
+      encoded: 0,
+      embeddings: [],
+      alreadyCached: 0,
+      failed: [],
+      cancelled: false,
+      encoderReleased: false,
+      encoderRunMs: 0,
+      wallMs: 0,
+    };
     // Start on a later turn of the event loop: the caller's synchronous set-up (and the first training step) go first.
     await new Promise<void>((resolve) => setTimeout(resolve, 0));
     for (let i = 0; i < items.length; i++) {
@@ -71,8 +85,9 @@ export function encodeAhead(model: EncodeAheadModel, items: readonly EncodeAhead
       const item = items[i]!;
       try {
         const runsBefore = model.stats().encoderRuns;
-        await model.encode(await item.load());
+        const embedding = await model.encode(await item.load());
         result.encoded++;
+        result.embeddings.push({ index: i, id: item.id, key: embedding.key, width: embedding.originalWidth, height: embedding.originalHeight });
         if (model.stats().encoderRuns === runsBefore) result.alreadyCached++;
       } catch (error) {
         result.failed.push({ id: item.id, error });
@@ -89,6 +104,7 @@ export function encodeAhead(model: EncodeAheadModel, items: readonly EncodeAhead
   };
   const done = run().catch((error: unknown) => ({
     encoded: 0,
+    embeddings: [],
     alreadyCached: 0,
     failed: [{ id: '(encode-ahead)', error }],
     cancelled: false,

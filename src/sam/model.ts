@@ -76,6 +76,21 @@ export class SamModel {
     return p;
   }
 
+  /**
+   * The embedding of an image encoded before (by this model or, through the disk cache, an earlier one), by its key
+   * (`SamEmbedding.key`) and the image's original size; null when the cache no longer holds it. Equal to what
+   * `encode` of that image returns from the cache, without the image: no read, no content hash.
+   */
+  async cachedEmbedding(key: string, originalWidth: number, originalHeight: number): Promise<SamEmbedding | null> {
+    const dims = this.info.embeddingDims;
+    if (!dims || !key.startsWith(`${this.info.encoderId}:`)) return null;
+    const hit = await this.cache.get(key);
+    if (!hit) return null;
+    if (hit.where === 'memory') this.counters.memoryCacheHits++;
+    else this.counters.diskCacheHits++;
+    return { originalWidth, originalHeight, key, dims, data: hit.data };
+  }
+
   private async encodeUncached(image: FloatImage, key: string): Promise<SamEmbedding> {
     const base = { originalWidth: image.width, originalHeight: image.height, key };
     const hit = this.info.embeddingDims ? await this.cache.get(key) : null;

@@ -11,13 +11,15 @@
  *             (done in one exact separable box-filter pass, image/resize `resampleAreaSeparable`: 256-cell u
  *             covers 1024-frame [4u, 4u+4)).
  *             Binary masks become logits ±maskPromptLogit (default ±20, the range of SAM's own confident
- *             low-res logits; the mask encoder's LayerNorm makes the exact magnitude matter little).
+ *             low-res logits; the mask encoder's LayerNorm makes the exact magnitude matter little). A binary
+ *             mask may come as a smaller mask's nearest enlargement ('binaryEnlarged'): same input, from its runs.
  *
  * Validation: points and box corners outside the image raise PROMPT_OUTSIDE_IMAGE (an error, not a clamp: a
  * prompt outside the image means a frame mix-up upstream, which clamping would hide). No points, no box and no
  * mask raise EMPTY_PROMPT.
  */
 import { MedpersamUserError } from '../errors.js';
+import { enlargedRowRuns, type EnlargedMask } from '../image/enlarged.js';
 import { areaTaps, resampleAreaSeparable } from '../image/resize.js';
 import type { Box, LabeledPoint } from '../image/types.js';
 import { SAM_LONG_SIDE, SAM_LOW_RES, xyOriginalToXySam1024, type SamFrame, type XY } from './frames.js';
@@ -67,11 +69,12 @@ export function planeOriginalToSam256(plane: Float32Array | Uint8Array, frame: S
 }
 
 /**
- * Area-weighted foreground fraction of each 256 cell (padding = background) for a binary mask at original size.
- * Same result as `planeOriginalToSam256(mask, frame, 0)`, computed from the runs of foreground pixels of each row
- * (a byte scan instead of multiply-adds over every pixel: this runs once per decoder call).
+ * Adds foreground runs of a W×H binary mask (original frame) into the area-weighted foreground fraction of each
+ * 256 cell (padding = background). A run [start, end) of row y adds its overlap with every cell it touches; rows
+ * must come in order (y = 0..H-1) and each row's runs left to right, so that every cell sums the same terms in the
+ * same order whoever found the runs.
  */
-export function binaryFractionSam256(mask: Uint8Array, frame: SamFrame): Float32Array {
+function fractionAccumulator(frame: SamFrame): { out: Float32Array; addRun: (y: number, start: number, end: number) => void } {
   const { originalWidth: w, originalHeight: h } = frame;
   const cell = SAM_LONG_SIDE / SAM_LOW_RES;
   const spanX = cell / (frame.resizedWidth / w); // original pixels per 256 cell along x
@@ -92,9 +95,7 @@ export function binaryFractionSam256(mask: Uint8Array, frame: SamFrame): Float32
     }
   }
   const out = new Float32Array(SAM_LOW_RES * SAM_LOW_RES);
-  let y = 0;
-  // Foreground on [start, end) of row y: add its overlap with every cell it touches.
-  const addRun = (start: number, end: number) => {
+  const addRun = (y: number, start: number, end: number) => {
     const o1 = Math.min(SAM_LOW_RES - 1, Math.floor((end - 1e-9) / spanX));
     const r0 = rowOffset[y]!;
     const r1 = rowOffset[y + 1]!;
@@ -103,9 +104,20 @@ export function binaryFractionSam256(mask: Uint8Array, frame: SamFrame): Float32
       if (overlap > 0) for (let r = r0; r < r1; r++) out[rowCell[r]! + o] += rowWeight[r]! * overlap;
     }
   };
+  return { out, addRun };
+}
+
+/**
+ * Area-weighted foreground fraction of each 256 cell (padding = background) for a binary mask at original size.
+ * Same result as `planeOriginalToSam256(mask, frame, 0)`, computed from the runs of foreground pixels of each row
+ * (a byte scan instead of multiply-adds over every pixel: this runs once per decoder call).
+ */
+export function binaryFractionSam256(mask: Uint8Array, frame: SamFrame): Float32Array {
+  const { originalWidth: w, originalHeight: h } = frame;
+  const { out, addRun } = fractionAccumulator(frame);
   // 4 bytes at a time where possible (all-background / all-foreground words), byte by byte elsewhere.
   const words = mask.byteOffset % 4 === 0 ? new Uint32Array(mask.buffer, mask.byteOffset, mask.length >>> 2) : null;
-  for (y = 0; y < h; y++) {
+  for (let y = 0; y < h; y++) {
     const row = y * w;
     const end = row + w;
     let runStart = -1;
@@ -115,7 +127,7 @@ export function binaryFractionSam256(mask: Uint8Array, frame: SamFrame): Float32
         const word = words[i >>> 2]!;
         if (word === 0) {
           if (runStart >= 0) {
-            addRun(runStart, i - row);
+            addRun(y, runStart, i - row);
             runStart = -1;
           }
           i += 4;
@@ -130,12 +142,26 @@ export function binaryFractionSam256(mask: Uint8Array, frame: SamFrame): Float32
       if (mask[i] !== 0) {
         if (runStart < 0) runStart = i - row;
       } else if (runStart >= 0) {
-        addRun(runStart, i - row);
+        addRun(y, runStart, i - row);
         runStart = -1;
       }
       i++;
     }
-    if (runStart >= 0) addRun(runStart, w);
+    if (runStart >= 0) addRun(y, runStart, w);
+  }
+  return out;
+}
+
+/**
+ * `binaryFractionSam256` of an enlarged mask (image/enlarged.ts) at the original size, from the small mask's row
+ * runs (the same runs in the same order, so the same sums): no W×H mask built or scanned.
+ */
+export function binaryFractionSam256Enlarged(mask: EnlargedMask, frame: SamFrame): Float32Array {
+  const { out, addRun } = fractionAccumulator(frame);
+  const rows = enlargedRowRuns(mask);
+  for (let y = 0; y < rows.length; y++) {
+    const runs = rows[y]!;
+    for (let k = 0; k < runs.length; k += 2) addRun(y, runs[k]!, runs[k + 1]!);
   }
   return out;
 }
@@ -157,6 +183,18 @@ export function buildMaskInput(prompt: SamMaskPrompt, frame: SamFrame, maskPromp
       );
     }
     return planeOriginalToSam256(prompt.logits, frame, -maskPromptLogit);
+  }
+  if (prompt.kind === 'binaryEnlarged') {
+    const e = prompt.mask;
+    if (e.width !== frame.originalWidth || e.height !== frame.originalHeight) {
+      throw new MedpersamUserError(
+        'MASK_PROMPT_SIZE_MISMATCH',
+        `mask prompt is enlarged to ${e.width}×${e.height} but the image is ${frame.originalWidth}×${frame.originalHeight}`,
+      );
+    }
+    const fraction = binaryFractionSam256Enlarged(e, frame);
+    for (let i = 0; i < fraction.length; i++) fraction[i] = maskPromptLogit * (2 * fraction[i]! - 1);
+    return fraction;
   }
   const m = prompt.mask;
   if (m.width !== frame.originalWidth || m.height !== frame.originalHeight || m.data.length !== n) {

@@ -9,6 +9,7 @@
  * The frame maths lives only in `frames.ts` (used by `preprocess.ts` for images, `prompt-frames.ts` for prompts).
  */
 import type { BinaryMask, Box, LabeledPoint } from '../image/types.js';
+import type { EnlargedMask } from '../image/enlarged.js';
 
 /** How the encoder wants its input (detected from the graph's input, never from the user). */
 export type EncoderVariant =
@@ -56,6 +57,11 @@ export interface SamLoadOptions {
 /** A mask prompt: binary at the original size, logits at the original size, or SAM low-res logits (256×256). */
 export type SamMaskPrompt =
   | { kind: 'binary'; mask: BinaryMask }
+  /**
+   * Binary at the original size, given as a smaller mask and its nearest-neighbour enlargement (image/enlarged.ts):
+   * the same decoder input as `binary` with the enlarged mask, without building it.
+   */
+  | { kind: 'binaryEnlarged'; mask: EnlargedMask }
   /** Soft logits at the original size (length W·H), e.g. a previous `logitsOriginal`. */
   | { kind: 'logitsOriginal'; logits: Float32Array }
   /** Already in the padded-1024 frame at 256×256 (a previous `lowResLogits`): passed through unchanged. */

@@ -5,6 +5,7 @@ import {
   flowGradientL2,
   jacobianDeterminantMap,
   localSimilarityMaps,
+  classDice,
   maskDice,
   maskShapeSignals,
   regionMean,
@@ -12,6 +13,7 @@ import {
   samSignals,
   warpSignals,
 } from '../../src/eval/quality-signals.js';
+import { binaryOfClass } from '../../src/image/labels.js';
 import type { LabelMap } from '../../src/image/types.js';
 import { initTf } from '../../src/warp/backend.js';
 import { flowGradL2, nccLoss, ssimLoss } from '../../src/warp/losses.js';
@@ -164,6 +166,18 @@ describe('mask and SAM signals', () => {
     expect(maskDice(a, b)).toBeCloseTo(4 / 6, 12);
     expect(maskDice(lm(2, [0, 0]), lm(2, [0, 0]))).toBe(1);
     expect(() => maskDice(lm(2, [0, 0]), lm(1, [0]))).toThrow(/size/);
+  });
+
+  it('classDice: the maskDice of the two class masks, for every class (present in one, both or neither)', () => {
+    let seed = 3;
+    const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    for (let t = 0; t < 20; t++) {
+      const n = 1 + Math.floor(rand() * 300);
+      const a = lm(n, Array.from({ length: n }, () => Math.floor(rand() * 4)));
+      const b = lm(n, Array.from({ length: n }, () => Math.floor(rand() * (t % 2 ? 4 : 2))));
+      for (const cls of [0, 1, 2, 3, 4]) expect(classDice(a, b, cls)).toBe(maskDice(binaryOfClass(a, cls), binaryOfClass(b, cls)));
+    }
+    expect(() => classDice(lm(2, [0, 0]), lm(1, [0]), 1)).toThrow(/size/);
   });
 
   it('samSignals: last predicted IoU, prompt agreement, round agreement (NaN without a previous round)', () => {

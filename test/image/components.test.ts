@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { boundingBox, connectedComponents, fillHoles, largestComponent } from '../../src/image/components.js';
+import type { BinaryMask, Box } from '../../src/image/types.js';
 import { mask, rows } from './helpers.js';
 
 describe('connectedComponents', () => {
@@ -105,5 +106,38 @@ describe('boundingBox', () => {
   });
   it('null when empty', () => {
     expect(boundingBox(mask(['...', '...']))).toBeNull();
+  });
+  it('the box of reading every pixel: scattered pixels, blobs, any width and alignment', () => {
+    const naive = (m: BinaryMask): Box | null => {
+      let x0 = m.width, y0 = m.height, x1 = -1, y1 = -1;
+      for (let y = 0; y < m.height; y++) {
+        for (let x = 0; x < m.width; x++) {
+          if (m.data[y * m.width + x] === 0) continue;
+          x0 = Math.min(x0, x);
+          x1 = Math.max(x1, x);
+          y0 = Math.min(y0, y);
+          y1 = y;
+        }
+      }
+      return x1 < 0 ? null : { x0, y0, x1, y1 };
+    };
+    let seed = 5;
+    const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    for (let t = 0; t < 300; t++) {
+      const width = 1 + Math.floor(rand() * 37);
+      const height = 1 + Math.floor(rand() * 29);
+      const offset = Math.floor(rand() * 4);
+      const data = new Uint8Array(width * height + offset).subarray(offset);
+      const kind = t % 3;
+      if (kind === 0) {
+        for (let k = Math.floor(rand() * 4); k > 0; k--) data[Math.floor(rand() * data.length)] = 1 + Math.floor(rand() * 255);
+      } else {
+        const cx = rand() * width, cy = rand() * height, r = rand() * 8;
+        for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) if ((x - cx) ** 2 + (y - cy) ** 2 <= r * r) data[y * width + x] = 1;
+        if (kind === 2) data[Math.floor(rand() * data.length)] = 1;
+      }
+      const m = { width, height, data };
+      expect(boundingBox(m)).toEqual(naive(m));
+    }
   });
 });

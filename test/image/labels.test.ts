@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { binaryOfClass, classesPresent, countForeground } from '../../src/image/labels.js';
+import { binaryOfClass, binaryOfClassCounted, classesPresent, countForeground } from '../../src/image/labels.js';
 import { labelMap, mask, rows } from './helpers.js';
 
 describe('labels', () => {
@@ -8,6 +8,11 @@ describe('labels', () => {
     expect(rows(binaryOfClass(lm, 1))).toEqual(['.##.', '.#..', '....']);
     expect(rows(binaryOfClass(lm, 3))).toEqual(['....', '..#.', '##..']);
     expect(rows(binaryOfClass(lm, 2))).toEqual(['....', '....', '....']);
+    for (const cls of [0, 1, 2, 3]) {
+      const counted = binaryOfClassCounted(lm, cls);
+      expect(counted.mask).toEqual(binaryOfClass(lm, cls));
+      expect(counted.pixels).toBe(countForeground(counted.mask));
+    }
   });
   it('classesPresent is sorted and excludes 0', () => {
     expect(classesPresent(lm)).toEqual([1, 3]);

@@ -138,8 +138,9 @@ describe('echo-mask decoder', () => {
     }
     model.dispose();
     expect(res.record.counters.encoderRuns).toBe(0); // every embedding cached by the first test
-    // encode() calls: reference + tests ahead of need during training (cache hits here), then reference + tests per round.
-    expect(res.record.counters.encodeCalls).toBe(1 + TESTS + 1 + TESTS * 2);
+    // encode() calls: reference + tests ahead of need during training (cache hits here), then the reference, and the
+    // tests in the final round (round 0 takes their embeddings by key).
+    expect(res.record.counters.encodeCalls).toBe(1 + TESTS + 1 + TESTS);
     expect(res.record.counters.decoderCalls).toBe(TESTS * CLASSES * 1 * 2);
     expect((await readdir(join(res.outDir, 'rounds', '0'))).length).toBe(TESTS);
   }, 120_000);
@@ -172,6 +173,40 @@ describe('call counts, cache and resume', () => {
     expect(rerun.record.counters.decoderCalls).toBe(0);
     expect(rerun.record.counters.encoderRuns).toBe(0);
     expect(rerun.record.resumed).toBe(true);
+  }, 180_000);
+
+  it('before the final round the embeddings come by key (no image read again), with the outputs of reading them', async () => {
+    const cacheDir = join(f.root, 'cache-keys');
+    const model = await loadSamModel(echoDir, { cacheDir, threads: 1 });
+    // The same model without `cachedEmbedding`: every round reads and encodes every image.
+    const rereading: SamModelLike = {
+      info: model.info,
+      encode: (img) => model.encode(img),
+      decode: (emb, p, o) => model.decode(emb, p, o),
+      stats: () => model.stats(),
+      releaseEncoder: () => model.releaseEncoder(),
+    };
+    const rounds = 2;
+    try {
+      const byKey = await runMedPerSam(baseOptions(f, echoDir, 'by-key', { sam: model, retrainRounds: rounds, refinements: 1 }));
+      const reread = await runMedPerSam(baseOptions(f, echoDir, 'reread', { sam: rereading, retrainRounds: rounds, refinements: 1 }));
+      // encode(): reference + tests ahead of need, the reference's prototypes, then the tests once (final round) by
+      // key, or in every round when reading again.
+      expect(byKey.record.counters.encodeCalls).toBe(1 + TESTS + 1 + TESTS);
+      expect(reread.record.counters.encodeCalls).toBe(1 + TESTS + 1 + TESTS * (rounds + 1));
+      expect(await masksOf(byKey.masksDir)).toEqual(await masksOf(reread.masksDir));
+      for (let round = 0; round <= rounds; round++) {
+        for (const img of byKey.images) {
+          const stored = async (res: typeof byKey) => {
+            const s = JSON.parse(await readFile(join(res.outDir, '.medpersam-run', 'rounds', String(round), `${img.id}.json`), 'utf8'));
+            return { label: s.label, warped: s.warped, classes: s.classes, width: s.width, height: s.height };
+          };
+          expect(await stored(byKey)).toEqual(await stored(reread));
+        }
+      }
+    } finally {
+      await model.release();
+    }
   }, 180_000);
 
   it('an interrupted run resumes and gives identical outputs', async () => {

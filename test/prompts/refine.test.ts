@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { binaryFromLogits, smoothMaskForNextPrompt } from '../../src/prompts/refine.js';
+import { resizeBinaryNearest } from '../../src/image/resize.js';
+import { binaryFromLogits, binaryFromLogitsNearest, smoothMaskForNextPrompt } from '../../src/prompts/refine.js';
 import { rectMask } from './helpers.js';
 
 describe('binaryFromLogits', () => {
@@ -7,6 +8,20 @@ describe('binaryFromLogits', () => {
     expect(Array.from(binaryFromLogits(Float32Array.from([-1, 0, 0.01, 5]), 2, 2).data)).toEqual([0, 0, 1, 1]);
     expect(Array.from(binaryFromLogits(Float32Array.from([-1, 0, 0.01, 5]), 2, 2, 1).data)).toEqual([0, 0, 0, 1]);
     expect(() => binaryFromLogits(new Float32Array(3), 2, 2)).toThrow(RangeError);
+  });
+  it('binaryFromLogitsNearest = threshold at full size, then nearest resize (down, up, mixed, same size)', () => {
+    const sizes: [number, number, number, number][] = [[1024, 1024, 256, 256], [640, 480, 256, 192], [97, 61, 40, 77], [30, 20, 30, 20], [5, 9, 1, 1], [200, 137, 256, 175]];
+    for (const [w, h, ow, oh] of sizes) {
+      const logits = new Float32Array(w * h).map((_, i) => Math.sin(i * 0.61) * 3 + (i % 7 === 0 ? 0 : 0.1) - ((i * 13) % 5 === 0 ? 0.1 : 0));
+      logits[3] = 0; // exactly the threshold: background
+      for (const threshold of [0, 0.5]) {
+        const fused = binaryFromLogitsNearest(logits, w, h, ow, oh, threshold);
+        const chained = resizeBinaryNearest(binaryFromLogits(logits, w, h, threshold), ow, oh);
+        expect(fused).toEqual(chained);
+      }
+    }
+    expect(() => binaryFromLogitsNearest(new Float32Array(3), 2, 2, 1, 1)).toThrow(RangeError);
+    expect(() => binaryFromLogitsNearest(new Float32Array(4), 2, 2, 0, 1)).toThrow(RangeError);
   });
 });
 

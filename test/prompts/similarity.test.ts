@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { samFrame } from '../../src/prompts/frames.js';
 import type { FeatureMap } from '../../src/prompts/prototype.js';
-import { cosineSimilarityGrid, cosineSimilarityMap, gridMapToMaskFrame } from '../../src/prompts/similarity.js';
+import { cosineSimilarityGrid, cosineSimilarityMap, featureSquaredNorms, gridMapToMaskFrame } from '../../src/prompts/similarity.js';
 
 const G = 64;
 
@@ -35,6 +35,42 @@ describe('cosineSimilarityGrid', () => {
   });
   it('rejects a prototype of the wrong length', () => {
     expect(() => cosineSimilarityGrid(featuresFrom(() => [1, 1], 2), Float32Array.from([1]))).toThrow(RangeError);
+    const f = featuresFrom(() => [1, 1], 2);
+    expect(() => cosineSimilarityGrid(f, Float32Array.from([1, 1]), new Float64Array(3))).toThrow(RangeError);
+  });
+  it('with the shared squared norms: the same bits as the one-pass computation (dot and norm per channel together)', () => {
+    const onePass = (features: FeatureMap, prototype: Float32Array): Float32Array => {
+      const plane = features.gridWidth * features.gridHeight;
+      const dot = new Float64Array(plane);
+      const norm2 = new Float64Array(plane);
+      let pNorm2 = 0;
+      for (let c = 0; c < features.channels; c++) {
+        const p = prototype[c]!;
+        pNorm2 += p * p;
+        for (let i = 0; i < plane; i++) {
+          const v = features.data[c * plane + i]!;
+          dot[i]! += p * v;
+          norm2[i]! += v * v;
+        }
+      }
+      const out = new Float32Array(plane);
+      for (let i = 0; i < plane; i++) {
+        const d = Math.sqrt(pNorm2) * Math.sqrt(norm2[i]!);
+        out[i] = d > 0 ? dot[i]! / d : 0;
+      }
+      return out;
+    };
+    const C = 37;
+    const f = featuresFrom((gx, gy) => Array.from({ length: C }, (_, c) => (gx === 5 && gy === 5 ? 0 : Math.sin(gx * 0.3 + c) * Math.cos(gy * 0.17 - c * 0.5) * (c + 1))), C);
+    const norms = featureSquaredNorms(f);
+    for (let k = 0; k < 3; k++) {
+      const p = Float32Array.from({ length: C }, (_, c) => Math.cos(c * 0.9 + k));
+      const want = onePass(f, p);
+      expect(cosineSimilarityGrid(f, p, norms)).toEqual(want);
+      expect(cosineSimilarityGrid(f, p)).toEqual(want);
+      const frame = samFrame(300, 200, { gridSize: G });
+      expect(cosineSimilarityMap(f, p, frame, 150, 100, norms).map).toEqual(cosineSimilarityMap(f, p, frame, 150, 100).map);
+    }
   });
 });
 

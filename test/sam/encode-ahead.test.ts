@@ -41,6 +41,11 @@ describe('encodeAhead', () => {
     expect(after.encoderRuns - before.encoderRuns).toBe(0);
     expect(after.encoderReloads).toBe(0);
     expect(after.diskCacheHits + after.memoryCacheHits - before.diskCacheHits - before.memoryCacheHits).toBe(3);
+    // Each item's embedding key and size: the embedding comes back by key, without the image.
+    expect(r.embeddings.map((e) => [e.index, e.id, e.width, e.height])).toEqual([[0, 'img1', 96, 80], [1, 'img2', 96, 80], [2, 'img3', 96, 80], [3, 'img1', 96, 80]]);
+    const byKey = await m.cachedEmbedding(r.embeddings[1]!.key, 96, 80);
+    expect(byKey).toEqual(await m.encode(patternImage(96, 80, 2)));
+    expect(await m.cachedEmbedding('not-this-model:abc', 96, 80)).toBeNull();
   });
 
   it('records an image that fails and goes on; the encoder stays loaded for the caller to hit the error itself', async () => {
@@ -49,6 +54,7 @@ describe('encodeAhead', () => {
     const r = await encodeAhead(m, [...items([4]), bad, ...items([5])]).done;
     expect(r.encoded).toBe(2);
     expect(r.failed.map((f) => f.id)).toEqual(['broken']);
+    expect(r.embeddings.map((e) => e.index)).toEqual([0, 2]);
     expect(String(r.failed[0]!.error)).toContain('broken.png');
     expect(r.encoderReleased).toBe(false);
     expect(m.encoderLoaded).toBe(true);
