@@ -149,7 +149,7 @@ function logOf(v: number | undefined): number | undefined {
 /**
  * Absolute checks: [signal, value at which badness starts (0), value at which it is 1]; linear beyond.
  * Folding: up to 2 % of the band folded still gives a usable mask (phantoms rotated and rescaled without the initial
- * alignment fold that much near the edges at Dice ≥ 0.97), 10 % is broken (failed JSRT registrations: 3–12 %).
+ * alignment fold that much near the edges at Dice ≥ 0.97), 10 % is broken (failed JSRT registrations fold 0–12 %).
  * Contrast ratio: the reference mask's own edge is 1; half of it is still plausible, no edge (0) is a failure.
  * Largest component: a class is one piece in most anatomy; 10 % of it elsewhere is suspicious, 30 % is broken.
  * Area against the reference's, carried through the registration's global scaling (referenceAreaScale): ×/÷ 1.5 is
