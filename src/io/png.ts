@@ -287,6 +287,11 @@ export function encodePngIndexed(width: number, height: number, indices: Uint8Ar
     chunk('IDAT', zlibSync(filtered, { level: 6 })),
     chunk('IEND', new Uint8Array(0)),
   ];
+  return concatBytes(parts);
+}
+
+/** The parts of a PNG file (signature, chunks) back to back. */
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
   for (const p of parts) {
@@ -316,11 +321,5 @@ export function encodePng8(pixels: Png8Pixels): Uint8Array {
   ihdr[8] = 8;
   ihdr[9] = channels === 1 ? 0 : 2;
   const parts = [Uint8Array.from(SIGNATURE), chunk('IHDR', ihdr), chunk('IDAT', zlibSync(filtered, { level: 6 })), chunk('IEND', new Uint8Array(0))];
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
