@@ -69,6 +69,7 @@ import {
   referencePrototypes,
   samInputImage,
   segmentOneImage,
+  type ImageOut,
   type ImageSegmentSettings,
   type KnownEmbedding,
   type SamModelLike,
@@ -931,14 +932,26 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
             const flows = await timer.timeAsync('review', () => warp.testFlowsParallel(chunk.map((t) => t.id), r.warpApplyBatch));
             promptFlows = flows.map((f) => reviewFlow(f.flowXyWarp, alpha));
           }
-          for (let j = 0; j < chunk.length; j++) {
-            abortCheck();
+          // Images in segmentation at once (SAM's decoder workers): image j+1's decoder calls run while image j's
+          // prompt work does. Each image's results are written in order, as they would be one at a time.
+          const inFlight = Math.max(1, Math.min(sam.model.decodeConcurrency ?? 1, chunk.length));
+          const segmenting: Promise<ImageOut>[] = [];
+          const startSegmenting = (j: number) => {
             const t = chunk[j]!;
-            const read = reads[j]; // every image is read in the final round
+            const read = reads[j];
             const target = read
               ? loadedTarget(read, sam.model)
               : knownTarget(knownEmbeddings.get(t.id)!, sam.model, () => timer.time('read', () => t.load()));
-            const out = await segmentOneImage(t.id, round, target, warped[j]!, classes, protos, sam.model, r, timer, counters);
+            const p = segmentOneImage(t.id, round, target, warped[j]!, classes, protos, sam.model, r, timer, counters);
+            p.catch(() => {}); // awaited below in order; a failure is reported there, not as an unhandled rejection
+            segmenting.push(p);
+          };
+          for (let j = 0; j < chunk.length; j++) {
+            abortCheck();
+            while (segmenting.length < Math.min(chunk.length, j + inFlight)) startSegmenting(segmenting.length);
+            const t = chunk[j]!;
+            const read = reads[j]; // every image is read in the final round
+            const out = await segmenting[j]!;
             knownEmbeddings.set(t.id, out.embedding);
             if (isFinal) {
               await timer.time('outputs', async () => {

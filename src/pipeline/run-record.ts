@@ -7,45 +7,51 @@
 
 /**
  * Exclusive wall time per stage: when a timed section starts inside another (e.g. a checkpoint write inside warp
- * training), the outer stage's clock pauses, so the stages add up to the timed total. Sections must nest (the
- * pipeline awaits everything in sequence).
+ * training), the outer stage's clock pauses, so the stages add up to the timed total. Sections may also overlap
+ * without nesting (two images in segmentation at once): the wall time always goes to the most recently started
+ * section still running, and a section that ends while a later one runs just leaves (its clock was paused).
  */
 export class StageTimer {
   private readonly acc = new Map<string, number>();
+  /** Running sections, oldest first; only the last one's clock runs (from `start`). */
   private readonly stack: { stage: string; start: number }[] = [];
 
   private add(stage: string, ms: number): void {
     this.acc.set(stage, (this.acc.get(stage) ?? 0) + ms);
   }
 
-  private begin(stage: string): void {
+  private begin(stage: string): { stage: string; start: number } {
     const now = performance.now();
     const top = this.stack[this.stack.length - 1];
     if (top) this.add(top.stage, now - top.start);
-    this.stack.push({ stage, start: now });
+    const entry = { stage, start: now };
+    this.stack.push(entry);
+    return entry;
   }
 
-  private end(): void {
+  private end(entry: { stage: string; start: number }): void {
+    const at = this.stack.lastIndexOf(entry);
+    if (at < 0) return;
+    this.stack.splice(at, 1);
+    if (at < this.stack.length) return; // a later section runs: this one's clock was paused
     const now = performance.now();
-    const top = this.stack.pop();
-    if (!top) return;
-    this.add(top.stage, now - top.start);
+    this.add(entry.stage, now - entry.start);
     const parent = this.stack[this.stack.length - 1];
     if (parent) parent.start = now;
   }
 
   /** Time `fn` under `stage` (sync or async: a returned promise is timed until it settles). */
   time<T>(stage: string, fn: () => T): T {
-    this.begin(stage);
+    const entry = this.begin(stage);
     let out: T;
     try {
       out = fn();
     } catch (err) {
-      this.end();
+      this.end(entry);
       throw err;
     }
-    if (out instanceof Promise) return out.finally(() => this.end()) as T;
-    this.end();
+    if (out instanceof Promise) return out.finally(() => this.end(entry)) as T;
+    this.end(entry);
     return out;
   }
 
@@ -154,8 +160,11 @@ export interface BuildRunRecordInput {
 export function timeBreakdown(timingsMs: Record<string, number>, counters: Pick<RunCounters, 'encoderRunMs' | 'decoderRunMs' | 'encodeAhead'>): RunRecord['breakdown'] {
   const totalMs = Object.values(timingsMs).reduce((a, b) => a + b, 0);
   const warpMs = ['warp-init', 'warp-prepare', 'warp-train', 'warp-pseudolabels', 'warp-apply', 'roi-prepare', 'roi-train'].reduce((a, k) => a + (timingsMs[k] ?? 0), 0);
-  // Encoder runs in the background (during warp-train) are not part of the foreground total.
-  const onnxRuntimeMs = counters.encoderRunMs - (counters.encodeAhead?.encoderRunMs ?? 0) + counters.decoderRunMs;
+  // Encoder runs in the background (during warp-train) are not part of the foreground total. Decoder calls of two
+  // images overlap on the decoder workers: then their summed call times exceed the wall time they take, and the
+  // 'sam-decode' stage (wall time spent waiting for the decoder) is the foreground part.
+  const decoderMs = Math.min(counters.decoderRunMs, timingsMs['sam-decode'] ?? counters.decoderRunMs);
+  const onnxRuntimeMs = counters.encoderRunMs - (counters.encodeAhead?.encoderRunMs ?? 0) + decoderMs;
   return { totalMs, warpMs, onnxRuntimeMs, otherMs: totalMs - warpMs - onnxRuntimeMs };
 }
 

@@ -53,6 +53,11 @@ export interface SamModelLike {
    * it). With it the core reads and hashes a test image again only in the final round, where its pixels are used.
    */
   cachedEmbedding?(key: string, originalWidth: number, originalHeight: number): Promise<SamEmbedding | null>;
+  /**
+   * Decoder calls that can run at the same time (src/sam SamModel: its decoder worker threads). The core keeps that
+   * many images in segmentation at once, so one image's prompt work runs while another's decoder call does. Default 1.
+   */
+  readonly decodeConcurrency?: number;
 }
 
 /** The image one round segments, as the per-image work sees it: its original size and its SAM embedding. */

@@ -5,12 +5,26 @@
 import { MedpersamUserError } from '../errors.js';
 import { samFrame } from './frames.js';
 import { buildMaskInput, buildPointInputs, selectDecoderOutputs, validatePrompts } from './prompt-frames.js';
-import type { Float32TensorFactory, OrtSession, OrtTensor } from './ort-types.js';
+import type { Float32TensorFactory, OrtTensor } from './ort-types.js';
 import { TARGET_EMBEDDING_INPUT } from './target-embedding.js';
 import type { SamDecodeOptions, SamDecodeResult, SamEmbedding, SamPrompts } from './types.js';
 
+/** An output as runDecoder reads it: its values and shape. */
+export interface DecoderOutputTensor {
+  readonly data: unknown;
+  readonly dims: readonly number[];
+}
+
+/**
+ * What runDecoder needs of a decoder session: one run. An ONNX Runtime session (Node or web), or the pool of
+ * decoder worker threads (decoder-workers.ts).
+ */
+export interface DecoderSessionLike {
+  run(feeds: Record<string, OrtTensor>): Promise<Readonly<Record<string, DecoderOutputTensor>>>;
+}
+
 export interface DecoderContext {
-  session: OrtSession;
+  session: DecoderSessionLike;
   /** Makes the input tensors with the caller's ONNX Runtime package (ort-types.ts). */
   tensor: Float32TensorFactory;
   /** The graph has a `target_embedding` [1,1,256] input. */
@@ -21,7 +35,7 @@ export interface DecoderContext {
 
 export interface DecoderRunResult {
   result: SamDecodeResult;
-  /** Milliseconds inside session.run. */
+  /** Milliseconds inside session.run (with decoder workers: from posting the call to its result). */
   runMs: number;
 }
 

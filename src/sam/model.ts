@@ -3,9 +3,11 @@
  * Node-only (reads model files, on-disk cache).
  */
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { FloatImage } from '../image/types.js';
-import { runDecoder } from './decoder.js';
+import { runDecoder, type DecoderSessionLike } from './decoder.js';
+import { DecoderWorkerPool } from './decoder-workers.js';
 import { EmbeddingCache, encoderFileId, imageContentHash } from './embedding-cache.js';
 import { checkImage, runEncoder } from './encoder.js';
 import { medpersamHome } from './home.js';
@@ -15,6 +17,7 @@ import { DEFAULT_MASK_PROMPT_LOGIT } from './prompt-frames.js';
 import { createSession, float32Tensor, type ort } from './session.js';
 import { patchDecoderForTargetEmbedding } from './target-embedding.js';
 import type {
+  ExecutionProviderName,
   SamDecodeOptions,
   SamDecodeResult,
   SamEmbedding,
@@ -53,9 +56,11 @@ export class SamModel {
     private readonly files: SamModelFiles,
     encoderSession: ort.InferenceSession,
     private readonly openEncoder: () => Promise<ort.InferenceSession>,
-    private readonly decoderSession: ort.InferenceSession,
+    private readonly decoderSession: DecoderSessionLike & { release(): Promise<void> },
     private readonly cache: EmbeddingCache,
     private readonly maskPromptLogit: number,
+    /** Decoder calls that run at the same time (the decoder workers; 1 with the decoder on the main thread). */
+    readonly decodeConcurrency: number = 1,
   ) {
     this.encoderSession = encoderSession;
   }
@@ -226,14 +231,22 @@ export async function loadSamModel(dir: string, opts: SamLoadOptions = {}): Prom
       }
     }
   }
-  let dec: Awaited<ReturnType<typeof createSession>>;
+  const workers = decoderWorkerCount(opts);
+  let decoder: DecoderSessionLike & { release(): Promise<void> };
+  let decoderProvider: ExecutionProviderName = 'cpu';
   try {
-    dec = await createSession(decoderSource, files.decoder.path, sessionOpts);
+    if (workers > 0) {
+      decoder = await DecoderWorkerPool.start({ model: decoderSource, label: files.decoder.path, workers, threadsPerWorker: 1 });
+    } else {
+      const dec = await createSession(decoderSource, files.decoder.path, sessionOpts);
+      for (const w of dec.warnings) if (!warnings.includes(w)) warnings.push(w);
+      decoder = dec.session;
+      decoderProvider = dec.provider;
+    }
   } catch (err) {
     await enc.session.release().catch(() => {});
     throw err;
   }
-  for (const w of dec.warnings) if (!warnings.includes(w)) warnings.push(w);
 
   const cacheDir = opts.cacheDir === false ? undefined : (opts.cacheDir ?? defaultEmbeddingCacheDir());
   const encoderId = await encoderFileId(
@@ -248,7 +261,7 @@ export async function loadSamModel(dir: string, opts: SamLoadOptions = {}): Prom
     decoderOutputs: files.decoderOutputs,
     encoderId,
     // 'cuda' only when both sessions got it (otherwise the warnings say which fell back).
-    executionProvider: enc.provider === 'cuda' && dec.provider === 'cuda' ? 'cuda' : 'cpu',
+    executionProvider: enc.provider === 'cuda' && decoderProvider === 'cuda' ? 'cuda' : 'cpu',
     targetEmbedding,
     warnings,
   };
@@ -259,8 +272,26 @@ export async function loadSamModel(dir: string, opts: SamLoadOptions = {}): Prom
     files,
     enc.session,
     async () => (await openEncoder()).session,
-    dec.session,
+    decoder,
     cache,
     opts.maskPromptLogit ?? DEFAULT_MASK_PROMPT_LOGIT,
+    Math.max(1, workers),
   );
+}
+
+/**
+ * Decoder worker threads (decoder-workers.ts): `decoderWorkers` when given; none with CUDA (the GPU runs one call at
+ * a time) or a single thread (`threads` 1 or a 1-core machine); else 2, each with one ONNX Runtime thread (measured
+ * on the 2-core build machine, see decoder-workers.ts; more workers were not measured).
+ */
+export function decoderWorkerCount(opts: Pick<SamLoadOptions, 'decoderWorkers' | 'threads' | 'executionProvider'>): number {
+  if (opts.decoderWorkers !== undefined) {
+    if (!Number.isInteger(opts.decoderWorkers) || opts.decoderWorkers < 0) {
+      throw new MedpersamUserError('INVALID_OPTION', `decoder workers must be 0 or a positive integer, got ${opts.decoderWorkers}`);
+    }
+    return opts.decoderWorkers;
+  }
+  if (opts.executionProvider === 'cuda') return 0;
+  const cores = opts.threads ?? availableParallelism();
+  return cores >= 2 ? 2 : 0;
 }

@@ -39,6 +39,12 @@ export interface SamLoadOptions {
   /** 'cpu' (default) or 'cuda' (used only when this onnxruntime-node has it; otherwise CPU + a warning). */
   executionProvider?: ExecutionProviderName;
   /**
+   * Worker threads running the decoder, one 1-thread ONNX Runtime session each, so that two images' decoder calls
+   * run at the same time (Node; decoder-workers.ts). 0 = the decoder on the main thread with `threads`. Default: 2
+   * on a CPU with 2 or more cores (or `threads` ≥ 2), else 0.
+   */
+  decoderWorkers?: number;
+  /**
    * Folder of the on-disk embedding cache (default `<medpersamHome()>/embeddings`); `false` disables the disk
    * cache (embeddings are then kept only in the small in-memory LRU).
    */

@@ -295,6 +295,12 @@ describe('medpersam segment: input errors exit 1 and name the file', () => {
     const encZero = captureIo();
     expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o7'), '--encoder-threads', '0'], encZero)).toBe(1);
     expect(encZero.err()).toBe('error: --encoder-threads must be an integer from 1 to 1024, got "0"\n');
+    const decWorkers = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o10'), '--sam', 'none', '--decoder-workers', '2'], decWorkers)).toBe(1);
+    expect(decWorkers.err()).toBe('error: --decoder-workers needs a SAM model (not used with --sam none)\n');
+    const decNegative = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o11'), '--decoder-workers', '-1'], decNegative)).toBe(1);
+    expect(decNegative.err()).toBe('error: --decoder-workers must be an integer from 0 to 64, got "-1"\n');
 
     const roiCost = captureIo();
     expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o9'), '--sam', 'none', '--roi-cost', '0'], roiCost)).toBe(1);

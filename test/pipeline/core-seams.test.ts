@@ -17,6 +17,7 @@ import { browserRasterDecoders } from '../../src/io/raster-browser.js';
 import { decodePng } from '../../src/io/png.js';
 import { readLabelMap } from '../../src/io/mask.js';
 import { loadSamModel } from '../../src/sam/model.js';
+import type { SamModelLike } from '../../src/pipeline/segment-image.js';
 import { initTf } from '../../src/warp/backend.js';
 import { MedpersamUserError } from '../../src/errors.js';
 import { makeFixture, TINY_WARP, type Fixture } from './helpers.js';
@@ -146,5 +147,57 @@ describe('core loop through the browser seams = the Node adapters', () => {
     for (const [id, m] of straight.masks) expect(Buffer.from(sink.masks.get(id)!.data).equals(Buffer.from(m.data))).toBe(true);
 
     await expect(runCore({ ...base, refinements: 1, sam: loadEcho, store, sink })).rejects.toMatchObject({ code: 'RUN_SETTINGS_MISMATCH' });
+  }, 180_000);
+
+  it('two images in segmentation at once (decodeConcurrency 2): their decoder calls overlap; same masks, calls and run state', async () => {
+    /** The echo model with the decode concurrency given, counting the decoder calls running at the same time. */
+    const overlapCounting = (concurrency: number) => {
+      let running = 0;
+      const seen = { max: 0 };
+      const load = async (): Promise<LoadedSam> => {
+        const inner = (await loadEcho()).model as Awaited<ReturnType<typeof loadSamModel>>;
+        const model: SamModelLike = {
+          info: inner.info,
+          decodeConcurrency: concurrency,
+          encode: (image) => inner.encode(image),
+          cachedEmbedding: (key, w, h) => inner.cachedEmbedding(key, w, h),
+          releaseEncoder: () => inner.releaseEncoder(),
+          stats: () => inner.stats(),
+          async decode(embedding, prompts, opts) {
+            seen.max = Math.max(seen.max, ++running);
+            try {
+              await new Promise((r) => setTimeout(r, 5)); // a call that takes a while, as a real decoder's does
+              return await inner.decode(embedding, prompts, opts);
+            } finally {
+              running--;
+            }
+          },
+        };
+        return { model, record: await samModelRecord(inner.info, 'echo'), release: () => inner.release() };
+      };
+      return { load, seen };
+    };
+    const base = { ...browserInputs(), warp: { overrides: TINY_WARP }, retrainRounds: 1, refinements: 1, environment, saveRounds: true };
+    const one = overlapCounting(1);
+    const oneSink = new MemoryOutputSink();
+    const oneStore = new MemoryRunStore();
+    const a = (await runCore({ ...base, sam: one.load, store: oneStore, sink: oneSink })) as CoreSamResult;
+    const two = overlapCounting(2);
+    const twoSink = new MemoryOutputSink();
+    const twoStore = new MemoryRunStore();
+    const b = (await runCore({ ...base, sam: two.load, store: twoStore, sink: twoSink })) as CoreSamResult;
+    expect(one.seen.max).toBe(1);
+    expect(two.seen.max).toBe(2);
+    expect([...twoSink.masks.keys()]).toEqual([...oneSink.masks.keys()]); // written in the same order
+    for (const [id, m] of oneSink.masks) expect(Buffer.from(twoSink.masks.get(id)!.data).equals(Buffer.from(m.data))).toBe(true);
+    expect(b.record.counters.decoderCalls).toBe(a.record.counters.decoderCalls);
+    for (const round of [0, 1]) {
+      for (const t of f.data.items.slice(1)) {
+        const x = await oneStore.readRoundResult(round, t.id);
+        const y = await twoStore.readRoundResult(round, t.id);
+        expect(Buffer.from(y!.label.data).equals(Buffer.from(x!.label.data))).toBe(true);
+        expect(y!.record.classes.map((c) => [c.points, c.box, c.iouScores])).toEqual(x!.record.classes.map((c) => [c.points, c.box, c.iouScores]));
+      }
+    }
   }, 180_000);
 });

@@ -58,6 +58,7 @@ export interface SamCliOptions {
   points?: PointStrategy;
   method?: 'med-persam' | 'persam';
   encoderThreads?: string;
+  decoderWorkers?: string;
   targetEmbedding?: boolean;
 }
 
@@ -115,7 +116,8 @@ export function addSamOptions(command: Command): Command {
     )
     .addOption(new Option('--method <name>', 'med-persam (default) or the PerSAM baseline').choices(['med-persam', 'persam']))
     .option('--no-target-embedding', 'do not patch the decoder for PerSAM target-semantic prompting')
-    .option('--encoder-threads <n>', "ONNX Runtime threads of SAM's encoder, which runs during warp training (default: --threads)");
+    .option('--encoder-threads <n>', "ONNX Runtime threads of SAM's encoder, which runs during warp training (default: --threads)")
+    .option('--decoder-workers <n>', "worker threads running SAM's decoder, so that two images are decoded at once; 0 = on the main thread (default: 2 with 2+ threads)");
 }
 
 /** Overrides of the warp settings from the flags the user gave (undefined fields = preset values). */
@@ -193,8 +195,13 @@ export function samLoopOptions(o: SamCliOptions & WarpCliOptions): Partial<MedPe
   if (o.targetEmbedding === false) out.targetEmbedding = false;
   const threads = threadsOption(o);
   const encoderThreads = optionalInt('--encoder-threads', o.encoderThreads, 1, 1024);
-  if (threads !== undefined || encoderThreads !== undefined) {
-    out.samLoad = { ...(threads !== undefined ? { threads } : {}), ...(encoderThreads !== undefined ? { encoderThreads } : {}) };
+  const decoderWorkers = optionalInt('--decoder-workers', o.decoderWorkers, 0, 64);
+  if (threads !== undefined || encoderThreads !== undefined || decoderWorkers !== undefined) {
+    out.samLoad = {
+      ...(threads !== undefined ? { threads } : {}),
+      ...(encoderThreads !== undefined ? { encoderThreads } : {}),
+      ...(decoderWorkers !== undefined ? { decoderWorkers } : {}),
+    };
   }
   return out;
 }
@@ -264,6 +271,7 @@ export function rejectSamFlagsWithoutSam(o: SamCliOptions): void {
     ['--points', o.points !== undefined],
     ['--method', o.method !== undefined],
     ['--encoder-threads', o.encoderThreads !== undefined],
+    ['--decoder-workers', o.decoderWorkers !== undefined],
     ['--no-target-embedding', o.targetEmbedding === false],
   ];
   const flags = given.filter(([, g]) => g).map(([f]) => f);

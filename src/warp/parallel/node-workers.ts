@@ -1,27 +1,18 @@
 /**
  * Warp workers on Node's worker_threads (the browser twin would wrap Web Workers the same way). Node-only.
  *
- * Each worker runs node-worker-entry in its own thread with its own tfjs engine. From the TypeScript sources
- * (tsx, vitest) the worker first registers tsx's loader, from a built package it loads the .js entry directly.
+ * Each worker runs node-worker-entry in its own thread with its own tfjs engine (started from the .ts sources or
+ * the built .js: src/worker-entry-url.ts).
  */
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { WorkerChannel } from './channel.js';
 import { WarpWorkerPeer } from './worker-peer.js';
+import { nodeWorkerEntryUrl } from '../../worker-entry-url.js';
 
 /** Cores this process may use (Node's estimate); the default thread count of the warp stage. */
 export function defaultWarpThreads(): number {
   return Math.max(1, availableParallelism());
-}
-
-function entryUrl(): { url: URL } {
-  const own = import.meta.url;
-  if (own.endsWith('.js')) return { url: new URL('./node-worker-entry.js', own) };
-  // Running from sources: a tiny ESM bootstrap registers tsx, then imports the TypeScript entry.
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./node-worker-entry.ts', own).href;
-  const code = `const { register } = await import(${JSON.stringify(tsxApi)}); register(); await import(${JSON.stringify(entry)});`;
-  return { url: new URL(`data:text/javascript,${encodeURIComponent(code)}`) };
 }
 
 /**
@@ -61,7 +52,7 @@ function nodeChannel(worker: Worker): WorkerChannel {
 
 /** Start `count` warp workers (not yet initialised: WarpModel.useWorkers sends them the model). */
 export function startNodeWarpWorkers(count: number): WarpWorkerPeer[] {
-  const { url } = entryUrl();
+  const url = nodeWorkerEntryUrl(import.meta.url, 'node-worker-entry');
   return Array.from({ length: count }, (_, i) => {
     const worker = new Worker(url, { name: `medpersam-warp-${i + 1}` });
     return new WarpWorkerPeer(nodeChannel(worker), `warp worker ${i + 1}`);
