@@ -932,9 +932,12 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
             const flows = await timer.timeAsync('review', () => warp.testFlowsParallel(chunk.map((t) => t.id), r.warpApplyBatch));
             promptFlows = flows.map((f) => reviewFlow(f.flowXyWarp, alpha));
           }
-          // Images in segmentation at once (SAM's decoder workers): image j+1's decoder calls run while image j's
-          // prompt work does. Each image's results are written in order, as they would be one at a time.
-          const inFlight = Math.max(1, Math.min(sam.model.decodeConcurrency ?? 1, chunk.length));
+          // Images in segmentation at once: with D decoder calls running at the same time (SAM's decoder workers),
+          // D + 1 images, so the main thread has an image's prompt work to do while the decoders run (measured on 10
+          // JSRT images with MobileSAM, 2 workers: 3 images 5% faster than 2 per image-round). Each image's results
+          // are written in order, as they would be one at a time.
+          const decoders = sam.model.decodeConcurrency ?? 1;
+          const inFlight = Math.min(decoders > 1 ? decoders + 1 : 1, chunk.length);
           const segmenting: Promise<ImageOut>[] = [];
           const startSegmenting = (j: number) => {
             const t = chunk[j]!;

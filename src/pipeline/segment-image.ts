@@ -54,8 +54,9 @@ export interface SamModelLike {
    */
   cachedEmbedding?(key: string, originalWidth: number, originalHeight: number): Promise<SamEmbedding | null>;
   /**
-   * Decoder calls that can run at the same time (src/sam SamModel: its decoder worker threads). The core keeps that
-   * many images in segmentation at once, so one image's prompt work runs while another's decoder call does. Default 1.
+   * Decoder calls that can run at the same time (src/sam SamModel: its decoder worker threads). Above 1, the core keeps
+   * one image more than that in segmentation at once, so one image's prompt work runs while others' decoder calls do.
+   * Default 1 (one image at a time).
    */
   readonly decodeConcurrency?: number;
 }
