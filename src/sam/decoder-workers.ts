@@ -188,3 +188,33 @@ export class DecoderWorkerPool implements DecoderSessionLike {
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }
+
+/**
+ * The pool started at the first decoder call, not before: a run encodes every image before it decodes any, and the
+ * encoder session is freed before decoding starts, so the workers' sessions (≈85 MB each for the real-size decoder,
+ * more once they have run) never add to the encoding stage's peak memory.
+ */
+export class DecoderWorkersOnFirstCall implements DecoderSessionLike {
+  private pool: Promise<DecoderWorkerPool> | null = null;
+  private released = false;
+
+  constructor(private readonly opts: DecoderWorkerPoolOptions) {}
+
+  /** Whether the workers have been started (by a first call). */
+  get started(): boolean {
+    return this.pool !== null;
+  }
+
+  async run(feeds: Record<string, OrtTensor>): Promise<Record<string, DecoderOutputTensor>> {
+    if (this.released) throw new Error('the SAM decoder workers were released');
+    this.pool ??= DecoderWorkerPool.start(this.opts);
+    return (await this.pool).run(feeds);
+  }
+
+  async release(): Promise<void> {
+    this.released = true;
+    const pool = await this.pool?.catch(() => null);
+    this.pool = null;
+    await pool?.release();
+  }
+}

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { FloatImage } from '../image/types.js';
 import { runDecoder, type DecoderSessionLike } from './decoder.js';
-import { DecoderWorkerPool } from './decoder-workers.js';
+import { DecoderWorkersOnFirstCall } from './decoder-workers.js';
 import { EmbeddingCache, encoderFileId, imageContentHash } from './embedding-cache.js';
 import { checkImage, runEncoder } from './encoder.js';
 import { medpersamHome } from './home.js';
@@ -56,7 +56,7 @@ export class SamModel {
     private readonly files: SamModelFiles,
     encoderSession: ort.InferenceSession,
     private readonly openEncoder: () => Promise<ort.InferenceSession>,
-    private readonly decoderSession: DecoderSessionLike & { release(): Promise<void> },
+    private readonly decoderSession: DecoderSessionLike & { release(): Promise<void>; readonly started?: boolean },
     private readonly cache: EmbeddingCache,
     private readonly maskPromptLogit: number,
     /** Decoder calls that run at the same time (the decoder workers; 1 with the decoder on the main thread). */
@@ -150,6 +150,11 @@ export class SamModel {
     return this.encoderOpening;
   }
 
+  /** Whether decoder worker threads are running (they start at the first decoder call; false without workers). */
+  get decoderWorkersStarted(): boolean {
+    return this.decoderSession.started ?? false;
+  }
+
   /** Whether the encoder session is held now (false after `releaseEncoder()` until the next cache miss). */
   get encoderLoaded(): boolean {
     return this.encoderSession !== null;
@@ -235,13 +240,15 @@ export async function loadSamModel(dir: string, opts: SamLoadOptions = {}): Prom
   let decoder: DecoderSessionLike & { release(): Promise<void> };
   let decoderProvider: ExecutionProviderName = 'cpu';
   try {
+    // Opened here either way, so that a decoder ONNX Runtime cannot load is an error now, not after training.
+    const dec = await createSession(decoderSource, files.decoder.path, workers > 0 ? { ...sessionOpts, threads: 1 } : sessionOpts);
+    for (const w of dec.warnings) if (!warnings.includes(w)) warnings.push(w);
+    decoderProvider = dec.provider;
     if (workers > 0) {
-      decoder = await DecoderWorkerPool.start({ model: decoderSource, label: files.decoder.path, workers, threadsPerWorker: 1 });
+      await dec.session.release();
+      decoder = new DecoderWorkersOnFirstCall({ model: decoderSource, label: files.decoder.path, workers, threadsPerWorker: 1 });
     } else {
-      const dec = await createSession(decoderSource, files.decoder.path, sessionOpts);
-      for (const w of dec.warnings) if (!warnings.includes(w)) warnings.push(w);
       decoder = dec.session;
-      decoderProvider = dec.provider;
     }
   } catch (err) {
     await enc.session.release().catch(() => {});

@@ -47,6 +47,23 @@ describe('SAM decoder on worker threads', () => {
     expect(onWorkers.decodeConcurrency).toBe(2);
   });
 
+  it('the workers start at the first decoder call, not at load (they never add to the encoding stage’s memory)', async () => {
+    const m = await loadSamModel(join(root, 'model'), { cacheDir: false, threads: 2 });
+    try {
+      expect(m.decodeConcurrency).toBe(2);
+      expect(m.decoderWorkersStarted).toBe(false);
+      const e = await m.encode(constantImage(64, 48, 90));
+      expect(m.decoderWorkersStarted).toBe(false);
+      const r = await m.decode(e, { pointsOriginal: [{ x: 20, y: 20, label: 1 }] });
+      expect(r.logitsOriginal[0]![20 * 64 + 20]).toBeGreaterThan(0);
+      expect(m.decoderWorkersStarted).toBe(true);
+    } finally {
+      await m.release();
+    }
+    await expect(m.decode(await onMain.encode(constantImage(64, 48, 90)), { pointsOriginal: [{ x: 20, y: 20, label: 1 }] })).rejects.toThrow(/released/);
+    expect(onMain.decoderWorkersStarted).toBe(false);
+  });
+
   it('calls on two images at once, interleaved: each result equals the main-thread decoder’s for its own image', async () => {
     const a = await onMain.encode(constantImage(320, 240, 40));
     const b = await onMain.encode(constantImage(320, 240, 220));
