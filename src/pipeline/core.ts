@@ -814,15 +814,12 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
         }
         // ---- (re)train to this round's phase
         const needsTraining = r.method === 'med-persam' && !saved && warp.needsTraining(phase, budget);
-        // SAM's encoder (its own ONNX Runtime threads) encodes every image while round 0's training runs (a large one
-        // before it), so the round finds them cached; then the encoder session is freed (src/sam/encode-ahead.ts).
+        // SAM's encoder (its own ONNX Runtime threads) encodes every image while round 0's training runs, so the
+        // round finds them cached; then the encoder session is freed (src/sam/encode-ahead.ts).
         const encoding =
           round === 0 && needsTraining && pending.length > 0 && sam.model.releaseEncoder
             ? encodeAhead(sam.model as EncodeAheadModel, encodeAheadItems(reference.image, pending), { signal: input.signal })
             : null;
-        // A large encoder (SamModelLike.encodeDuringTraining false) finishes before training starts: the run's peak
-        // memory is then the larger of the two stages, not their sum.
-        if (encoding && sam.model.encodeDuringTraining === false) await timer.timeAsync('sam-encode-wait', () => encoding.done);
         if (needsTraining) {
           if (round > 0) {
             // Pseudolabels = the previous round's labels (§3.3): read from the run state, then brought to the

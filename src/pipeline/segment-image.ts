@@ -59,11 +59,6 @@ export interface SamModelLike {
    * Default 1 (one image at a time).
    */
   readonly decodeConcurrency?: number;
-  /**
-   * false: encode every image before the warp model's initial training instead of beside it (a large encoder, whose
-   * memory would add to the training's). Default true.
-   */
-  readonly encodeDuringTraining?: boolean;
 }
 
 /** The image one round segments, as the per-image work sees it: its original size and its SAM embedding. */

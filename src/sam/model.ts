@@ -2,7 +2,7 @@
  * `loadSamModel(dir)`: a SAM encoder + decoder pair over ONNX Runtime, with the embedding cache.
  * Node-only (reads model files, on-disk cache).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { FloatImage } from '../image/types.js';
@@ -61,8 +61,6 @@ export class SamModel {
     private readonly maskPromptLogit: number,
     /** Decoder calls that run at the same time (the decoder workers; 1 with the decoder on the main thread). */
     readonly decodeConcurrency: number = 1,
-    /** Whether the core may run this encoder while the warp model trains (SamLoadOptions.encodeDuringTraining). */
-    readonly encodeDuringTraining: boolean = true,
   ) {
     this.encoderSession = encoderSession;
   }
@@ -285,17 +283,7 @@ export async function loadSamModel(dir: string, opts: SamLoadOptions = {}): Prom
     cache,
     opts.maskPromptLogit ?? DEFAULT_MASK_PROMPT_LOGIT,
     Math.max(1, workers),
-    opts.encodeDuringTraining ?? (await encoderWeightBytes(files)) <= LARGE_ENCODER_BYTES,
   );
-}
-
-/** Encoders above this many bytes of weights are encoded before the warp training, not beside it (types.ts). */
-export const LARGE_ENCODER_BYTES = 200e6;
-
-async function encoderWeightBytes(files: SamModelFiles): Promise<number> {
-  const paths = [files.encoder.path, ...files.encoder.externalDataFiles.map((f) => join(dirname(files.encoder.path), f))];
-  const sizes = await Promise.all(paths.map(async (p) => (await stat(p)).size));
-  return sizes.reduce((a, b) => a + b, 0);
 }
 
 /**

@@ -45,13 +45,6 @@ export interface SamLoadOptions {
    */
   decoderWorkers?: number;
   /**
-   * Run the encoder while the warp model trains (default: only for encoders of at most 200 MB of weights). A large
-   * ViT encoder's activations alone peak at ~4 GB (ViT-B, one 1024² image), and beside training the run's peak is
-   * their sum (4.4–4.5 GB measured); encoded before training, the peak is the larger of the two. MobileSAM (28 MB)
-   * peaks at 0.45 GB, so running it beside training costs little memory and hides most of its time.
-   */
-  encodeDuringTraining?: boolean;
-  /**
    * Folder of the on-disk embedding cache (default `<medpersamHome()>/embeddings`); `false` disables the disk
    * cache (embeddings are then kept only in the small in-memory LRU).
    */

@@ -200,39 +200,4 @@ describe('core loop through the browser seams = the Node adapters', () => {
       }
     }
   }, 180_000);
-
-  it('a large encoder (encodeDuringTraining false) encodes every image before the initial training starts', async () => {
-    const order = async (duringTraining: boolean | undefined) => {
-      const events: string[] = [];
-      const load = async (): Promise<LoadedSam> => {
-        const inner = (await loadEcho()).model as Awaited<ReturnType<typeof loadSamModel>>;
-        const model: SamModelLike = {
-          info: inner.info,
-          ...(duringTraining !== undefined ? { encodeDuringTraining: duringTraining } : {}),
-          async encode(image) {
-            await new Promise((r) => setTimeout(r, 300)); // an encoder that takes a while, as a real one does
-            events.push('encode');
-            return inner.encode(image);
-          },
-          cachedEmbedding: (key, w, h) => inner.cachedEmbedding(key, w, h),
-          releaseEncoder: () => inner.releaseEncoder(),
-          stats: () => inner.stats(),
-          decode: (e, p, o) => inner.decode(e, p, o),
-        };
-        return { model, record: await samModelRecord(inner.info, 'echo'), release: () => inner.release() };
-      };
-      const base = { ...browserInputs(), warp: { overrides: { ...TINY_WARP, schedule: { ...TINY_WARP.schedule, initialEpochs: 20 } } }, retrainRounds: 0, refinements: 0, environment };
-      await runCore({ ...base, sam: load, store: new MemoryRunStore(), sink: new MemoryOutputSink() }, (e) => {
-        if (e.stage === 'warp-train') events.push('train');
-      });
-      return events;
-    };
-    const before = await order(false);
-    const firstTrain = before.indexOf('train');
-    expect(firstTrain).toBeGreaterThan(0);
-    expect(before.slice(0, firstTrain)).toEqual(['encode', 'encode', 'encode', 'encode']); // the reference + 3 tests
-    // The default overlaps them: training reports progress before the encoder is done.
-    const beside = await order(undefined);
-    expect(beside.indexOf('train')).toBeLessThan(beside.lastIndexOf('encode'));
-  }, 180_000);
 });

@@ -317,12 +317,3 @@ describe('embedding cache folder problems', () => {
     expect(m.info.warnings.join('\n')).toMatch(/embedding cache not written/);
   });
 });
-
-describe('encoding beside the warp training', () => {
-  it('a small encoder runs beside training by default; encodeDuringTraining false turns it off', async () => {
-    const small = await load('beside', { decoder: 'fill-box', k: 1 }, { cacheDir: false });
-    expect(small.encodeDuringTraining).toBe(true);
-    const before = await load('before', { decoder: 'fill-box', k: 1 }, { cacheDir: false, encodeDuringTraining: false });
-    expect(before.encodeDuringTraining).toBe(false);
-  });
-});
