@@ -240,8 +240,9 @@ export async function loadSamModel(dir: string, opts: SamLoadOptions = {}): Prom
   let decoder: DecoderSessionLike & { release(): Promise<void> };
   let decoderProvider: ExecutionProviderName = 'cpu';
   try {
-    // Opened here either way, so that a decoder ONNX Runtime cannot load is an error now, not after training.
-    const dec = await createSession(decoderSource, files.decoder.path, workers > 0 ? { ...sessionOpts, threads: 1 } : sessionOpts);
+    // Opened here either way, so that a decoder ONNX Runtime cannot load is an error now, not after training. The
+    // workers' sessions run on the CPU with one thread each, so the check opens it that way.
+    const dec = await createSession(decoderSource, files.decoder.path, workers > 0 ? { threads: 1 } : sessionOpts);
     for (const w of dec.warnings) if (!warnings.includes(w)) warnings.push(w);
     decoderProvider = dec.provider;
     if (workers > 0) {
