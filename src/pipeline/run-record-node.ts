@@ -1,6 +1,6 @@
 /**
  * The runtime facts of a run record in Node (run-record.ts `RuntimeInfo`): package, Node, tfjs and
- * onnxruntime-node versions, platform and CPU count.
+ * onnxruntime-node versions, platform, CPU count and glibc's mmap threshold when set.
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -32,5 +32,6 @@ export async function nodeRuntimeInfo(): Promise<RuntimeInfo> {
     cpus: os.cpus().length,
     tfjs: await dependencyVersion('@tensorflow/tfjs'),
     onnxruntime: await dependencyVersion('onnxruntime-node'),
+    ...(process.env.MALLOC_MMAP_THRESHOLD_ !== undefined ? { mallocMmapThreshold: process.env.MALLOC_MMAP_THRESHOLD_ } : {}),
   };
 }

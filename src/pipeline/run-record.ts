@@ -114,6 +114,8 @@ export interface RuntimeInfo {
   tfjs?: string;
   /** The ONNX Runtime package and version (onnxruntime-node in Node, onnxruntime-web in a browser). */
   onnxruntime?: string;
+  /** glibc's MALLOC_MMAP_THRESHOLD_ in this process (Node on Linux; bin/medpersam.js sets it for long runs). */
+  mallocMmapThreshold?: string;
 }
 
 export interface RunRecord {
@@ -181,6 +183,7 @@ export function buildRunRecord(input: BuildRunRecordInput): RunRecord {
       tfjs: rt.tfjs,
       tfBackend: input.tfBackend,
       onnxruntime: rt.onnxruntime,
+      ...(rt.mallocMmapThreshold !== undefined ? { mallocMmapThreshold: rt.mallocMmapThreshold } : {}),
     },
     startedAt: input.startedAt.toISOString(),
     finishedAt: input.finishedAt.toISOString(),

@@ -325,4 +325,48 @@ describe('medpersam segment: input errors exit 1 and name the file', () => {
     expect(f.err()).toMatch(new RegExp(`^error: ${foreign}: output folder exists, is not empty and is not a medpersam`));
     expect(await readFile(join(foreign, 'notes.txt'), 'utf8')).toBe('mine');
   });
+
+  it('bin/medpersam.js runs a long command in a child with glibc’s mmap threshold fixed (Linux); a Ctrl-C is passed on once', async () => {
+    const { spawn, spawnSync } = await import('node:child_process');
+    const bin = new URL('../../bin/medpersam.js', import.meta.url).pathname;
+    const envWithout = (extra: Record<string, string> = {}) => {
+      const env: Record<string, string | undefined> = { ...process.env, ...extra };
+      if (!('MALLOC_MMAP_THRESHOLD_' in extra)) delete env.MALLOC_MMAP_THRESHOLD_;
+      return env;
+    };
+    const glibc = process.platform === 'linux' && Boolean((process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header.glibcVersionRuntime);
+    // A SAM run writes the run record (with the runtime facts); the generated echo model keeps it fast.
+    const samDir = (await writeTestSamModel(join(tmp.dir, 'bin-sam'), { decoder: 'echo-mask' })).dir;
+    const samArgs = ['--sam', samDir, '--rounds', '0', '--refinements', '0'];
+    const out = join(tmp.dir, 'bin-run');
+    const run = spawnSync(process.execPath, [bin, 'segment', ...refArgs(), '--out', out, ...samArgs, ...FAST_WARP], { encoding: 'utf8', env: envWithout() });
+    expect(run.status, run.stderr).toBe(0);
+    const record = JSON.parse(await readFile(join(out, 'run-record.json'), 'utf8'));
+    expect(record.runtime.mallocMmapThreshold).toBe(glibc ? '1048576' : undefined);
+    // The user's own setting wins; MEDPERSAM_MALLOC_TUNING=0 leaves the process alone.
+    const own = join(tmp.dir, 'bin-run-own');
+    const mine = spawnSync(process.execPath, [bin, 'segment', ...refArgs(), '--out', own, ...samArgs, ...FAST_WARP], { encoding: 'utf8', env: envWithout({ MALLOC_MMAP_THRESHOLD_: '65536' }) });
+    expect(mine.status, mine.stderr).toBe(0);
+    expect(JSON.parse(await readFile(join(own, 'run-record.json'), 'utf8')).runtime.mallocMmapThreshold).toBe('65536');
+    const off = join(tmp.dir, 'bin-run-off');
+    const untuned = spawnSync(process.execPath, [bin, 'segment', ...refArgs(), '--out', off, ...samArgs, ...FAST_WARP], { encoding: 'utf8', env: envWithout({ MEDPERSAM_MALLOC_TUNING: '0' }) });
+    expect(untuned.status, untuned.stderr).toBe(0);
+    expect(JSON.parse(await readFile(join(off, 'run-record.json'), 'utf8')).runtime.mallocMmapThreshold).toBeUndefined();
+    if (!glibc) return;
+    // SIGINT to the launcher (as a terminal's Ctrl-C reaches it) stops the child's run at a checkpoint, once.
+    const stopped = join(tmp.dir, 'bin-run-stopped');
+    const child = spawn(process.execPath, [bin, 'segment', ...refArgs(), '--out', stopped, '--sam', 'none', '--res', '32', '--steps', '100000', '--backend', 'wasm', '--threads', '1'], {
+      env: envWithout(),
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    // Wait for the training's first checkpoint (the run state is written then), then interrupt.
+    const ckpt = join(stopped, '.state', 'warp.ckpt'); // a warp-only run's state
+    for (let i = 0; i < 600 && !existsSync(ckpt); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(existsSync(ckpt)).toBe(true);
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(code, stderr).toBe(1);
+    expect(stderr).toContain('interrupted; run the same command again to resume');
+  }, 300_000);
 });
