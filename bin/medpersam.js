@@ -28,16 +28,17 @@ async function loadCli() {
   process.exit(1);
 }
 
-// Long runs (segment, bench) on Linux with glibc start once more as a child process with glibc's mmap threshold
-// fixed at 1 MiB (MALLOC_MMAP_THRESHOLD_, read only at process start): ONNX Runtime runs SAM's encoder without its
-// memory arena, and with glibc's default (a threshold that grows up to 32 MiB) the tensors it frees stay in the
-// heap. Measured with a real-architecture SAM ViT-B encoder on one 1024² image: peak RSS 4.01 → 3.57 GB, RSS after
-// loading it 713 → 477 MB, an encode 0–8 % slower. MEDPERSAM_MALLOC_TUNING=0, or the variable already set, runs
-// in this process as it is.
+// MEDPERSAM_MALLOC_TUNING=1: long runs (segment, bench) on Linux with glibc start once more as a child process with
+// glibc's mmap threshold fixed at 1 MiB (MALLOC_MMAP_THRESHOLD_, read only at process start). ONNX Runtime runs SAM's
+// encoder without its memory arena, and with glibc's default (a threshold that grows up to 32 MiB) the tensors it
+// frees stay in the heap. Measured on the 2-core machine: a 5-image `bench` with a real-architecture SAM ViT-B peaks
+// at 4.04 GB instead of 4.42–4.54 GB (one encode alone: 4.01 → 3.57 GB), but warp training and decoding run ~8 %
+// slower (page faults of freshly mapped buffers), so it is off by default: worth it for the large ViT encoders.
+// A MALLOC_MMAP_THRESHOLD_ already set is left as it is.
 const LONG_RUNS = new Set(['segment', 'bench']);
 function wantsMallocTuning() {
   if (process.platform !== 'linux' || !LONG_RUNS.has(process.argv[2])) return false;
-  if (process.env.MALLOC_MMAP_THRESHOLD_ !== undefined || process.env.MEDPERSAM_MALLOC_TUNING === '0') return false;
+  if (process.env.MEDPERSAM_MALLOC_TUNING !== '1' || process.env.MALLOC_MMAP_THRESHOLD_ !== undefined) return false;
   try {
     return Boolean(process.report.getReport().header.glibcVersionRuntime);
   } catch {

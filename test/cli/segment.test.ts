@@ -326,7 +326,7 @@ describe('medpersam segment: input errors exit 1 and name the file', () => {
     expect(await readFile(join(foreign, 'notes.txt'), 'utf8')).toBe('mine');
   });
 
-  it('bin/medpersam.js runs a long command in a child with glibc’s mmap threshold fixed (Linux); a Ctrl-C is passed on once', async () => {
+  it('bin/medpersam.js with MEDPERSAM_MALLOC_TUNING=1 runs a long command in a child with glibc’s mmap threshold fixed (Linux); a Ctrl-C is passed on once', async () => {
     const { spawn, spawnSync } = await import('node:child_process');
     const bin = new URL('../../bin/medpersam.js', import.meta.url).pathname;
     const envWithout = (extra: Record<string, string> = {}) => {
@@ -339,24 +339,24 @@ describe('medpersam segment: input errors exit 1 and name the file', () => {
     const samDir = (await writeTestSamModel(join(tmp.dir, 'bin-sam'), { decoder: 'echo-mask' })).dir;
     const samArgs = ['--sam', samDir, '--rounds', '0', '--refinements', '0'];
     const out = join(tmp.dir, 'bin-run');
-    const run = spawnSync(process.execPath, [bin, 'segment', ...refArgs(), '--out', out, ...samArgs, ...FAST_WARP], { encoding: 'utf8', env: envWithout() });
+    const run = spawnSync(process.execPath, [bin, 'segment', ...refArgs(), '--out', out, ...samArgs, ...FAST_WARP], { encoding: 'utf8', env: envWithout({ MEDPERSAM_MALLOC_TUNING: '1' }) });
     expect(run.status, run.stderr).toBe(0);
     const record = JSON.parse(await readFile(join(out, 'run-record.json'), 'utf8'));
     expect(record.runtime.mallocMmapThreshold).toBe(glibc ? '1048576' : undefined);
-    // The user's own setting wins; MEDPERSAM_MALLOC_TUNING=0 leaves the process alone.
+    // The user's own setting wins; without MEDPERSAM_MALLOC_TUNING=1 the process is left alone.
     const own = join(tmp.dir, 'bin-run-own');
-    const mine = spawnSync(process.execPath, [bin, 'segment', ...refArgs(), '--out', own, ...samArgs, ...FAST_WARP], { encoding: 'utf8', env: envWithout({ MALLOC_MMAP_THRESHOLD_: '65536' }) });
+    const mine = spawnSync(process.execPath, [bin, 'segment', ...refArgs(), '--out', own, ...samArgs, ...FAST_WARP], { encoding: 'utf8', env: envWithout({ MALLOC_MMAP_THRESHOLD_: '65536', MEDPERSAM_MALLOC_TUNING: '1' }) });
     expect(mine.status, mine.stderr).toBe(0);
     expect(JSON.parse(await readFile(join(own, 'run-record.json'), 'utf8')).runtime.mallocMmapThreshold).toBe('65536');
     const off = join(tmp.dir, 'bin-run-off');
-    const untuned = spawnSync(process.execPath, [bin, 'segment', ...refArgs(), '--out', off, ...samArgs, ...FAST_WARP], { encoding: 'utf8', env: envWithout({ MEDPERSAM_MALLOC_TUNING: '0' }) });
+    const untuned = spawnSync(process.execPath, [bin, 'segment', ...refArgs(), '--out', off, ...samArgs, ...FAST_WARP], { encoding: 'utf8', env: envWithout() });
     expect(untuned.status, untuned.stderr).toBe(0);
     expect(JSON.parse(await readFile(join(off, 'run-record.json'), 'utf8')).runtime.mallocMmapThreshold).toBeUndefined();
     if (!glibc) return;
     // SIGINT to the launcher (as a terminal's Ctrl-C reaches it) stops the child's run at a checkpoint, once.
     const stopped = join(tmp.dir, 'bin-run-stopped');
     const child = spawn(process.execPath, [bin, 'segment', ...refArgs(), '--out', stopped, '--sam', 'none', '--res', '32', '--steps', '100000', '--backend', 'wasm', '--threads', '1'], {
-      env: envWithout(),
+      env: envWithout({ MEDPERSAM_MALLOC_TUNING: '1' }),
     });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
