@@ -112,7 +112,7 @@ export class DecoderWorkerPool implements DecoderSessionLike {
 
   /** One decoder run on a free worker (queued while all are busy). */
   run(feeds: Record<string, OrtTensor>): Promise<Record<string, DecoderOutputTensor>> {
-    if (this.released) return Promise.reject(new Error('the SAM decoder workers were released'));
+    if (this.released) return Promise.reject(releasedError());
     if (this.failure) return Promise.reject(this.failure);
     const rest: Record<string, PlainTensor> = {};
     let embedding: PlainTensor | null = null;
@@ -168,6 +168,11 @@ export class DecoderWorkerPool implements DecoderSessionLike {
   private fail(err: Error): void {
     if (this.failure) return;
     this.failure = err;
+    this.rejectPending(err);
+  }
+
+  /** Every call running or queued fails with `err`. */
+  private rejectPending(err: Error): void {
     for (const s of this.slots) {
       s.job?.reject(err);
       s.job = null;
@@ -179,15 +184,13 @@ export class DecoderWorkerPool implements DecoderSessionLike {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    const err = new Error('the SAM decoder workers were released');
-    for (const s of this.slots) {
-      s.job?.reject(err);
-      s.job = null;
-    }
-    for (const j of this.queue.splice(0)) j.reject(err);
+    this.rejectPending(releasedError());
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }
+
+/** The error of a call after `release()`. */
+const releasedError = () => new Error('the SAM decoder workers were released');
 
 /**
  * The pool started at the first decoder call, not before: a run encodes every image before it decodes any, and the
@@ -206,7 +209,7 @@ export class DecoderWorkersOnFirstCall implements DecoderSessionLike {
   }
 
   async run(feeds: Record<string, OrtTensor>): Promise<Record<string, DecoderOutputTensor>> {
-    if (this.released) throw new Error('the SAM decoder workers were released');
+    if (this.released) throw releasedError();
     this.pool ??= DecoderWorkerPool.start(this.opts);
     return (await this.pool).run(feeds);
   }
