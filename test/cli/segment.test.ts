@@ -296,7 +296,7 @@ describe('medpersam segment: input errors exit 1 and name the file', () => {
     expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o7'), '--encoder-threads', '0'], encZero)).toBe(1);
     expect(encZero.err()).toBe('error: --encoder-threads must be an integer from 1 to 1024, got "0"\n');
     const decWorkers = captureIo();
-    expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o10'), '--sam', 'none', '--decoder-workers', '2'], decWorkers)).toBe(1);
+    expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o12'), '--sam', 'none', '--decoder-workers', '2'], decWorkers)).toBe(1);
     expect(decWorkers.err()).toBe('error: --decoder-workers needs a SAM model (not used with --sam none)\n');
     const decNegative = captureIo();
     expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'o11'), '--decoder-workers', '-1'], decNegative)).toBe(1);
