@@ -131,5 +131,9 @@ describe('medpersam bench: errors exit 1', () => {
     expect(await runCli(['bench', '--dataset', data.root, '--out', join(tmp.dir, 'b2')], noModel)).toBe(1);
     expect(noModel.err()).toContain('SAM model "mobile-sam" is not installed');
     expect(noModel.err()).toContain('--sam none');
+    // A bad SAM option value is named first, even where the default model is not installed.
+    const badThreads = captureIo();
+    expect(await runCli(['bench', '--dataset', data.root, '--out', join(tmp.dir, 'b3'), '--encoder-threads', '0'], badThreads)).toBe(1);
+    expect(badThreads.err()).toBe('error: --encoder-threads must be an integer from 1 to 1024, got "0"\n');
   });
 });

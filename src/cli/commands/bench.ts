@@ -150,9 +150,11 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
       for (const [flag, given] of [['--compare-label-warps', opts.compareLabelWarps === true], ['--sizes', opts.sizes !== undefined], ['--baseline', opts.baseline !== undefined]] as const) {
         if (given) throw new MedpersamUserError('BAD_OPTION', `${flag} applies to --sam none only`);
       }
+      // Option values first (a bad --encoder-threads is reported whether or not the SAM model is installed).
+      const loopOptions = samLoopOptions(opts);
       const samDir = await resolveSamForCli(opts.sam);
       const options: SamBenchmarkOptions = {
-        ...samLoopOptions(opts),
+        ...loopOptions,
         dataset,
         outDir,
         sam: samDir,

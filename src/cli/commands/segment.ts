@@ -145,9 +145,11 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
         return;
       }
 
+      // Option values first (a bad --encoder-threads is reported whether or not the SAM model is installed).
+      const loopOptions = samLoopOptions(opts);
       const samDir = await resolveSamForCli(opts.sam);
       const options: MedPerSamOptions = {
-        ...samLoopOptions(opts),
+        ...loopOptions,
         referenceImage: refImage,
         referenceMask: refMask,
         images: imagesDir,
