@@ -3,6 +3,7 @@
 // TypeScript sources through tsx (a dev dependency), so `npx medpersam` works right after `npm ci`.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { LONG_RUNS, mallocTuningDecision, TUNED_MMAP_THRESHOLD } from './malloc-tuning.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const built = new URL('../dist/cli/main.js', import.meta.url);
@@ -28,22 +29,21 @@ async function loadCli() {
   process.exit(1);
 }
 
-// MEDPERSAM_MALLOC_TUNING=1: long runs (segment, bench) on Linux with glibc start once more as a child process with
-// glibc's mmap threshold fixed at 1 MiB (MALLOC_MMAP_THRESHOLD_, read only at process start). ONNX Runtime runs SAM's
-// encoder without its memory arena, and with glibc's default (a threshold that grows up to 32 MiB) the tensors it
-// frees stay in the heap. Measured on the 2-core machine: a 5-image `bench` with a real-architecture SAM ViT-B peaks
-// at 4.04 GB instead of 4.42–4.54 GB (one encode alone: 4.01 → 3.57 GB), but warp training and decoding run ~8 %
-// slower (page faults of freshly mapped buffers), so it is off by default: worth it for the large ViT encoders.
-// A MALLOC_MMAP_THRESHOLD_ already set is left as it is.
-const LONG_RUNS = new Set(['segment', 'bench']);
+// Long runs (segment, bench) with a large SAM encoder, on Linux with glibc, start once more as a child process with
+// glibc's mmap threshold fixed at 1 MiB: bin/malloc-tuning.js decides (and says why and what it costs);
+// MEDPERSAM_MALLOC_TUNING=1 / 0 forces it on / off.
 function wantsMallocTuning() {
-  if (process.platform !== 'linux' || !LONG_RUNS.has(process.argv[2])) return false;
-  if (process.env.MEDPERSAM_MALLOC_TUNING !== '1' || process.env.MALLOC_MMAP_THRESHOLD_ !== undefined) return false;
+  if (process.platform !== 'linux' || !LONG_RUNS.has(process.argv[2])) return false; // skips the report below
+  let glibc = false;
   try {
-    return Boolean(process.report.getReport().header.glibcVersionRuntime);
+    const report = /** @type {{ header: { glibcVersionRuntime?: string } }} */ (process.report.getReport());
+    glibc = Boolean(report.header.glibcVersionRuntime);
   } catch {
-    return false;
+    glibc = false;
   }
+  const decision = mallocTuningDecision({ argv: process.argv.slice(2), env: process.env, platform: process.platform, glibc });
+  if (decision.warning) process.stderr.write(`${decision.warning}\n`);
+  return decision.tune;
 }
 
 if (wantsMallocTuning()) {
@@ -53,10 +53,10 @@ if (wantsMallocTuning()) {
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     stdio: 'inherit',
     detached: true,
-    env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '1048576' },
+    env: { ...process.env, MALLOC_MMAP_THRESHOLD_: TUNED_MMAP_THRESHOLD },
   });
-  const forward = (signal) => () => child.kill(signal);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, forward(signal));
+  const forward = (/** @type {NodeJS.Signals} */ signal) => () => child.kill(signal);
+  for (const signal of /** @type {NodeJS.Signals[]} */ (['SIGINT', 'SIGTERM', 'SIGHUP'])) process.on(signal, forward(signal));
   child.on('error', (err) => {
     process.stderr.write(`error: cannot start medpersam: ${err.message}\n`);
     process.exit(1);

@@ -332,6 +332,7 @@ describe('medpersam segment: input errors exit 1 and name the file', () => {
     const envWithout = (extra: Record<string, string> = {}) => {
       const env: Record<string, string | undefined> = { ...process.env, ...extra };
       if (!('MALLOC_MMAP_THRESHOLD_' in extra)) delete env.MALLOC_MMAP_THRESHOLD_;
+      if (!('MEDPERSAM_MALLOC_TUNING' in extra)) delete env.MEDPERSAM_MALLOC_TUNING;
       return env;
     };
     const glibc = process.platform === 'linux' && Boolean((process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header.glibcVersionRuntime);
@@ -343,7 +344,8 @@ describe('medpersam segment: input errors exit 1 and name the file', () => {
     expect(run.status, run.stderr).toBe(0);
     const record = JSON.parse(await readFile(join(out, 'run-record.json'), 'utf8'));
     expect(record.runtime.mallocMmapThreshold).toBe(glibc ? '1048576' : undefined);
-    // The user's own setting wins; without MEDPERSAM_MALLOC_TUNING=1 the process is left alone.
+    // The user's own setting wins; by default (auto) a small encoder such as this generated one is left alone
+    // (test/cli/malloc-tuning.test.ts covers the decision for large ones).
     const own = join(tmp.dir, 'bin-run-own');
     const mine = spawnSync(process.execPath, [bin, 'segment', ...refArgs(), '--out', own, ...samArgs, ...FAST_WARP], { encoding: 'utf8', env: envWithout({ MALLOC_MMAP_THRESHOLD_: '65536', MEDPERSAM_MALLOC_TUNING: '1' }) });
     expect(mine.status, mine.stderr).toBe(0);
