@@ -10,3 +10,4 @@ export * from './random.js';
 export * from './affine.js';
 export * from './colour.js';
 export * from './padding.js';
+export * from './blur.js';

@@ -24,6 +24,7 @@
  */
 import type { FloatImage, LabelMap } from '../image/types.js';
 import { mulberry32 } from '../image/random.js';
+import { gaussianBlurPlane } from '../image/blur.js';
 
 export type Range = readonly [number, number];
 
@@ -148,43 +149,6 @@ function inverseAffine(p: PerturbationParams, width: number, height: number): (x
   };
 }
 
-function gaussianKernel(sigma: number): Float32Array {
-  const r = Math.max(1, Math.ceil(3 * sigma));
-  const k = new Float32Array(2 * r + 1);
-  let sum = 0;
-  for (let i = -r; i <= r; i++) {
-    const v = Math.exp(-(i * i) / (2 * sigma * sigma));
-    k[i + r] = v;
-    sum += v;
-  }
-  for (let i = 0; i < k.length; i++) k[i]! /= sum;
-  return k;
-}
-
-/** Separable Gaussian blur of one plane, edges clamped. */
-function blurPlane(plane: Float32Array, width: number, height: number, sigma: number): Float32Array {
-  const k = gaussianKernel(sigma);
-  const r = (k.length - 1) / 2;
-  const tmp = new Float32Array(plane.length);
-  const out = new Float32Array(plane.length);
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    for (let x = 0; x < width; x++) {
-      let s = 0;
-      for (let i = -r; i <= r; i++) s += k[i + r]! * plane[row + Math.min(width - 1, Math.max(0, x + i))]!;
-      tmp[row + x] = s;
-    }
-  }
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      let s = 0;
-      for (let i = -r; i <= r; i++) s += k[i + r]! * tmp[Math.min(height - 1, Math.max(0, y + i)) * width + x]!;
-      out[y * width + x] = s;
-    }
-  }
-  return out;
-}
-
 /** Standard normal draws (Box–Muller) from a uniform generator. */
 function gaussian(rand: () => number): () => number {
   let spare: number | null = null;
@@ -270,7 +234,7 @@ export function perturbTestSample(id: string, image: FloatImage, mask: LabelMap 
     }
     mean /= n;
     for (let i = 0; i < n; i++) p[i] = mean + (p[i]! - mean) * params.contrast;
-    if (params.blurSigma > 0) p = blurPlane(p, width, height, params.blurSigma);
+    if (params.blurSigma > 0) p = gaussianBlurPlane(p, width, height, params.blurSigma);
     for (let i = 0; i < n; i++) {
       const v = p[i]! + (params.noiseStd > 0 ? params.noiseStd * rand() : 0);
       out[i * channels + ch] = Math.min(hi, Math.max(lo, v));
