@@ -23,7 +23,7 @@ import { toGrey, normalizeIntensity } from '../image/normalize.js';
 import { resizeImage } from '../image/resize.js';
 import { WarpNetwork } from './network.js';
 import { chooseImageLoss, type ImageLossChoice } from './loss-choice.js';
-import { prealignRecord, WarpPreprocessor, type PrealignRecord, type PreparedImage, type WarpPreprocessOptions } from './preprocess.js';
+import { prealignRecord, WarpPreprocessor, type DenoiseChoice, type PrealignRecord, type PreparedImage, type WarpPreprocessOptions } from './preprocess.js';
 import { warpLabelThroughFrame, workingOneHot, type LabelWarpMode, type WorkingFrame } from './working-frame.js';
 import type { ColourProjection } from '../image/colour.js';
 import type { Prealignment } from './prealign.js';
@@ -111,11 +111,12 @@ export function toWorkingOneHot(label: LabelMap, classes: readonly number[], res
   return workingOneHot(label, classes, { width: label.width, height: label.height, warpToOriginal: null }, resolution);
 }
 
-/** What the preprocessing chose (for run records): colour projection, image loss, per-image alignment. */
+/** What the preprocessing chose (for run records): colour projection, image loss, denoising, per-image alignment. */
 export interface PreprocessingReport {
   options: WarpPreprocessOptions;
   colour: ColourProjection;
   imageLoss: ImageLossChoice;
+  denoise: DenoiseChoice;
   prealign: {
     aligned: number;
     keptResize: number;
@@ -183,7 +184,7 @@ export class WarpModel {
     }
     const R0 = settings.network.resolution;
     this.preprocessor = new WarpPreprocessor(settings.preprocess, reference, R0);
-    this.imageLossChoice = chooseImageLoss(this.preprocessor.referenceWork, R0, settings.loss.imageLoss);
+    this.imageLossChoice = chooseImageLoss(this.preprocessor.referenceWorkUnsmoothed, R0, settings.loss.imageLoss);
     settings = { ...settings, loss: { ...settings.loss, imageLoss: this.imageLossChoice.kind } };
     this.settings = settings;
     this.rng = new SeededRng(settings.schedule.seed);
@@ -355,6 +356,7 @@ export class WarpModel {
       options: this.settings.preprocess,
       colour: this.preprocessor.colour,
       imageLoss: this.imageLossChoice,
+      denoise: this.preprocessor.denoise,
       prealign: { aligned, keptResize: checked - aligned, inverted, images },
     };
   }

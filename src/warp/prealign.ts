@@ -34,6 +34,7 @@ import {
 } from '../image/affine.js';
 import { resizeImage } from '../image/resize.js';
 import type { FloatImage } from '../image/types.js';
+import { gaussianBlurPlane } from '../image/blur.js';
 
 export type PrealignMethod = 'none' | 'moments' | 'search';
 export type PolarityMode = 'auto' | 'keep';
@@ -157,17 +158,20 @@ export function equalizeHistogram(image: FloatImage, content: Uint8Array | null 
 /**
  * Area-downsampled copies of the equalised image with the longest side at each of LEVELS (isotropic); `content`
  * (1 = content, 0 = padding) becomes a per-level mask (content where at least half of the pixel is content).
+ * `smoothing` > 0 (noisy images, preprocess.ts denoise): each level is then smoothed by a Gaussian of σ =
+ * smoothing × its longest side (the same physical width at every level).
  */
-function pyramid(image: FloatImage, content: Uint8Array | null): Level[] {
+function pyramid(image: FloatImage, content: Uint8Array | null, smoothing: number): Level[] {
   const equalized = equalizeHistogram(image, content);
   const contentPlane: FloatImage | null = content ? { width: image.width, height: image.height, channels: 1, data: Float32Array.from(content) } : null;
   return LEVELS.map((L) => {
     const f = Math.max(image.width, image.height) / L;
     const w = Math.max(1, Math.round(image.width / f));
     const h = Math.max(1, Math.round(image.height / f));
-    const small = resizeImage(equalized, w, h, 'area');
+    const area = resizeImage(equalized, w, h, 'area').data;
+    const data = smoothing > 0 ? gaussianBlurPlane(area, w, h, smoothing * Math.max(w, h)) : area;
     const valid = contentPlane ? Uint8Array.from(resizeImage(contentPlane, w, h, 'area').data, (v) => (v >= 0.5 ? 1 : 0)) : null;
-    return { width: w, height: h, data: small.data, toOriginal: resizeAffine(w, h, image.width, image.height), background: borderMedian(small.data, w, h, valid), valid };
+    return { width: w, height: h, data, toOriginal: resizeAffine(w, h, image.width, image.height), background: borderMedian(data, w, h, valid), valid };
   });
 }
 
@@ -177,13 +181,19 @@ export class PrealignReference {
   readonly height: number;
   readonly levels: Level[];
   readonly moments: MassMoments;
+  /** Gaussian σ of every level as a fraction of its longest side (0 = none); test images get the same. */
+  readonly smoothing: number;
 
-  /** referenceGrey: normalised grey image; content: its content mask (image/padding.ts), null = all content. */
-  constructor(referenceGrey: FloatImage, content: Uint8Array | null = null) {
+  /**
+   * referenceGrey: normalised grey image; content: its content mask (image/padding.ts), null = all content;
+   * smoothing: see `pyramid` (0 = none).
+   */
+  constructor(referenceGrey: FloatImage, content: Uint8Array | null = null, smoothing = 0) {
     if (referenceGrey.channels !== 1) throw new Error('PrealignReference: expects a grey image');
     this.width = referenceGrey.width;
     this.height = referenceGrey.height;
-    this.levels = pyramid(referenceGrey, content);
+    this.smoothing = smoothing;
+    this.levels = pyramid(referenceGrey, content, smoothing);
     this.moments = massMoments(this.levels[2]!);
   }
 }
@@ -444,7 +454,7 @@ function momentsParams(ref: PrealignReference, test: { width: number; height: nu
 export function estimatePrealignment(ref: PrealignReference, testGrey: FloatImage, opts: PrealignOptions, testContent: Uint8Array | null = null): Prealignment {
   if (testGrey.channels !== 1) throw new Error('estimatePrealignment: expects a grey image');
   const test = { width: testGrey.width, height: testGrey.height };
-  const testLevels = pyramid(testGrey, testContent);
+  const testLevels = pyramid(testGrey, testContent, ref.smoothing);
   const finest = LEVELS.length - 1;
   let evaluations = 0;
   const signs: Sign[] = opts.polarity === 'auto' ? [1, -1] : [1];

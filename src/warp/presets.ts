@@ -82,8 +82,9 @@ export const PAPER_PRESET: WarpSettings = {
  * folder size (bench/warp.ts --sizes 5,10,40,all --dice-every 100; constant lr, so a smaller budget is the start
  * of the same run): at 400 steps JSRT 40 images reach only 88.9 %; at 500 JSRT holds 92.8 / 92.5 / 90.9 / 91.7 % for
  * 5 / 10 / 40 / 246 images (600: 92.9 / 91.9 / 90.7 / 91.3); speckled low-contrast phantoms (stress set, 40) 93.1 %
- * (600: 93.6, still rising). 500 steps: the full-JSRT warp stage in about 300 s on the quiet 2-core machine (600:
- * 333 s, 0.39 s/step), for at most 0.5 points on the speckled phantoms.
+ * (600: 93.6, still rising; both before the denoising of preprocess.ts, with which 500 steps reach 95.2 there).
+ * 500 steps: the full-JSRT warp stage in about 300 s on the quiet 2-core machine (600: 333 s, 0.39 s/step), for at
+ * most 0.5 points on the speckled phantoms.
  */
 export const CPU_PRESET: WarpSettings = {
   network: { ...DEFAULT_NETWORK_CONFIG, arch: 'conv', resolution: 128, finestDecoderWidth: 16 },

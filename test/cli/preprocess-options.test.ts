@@ -11,8 +11,8 @@ function parse(args: string[]): ReturnType<typeof warpOverrides> {
 describe('preprocessing flags', () => {
   it('map onto the warp settings overrides; omitted flags keep the preset', () => {
     expect(parse([])).toEqual({});
-    expect(parse(['--prealign', 'moments', '--polarity', 'keep', '--colour', 'green', '--fill', 'zero', '--loss', 'ncc'])).toEqual({
-      preprocess: { prealign: 'moments', polarity: 'keep', colour: 'green', fill: 'zero' },
+    expect(parse(['--prealign', 'moments', '--polarity', 'keep', '--colour', 'green', '--fill', 'zero', '--loss', 'ncc', '--denoise', 'off'])).toEqual({
+      preprocess: { prealign: 'moments', polarity: 'keep', colour: 'green', fill: 'zero', denoise: 'off' },
       loss: { imageLoss: 'ncc' },
     });
     expect(parse(['--no-aug', '--loss', 'ssim']).loss).toEqual({ augmentation: false, imageLoss: 'ssim' });
@@ -21,5 +21,6 @@ describe('preprocessing flags', () => {
   it('reject values outside the choices', () => {
     expect(() => parse(['--prealign', 'rigid'])).toThrow(/prealign/);
     expect(() => parse(['--colour', 'purple'])).toThrow(/colour/);
+    expect(() => parse(['--denoise', 'strong'])).toThrow(/denoise/);
   });
 });

@@ -5,6 +5,10 @@ import { contentMask } from '../../src/image/padding.js';
 import { generatePhantom } from '../../src/image/phantom.js';
 import type { FloatImage } from '../../src/image/types.js';
 import { estimatePrealignment, PrealignReference, type PrealignOptions } from '../../src/warp/prealign.js';
+import { gaussianBlurPlane } from '../../src/image/blur.js';
+import { mulberry32 } from '../../src/image/random.js';
+import { resizeImage } from '../../src/image/resize.js';
+import { DENOISE_SIGMA, PREALIGN_DENOISE_FACTOR } from '../../src/warp/preprocess.js';
 
 const SIZE = 160;
 const reference = generatePhantom({ seed: 1, patient: 0, width: SIZE, noise: 4 }).image;
@@ -92,5 +96,60 @@ describe('initial alignment (prealign)', () => {
     const none = estimate(rotated, { method: 'none', polarity: 'auto' });
     expect(none.refToTest).toBeNull();
     expect(none.evaluations).toBe(1);
+  });
+});
+
+describe('initial alignment of speckled images (smoothed pyramid levels)', () => {
+  const S = 256;
+  /** Multiplicative speckle (mean 1, a Gamma(2) draw per 3 px grain, bilinear in between) on a reduced contrast. */
+  function speckled(img: FloatImage, seed: number): FloatImage {
+    const rand = mulberry32(seed);
+    const gw = Math.ceil(S / 3);
+    const grid: FloatImage = { width: gw, height: gw, channels: 1, data: Float32Array.from({ length: gw * gw }, () => -0.5 * Math.log(1 - rand()) - 0.5 * Math.log(1 - rand())) };
+    const field = resizeImage(grid, S, S, 'bilinear').data;
+    return { ...img, data: img.data.map((v, i) => Math.min(255, (30 + 0.35 * v) * field[i]!)) };
+  }
+  function err(a: Affine2D, b: Affine2D): number {
+    let sum = 0;
+    let n = 0;
+    for (let v = 0.1; v <= 0.9; v += 0.1) {
+      for (let u = 0.1; u <= 0.9; u += 0.1) {
+        const p = applyAffine(a, u * S, v * S);
+        const q = applyAffine(b, u * S, v * S);
+        sum += Math.hypot(p.x - q.x, p.y - q.y);
+        n++;
+      }
+    }
+    return (100 * sum) / n / Math.hypot(S, S);
+  }
+
+  it('levels are the unsmoothed levels blurred by smoothing × their longest side', () => {
+    const img = normalizeIntensity(speckled(generatePhantom({ seed: 1, patient: 0, width: S, noise: 4 }).image, 5));
+    const plain = new PrealignReference(img, null, 0);
+    const smooth = new PrealignReference(img, null, 0.02);
+    expect(smooth.smoothing).toBe(0.02);
+    smooth.levels.forEach((level, k) => {
+      const p = plain.levels[k]!;
+      expect(level.data).toEqual(gaussianBlurPlane(p.data, p.width, p.height, 0.02 * Math.max(p.width, p.height)));
+    });
+  });
+
+  it('smoothing the levels (the denoise setting, factor 2) more than halves the mean map error on speckled phantoms', () => {
+    const smoothing = (PREALIGN_DENOISE_FACTOR * DENOISE_SIGMA) / 128;
+    const errors = { plain: [] as number[], smooth: [] as number[] };
+    for (const seed of [1, 2, 3]) {
+      const c = gridCentre(S, S);
+      const truth = similarityAffine(c, c, 1.2, (25 * Math.PI) / 180, { x: 0.08 * S, y: -0.05 * S });
+      const src = generatePhantom({ seed, patient: 1, width: S, noise: 4 }).image;
+      const test = normalizeIntensity(speckled(resampleAffine(src, S, S, invertAffine(truth), { fill: 0 }).image, 10 * seed + 1));
+      const ref = normalizeIntensity(speckled(generatePhantom({ seed, patient: 0, width: S, noise: 4 }).image, 10 * seed));
+      for (const [key, s] of [['plain', 0], ['smooth', smoothing]] as const) {
+        const p = estimatePrealignment(new PrealignReference(ref, null, s), test, SEARCH);
+        errors[key].push(p.refToTest ? err(p.refToTest, truth) : 100);
+      }
+    }
+    const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+    // Measured: plain 5.86 / 0.66 / 4.58 % of the diagonal, smoothed 0.70 / 2.83 / 1.65 (one seed gets worse).
+    expect(mean(errors.smooth)).toBeLessThan(mean(errors.plain) / 2);
   });
 });

@@ -5,6 +5,10 @@ import type { FloatImage, LabelMap } from '../../src/image/types.js';
 import { initTf } from '../../src/warp/backend.js';
 import { WarpModel } from '../../src/warp/model.js';
 import { dice, tinySettings } from './helpers.js';
+import { gaussianBlurPlane } from '../../src/image/blur.js';
+import { mulberry32 } from '../../src/image/random.js';
+import { NOISE_LIMIT, noiseRatio } from '../../src/warp/loss-choice.js';
+import { chooseDenoise, DENOISE_SIGMA } from '../../src/warp/preprocess.js';
 
 beforeAll(async () => {
   await initTf({ backend: 'wasm' });
@@ -69,5 +73,65 @@ describe('WarpModel preprocessing (initial alignment, polarity, colour)', () => 
     // a new image (not added) goes through the same preprocessing
     expect(meanDice(model.warpLabel(inverted), labels.get('inverted')!)).toBe(1);
     model.dispose();
+  });
+});
+
+describe('denoising of speckled images (preprocess.ts denoise)', () => {
+  /** The image under multiplicative speckle (one uniform factor in [0.1, 1.9] per pixel) on a reduced contrast. */
+  const speckled = (image: FloatImage, seed: number): FloatImage => {
+    const rand = mulberry32(seed);
+    return { ...image, data: image.data.map((v) => Math.min(255, (30 + 0.4 * v) * (0.1 + 1.8 * rand()))) };
+  };
+  const R = 64;
+  const correlation = (a: Float32Array, b: Float32Array): number => {
+    const mean = (x: Float32Array) => x.reduce((s, v) => s + v, 0) / x.length;
+    const ma = mean(a);
+    const mb = mean(b);
+    let c = 0;
+    let va = 0;
+    let vb = 0;
+    for (let i = 0; i < a.length; i++) {
+      c += (a[i]! - ma) * (b[i]! - mb);
+      va += (a[i]! - ma) ** 2;
+      vb += (b[i]! - mb) ** 2;
+    }
+    return c / Math.sqrt(va * vb);
+  };
+
+  it('a noisy reference turns it on: every working copy is the unsmoothed one blurred by DENOISE_SIGMA, closer to the clean image; NCC is still chosen', () => {
+    const t = moved(2, 10, 1.1, 0.05);
+    const noisyRef = { image: speckled(ref.image, 1), label: ref.label };
+    const noisyTest = speckled(t.image, 2);
+    const on = new WarpModel(tinySettings({ network: { resolution: R } }), noisyRef);
+    const off = new WarpModel(tinySettings({ network: { resolution: R }, preprocess: { denoise: 'off' } }), noisyRef);
+    const clean = new WarpModel(tinySettings({ network: { resolution: R } }), ref);
+    for (const m of [on, off]) m.addTest('t', noisyTest);
+    clean.addTest('t', t.image);
+    const unsmoothedNoise = noiseRatio(off.preprocessor.referenceWork, R, R);
+    expect(unsmoothedNoise).toBeGreaterThan(NOISE_LIMIT); // the precondition: this speckle counts as noisy
+    const report = on.preprocessingReport();
+    expect(report.denoise).toMatchObject({ sigmaWorkingPx: DENOISE_SIGMA, noiseRatio: Math.round(unsmoothedNoise * 1000) / 1000 });
+    expect(report.imageLoss.kind).toBe('ncc'); // chosen on the unsmoothed copy (the smoothed one looks clean)
+    expect(off.preprocessingReport().denoise.sigmaWorkingPx).toBe(0);
+    expect(on.preprocessor.referenceWork).toEqual(gaussianBlurPlane(off.preprocessor.referenceWork, R, R, DENOISE_SIGMA));
+    expect(on.testWorkingImage('t')).toEqual(gaussianBlurPlane(off.testWorkingImage('t'), R, R, DENOISE_SIGMA));
+    expect(on.testFrame('t')).toEqual(off.testFrame('t'));
+    const cleanWork = clean.testWorkingImage('t');
+    expect(correlation(on.testWorkingImage('t'), cleanWork)).toBeGreaterThan(correlation(off.testWorkingImage('t'), cleanWork) + 0.02); // measured 0.967 vs 0.929
+    for (const m of [on, off, clean]) m.dispose();
+  });
+
+  it('a clean reference leaves every working copy as it was; absent (models saved before it existed) means off', () => {
+    const t = moved(1, -5, 0.95, 0.02);
+    const auto = new WarpModel(tinySettings({ network: { resolution: R } }), ref);
+    const off = new WarpModel(tinySettings({ network: { resolution: R }, preprocess: { denoise: 'off' } }), ref);
+    for (const m of [auto, off]) m.addTest('t', t.image);
+    expect(auto.preprocessingReport().denoise.sigmaWorkingPx).toBe(0);
+    expect(auto.preprocessor.referenceWork).toEqual(off.preprocessor.referenceWork);
+    expect(auto.testWorkingImage('t')).toEqual(off.testWorkingImage('t'));
+    for (const m of [auto, off]) m.dispose();
+    expect(chooseDenoise(undefined, 0.9).sigmaWorkingPx).toBe(0);
+    expect(chooseDenoise('auto', NOISE_LIMIT + 0.01).sigmaWorkingPx).toBe(DENOISE_SIGMA);
+    expect(chooseDenoise('auto', NOISE_LIMIT).sigmaWorkingPx).toBe(0);
   });
 });
