@@ -8,8 +8,8 @@ describe('warp presets', () => {
     // App. B.1 picks SSIM or NCC per dataset: 'auto' applies its rule (SSIM on JSRT, see loss-choice.test.ts).
     expect(PAPER_PRESET.loss).toMatchObject({ imageLoss: 'auto', lambdaWarp: 1, lambdaReg: 0.75, lambdaAug: 0.1, lambdaSeg: 1, augmentation: true });
     // The paper resizes each image on its own: no initial alignment, no polarity check, luminance.
-    expect(PAPER_PRESET.preprocess).toEqual({ colour: 'luminance', prealign: 'none', polarity: 'keep', fill: 'zero' });
-    expect(CPU_PRESET.preprocess).toEqual({ colour: 'auto', prealign: 'search', polarity: 'auto', fill: 'reference' });
+    expect(PAPER_PRESET.preprocess).toEqual({ colour: 'luminance', prealign: 'none', polarity: 'keep', fill: 'zero', denoise: 'off' });
+    expect(CPU_PRESET.preprocess).toEqual({ colour: 'auto', prealign: 'search', polarity: 'auto', fill: 'reference', denoise: 'auto' });
     expect(PAPER_PRESET.network).toMatchObject({ arch: 'nice-trans', affine: true, decoderWidth: 32 });
     expect(PAPER_PRESET.network.encoderWidths[0]).toBe(16);
   });
@@ -17,7 +17,7 @@ describe('warp presets', () => {
   it('overrides apply without mutating the presets', () => {
     const before = JSON.stringify(CPU_PRESET);
     const s = resolveWarpSettings('cpu', { network: { affine: false, resolution: 64 }, loss: { augmentation: false }, schedule: { initialEpochs: 2 }, preprocess: { prealign: 'none' } });
-    expect(s.preprocess).toEqual({ colour: 'auto', prealign: 'none', polarity: 'auto', fill: 'reference' });
+    expect(s.preprocess).toEqual({ colour: 'auto', prealign: 'none', polarity: 'auto', fill: 'reference', denoise: 'auto' });
     expect(s.network.affine).toBe(false);
     expect(s.network.resolution).toBe(64);
     expect(s.loss.augmentation).toBe(false);
