@@ -62,7 +62,9 @@ export const DENOISE_SIGMA = 1.5;
  * alignment alone (`bench/stress-bench.ts --align-only`; mean / worst image Dice): factor 0 (no smoothing) JSRT
  * 77.8 / 65.5, phantoms 89.1 / 83.9; 1: 81.7 / 69.3, 89.4 / 84.2; **2: 85.2 / 76.4, 89.5 / 84.6**; 2.5: 85.4 /
  * 79.1, 89.0 / 84.7; 3: 72.6 / 0.0 (a failed alignment), 88.8 / 84.4; 4: 76.9 / 3.1; 6: 57.5 / 6.2. Unspeckled
- * JSRT reaches 85.4 that way, so 2 recovers it; 3 and more blur the equalised levels into wrong optima.
+ * JSRT reaches 85.4 that way, so 2 recovers it; 3 and more blur the equalised levels into wrong optima. On all 40
+ * images of each set: factor 1.5 JSRT 80.4, phantoms 89.6; **2: 82.3, 89.6**; 2.25: 81.0, 89.5; 2.5: 80.9, 89.3 (at
+ * 2, two JSRT images of 40 still align wrongly: scale ≈ 0.63, Dice ~40).
  */
 export const PREALIGN_DENOISE_FACTOR = 2;
 
