@@ -18,7 +18,8 @@ export function averageRanks(values: readonly number[]): number[] {
   return ranks;
 }
 
-function pearson(a: readonly number[], b: readonly number[]): number {
+/** Pearson's correlation of two equally long series (NaN when either is constant). */
+export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const n = a.length;
   let ma = 0;
   let mb = 0;

@@ -20,14 +20,14 @@ function transformed(refToTest: Affine2D, W: number, H: number, invert = false):
   return invert ? { ...img, data: img.data.map((v) => 255 - v) } : img;
 }
 
-/** Mean distance between two maps over the reference's central 80 %, in % of the test's diagonal. */
-function mapError(a: Affine2D, b: Affine2D, W: number, H: number): number {
+/** Mean distance between two maps over the reference's (refSize²) central 80 %, in % of the test's diagonal. */
+function mapError(a: Affine2D, b: Affine2D, W: number, H: number, refSize = SIZE): number {
   let sum = 0;
   let n = 0;
   for (let v = 0.1; v <= 0.9; v += 0.1) {
     for (let u = 0.1; u <= 0.9; u += 0.1) {
-      const p = applyAffine(a, u * SIZE, v * SIZE);
-      const q = applyAffine(b, u * SIZE, v * SIZE);
+      const p = applyAffine(a, u * refSize, v * refSize);
+      const q = applyAffine(b, u * refSize, v * refSize);
       sum += Math.hypot(p.x - q.x, p.y - q.y);
       n++;
     }
@@ -109,19 +109,6 @@ describe('initial alignment of speckled images (smoothed pyramid levels)', () =>
     const field = resizeImage(grid, S, S, 'bilinear').data;
     return { ...img, data: img.data.map((v, i) => Math.min(255, (30 + 0.35 * v) * field[i]!)) };
   }
-  function err(a: Affine2D, b: Affine2D): number {
-    let sum = 0;
-    let n = 0;
-    for (let v = 0.1; v <= 0.9; v += 0.1) {
-      for (let u = 0.1; u <= 0.9; u += 0.1) {
-        const p = applyAffine(a, u * S, v * S);
-        const q = applyAffine(b, u * S, v * S);
-        sum += Math.hypot(p.x - q.x, p.y - q.y);
-        n++;
-      }
-    }
-    return (100 * sum) / n / Math.hypot(S, S);
-  }
 
   it('levels are the unsmoothed levels blurred by smoothing × their longest side', () => {
     const img = normalizeIntensity(speckled(generatePhantom({ seed: 1, patient: 0, width: S, noise: 4 }).image, 5));
@@ -145,7 +132,7 @@ describe('initial alignment of speckled images (smoothed pyramid levels)', () =>
       const ref = normalizeIntensity(speckled(generatePhantom({ seed, patient: 0, width: S, noise: 4 }).image, 10 * seed));
       for (const [key, s] of [['plain', 0], ['smooth', smoothing]] as const) {
         const p = estimatePrealignment(new PrealignReference(ref, null, s), test, SEARCH);
-        errors[key].push(p.refToTest ? err(p.refToTest, truth) : 100);
+        errors[key].push(p.refToTest ? mapError(p.refToTest, truth, S, S, S) : 100);
       }
     }
     const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
