@@ -23,6 +23,8 @@ export interface ShiftMatch {
   shift: [number, number];
   /** NCC at the chosen integer shift (−1..1). */
   ncc: number;
+  /** NCC without a shift (−1..1): how well the global warp alone already matched the template. */
+  nccAtZero: number;
 }
 
 export interface MatchOptions {
@@ -156,7 +158,8 @@ export function matchShift(refCrop: Float32Array, testCrop: Float32Array, w: num
   const ref: Plane = { w, h, data: refCrop };
   const test: Plane = { w, h, data: testCrop };
   const template = templateOf(box, w, opts.mask);
-  if (template.xs.length === 0) return { shift: [0, 0], ncc: 0 };
+  if (template.xs.length === 0) return { shift: [0, 0], ncc: 0, nccAtZero: 0 };
+  const nccAtZero = nccAt(ref, test, template, 0, 0) ?? 0;
   let centre: [number, number] = [0, 0];
   let radius = maxShift;
   // Coarse level when the full search would be large: half size, shifts of 2 px.
@@ -169,9 +172,9 @@ export function matchShift(refCrop: Float32Array, testCrop: Float32Array, w: num
     radius = 2;
   }
   const { best, scores } = search(ref, test, template, centre, radius, maxShift, prior);
-  if (best.score === -Infinity) return { shift: [0, 0], ncc: 0 };
+  if (best.score === -Infinity) return { shift: [0, 0], ncc: nccAtZero, nccAtZero };
   const at = (dx: number, dy: number) => scores.get(`${dx},${dy}`);
   const fx = parabolaPeak(at(best.dx - 1, best.dy), best.score, at(best.dx + 1, best.dy));
   const fy = parabolaPeak(at(best.dx, best.dy - 1), best.score, at(best.dx, best.dy + 1));
-  return { shift: [best.dx + fx, best.dy + fy], ncc: best.ncc };
+  return { shift: [best.dx + fx, best.dy + fy], ncc: best.ncc, nccAtZero };
 }

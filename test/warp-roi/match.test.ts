@@ -21,6 +21,13 @@ describe('matchShift (template matching inside a crop)', () => {
     expect(m.shift[0]).toBeCloseTo(9, 1);
     expect(m.shift[1]).toBeCloseTo(-5, 1);
     expect(m.ncc).toBeGreaterThan(0.8);
+    // without the shift the template meets the moved disc only in part: a much lower NCC
+    expect(m.nccAtZero).toBeLessThan(m.ncc - 0.3);
+    // an unmoved disc: the best shift is 0 and both NCCs are the same (1: the same pixels)
+    const still = matchShift(crop(31.5, 31.5), crop(31.5, 31.5), 64, 64, box, { maxShift: 20 });
+    expect(Math.abs(still.shift[0]) + Math.abs(still.shift[1])).toBeLessThan(1e-3); // the parabola's sub-pixel part
+    expect(still.ncc).toBeCloseTo(1, 6);
+    expect(still.nccAtZero).toBe(still.ncc);
   });
 
   it('finds a sub-pixel shift to within 0.25 px, and the object rather than the background texture', () => {
