@@ -219,7 +219,7 @@ async function benchWithModel(
       }
     }
     const tr1 = performance.now();
-    await stage.train('initial', model.phaseSteps(budget), { onProgress });
+    await stage.train('initial', model.phaseSteps(budget), { onProgress, lendWorkersFrom: model });
     roiTimings = { prepareS: (tr1 - tr0) / 1000, trainS: (performance.now() - tr1) / 1000, warpS: 0, totalS: 0 };
   }
   const t2b = performance.now();

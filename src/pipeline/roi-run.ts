@@ -38,7 +38,7 @@ export function planLocalStage(
   reference: { image: FloatImage; label: LabelMap },
   options: ResolvedLocalStageOptions,
 ): { active: boolean; summary: LocalStageSummary } {
-  const plan = planRegions(reference.label, settings.network.resolution, options.trigger);
+  const plan = planRegions(reference.label, settings.network.resolution, options.trigger, reference.image);
   return { active: plan.crops.length > 0, summary: planSummary(plan, options) };
 }
 
@@ -95,6 +95,7 @@ export async function buildLocalStage(a: BuildLocalStageArgs): Promise<LocalWarp
     const trainOpts = {
       signal: a.signal,
       onProgress: a.progress,
+      lendWorkersFrom: a.global,
       onCropCheckpoint: a.store.saveExtraCheckpoint ? (i: number, c: CheckpointData) => a.store.saveExtraCheckpoint!(ckptName(i), c) : undefined,
     };
     const run = async () => {

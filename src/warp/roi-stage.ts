@@ -25,7 +25,7 @@ import { upsampleFlowPlanes, warpLabelArgmax, warpLabelNearest } from './spatial
 import type { WorkingFrame } from './working-frame.js';
 import { GlobalWarpMap, cropImage, cropLabel, resampleImageOnGrid, resampleLabelOnGrid, type CropFrame } from './roi-frames.js';
 import { composeGlobalAndLocal, type LocalRefinement } from './roi-compose.js';
-import { matchShift } from './roi-match.js';
+import { matchShift, type ShiftMatch } from './roi-match.js';
 import { DEFAULT_ROI_TRIGGER, planRegions, type RoiPlan, type RoiTriggerOptions } from './roi-trigger.js';
 
 export interface LocalStageOptions {
@@ -69,13 +69,29 @@ export function resolveLocalStageOptions(opts: LocalStageOptions = {}): Resolved
 /** Per-crop training options: `onCropCheckpoint(cropIndex, checkpoint)` saves each crop model's state. */
 export interface LocalTrainOptions extends Pick<TrainPhaseOptions, 'onProgress' | 'signal'> {
   onCropCheckpoint?: (cropIndex: number, checkpoint: CheckpointData) => Promise<void> | void;
+  /**
+   * The global model whose warp workers the crop models borrow while they train (one crop at a time), so the stage
+   * trains on as many threads as the global phase did; the workers are handed back (re-initialised with the global
+   * model) before `train` returns, also when it fails. Without it the crop models train on this thread alone.
+   */
+  lendWorkersFrom?: WarpModel;
 }
 
 /** What a run records about the stage (see `summary`). */
 export interface LocalStageSummary {
   mode: string;
   costRatio: number;
-  objects: { cls: number; box: Box; extent: number; thicknessWorkingPx: number; small: boolean; thin: boolean; triggered: boolean }[];
+  objects: {
+    cls: number;
+    box: Box;
+    extent: number;
+    thicknessWorkingPx: number;
+    small: boolean;
+    thin: boolean;
+    outlineContrast: number | null;
+    visible: boolean;
+    triggered: boolean;
+  }[];
   /** Per crop: its frame, classes, local resolution and the optimiser steps its model has run. */
   crops: { frame: CropFrame; classes: number[]; resolution: number; steps: number }[];
 }
@@ -92,6 +108,8 @@ export function planSummary(plan: RoiPlan, options: ResolvedLocalStageOptions): 
       thicknessWorkingPx: Number(o.thicknessWorkingPx.toFixed(2)),
       small: o.small,
       thin: o.thin,
+      outlineContrast: o.outlineContrast === null ? null : Number(o.outlineContrast.toFixed(4)),
+      visible: o.visible,
       triggered: o.triggered,
     })),
     crops: plan.crops.map((c) => ({ frame: c.frame, classes: c.classes, resolution: c.resolution, steps: 0 })),
@@ -119,6 +137,8 @@ interface TestRecord {
   global: GlobalWarpMap;
   /** Per crop, per object: the template-matched shift (crop pixels). */
   shifts: [number, number][][];
+  /** Per crop, per object: the match behind it (its NCC with and without the shift; all zero without matching). */
+  matches: ShiftMatch[][];
 }
 
 /** An object's template in a crop: its pixels dilated by a little (crop-size mask) inside `box` (crop pixels). */
@@ -147,6 +167,7 @@ export class LocalWarpStage {
   readonly options: ResolvedLocalStageOptions;
   /** Ownership length scale where crops overlap (reference pixels): two global working pixels. */
   private readonly ownershipPx: number;
+
   private readonly refImage: FloatImage;
   private readonly refLabel: LabelMap;
   private readonly globalSettings: WarpSettings;
@@ -163,7 +184,7 @@ export class LocalWarpStage {
     this.refImage = image;
     this.refLabel = label;
     this.globalSettings = globalSettings;
-    this.plan = planRegions(label, globalSettings.network.resolution, this.options.trigger);
+    this.plan = planRegions(label, globalSettings.network.resolution, this.options.trigger, image);
     this.crops = this.plan.crops.map((c, i) => this.newCropModel(i));
   }
 
@@ -240,12 +261,14 @@ export class LocalWarpStage {
     if (this.tests.has(id)) throw new Error(`duplicate test image id ${id}`);
     const global = this.globalMap(image, globalFlowXyWarp, testFrame);
     const shifts: [number, number][][] = [];
+    const matches: ShiftMatch[][] = [];
     for (const c of this.crops) {
-      const { crop, shift } = this.testCrop(image, global, c);
+      const { crop, shift, match } = this.testCrop(image, global, c);
       shifts.push(shift);
+      matches.push(match);
       c.model.addTest(id, crop);
     }
-    this.tests.set(id, { id, width: image.width, height: image.height, global, shifts });
+    this.tests.set(id, { id, width: image.width, height: image.height, global, shifts, matches });
   }
 
   private globalMap(size: { width: number; height: number }, flowXyWarp: Float32Array, testFrame: WorkingFrame | null): GlobalWarpMap {
@@ -253,15 +276,18 @@ export class LocalWarpStage {
   }
 
   /** A test image on a crop (through the inverse global warp), moved by the template-matched shifts. */
-  private testCrop(image: FloatImage, global: GlobalWarpMap, c: CropModel): { crop: FloatImage; shift: [number, number][] } {
+  private testCrop(image: FloatImage, global: GlobalWarpMap, c: CropModel): { crop: FloatImage; shift: [number, number][]; match: ShiftMatch[] } {
     const { frame } = c;
     const crop = resampleImageOnGrid(image, global.cropGridInTest(frame), frame.width, frame.height);
-    if (!this.options.templateMatch) return { crop, shift: c.templates.map(() => [0, 0]) };
+    if (!this.options.templateMatch) {
+      return { crop, shift: c.templates.map(() => [0, 0]), match: c.templates.map(() => ({ shift: [0, 0], ncc: 0, nccAtZero: 0 })) };
+    }
     const grey = (crop.channels === 1 ? crop : toGrey(crop)).data;
     const maxShift = Math.floor(Math.max(frame.width, frame.height) / 2);
-    const shift = c.templates.map((t) => matchShift(c.refGrey, grey, frame.width, frame.height, t.box, { maxShift, mask: t.mask }).shift);
-    if (shift.every((sh) => sh[0] === 0 && sh[1] === 0)) return { crop, shift };
-    return { crop: resampleImageOnGrid(image, global.cropGridInTest(frame, this.preShiftField(c, shift)), frame.width, frame.height), shift };
+    const match = c.templates.map((t) => matchShift(c.refGrey, grey, frame.width, frame.height, t.box, { maxShift, mask: t.mask }));
+    const shift = match.map((m): [number, number] => [m.shift[0], m.shift[1]]);
+    if (shift.every((sh) => sh[0] === 0 && sh[1] === 0)) return { crop, shift, match };
+    return { crop: resampleImageOnGrid(image, global.cropGridInTest(frame, this.preShiftField(c, shift)), frame.width, frame.height), shift, match };
   }
 
   /** The crop's pre-shift field S (crop pixels, w × h × 2) from its objects' shifts. */
@@ -297,19 +323,30 @@ export class LocalWarpStage {
     const totals = this.crops.map((_, i) => this.stepsFor(globalSteps, i));
     const total = totals.reduce((a, b) => a + b, 0);
     let before = 0;
-    for (let i = 0; i < this.crops.length; i++) {
-      const c = this.crops[i]!;
-      const offset = before;
-      results.push(
-        await c.model.train(phase, { unit: 'steps', steps: totals[i]! }, {
-          signal: opts.signal,
-          onCheckpoint: opts.onCropCheckpoint ? (ck) => opts.onCropCheckpoint!(i, ck) : undefined,
-          onProgress: opts.onProgress
-            ? (e) => opts.onProgress!({ stage: 'roi-train', done: offset + e.done, total, message: `crop ${i + 1}/${this.crops.length} ${e.message ?? ''}` })
-            : undefined,
-        }),
-      );
-      before += totals[i]!;
+    const lender = opts.lendWorkersFrom;
+    const workers = lender ? lender.detachWorkers() : [];
+    try {
+      for (let i = 0; i < this.crops.length; i++) {
+        const c = this.crops[i]!;
+        const offset = before;
+        if (workers.length > 0) await c.model.useWorkers(workers);
+        try {
+          results.push(
+            await c.model.train(phase, { unit: 'steps', steps: totals[i]! }, {
+              signal: opts.signal,
+              onCheckpoint: opts.onCropCheckpoint ? (ck) => opts.onCropCheckpoint!(i, ck) : undefined,
+              onProgress: opts.onProgress
+                ? (e) => opts.onProgress!({ stage: 'roi-train', done: offset + e.done, total, message: `crop ${i + 1}/${this.crops.length} ${e.message ?? ''}` })
+                : undefined,
+            }),
+          );
+        } finally {
+          c.model.detachWorkers();
+        }
+        before += totals[i]!;
+      }
+    } finally {
+      if (lender && workers.length > 0) await lender.useWorkers(workers);
     }
     return results;
   }
@@ -418,6 +455,13 @@ export class LocalWarpStage {
     const t = this.tests.get(id);
     if (!t) throw new Error(`unknown test image id ${id}`);
     return t.shifts.map((c) => c.map((s) => [s[0], s[1]]));
+  }
+
+  /** The template matches behind `testShifts` (NCC with and without the best shift, per object of each crop). */
+  testMatches(id: string): ShiftMatch[][] {
+    const t = this.tests.get(id);
+    if (!t) throw new Error(`unknown test image id ${id}`);
+    return t.matches.map((c) => c.map((m) => ({ shift: [m.shift[0], m.shift[1]], ncc: m.ncc, nccAtZero: m.nccAtZero })));
   }
 
   /** Every crop model's checkpoint (to resume; restore with `loadCheckpoints` on a stage built the same way). */

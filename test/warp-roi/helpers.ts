@@ -61,3 +61,14 @@ export function discAndSquareScene(sx: number, sy: number, dx: number, dy: numbe
   }
   return { image: { width: S, height: S, channels: 1, data }, label: { width: S, height: S, data: lab } };
 }
+
+/**
+ * A 256 px image for the outline-contrast gate: background 50, a large square (class 2, x, y in 128..255) of 150,
+ * so the image's 1st–99th percentile range is 100; a small disc (class 1, radius 10 at (60, 60)) of `discGrey`.
+ */
+export function contrastScene(discGrey: number): { image: FloatImage; label: LabelMap } {
+  const label = labelOf(256, 256, (x, y) => ((x - 60) ** 2 + (y - 60) ** 2 <= 100 ? 1 : x >= 128 && y >= 128 ? 2 : 0));
+  const data = new Float32Array(256 * 256);
+  for (let i = 0; i < data.length; i++) data[i] = label.data[i] === 1 ? discGrey : label.data[i] === 2 ? 150 : 50;
+  return { image: { width: 256, height: 256, channels: 1, data }, label };
+}

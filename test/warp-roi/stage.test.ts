@@ -1,11 +1,18 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initTf } from '../../src/warp/backend.js';
 import { WarpModel } from '../../src/warp/model.js';
 import { LocalWarpStage } from '../../src/warp/roi-stage.js';
 import type { FloatImage, LabelMap } from '../../src/image/types.js';
 import { tinySettings } from '../warp-model/helpers.js';
-import { diceOf, discAndSquareScene as scene } from './helpers.js';
+import { contrastScene, diceOf, discAndSquareScene as scene } from './helpers.js';
 import { resizeImage, resizeLabelNearest } from '../../src/image/resize.js';
+import { startNodeWarpWorkers } from '../../src/warp/parallel/node-workers.js';
+import type { WarpWorkerPeer } from '../../src/warp/parallel/worker-peer.js';
+
+let workers: WarpWorkerPeer[] = [];
+afterAll(async () => {
+  await Promise.all(workers.map((w) => w.close()));
+});
 
 beforeAll(async () => {
   await initTf({ backend: 'wasm' });
@@ -45,6 +52,17 @@ describe('LocalWarpStage', () => {
     expect(crop.model.settings.schedule.seed).toBe(settings.schedule.seed + 1);
     expect(crop.model.classes).toEqual([1, 2]); // the crop (x 64..127, y 0..63) holds a corner of the square
     stage.dispose();
+  });
+
+  it('a small object whose outline the reference image hardly shows gets no crop (outline-contrast gate)', () => {
+    const faint = new LocalWarpStage(settings, contrastScene(60));
+    expect(faint.active).toBe(false);
+    expect(faint.summary().objects[0]).toMatchObject({ cls: 1, small: true, outlineContrast: 0.1, visible: false, triggered: false });
+    const clear = new LocalWarpStage(settings, contrastScene(100));
+    expect(clear.active).toBe(true);
+    expect(clear.summary().objects[0]).toMatchObject({ cls: 1, outlineContrast: 0.5, visible: true, triggered: true });
+    faint.dispose();
+    clear.dispose();
   });
 
   it('an inactive stage (mode off) costs nothing and returns the global warp exactly', async () => {
@@ -137,5 +155,34 @@ describe('LocalWarpStage', () => {
     expect(diceOf(label, wideLabel, 1)).toBeGreaterThan(0.8);
     stage.dispose();
   });
-});
 
+  it("crop models train on the global model's workers when lent, and the global model gets them back", async () => {
+    workers = startNodeWarpWorkers(1);
+    const { tests, global, flows, stage } = await trainedPair();
+    await global.useWorkers(workers);
+    const threadsSeen = new Set<number>();
+    await stage.train('initial', 6, { lendWorkersFrom: global, onProgress: () => threadsSeen.add(stage.cropModels[0]!.model.threads) });
+    expect([...threadsSeen]).toEqual([2]);
+    expect(global.threads).toBe(2);
+    expect(stage.cropModels[0]!.model.threads).toBe(1);
+    // The global model computes with the workers again: its parallel flows equal the ones it gave before.
+    const again = await global.testFlowsParallel(tests.map((t) => t.id), 2);
+    again.forEach((f) => expect(Array.from(f.flowXyWarp)).toEqual(Array.from(flows.get(f.id)!)));
+    // The same crop training on this thread alone agrees to float rounding (the sum of two shards' gradients).
+    const single = new LocalWarpStage(settings, scene(0, 0, 0, 0), { trigger, costRatio: 1 });
+    for (const t of tests) single.addTest(t.id, t.image, flows.get(t.id)!);
+    await single.train('initial', 6);
+    const a = stage.refinements(['t0']).get('t0')![0]!.flowXyCrop;
+    const b = single.refinements(['t0']).get('t0')![0]!.flowXyCrop;
+    let maxAbs = 0;
+    let maxDiff = 0;
+    for (let i = 0; i < a.length; i++) {
+      maxAbs = Math.max(maxAbs, Math.abs(b[i]!));
+      maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
+    }
+    expect(maxAbs).toBeGreaterThan(0);
+    expect(maxDiff).toBeLessThan(1e-3 * maxAbs);
+    global.detachWorkers();
+    [global, stage, single].forEach((m) => m.dispose());
+  }, 120_000);
+});

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { localResolutionFor, measureObjects, planRegions } from '../../src/warp/roi-trigger.js';
 import { readLabelMap } from '../../src/io/mask.js';
 import { describeWithShared, sharedPath } from '../fixtures/shared-data.js';
-import { labelOf } from './helpers.js';
+import { contrastScene, labelOf } from './helpers.js';
+import { carvePatch, APEX_RADIUS, CP_ANGLE_RADIUS } from '../../bench/roi-data.js';
+import { readImage } from '../../src/io/image.js';
 
 /**
  * A 512 px label map: class 1 a disc of radius 8 at (400, 100); class 2 a large ellipse (200 × 160 px); class 3 a
@@ -134,6 +136,44 @@ describe('automatic trigger by object size', () => {
   });
 });
 
+describe('outline-contrast gate', () => {
+  it('measures |mean inside − mean outside| at the outline over the percentile range; a faint object does not trigger', () => {
+    const visible = contrastScene(100);
+    const [disc, square] = measureObjects(visible.label, 128, {}, visible.image);
+    // every outline window of the disc holds disc pixels (100) and background pixels (50): (100 − 50) / 100
+    expect(disc!.outlineContrast).toBeCloseTo(0.5, 6);
+    expect(disc!.visible).toBe(true);
+    expect(disc!.triggered).toBe(true);
+    // the square's outline against the background: (150 − 50) / 100 (the image border is no outline contrast)
+    expect(square!.outlineContrast).toBeCloseTo(1, 6);
+    expect(square!.triggered).toBe(false); // large
+    const faint = contrastScene(60); // (60 − 50) / 100 = 0.1 < 0.15
+    const [faintDisc] = measureObjects(faint.label, 128, {}, faint.image);
+    expect(faintDisc!.outlineContrast).toBeCloseTo(0.1, 6);
+    expect(faintDisc!.small).toBe(true);
+    expect(faintDisc!.visible).toBe(false);
+    expect(faintDisc!.triggered).toBe(false);
+    expect(planRegions(faint.label, 128, {}, faint.image).crops).toEqual([]);
+    // the threshold is an option; 'force' crops it anyway; without the image nothing is measured (visible)
+    expect(measureObjects(faint.label, 128, { minOutlineContrast: 0.05 }, faint.image)[0]!.triggered).toBe(true);
+    expect(measureObjects(faint.label, 128, { mode: 'force' }, faint.image)[0]!.triggered).toBe(true);
+    const unmeasured = measureObjects(faint.label, 128)[0]!;
+    expect([unmeasured.outlineContrast, unmeasured.visible, unmeasured.triggered]).toEqual([null, true, true]);
+    // an invisible disc (same grey as its surroundings) measures 0
+    const invisible = contrastScene(50);
+    expect(measureObjects(invisible.label, 128, {}, invisible.image)[0]!.outlineContrast).toBe(0);
+    expect(() => measureObjects(invisible.label, 128, {}, { ...invisible.image, width: 128 })).toThrow(/differ in size/);
+  });
+
+  it('colour images are measured on their grey projection', () => {
+    const { image, label } = contrastScene(100);
+    const rgb = new Float32Array(image.data.length * 3);
+    image.data.forEach((v, i) => rgb.fill(v, 3 * i, 3 * i + 3));
+    const [disc] = measureObjects(label, 128, {}, { ...image, channels: 3, data: rgb });
+    expect(disc!.outlineContrast).toBeCloseTo(0.5, 4);
+  });
+});
+
 describeWithShared('trigger on JSRT lungs and heart', ['data/jsrt-scr/masks'], () => {
   it('no object of any JSRT mask triggers at R = 128 or 256 (every 32nd mask of 247)', async () => {
     const dir = sharedPath('data/jsrt-scr/masks');
@@ -151,4 +191,21 @@ describeWithShared('trigger on JSRT lungs and heart', ['data/jsrt-scr/masks'], (
       }
     }
   }, 180_000);
+
+  it("JSRT's small low-contrast targets (issue 12's heart apex and costophrenic angle) are small but not visible", async () => {
+    const label = await readLabelMap(sharedPath('data/jsrt-scr/masks/JPCLN001.png'));
+    const { image } = await readImage(sharedPath('data/jsrt-scr/images/JPCLN001.png'));
+    carvePatch(label, 3, 4, APEX_RADIUS, (x, y) => x + y);
+    carvePatch(label, 1, 5, CP_ANGLE_RADIUS, (x, y) => y - x);
+    const plan = planRegions(label, 128, {}, image);
+    const byClass = new Map(plan.objects.map((o) => [o.cls, o]));
+    for (const cls of [4, 5]) {
+      expect(byClass.get(cls)!.small).toBe(true);
+      // measured 0.046 (apex) and 0.066 (angle); the organs 0.049–0.082
+      expect(byClass.get(cls)!.outlineContrast!).toBeLessThan(0.1);
+      expect(byClass.get(cls)!.triggered).toBe(false);
+    }
+    expect(plan.crops).toEqual([]);
+    expect(planRegions(label, 128, { minOutlineContrast: 0 }, image).crops.length).toBe(2);
+  });
 });

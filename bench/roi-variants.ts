@@ -1,0 +1,133 @@
+/**
+ * Variants of the region-of-interest (local) stage on one trained global warp (issue 12's measurements): the
+ * global model is trained once (preset `cpu`, the first N test images) and kept as a checkpoint in the output
+ * folder; each variant then builds the local stage on the same global flows and reports, per small class:
+ *   global      the global warp alone;
+ *   shift-only  global ∘ the template-matched shifts (the crop models untrained, their flow ≈ 0);
+ *   local       global ∘ local after the crop models trained;
+ * and per image the shifts (crop pixels) with their Dice, in <out>/<variant>.json.
+ *
+ * Usage: nice -n 19 npx tsx bench/roi-variants.ts --data bench/results/roi-data/jsrt-small --n 24
+ *          --variants default,nomatch[,...] [--out bench/results/roi-variants] [--shift-only]
+ * A variant is a name from VARIANTS below.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { initTf } from '../src/warp/backend.js';
+import { resolveWarpSettings } from '../src/warp/presets.js';
+import { WarpModel } from '../src/warp/model.js';
+import { phaseBudget } from '../src/warp/schedule.js';
+import { serializeCheckpoint, deserializeCheckpoint } from '../src/warp/checkpoint.js';
+import { LocalWarpStage, type LocalStageOptions } from '../src/warp/roi-stage.js';
+import { discoverDataset } from '../src/io/dataset.js';
+import { readImage } from '../src/io/image.js';
+import { readLabelMap } from '../src/io/mask.js';
+import { readReferencePair } from '../src/io/reference.js';
+import { diceIoUPerClass } from '../src/eval/metrics.js';
+import { startNodeWarpWorkers, defaultWarpThreads } from '../src/warp/parallel/node-workers.js';
+import type { LabelMap } from '../src/image/types.js';
+import { benchArgs } from './args.js';
+
+/** The variants; each one sets minOutlineContrast 0, so that the stage runs on low-contrast targets too. */
+const UNGATED = { minOutlineContrast: 0 };
+const VARIANTS: Record<string, LocalStageOptions> = {
+  default: { trigger: UNGATED },
+  nomatch: { templateMatch: false, trigger: UNGATED },
+  // coarser local grid (half the zoom: smoother crop flows, a quarter of the cost per step)
+  zoom2: { templateMatch: false, trigger: { ...UNGATED, minZoom: 2 } },
+  // twice the context around the object
+  wide: { templateMatch: false, trigger: { ...UNGATED, marginWorkingPx: 12, minCropWorkingPx: 40 } },
+  wideZoom2: { templateMatch: false, trigger: { ...UNGATED, marginWorkingPx: 12, minCropWorkingPx: 40, minZoom: 2 } },
+  // the automatic trigger as shipped (outline-contrast gate on)
+  auto: {},
+};
+
+const { value, num, flag } = benchArgs();
+const DATA = value('data') ?? 'bench/results/roi-data/jsrt-small';
+const N = num('n') ?? 24;
+const OUT = value('out') ?? 'bench/results/roi-variants';
+mkdirSync(OUT, { recursive: true });
+
+await initTf({ backend: 'auto' });
+const settings = resolveWarpSettings('cpu');
+const ds = await discoverDataset(DATA);
+const tests = ds.tests.filter((t) => t.maskPath).slice(0, N);
+const ref = await readReferencePair(ds.reference.imagePath, ds.reference.maskPath!, ds.classes);
+const reference = { image: ref.image.image, label: ref.label };
+const workers = startNodeWarpWorkers(defaultWarpThreads() - 1);
+const model = new WarpModel(settings, reference);
+const started = model.useWorkers(workers);
+for (const t of tests) await model.addTestAsync(t.id, (await readImage(t.imagePath)).image);
+await model.testsReady();
+await started;
+const ckptFile = join(OUT, `global-n${N}.ckpt`);
+const budget = phaseBudget(settings.schedule, 'initial');
+const t0 = performance.now();
+if (existsSync(ckptFile)) model.loadCheckpoint(deserializeCheckpoint(readFileSync(ckptFile)));
+else {
+  await model.train('initial', budget, {});
+  writeFileSync(ckptFile, serializeCheckpoint(model.toCheckpoint()));
+}
+const globalS = (performance.now() - t0) / 1000;
+process.stderr.write(`global model ready (${globalS.toFixed(0)} s)\n`);
+const classes = model.classes;
+const gts = new Map<string, LabelMap>();
+for (const t of tests) gts.set(t.id, await readLabelMap(t.maskPath!, { classes: ds.classes }));
+const images = new Map<string, Awaited<ReturnType<typeof readImage>>['image']>();
+for (const t of tests) images.set(t.id, (await readImage(t.imagePath)).image);
+const flows = new Map((await model.testFlowsParallel(tests.map((t) => t.id), 8)).map((f) => [f.id, f.flowXyWarp]));
+const globalDice = new Map(tests.map((t) => [t.id, diceIoUPerClass(model.labelForTest(t.id, flows.get(t.id)!), gts.get(t.id)!, classes).map((s) => s.dice)]));
+
+function score(stage: LocalWarpStage): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  stage.warpTests(tests.map((t) => t.id), (id, l) => out.set(id, diceIoUPerClass(l, gts.get(id)!, classes).map((s) => s.dice)));
+  return out;
+}
+
+const small = (d: number[]) => d.slice(3);
+const mean = (m: Map<string, number[]>) => {
+  const rows = [...m.values()].map(small);
+  return rows[0]!.map((_, k) => rows.reduce((a, r) => a + r[k]!, 0) / rows.length);
+};
+const fmt = (v: number[]) => v.map((x) => (100 * x).toFixed(1)).join(' / ') + ` (mean ${((100 * v.reduce((a, b) => a + b, 0)) / v.length).toFixed(1)})`;
+process.stderr.write(`global: ${fmt(mean(globalDice))}\n`);
+
+for (const name of (value('variants') ?? 'default').split(',')) {
+  const opts = VARIANTS[name];
+  if (!opts) throw new Error(`unknown variant ${name}`);
+  const stage = new LocalWarpStage(settings, reference, opts);
+  const tp = performance.now();
+  for (const t of tests) stage.addTest(t.id, images.get(t.id)!, flows.get(t.id)!, model.testFrame(t.id));
+  const prepareS = (performance.now() - tp) / 1000;
+  const shiftOnly = score(stage);
+  process.stderr.write(`${name} shift-only: ${fmt(mean(shiftOnly))} (prepare ${prepareS.toFixed(1)} s)\n`);
+  let local: Map<string, number[]> | null = null;
+  let trainS = 0;
+  if (!flag('shift-only')) {
+    const tt = performance.now();
+    await stage.train('initial', model.phaseSteps(budget), flag('one-thread') ? {} : { lendWorkersFrom: model });
+    trainS = (performance.now() - tt) / 1000;
+    local = score(stage);
+    // --dump id,id: the global and the refined label of those images, raw bytes (width × height) for a look.
+    for (const id of (value('dump') ?? '').split(',').filter(Boolean)) {
+      stage.warpTests([id], (_, l) => writeFileSync(join(OUT, `${name}-${id}-local.u8`), l.data));
+      writeFileSync(join(OUT, `${name}-${id}-global.u8`), model.labelForTest(id, flows.get(id)!).data);
+    }
+    process.stderr.write(`${name} local: ${fmt(mean(local))} (train ${trainS.toFixed(0)} s; global ${globalS.toFixed(0)} s)\n`);
+  }
+  const perImage = tests.map((t) => ({
+    id: t.id,
+    global: small(globalDice.get(t.id)!),
+    shiftOnly: small(shiftOnly.get(t.id)!),
+    local: local ? small(local.get(t.id)!) : null,
+    shifts: stage.testShifts(t.id),
+    matches: stage.testMatches(t.id).map((c) => c.map((m) => [Number(m.ncc.toFixed(3)), Number(m.nccAtZero.toFixed(3))])),
+  }));
+  writeFileSync(
+    join(OUT, `${name}-n${N}.json`),
+    JSON.stringify({ variant: name, options: opts, global: mean(globalDice), shiftOnly: mean(shiftOnly), local: local ? mean(local) : null, prepareS, trainS, globalS, perImage }, null, 1),
+  );
+  stage.dispose();
+}
+model.dispose();
+await Promise.all(workers.map((w) => w.close()));
