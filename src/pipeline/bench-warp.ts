@@ -396,6 +396,15 @@ export function preprocessingLine(p: PreprocessingReport): string {
 }
 
 /** A readable table of a benchmark result (Dice / IoU in %). */
+/** Why the region-of-interest stage did not run: the mode, or which small/thin objects the image hardly shows. */
+export function notTriggeredReason(roi: Pick<LocalStageSummary, 'mode' | 'objects'>): string {
+  if (roi.mode === 'off') return 'mode off';
+  const faint = roi.objects.filter((o) => (o.small || o.thin) && !o.visible);
+  if (faint.length === 0) return `mode ${roi.mode}; no object small or thin against the image`;
+  const list = faint.map((o) => `class ${o.cls} ${o.outlineContrast!.toFixed(3)}`).join(', ');
+  return `mode ${roi.mode}; small or thin objects whose outline the reference image hardly shows (outline contrast ${list}, below the threshold)`;
+}
+
 export function formatWarpBenchTable(r: BenchWarpResult): string {
   const pct = (v: number) => (v * 100).toFixed(1);
   const n = r.settings.network;
@@ -425,7 +434,7 @@ export function formatWarpBenchTable(r: BenchWarpResult): string {
       `time of the stage: prepare ${r.roi.timings.prepareS.toFixed(1)} s, train ${r.roi.timings.trainS.toFixed(1)} s, warp ${r.roi.timings.warpS.toFixed(1)} s`,
     );
   } else {
-    lines.push(`region-of-interest stage: not triggered (mode ${r.roi.mode}; no object small or thin against the image)`);
+    lines.push(`region-of-interest stage: not triggered (${notTriggeredReason(r.roi)})`);
   }
   if (r.quality) lines.push(qualityLine(r.quality, r.perClass.map((c) => c.name)));
   if (r.altLabelWarp) {
