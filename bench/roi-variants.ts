@@ -44,8 +44,10 @@ const VARIANTS: Record<string, LocalStageOptions> = {
   // twice the context around the object
   wide: { templateMatch: false, trigger: { ...UNGATED, marginWorkingPx: 12, minCropWorkingPx: 40 } },
   wideZoom2: { templateMatch: false, trigger: { ...UNGATED, marginWorkingPx: 12, minCropWorkingPx: 40, minZoom: 2 } },
-  // the automatic trigger as shipped (outline-contrast gate on)
+  // the automatic trigger as shipped (outline-contrast gate on), and larger crop budgets
   auto: {},
+  cost1: { costRatio: 1 },
+  cost125: { costRatio: 1.25 },
 };
 
 const { value, num, flag } = benchArgs();
@@ -90,7 +92,12 @@ function score(stage: LocalWarpStage): Map<string, number[]> {
   return out;
 }
 
-const small = (d: number[]) => d.slice(3);
+// The small classes: those the stage crops when nothing gates it (the order of `classes`).
+const ungatedPlan = new LocalWarpStage(settings, reference, { trigger: UNGATED });
+const smallClasses = new Set(ungatedPlan.plan.crops.flatMap((c) => c.classes));
+ungatedPlan.dispose();
+const small = (d: number[]) => d.filter((_, k) => smallClasses.has(classes[k]!));
+process.stderr.write(`small classes: ${[...smallClasses].join(', ')}\n`);
 const mean = (m: Map<string, number[]>) => {
   const rows = [...m.values()].map(small);
   return rows[0]!.map((_, k) => rows.reduce((a, r) => a + r[k]!, 0) / rows.length);
@@ -126,8 +133,8 @@ for (const name of (value('variants') ?? 'default').split(',')) {
     global: small(globalDice.get(t.id)!),
     shiftOnly: small(shiftOnly.get(t.id)!),
     local: local ? small(local.get(t.id)!) : null,
-    shifts: stage.testShifts(t.id),
-    matches: stage.testMatches(t.id).map((c) => c.map((m) => [Number(m.ncc.toFixed(3)), Number(m.nccAtZero.toFixed(3))])),
+    // per crop, per object: [shift x, shift y, NCC, NCC without the shift]
+    matches: stage.testMatches(t.id).map((c) => c.map((m) => [...m.shift.map((v) => Number(v.toFixed(2))), Number(m.ncc.toFixed(3)), Number(m.nccAtZero.toFixed(3))])),
   }));
   writeFileSync(
     join(OUT, `${name}-n${N}.json`),

@@ -135,9 +135,8 @@ interface TestRecord {
   height: number;
   /** The global map the test crops were resampled with (needed to compose and to map pseudolabels). */
   global: GlobalWarpMap;
-  /** Per crop, per object: the template-matched shift (crop pixels). */
-  shifts: [number, number][][];
-  /** Per crop, per object: the match behind it (its NCC with and without the shift; all zero without matching). */
+  /** Per crop, per object: the template match, its shift (crop pixels) and NCC with and without it (all zero without
+   * matching). */
   matches: ShiftMatch[][];
 }
 
@@ -167,7 +166,6 @@ export class LocalWarpStage {
   readonly options: ResolvedLocalStageOptions;
   /** Ownership length scale where crops overlap (reference pixels): two global working pixels. */
   private readonly ownershipPx: number;
-
   private readonly refImage: FloatImage;
   private readonly refLabel: LabelMap;
   private readonly globalSettings: WarpSettings;
@@ -260,15 +258,13 @@ export class LocalWarpStage {
   addTest(id: string, image: FloatImage, globalFlowXyWarp: Float32Array, testFrame: WorkingFrame | null = null): void {
     if (this.tests.has(id)) throw new Error(`duplicate test image id ${id}`);
     const global = this.globalMap(image, globalFlowXyWarp, testFrame);
-    const shifts: [number, number][][] = [];
     const matches: ShiftMatch[][] = [];
     for (const c of this.crops) {
-      const { crop, shift, match } = this.testCrop(image, global, c);
-      shifts.push(shift);
+      const { crop, match } = this.testCrop(image, global, c);
       matches.push(match);
       c.model.addTest(id, crop);
     }
-    this.tests.set(id, { id, width: image.width, height: image.height, global, shifts, matches });
+    this.tests.set(id, { id, width: image.width, height: image.height, global, matches });
   }
 
   private globalMap(size: { width: number; height: number }, flowXyWarp: Float32Array, testFrame: WorkingFrame | null): GlobalWarpMap {
@@ -276,26 +272,23 @@ export class LocalWarpStage {
   }
 
   /** A test image on a crop (through the inverse global warp), moved by the template-matched shifts. */
-  private testCrop(image: FloatImage, global: GlobalWarpMap, c: CropModel): { crop: FloatImage; shift: [number, number][]; match: ShiftMatch[] } {
+  private testCrop(image: FloatImage, global: GlobalWarpMap, c: CropModel): { crop: FloatImage; match: ShiftMatch[] } {
     const { frame } = c;
     const crop = resampleImageOnGrid(image, global.cropGridInTest(frame), frame.width, frame.height);
-    if (!this.options.templateMatch) {
-      return { crop, shift: c.templates.map(() => [0, 0]), match: c.templates.map(() => ({ shift: [0, 0], ncc: 0, nccAtZero: 0 })) };
-    }
+    if (!this.options.templateMatch) return { crop, match: c.templates.map(() => ({ shift: [0, 0], ncc: 0, nccAtZero: 0 })) };
     const grey = (crop.channels === 1 ? crop : toGrey(crop)).data;
     const maxShift = Math.floor(Math.max(frame.width, frame.height) / 2);
     const match = c.templates.map((t) => matchShift(c.refGrey, grey, frame.width, frame.height, t.box, { maxShift, mask: t.mask }));
-    const shift = match.map((m): [number, number] => [m.shift[0], m.shift[1]]);
-    if (shift.every((sh) => sh[0] === 0 && sh[1] === 0)) return { crop, shift, match };
-    return { crop: resampleImageOnGrid(image, global.cropGridInTest(frame, this.preShiftField(c, shift)), frame.width, frame.height), shift, match };
+    if (match.every((m) => m.shift[0] === 0 && m.shift[1] === 0)) return { crop, match };
+    return { crop: resampleImageOnGrid(image, global.cropGridInTest(frame, this.preShiftField(c, match)), frame.width, frame.height), match };
   }
 
   /** The crop's pre-shift field S (crop pixels, w × h × 2) from its objects' shifts. */
-  private preShiftField(c: CropModel, shifts: readonly [number, number][]): Float32Array {
+  private preShiftField(c: CropModel, matches: readonly ShiftMatch[]): Float32Array {
     const n = c.frame.width * c.frame.height;
     const field = new Float32Array(n * 2);
     c.templates.forEach((t, k) => {
-      const [sx, sy] = shifts[k]!;
+      const [sx, sy] = matches[k]!.shift;
       for (let i = 0; i < n; i++) {
         field[2 * i] += t.weight[i]! * sx;
         field[2 * i + 1] += t.weight[i]! * sy;
@@ -362,7 +355,7 @@ export class LocalWarpStage {
       const t = this.tests.get(id);
       if (!t) throw new Error(`pseudolabel for unknown test image id ${id}`);
       this.crops.forEach((c, i) => {
-        const grid = t.global.cropGridInTest(c.frame, this.preShiftField(c, t.shifts[i]!));
+        const grid = t.global.cropGridInTest(c.frame, this.preShiftField(c, t.matches[i]!));
         c.model.setPseudolabel(id, resampleLabelOnGrid(label, grid, c.frame.width, c.frame.height));
       });
     }
@@ -395,14 +388,14 @@ export class LocalWarpStage {
       const R = c.model.resolution;
       for (const f of c.model.testFlows([...ids], batchSize)) {
         const t = this.tests.get(f.id)!;
-        out.get(f.id)!.push(this.refinement(c, upsampleFlowPlanes(f.flowXyWarp, R, R, c.frame.width, c.frame.height), t.shifts[i]!));
+        out.get(f.id)!.push(this.refinement(c, upsampleFlowPlanes(f.flowXyWarp, R, R, c.frame.width, c.frame.height), t.matches[i]!));
       }
     });
     return out;
   }
 
-  private refinement(c: CropModel, flowXyCrop: Float32Array, shifts: readonly [number, number][]): LocalRefinement {
-    return { frame: c.frame, flowXyCrop, taperPx: c.taperPx, preShift: this.preShiftField(c, shifts), objectBox: c.objectBox };
+  private refinement(c: CropModel, flowXyCrop: Float32Array, matches: readonly ShiftMatch[]): LocalRefinement {
+    return { frame: c.frame, flowXyCrop, taperPx: c.taperPx, preShift: this.preShiftField(c, matches), objectBox: c.objectBox };
   }
 
   /**
@@ -429,9 +422,9 @@ export class LocalWarpStage {
     const global = this.globalMap(image, globalFlowXyWarp, testFrame);
     const refinements: LocalRefinement[] = this.crops.map((c) => {
       const R = c.model.resolution;
-      const { crop, shift } = this.testCrop(image, global, c);
+      const { crop, match } = this.testCrop(image, global, c);
       const [flow] = c.model.predictFlowsWork([toWorkingImage(crop, R)]);
-      return this.refinement(c, upsampleFlowPlanes(flow!, R, R, c.frame.width, c.frame.height), shift);
+      return this.refinement(c, upsampleFlowPlanes(flow!, R, R, c.frame.width, c.frame.height), match);
     });
     return this.labelFromMap(global, refinements, mode);
   }
@@ -450,14 +443,7 @@ export class LocalWarpStage {
     return out;
   }
 
-  /** The template-matched shift (crop pixels) of each object of each crop for test `id` (roi-match.ts). */
-  testShifts(id: string): [number, number][][] {
-    const t = this.tests.get(id);
-    if (!t) throw new Error(`unknown test image id ${id}`);
-    return t.shifts.map((c) => c.map((s) => [s[0], s[1]]));
-  }
-
-  /** The template matches behind `testShifts` (NCC with and without the best shift, per object of each crop). */
+  /** Test `id`'s template match per object of each crop (roi-match.ts): its shift (crop pixels), NCC with and without it. */
   testMatches(id: string): ShiftMatch[][] {
     const t = this.tests.get(id);
     if (!t) throw new Error(`unknown test image id ${id}`);

@@ -106,6 +106,14 @@ describe('LocalWarpStage', () => {
       }
     });
     if (process.env.ROI_TEST_DEBUG) console.log({ globalDice, localDice });
+    // one template match per object of each crop; the chosen shift matches at least as well as no shift
+    for (const t of tests) {
+      const matches = stage.testMatches(t.id);
+      expect(matches.map((c) => c.length)).toEqual([1]);
+      const m = matches[0]![0]!;
+      expect(m.ncc).toBeGreaterThanOrEqual(m.nccAtZero - 0.05); // the small-shift prior may cost a little
+    }
+    expect(() => stage.testMatches('nope')).toThrow(/unknown test image id nope/);
     // the disc (radius 5 px = 1.25 global working px) moves on its own by up to 8.6 px
     // (measured: global 0.15, local 0.86 after 60 local steps; 0.38 after 30)
     expect(globalDice).toBeLessThan(0.4);
