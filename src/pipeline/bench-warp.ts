@@ -16,7 +16,7 @@ import { WarpModel, type LabelWarpMode, type PreprocessingReport } from '../warp
 import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
 import type { LossBreakdown } from '../warp/trainer.js';
 import type { FloatImage, LabelMap } from '../image/types.js';
-import { LocalWarpStage, type LocalStageOptions, type LocalStageSummary } from '../warp/roi-stage.js';
+import { LocalWarpStage, notTriggeredReason, type LocalStageOptions, type LocalStageSummary } from '../warp/roi-stage.js';
 import { phaseBudget, type TrainBudget } from '../warp/schedule.js';
 import { defaultWarpThreads, startNodeWarpWorkers } from '../warp/parallel/node-workers.js';
 import type { WarpWorkerPeer } from '../warp/parallel/worker-peer.js';
@@ -396,15 +396,6 @@ export function preprocessingLine(p: PreprocessingReport): string {
 }
 
 /** A readable table of a benchmark result (Dice / IoU in %). */
-/** Why the region-of-interest stage did not run: the mode, or which small/thin objects the image hardly shows. */
-export function notTriggeredReason(roi: Pick<LocalStageSummary, 'mode' | 'objects'>): string {
-  if (roi.mode === 'off') return 'mode off';
-  const faint = roi.objects.filter((o) => (o.small || o.thin) && !o.visible);
-  if (faint.length === 0) return `mode ${roi.mode}; no object small or thin against the image`;
-  const list = faint.map((o) => `class ${o.cls} ${o.outlineContrast!.toFixed(3)}`).join(', ');
-  return `mode ${roi.mode}; small or thin objects whose outline the reference image hardly shows (outline contrast ${list}, below the threshold)`;
-}
-
 export function formatWarpBenchTable(r: BenchWarpResult): string {
   const pct = (v: number) => (v * 100).toFixed(1);
   const n = r.settings.network;

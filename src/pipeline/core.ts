@@ -54,7 +54,7 @@ import { promptSetParts } from '../prompts/prompt-set.js';
 import type { WarpModel, LabelWarpMode } from '../warp/model.js';
 import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
 import type { CheckpointData } from '../warp/checkpoint.js';
-import type { LocalStageOptions, LocalWarpStage } from '../warp/roi-stage.js';
+import { notTriggeredReason, type LocalStageOptions, type LocalWarpStage } from '../warp/roi-stage.js';
 import { buildLocalStage, planLocalStage, resolveRoiOptions } from './roi-run.js';
 import { evaluateRun, type PointStats, type RoundMetrics } from './evaluate-run.js';
 import type { OutputSink } from './output-sink.js';
@@ -646,7 +646,7 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
           ['mode', 'warp only (no SAM)'],
           ['warping model', `${n.arch}, ${n.resolution} px, ${training}, ${warp.threads} thread${warp.threads === 1 ? '' : 's'}`],
           ['label warp', labelWarp],
-          ['region of interest', roi ? `${roi.summary().crops.length} crop(s)` : 'not run'],
+          ['region of interest', roi ? `${roi.summary().crops.length} crop(s)` : `not run (${notTriggeredReason(roiPlan.summary)})`],
           ['backend', backend],
         ],
         timingsS: [

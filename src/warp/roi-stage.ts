@@ -96,6 +96,16 @@ export interface LocalStageSummary {
   crops: { frame: CropFrame; classes: number[]; resolution: number; steps: number }[];
 }
 
+/** Why the region-of-interest stage did not run: the mode, or which small/thin objects the image hardly shows. */
+export function notTriggeredReason(roi: Pick<LocalStageSummary, 'mode' | 'objects'>): string {
+  if (roi.mode === 'off') return 'mode off';
+  if (roi.objects.some((o) => o.triggered)) return `mode ${roi.mode}; crops planned but not needed in this session`;
+  const faint = roi.objects.filter((o) => (o.small || o.thin) && !o.visible);
+  if (faint.length === 0) return `mode ${roi.mode}; no object small or thin against the image`;
+  const list = faint.map((o) => `class ${o.cls} ${o.outlineContrast!.toFixed(3)}`).join(', ');
+  return `mode ${roi.mode}; small or thin objects whose outline the reference image hardly shows (outline contrast ${list}, below the threshold)`;
+}
+
 /** A plan as a run records it (no model needed: crops' steps are 0). */
 export function planSummary(plan: RoiPlan, options: ResolvedLocalStageOptions): LocalStageSummary {
   return {

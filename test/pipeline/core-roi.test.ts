@@ -127,6 +127,8 @@ describe('region-of-interest stage in the core loop', () => {
     await runCore({ ...base, warp: { overrides: TINY_WARP, roi: { trigger: { mode: 'off' } } }, store: new MemoryRunStore(), sink: off });
     expect((auto.record as { roi: { crops: unknown[] } }).roi.crops).toEqual([]);
     expect(res.timings.roiS).toBeLessThan(0.5); // planning only
+    // the report page says why the stage did not run
+    expect(auto.report!.html).toContain('not run (mode auto; no object small or thin against the image)');
     for (const t of tests) expect(Buffer.from(auto.masks.get(t.id)!.data).equals(Buffer.from(off.masks.get(t.id)!.data))).toBe(true);
   }, 120_000);
 
