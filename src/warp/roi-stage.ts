@@ -62,6 +62,9 @@ export function resolveLocalStageOptions(opts: LocalStageOptions = {}): Resolved
   };
   if (!['auto', 'force', 'off'].includes(o.trigger.mode)) throw new Error(`unknown region-of-interest mode "${String(o.trigger.mode)}" (auto, force, off)`);
   if (!(o.costRatio > 0)) throw new Error(`local stage costRatio must be > 0, got ${o.costRatio}`);
+  if (!(o.trigger.minOutlineContrast >= 0 && Number.isFinite(o.trigger.minOutlineContrast))) {
+    throw new Error(`region-of-interest minOutlineContrast must be a number ≥ 0, got ${o.trigger.minOutlineContrast}`);
+  }
   if (!(o.taperFraction >= 0 && o.taperFraction <= 0.5)) throw new Error(`local stage taperFraction must be in [0, 0.5], got ${o.taperFraction}`);
   return o;
 }

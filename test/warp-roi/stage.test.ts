@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initTf } from '../../src/warp/backend.js';
 import { WarpModel } from '../../src/warp/model.js';
-import { LocalWarpStage } from '../../src/warp/roi-stage.js';
+import { LocalWarpStage, resolveLocalStageOptions } from '../../src/warp/roi-stage.js';
 import type { FloatImage, LabelMap } from '../../src/image/types.js';
 import { tinySettings } from '../warp-model/helpers.js';
 import { contrastScene, diceOf, discAndSquareScene as scene } from './helpers.js';
@@ -63,6 +63,13 @@ describe('LocalWarpStage', () => {
     expect(clear.summary().objects[0]).toMatchObject({ cls: 1, outlineContrast: 0.5, visible: true, triggered: true });
     faint.dispose();
     clear.dispose();
+  });
+
+  it('rejects bad options with the option named', () => {
+    expect(() => resolveLocalStageOptions({ trigger: { minOutlineContrast: -0.1 } })).toThrow(/minOutlineContrast must be a number ≥ 0, got -0.1/);
+    expect(() => resolveLocalStageOptions({ trigger: { minOutlineContrast: Number.NaN } })).toThrow(/minOutlineContrast/);
+    expect(() => resolveLocalStageOptions({ costRatio: 0 })).toThrow(/costRatio must be > 0/);
+    expect(resolveLocalStageOptions({}).trigger.minOutlineContrast).toBe(0.15);
   });
 
   it('an inactive stage (mode off) costs nothing and returns the global warp exactly', async () => {
