@@ -26,7 +26,7 @@ import type { WorkingFrame } from './working-frame.js';
 import { GlobalWarpMap, cropImage, cropLabel, resampleImageOnGrid, resampleLabelOnGrid, type CropFrame } from './roi-frames.js';
 import { composeGlobalAndLocal, type LocalRefinement } from './roi-compose.js';
 import { matchShift, type ShiftMatch } from './roi-match.js';
-import { DEFAULT_ROI_TRIGGER, planRegions, type RoiPlan, type RoiTriggerOptions } from './roi-trigger.js';
+import { DEFAULT_ROI_TRIGGER, planRegions, type RoiObject, type RoiPlan, type RoiTriggerOptions } from './roi-trigger.js';
 
 export interface LocalStageOptions {
   /** Trigger and crop geometry (mode 'auto' | 'force' | 'off', thresholds, margins; roi-trigger.ts). */
@@ -84,17 +84,8 @@ export interface LocalTrainOptions extends Pick<TrainPhaseOptions, 'onProgress' 
 export interface LocalStageSummary {
   mode: string;
   costRatio: number;
-  objects: {
-    cls: number;
-    box: Box;
-    extent: number;
-    thicknessWorkingPx: number;
-    small: boolean;
-    thin: boolean;
-    outlineContrast: number | null;
-    visible: boolean;
-    triggered: boolean;
-  }[];
+  /** The plan's objects (roi-trigger.ts), extent, thickness and contrast rounded for the record. */
+  objects: Pick<RoiObject, 'cls' | 'box' | 'extent' | 'thicknessWorkingPx' | 'small' | 'thin' | 'outlineContrast' | 'visible' | 'triggered'>[];
   /** Per crop: its frame, classes, local resolution and the optimiser steps its model has run. */
   crops: { frame: CropFrame; classes: number[]; resolution: number; steps: number }[];
 }
