@@ -17,7 +17,7 @@ import type { WarpModel } from '../warp/model.js';
 import type { CheckpointData } from '../warp/checkpoint.js';
 import type { WarpSettings } from '../warp/presets.js';
 import { LocalWarpStage, planSummary, resolveLocalStageOptions, type LocalStageOptions, type LocalStageSummary, type ResolvedLocalStageOptions } from '../warp/roi-stage.js';
-import { planRegions } from '../warp/roi-trigger.js';
+import { planRegions, type RoiPlan } from '../warp/roi-trigger.js';
 import { MedpersamUserError } from '../errors.js';
 import type { RunStore } from './run-store.js';
 import type { StageTimer } from './run-record.js';
@@ -37,15 +37,17 @@ export function planLocalStage(
   settings: WarpSettings,
   reference: { image: FloatImage; label: LabelMap },
   options: ResolvedLocalStageOptions,
-): { active: boolean; summary: LocalStageSummary } {
+): { active: boolean; summary: LocalStageSummary; plan: RoiPlan } {
   const plan = planRegions(reference.label, settings.network.resolution, options.trigger, reference.image);
-  return { active: plan.crops.length > 0, summary: planSummary(plan, options) };
+  return { active: plan.crops.length > 0, summary: planSummary(plan, options), plan };
 }
 
 export interface BuildLocalStageArgs {
   settings: WarpSettings;
   reference: { image: FloatImage; label: LabelMap };
   options: ResolvedLocalStageOptions;
+  /** The plan `planLocalStage` made for this reference and these options (the stage does not plan again). */
+  plan?: RoiPlan;
   /** The global model, trained to `round`'s phase. */
   global: WarpModel;
   tests: readonly ImageSource[];
@@ -65,7 +67,7 @@ const ckptName = (i: number) => `roi-${i}`;
 /** The stage for this round, trained (resumed from the store where it holds the crop models' checkpoints). */
 export async function buildLocalStage(a: BuildLocalStageArgs): Promise<LocalWarpStage> {
   const time = <T>(stage: string, fn: () => T): T => (a.timer ? a.timer.time(stage, fn) : fn());
-  const stage = new LocalWarpStage(a.settings, a.reference, a.options);
+  const stage = new LocalWarpStage(a.settings, a.reference, a.options, a.plan);
   try {
     const ids = a.tests.map((t) => t.id);
     const BATCH = 8;

@@ -176,7 +176,12 @@ export class LocalWarpStage {
   private crops: CropModel[];
   private readonly tests = new Map<string, TestRecord>();
 
-  constructor(globalSettings: WarpSettings, reference: { image: FloatImage; label: LabelMap }, opts: LocalStageOptions = {}) {
+  /**
+   * `plan`: the plan `planRegions` already made for this reference label and image, this global resolution and these
+   * trigger options (a run plans once, before it knows whether the stage runs, and rebuilds the stage every round);
+   * without it the stage plans itself.
+   */
+  constructor(globalSettings: WarpSettings, reference: { image: FloatImage; label: LabelMap }, opts: LocalStageOptions = {}, plan?: RoiPlan) {
     const { image, label } = reference;
     if (image.width !== label.width || image.height !== label.height) {
       throw new Error(`reference image ${image.width}x${image.height} and label ${label.width}x${label.height} differ in size`);
@@ -186,7 +191,16 @@ export class LocalWarpStage {
     this.refImage = image;
     this.refLabel = label;
     this.globalSettings = globalSettings;
-    this.plan = planRegions(label, globalSettings.network.resolution, this.options.trigger, image);
+    if (plan) {
+      const { reference: size, globalResolution, mode } = plan;
+      if (size.width !== label.width || size.height !== label.height || globalResolution !== globalSettings.network.resolution || mode !== this.options.trigger.mode) {
+        throw new Error(
+          `region-of-interest plan was made for a ${size.width}x${size.height} reference at R = ${globalResolution} in mode ${mode}, ` +
+            `not for this ${label.width}x${label.height} reference at R = ${globalSettings.network.resolution} in mode ${this.options.trigger.mode}`,
+        );
+      }
+    }
+    this.plan = plan ?? planRegions(label, globalSettings.network.resolution, this.options.trigger, image);
     this.crops = this.plan.crops.map((c, i) => this.newCropModel(i));
   }
 

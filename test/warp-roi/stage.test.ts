@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initTf } from '../../src/warp/backend.js';
 import { WarpModel } from '../../src/warp/model.js';
 import { LocalWarpStage, resolveLocalStageOptions } from '../../src/warp/roi-stage.js';
+import { DEFAULT_ROI_TRIGGER, planRegions } from '../../src/warp/roi-trigger.js';
 import type { FloatImage, LabelMap } from '../../src/image/types.js';
 import { tinySettings } from '../warp-model/helpers.js';
 import { contrastScene, diceOf, discAndSquareScene as scene } from './helpers.js';
@@ -63,6 +64,18 @@ describe('LocalWarpStage', () => {
     expect(clear.summary().objects[0]).toMatchObject({ cls: 1, outlineContrast: 0.5, visible: true, triggered: true });
     faint.dispose();
     clear.dispose();
+  });
+
+  it('uses a plan made beforehand for the same reference, resolution and mode; refuses one made for another', () => {
+    const ref = scene(0, 0, 0, 0);
+    const plan = planRegions(ref.label, settings.network.resolution, { ...DEFAULT_ROI_TRIGGER, ...trigger }, ref.image);
+    const stage = new LocalWarpStage(settings, ref, { trigger }, plan);
+    expect(stage.plan).toBe(plan);
+    expect(stage.cropModels.map((c) => c.frame)).toEqual(plan.crops.map((c) => c.frame));
+    stage.dispose();
+    const other = planRegions(ref.label, 2 * settings.network.resolution, trigger, ref.image);
+    expect(() => new LocalWarpStage(settings, ref, { trigger }, other)).toThrow(/plan was made for a 128x128 reference at R = 64 in mode auto, not for this 128x128 reference at R = 32 in mode auto/);
+    expect(() => new LocalWarpStage(settings, ref, { trigger: { ...trigger, mode: 'force' } }, plan)).toThrow(/in mode auto, not .* in mode force/);
   });
 
   it('rejects bad options with the option named', () => {
