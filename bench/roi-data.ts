@@ -8,6 +8,12 @@
  *                     rightmost point (the patient's left: max of x + y), 5 right costophrenic angle = the right lung
  *                     (image left) within CP_ANGLE_RADIUS px of its lowest, outermost point (max of y − x). Those pixels
  *                     leave classes 3 and 1.
+ *   jsrt-border/      the same images with two thin bands along lung borders the radiograph shows (carveBorderBand):
+ *                     4 right diaphragm band = the right lung's lowest BORDER_BAND_PX px of each column over
+ *                     BORDER_BAND_LENGTH columns centred on the lung's box, 5 left lateral band = the left lung's
+ *                     outermost BORDER_BAND_PX px of each row over BORDER_BAND_LENGTH rows centred on its box.
+ *                     Those pixels leave classes 1 and 2. One edge of each band is a lung border, the other lies
+ *                     inside the lung at a fixed distance from it.
  *
  * Usage: npx tsx bench/roi-data.ts [--count 65] [--jsrt ../shared/data/jsrt-scr] [--out bench/results/roi-data]
  */
@@ -23,6 +29,19 @@ import { generateSmallPhantom, SMALL_PHANTOM_CLASSES, SMALL_PHANTOM_KINDS } from
  * costophrenic patch a narrow wedge, so it gets a larger radius). */
 export const APEX_RADIUS = 48;
 export const CP_ANGLE_RADIUS = 72;
+
+/** Thickness and length of the JSRT border bands, pixels of the 1024 px images (1.5 and 20 global working pixels). */
+export const BORDER_BAND_PX = 12;
+export const BORDER_BAND_LENGTH = 160;
+
+export const JSRT_BORDER_CLASSES = new Map([
+  [0, 'background'],
+  [1, 'right_lung'],
+  [2, 'left_lung'],
+  [3, 'heart'],
+  [4, 'right_diaphragm_band'],
+  [5, 'left_lateral_band'],
+]);
 
 export const JSRT_SMALL_CLASSES = new Map([
   [0, 'background'],
@@ -59,6 +78,39 @@ export function carvePatch(label: LabelMap, from: number, to: number, radius: nu
   }
 }
 
+/**
+ * Carve class `to` out of class `from` along one side of it: on each line (a column for side 'bottom', a row for
+ * 'right') within `length` lines centred on the class's bounding box, the `thickness` outermost pixels of `from`
+ * on that side (counted from the class's last pixel on the line, inclusive) that belong to `from`.
+ */
+export function carveBorderBand(label: LabelMap, from: number, to: number, side: 'bottom' | 'right', thickness: number, length: number): void {
+  const { width: W, height: H, data } = label;
+  let x0 = W;
+  let y0 = H;
+  let x1 = -1;
+  let y1 = -1;
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      if (data[y * W + x] !== from) continue;
+      x0 = Math.min(x0, x);
+      x1 = Math.max(x1, x);
+      y0 = Math.min(y0, y);
+      y1 = Math.max(y1, y);
+    }
+  }
+  if (x1 < 0) return;
+  const bottom = side === 'bottom';
+  const centre = Math.round(bottom ? (x0 + x1) / 2 : (y0 + y1) / 2);
+  const lines = bottom ? W : H;
+  const along = bottom ? H : W;
+  const at = (line: number, k: number) => (bottom ? k * W + line : line * W + k);
+  for (let line = Math.max(0, centre - (length >> 1)); line < Math.min(lines, centre - (length >> 1) + length); line++) {
+    let last = -1;
+    for (let k = 0; k < along; k++) if (data[at(line, k)] === from) last = k;
+    for (let k = last; k > last - thickness && k >= 0; k--) if (data[at(line, k)] === from) data[at(line, k)] = to;
+  }
+}
+
 async function writePhantoms(out: string, count: number): Promise<void> {
   for (const kind of SMALL_PHANTOM_KINDS) {
     const dir = join(out, `phantom-${kind.name}`);
@@ -79,28 +131,28 @@ async function writePhantoms(out: string, count: number): Promise<void> {
   }
 }
 
-async function writeJsrtSmall(out: string, jsrt: string): Promise<void> {
-  const dir = join(out, 'jsrt-small');
+/** A JSRT-derived set: the JSRT images (symbolic links) with each mask changed by `carve`. */
+async function writeJsrtDerived(out: string, jsrt: string, name: string, classes: Map<number, string>, carve: (label: LabelMap) => void): Promise<void> {
+  const dir = join(out, name);
   if (existsSync(join(dir, 'classes.json'))) {
     process.stderr.write(`${dir} exists, kept\n`);
     return;
   }
   if (!existsSync(join(jsrt, 'masks'))) {
-    process.stderr.write(`${jsrt} not found: jsrt-small skipped\n`);
+    process.stderr.write(`${jsrt} not found: ${name} skipped\n`);
     return;
   }
   mkdirSync(join(dir, 'images'), { recursive: true });
   const names = readdirSync(join(jsrt, 'masks')).filter((n) => n.endsWith('.png')).sort();
-  for (const name of names) {
-    const label = await readLabelMap(join(jsrt, 'masks', name));
+  for (const file of names) {
+    const label = await readLabelMap(join(jsrt, 'masks', file));
     const copy = { width: label.width, height: label.height, data: new Uint8Array(label.data) };
-    carvePatch(copy, 3, 4, APEX_RADIUS, (x, y) => x + y);
-    carvePatch(copy, 1, 5, CP_ANGLE_RADIUS, (x, y) => y - x);
-    await writeLabelPng(join(dir, 'masks', name), copy);
-    const link = join(dir, 'images', name);
-    if (!existsSync(link)) symlinkSync(resolve(jsrt, 'images', name), link);
+    carve(copy);
+    await writeLabelPng(join(dir, 'masks', file), copy);
+    const link = join(dir, 'images', file);
+    if (!existsSync(link)) symlinkSync(resolve(jsrt, 'images', file), link);
   }
-  await writeClassNames(join(dir, 'classes.json'), JSRT_SMALL_CLASSES);
+  await writeClassNames(join(dir, 'classes.json'), classes);
   process.stderr.write(`wrote ${dir} (${names.length} masks)\n`);
 }
 
@@ -108,5 +160,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const { value, num } = benchArgs();
   const out = value('out') ?? 'bench/results/roi-data';
   await writePhantoms(out, num('count') ?? 65);
-  await writeJsrtSmall(out, value('jsrt') ?? '../shared/data/jsrt-scr');
+  const jsrt = value('jsrt') ?? '../shared/data/jsrt-scr';
+  await writeJsrtDerived(out, jsrt, 'jsrt-small', JSRT_SMALL_CLASSES, (label) => {
+    carvePatch(label, 3, 4, APEX_RADIUS, (x, y) => x + y);
+    carvePatch(label, 1, 5, CP_ANGLE_RADIUS, (x, y) => y - x);
+  });
+  await writeJsrtDerived(out, jsrt, 'jsrt-border', JSRT_BORDER_CLASSES, (label) => {
+    carveBorderBand(label, 1, 4, 'bottom', BORDER_BAND_PX, BORDER_BAND_LENGTH);
+    carveBorderBand(label, 2, 5, 'right', BORDER_BAND_PX, BORDER_BAND_LENGTH);
+  });
 }

@@ -5,7 +5,7 @@ import { localResolutionFor, measureObjects, planRegions } from '../../src/warp/
 import { readLabelMap } from '../../src/io/mask.js';
 import { describeWithShared, sharedPath } from '../fixtures/shared-data.js';
 import { contrastScene, labelOf } from './helpers.js';
-import { carvePatch, APEX_RADIUS, CP_ANGLE_RADIUS } from '../../bench/roi-data.js';
+import { carveBorderBand, carvePatch, APEX_RADIUS, BORDER_BAND_LENGTH, BORDER_BAND_PX, CP_ANGLE_RADIUS } from '../../bench/roi-data.js';
 import { readImage } from '../../src/io/image.js';
 
 /**
@@ -207,5 +207,51 @@ describeWithShared('trigger on JSRT lungs and heart', ['data/jsrt-scr/masks'], (
     }
     expect(plan.crops).toEqual([]);
     expect(planRegions(label, 128, { minOutlineContrast: 0 }, image).crops.length).toBe(2);
+  });
+
+  it("JSRT's lung-border bands (one edge a lung border) are thin and small, and not visible either", async () => {
+    const label = await readLabelMap(sharedPath('data/jsrt-scr/masks/JPCLN001.png'));
+    const { image } = await readImage(sharedPath('data/jsrt-scr/images/JPCLN001.png'));
+    carveBorderBand(label, 1, 4, 'bottom', BORDER_BAND_PX, BORDER_BAND_LENGTH);
+    carveBorderBand(label, 2, 5, 'right', BORDER_BAND_PX, BORDER_BAND_LENGTH);
+    const plan = planRegions(label, 128, {}, image);
+    const byClass = new Map(plan.objects.map((o) => [o.cls, o]));
+    for (const cls of [4, 5]) {
+      expect(byClass.get(cls)!.small && byClass.get(cls)!.thin).toBe(true);
+      // measured 0.059 (right diaphragm band) and 0.039 (left lateral band): one edge inside the lung, the other
+      // a border the radiograph shows as a soft gradient
+      expect(byClass.get(cls)!.outlineContrast!).toBeLessThan(0.1);
+      expect(byClass.get(cls)!.triggered).toBe(false);
+    }
+    expect(plan.crops).toEqual([]);
+  });
+});
+
+describe('border bands of the stress set (bench/roi-data.ts)', () => {
+  it("'bottom' takes the lowest pixels of each column within the window; 'right' the rightmost of each row", () => {
+    // class 1: a 20 × 10 rectangle at x 10..29, y 5..14, with a notch (x 20, y 12..14 background)
+    const make = () => labelOf(40, 20, (x, y) => (x >= 10 && x <= 29 && y >= 5 && y <= 14 && !(x === 20 && y >= 12) ? 1 : 0));
+    const bottom = make();
+    carveBorderBand(bottom, 1, 2, 'bottom', 3, 6);
+    // the window: 6 columns centred on the box's centre column round(19.5) = 20 → columns 17..22
+    for (let x = 0; x < 40; x++) {
+      for (let y = 0; y < 20; y++) {
+        const inRect = x >= 10 && x <= 29 && y >= 5 && y <= 14 && !(x === 20 && y >= 12);
+        const lowest = x === 20 ? 11 : 14;
+        const want = !inRect ? 0 : x >= 17 && x <= 22 && y > lowest - 3 && y <= lowest ? 2 : 1;
+        expect(bottom.data[y * 40 + x], `(${x}, ${y})`).toBe(want);
+      }
+    }
+    const right = make();
+    carveBorderBand(right, 1, 2, 'right', 2, 4);
+    // rows 8..11 (centre round(9.5) = 10, window of 4 from 8): their two rightmost pixels, x 28..29
+    const carved = [...right.data.keys()].filter((i) => right.data[i] === 2).map((i) => [i % 40, Math.floor(i / 40)]);
+    expect(carved).toEqual([8, 9, 10, 11].flatMap((y) => [[28, y], [29, y]]));
+  });
+
+  it('leaves the label unchanged when the class is absent', () => {
+    const label = labelOf(8, 8, () => 3);
+    carveBorderBand(label, 1, 2, 'bottom', 3, 6);
+    expect([...new Set(label.data)]).toEqual([3]);
   });
 });
