@@ -10,10 +10,11 @@
  *
  * Usage: nice -n 19 npx tsx bench/roi-variants.ts --data bench/results/roi-data/jsrt-small --n 24
  *          --variants default,nomatch[,...] [--out bench/results/roi-variants] [--shift-only] [--one-thread]
- *          [--dump ID,ID]
+ *          [--dump ID,ID] [--label-warp nearest|argmax]
  * A variant is a name from VARIANTS below. The crop models borrow the global model's workers (every core) unless
  * --one-thread; --dump writes the global and the refined label of those images as raw bytes (width × height).
- * Measured 2026-11-30 on jsrt-small (24 images; 2-core machine), heart apex / costophrenic angle Dice:
+ * Measured 2026-11-30 with SSIM crop models (the default then; now variant `ssim`) on jsrt-small (24 images; 2-core
+ * machine), heart apex / costophrenic angle Dice:
  * global 25.0 / 49.7; template-matched shifts alone 20.8 / 42.8; local stage (all crop models trained)
  * nomatch 24.1 / 42.1 (one thread) and 27.1 / 35.4 (two threads), zoom2 26.2 / 34.1,
  * wideZoom2 25.6 / 47.1: none gains, hence the outline-contrast gate of roi-trigger.ts.
@@ -22,6 +23,15 @@
  * tried and removed) 97.1 / 88.0 / 76.9; fine (the band's crop on a 256 px grid, a quarter of the steps)
  * 97.3 / 18.7 / 29.9; lr2 97.3 / 90.6 / 75.7; noaug 97.2 / 91.5 / 79.5 (mean 89.4 vs 87.3), but mixed elsewhere:
  * tiny 79.5 vs 78.5, medium 93.0 vs 93.1, small at 64 images 88.0 vs 89.8, so the default keeps the augmentation.
+ * Measured 2026-12-01, phantom-small 24 images, SSIM crop models: margin2 97.8 / 85.0 / 69.9; taper05 exactly as
+ * auto (no target pixel reaches the fade-out band); every object in its own crop (tried and removed) 96.9 / 91.9 /
+ * 73.6; reg03 97.4 / 89.8 / 74.8; the label read with bilinear class weights (--label-warp argmax) global 93.8 /
+ * 79.8 / 66.2, auto 97.7 / 91.3 / 74.7 (the band's error is the registration's, not the label sampling's).
+ * NCC crop models (variant `ncc`, since then the default; `ssim` = the earlier default) against SSIM, same global
+ * model: phantom-small 8 images 91.6 → 92.6, 24 images 87.3 → 90.9 (band 74.1 → 83.7), 64 images 89.8 → 90.5;
+ * phantom-tiny 24 78.5 → 82.6; phantom-medium 24 93.1 → 94.0. Forced on JSRT (nccUngated): jsrt-small 20.9 / 45.5
+ * (global 25.0 / 49.7), jsrt-border (bench/roi-data.ts: diaphragm / lateral band) 44.0 / 27.9; SSIM there: 32.9 / 28.0 and, without
+ * template matching, 23.6 / 39.5 (global 28.0 / 41.3).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,6 +48,7 @@ import { readReferencePair } from '../src/io/reference.js';
 import { diceIoUPerClass } from '../src/eval/metrics.js';
 import { startNodeWarpWorkers, defaultWarpThreads } from '../src/warp/parallel/node-workers.js';
 import type { LabelMap } from '../src/image/types.js';
+import type { LabelWarpMode } from '../src/warp/working-frame.js';
 import { benchArgs } from './args.js';
 
 /** The variants. UNGATED (minOutlineContrast 0) makes the stage run on low-contrast targets too (JSRT's). */
@@ -52,6 +63,11 @@ const VARIANTS: Record<string, LocalStageOptions> = {
   wideZoom2: { templateMatch: false, trigger: { ...UNGATED, marginWorkingPx: 12, minCropWorkingPx: 40, minZoom: 2 } },
   // the automatic trigger as shipped (outline-contrast gate on), and larger crop budgets
   auto: {},
+  // the crop models' image loss: NCC (the default since 2026-12-01) or SSIM (the default before)
+  ncc: { imageLoss: 'ncc' },
+  ssim: { imageLoss: 'ssim' },
+  nccUngated: { imageLoss: 'ncc', trigger: UNGATED },
+  nccNomatchUngated: { imageLoss: 'ncc', templateMatch: false, trigger: UNGATED },
   cost1: { costRatio: 1 },
   cost125: { costRatio: 1.25 },
   // a finer grid for crops longer than 128 px (the band's 246 px crop: 1 px per grid pixel), fewer steps
@@ -60,6 +76,12 @@ const VARIANTS: Record<string, LocalStageOptions> = {
   lr2: { overrides: { schedule: { learningRate: 2e-3 } } },
   // the crop models without the augmentation loss (Eq. 2)
   noaug: { overrides: { loss: { augmentation: false } } },
+  // twice the margin around each object (more context, a coarser grid for the same crop model)
+  margin2: { trigger: { marginWorkingPx: 12 } },
+  // the crop models' flow regularisation λr 0.3 instead of 0.75
+  reg03: { overrides: { loss: { lambdaReg: 0.3 } } },
+  // half the fade-out band at the crop's edge
+  taper05: { taperFraction: 0.05 },
 };
 
 const { value, num, flag } = benchArgs();
@@ -96,11 +118,14 @@ for (const t of tests) gts.set(t.id, await readLabelMap(t.maskPath!, { classes: 
 const images = new Map<string, Awaited<ReturnType<typeof readImage>>['image']>();
 for (const t of tests) images.set(t.id, (await readImage(t.imagePath)).image);
 const flows = new Map((await model.testFlowsParallel(tests.map((t) => t.id), 8)).map((f) => [f.id, f.flowXyWarp]));
-const globalDice = new Map(tests.map((t) => [t.id, diceIoUPerClass(model.labelForTest(t.id, flows.get(t.id)!), gts.get(t.id)!, classes).map((s) => s.dice)]));
+// --label-warp argmax: read the reference label through the maps with bilinear class weights instead of nearest.
+const labelWarp = (value('label-warp') ?? 'nearest') as LabelWarpMode;
+if (labelWarp !== 'nearest' && labelWarp !== 'argmax') throw new Error(`--label-warp must be nearest or argmax, got ${String(labelWarp)}`);
+const globalDice = new Map(tests.map((t) => [t.id, diceIoUPerClass(model.labelForTest(t.id, flows.get(t.id)!, labelWarp), gts.get(t.id)!, classes).map((s) => s.dice)]));
 
 function score(stage: LocalWarpStage): Map<string, number[]> {
   const out = new Map<string, number[]>();
-  stage.warpTests(tests.map((t) => t.id), (id, l) => out.set(id, diceIoUPerClass(l, gts.get(id)!, classes).map((s) => s.dice)));
+  stage.warpTests(tests.map((t) => t.id), (id, l) => out.set(id, diceIoUPerClass(l, gts.get(id)!, classes).map((s) => s.dice)), labelWarp);
   return out;
 }
 
@@ -149,8 +174,8 @@ for (const name of (value('variants') ?? 'default').split(',')) {
     matches: stage.testMatches(t.id).map((c) => c.map((m) => [...m.shift.map((v) => Number(v.toFixed(2))), Number(m.ncc.toFixed(3)), Number(m.nccAtZero.toFixed(3))])),
   }));
   writeFileSync(
-    join(OUT, `${name}-n${N}.json`),
-    JSON.stringify({ variant: name, options: opts, global: mean(globalDice), shiftOnly: mean(shiftOnly), local: local ? mean(local) : null, prepareS, trainS, globalS, perImage }, null, 1),
+    join(OUT, `${name}${labelWarp === 'nearest' ? '' : `-${labelWarp}`}-n${N}.json`),
+    JSON.stringify({ variant: name, options: opts, labelWarp, global: mean(globalDice), shiftOnly: mean(shiftOnly), local: local ? mean(local) : null, prepareS, trainS, globalS, perImage }, null, 1),
   );
   stage.dispose();
 }

@@ -78,11 +78,30 @@ describe('LocalWarpStage', () => {
     expect(() => new LocalWarpStage(settings, ref, { trigger: { ...trigger, mode: 'force' } }, plan)).toThrow(/in mode auto, not .* in mode force/);
   });
 
+  it('crop models train with NCC whatever the global loss; the option or an override chooses another', () => {
+    const ref = scene(0, 0, 0, 0);
+    const ssimGlobal = { ...settings, loss: { ...settings.loss, imageLoss: 'ssim' as const } };
+    const lossOf = (s: LocalWarpStage) => [s.cropModels[0]!.model.settings.loss.imageLoss, s.cropModels[0]!.model.imageLossChoice.kind];
+    const byDefault = new LocalWarpStage(ssimGlobal, ref, { trigger });
+    expect(lossOf(byDefault)).toEqual(['ncc', 'ncc']);
+    expect(byDefault.options.imageLoss).toBe('ncc');
+    const ssim = new LocalWarpStage(ssimGlobal, ref, { trigger, imageLoss: 'ssim' });
+    expect(lossOf(ssim)).toEqual(['ssim', 'ssim']);
+    // 'auto': the global rule on the reference crop (no padding, no noise here: SSIM)
+    const auto = new LocalWarpStage(ssimGlobal, ref, { trigger, imageLoss: 'auto' });
+    expect(lossOf(auto)).toEqual(['ssim', 'ssim']);
+    expect(auto.cropModels[0]!.model.imageLossChoice.reason).toMatch(/SSIM/);
+    const overridden = new LocalWarpStage(ssimGlobal, ref, { trigger, overrides: { loss: { imageLoss: 'ssim' } } });
+    expect(lossOf(overridden)).toEqual(['ssim', 'ssim']);
+    for (const s of [byDefault, ssim, auto, overridden]) s.dispose();
+  });
+
   it('rejects bad options with the option named', () => {
     expect(() => resolveLocalStageOptions({ trigger: { minOutlineContrast: -0.1 } })).toThrow(/minOutlineContrast must be a number ≥ 0, got -0.1/);
     expect(() => resolveLocalStageOptions({ trigger: { minOutlineContrast: Number.NaN } })).toThrow(/minOutlineContrast/);
     expect(() => resolveLocalStageOptions({ costRatio: 0 })).toThrow(/costRatio must be > 0/);
     expect(resolveLocalStageOptions({}).trigger.minOutlineContrast).toBe(0.15);
+    expect(() => resolveLocalStageOptions({ imageLoss: 'mse' as never })).toThrow(/imageLoss must be ncc, ssim or auto, got "mse"/);
   });
 
   it('an inactive stage (mode off) costs nothing and returns the global warp exactly', async () => {
