@@ -109,7 +109,7 @@ export interface WarpStageSettings {
   /**
    * The region-of-interest stage for small or thin objects (src/warp/roi-stage.ts, roi-run.ts): `trigger.mode`
    * 'auto' (default: by object size), 'force' or 'off'; `costRatio` (the crop models' training compute as a share of
-   * the global phase's, default 0.75). In the fingerprint.
+   * the global phase's, default 0.75); `imageLoss` (the crop models' image loss, default 'ncc'). In the fingerprint.
    */
   roi?: LocalStageOptions;
 }
