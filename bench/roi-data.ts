@@ -8,12 +8,12 @@
  *                     rightmost point (the patient's left: max of x + y), 5 right costophrenic angle = the right lung
  *                     (image left) within CP_ANGLE_RADIUS px of its lowest, outermost point (max of y − x). Those pixels
  *                     leave classes 3 and 1.
- *   jsrt-border/      the same images with two thin bands along lung borders the radiograph shows (carveBorderBand):
+ *   jsrt-border/      the same images with two thin bands along lung borders (carveBorderBand):
  *                     4 right diaphragm band = the right lung's lowest BORDER_BAND_PX px of each column over
  *                     BORDER_BAND_LENGTH columns centred on the lung's box, 5 left lateral band = the left lung's
  *                     outermost BORDER_BAND_PX px of each row over BORDER_BAND_LENGTH rows centred on its box.
- *                     Those pixels leave classes 1 and 2. One edge of each band is a lung border, the other lies
- *                     inside the lung at a fixed distance from it.
+ *                     Those pixels leave classes 1 and 2. One edge of each band is a lung border (the diaphragm,
+ *                     the chest wall), the other lies inside the lung at a fixed distance from it.
  *
  * Usage: npx tsx bench/roi-data.ts [--count 65] [--jsrt ../shared/data/jsrt-scr] [--out bench/results/roi-data]
  */
