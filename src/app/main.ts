@@ -13,6 +13,7 @@ import { classColor, renderOverlayPixels } from '../io/overlay-render.js';
 import { decodeImage } from '../io/raster-browser.js';
 import type { ProgressEvent } from '../progress.js';
 import type { WarpSettingsOverrides } from '../warp/presets.js';
+import type { PhaseBudgetFields } from '../warp/schedule.js';
 import { clearRun, finishedIds, type StoredPngEntry } from './browser-stores.js';
 import { Idb } from './idb.js';
 import type { DrawnMask, FromWorker, RunConfig, RunInputs } from './protocol.js';
@@ -423,6 +424,18 @@ function mode(): 'warp-only' | 'sam' {
   return (document.querySelector('input[name=mode]:checked') as HTMLInputElement).value as 'warp-only' | 'sam';
 }
 
+/** A phase's budget from its two fields: steps or epochs (each overrides the preset's unit), not both. */
+function phaseBudgetInput(phase: 'initial' | 'retrain', stepsId: string, epochsId: string): PhaseBudgetFields {
+  const steps = optionalInt(stepsId);
+  const epochs = optionalInt(epochsId);
+  if (steps !== undefined && epochs !== undefined) {
+    throw new MedpersamUserError('BAD_OPTION', `${stepsId} and ${epochsId}: give the budget in steps or in epochs, not both`);
+  }
+  if (steps !== undefined) return phase === 'initial' ? { initialSteps: steps } : { retrainSteps: steps };
+  if (epochs !== undefined) return phase === 'initial' ? { initialEpochs: epochs } : { retrainEpochs: epochs };
+  return {};
+}
+
 function readConfig(): RunConfig {
   const overrides: WarpSettingsOverrides = {};
   const res = optionalInt('res');
@@ -431,10 +444,7 @@ function readConfig(): RunConfig {
     overrides.network = { resolution: res };
   }
   const schedule: NonNullable<WarpSettingsOverrides['schedule']> = {};
-  const epochs = optionalInt('epochs');
-  if (epochs !== undefined) schedule.initialEpochs = epochs;
-  const retrainEpochs = optionalInt('retrain-epochs');
-  if (retrainEpochs !== undefined) schedule.retrainEpochs = retrainEpochs;
+  Object.assign(schedule, phaseBudgetInput('initial', 'steps', 'epochs'), phaseBudgetInput('retrain', 'retrain-steps', 'retrain-epochs'));
   const seed = optionalInt('seed');
   if (seed !== undefined) schedule.seed = seed;
   if (Object.keys(schedule).length > 0) overrides.schedule = schedule;

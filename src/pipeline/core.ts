@@ -77,7 +77,7 @@ import {
 import type { ImageSource, LoadedImage, ReferenceSource } from './sources.js';
 import { qualityContext } from './quality.js';
 import { ReviewCollector, type QualityRecord } from './review.js';
-import { describeBudget, phaseBudget } from '../warp/schedule.js';
+import { describeBudget, describeSchedule, phaseBudget } from '../warp/schedule.js';
 import { TrainingAborted } from '../warp/model.js';
 import {
   openWarpStage,
@@ -1048,7 +1048,7 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
             ['method', r.method],
             ['rounds, refinements', `${r.retrainRounds}, ${r.refinements}`],
             ['prompts, points', `${r.promptSet}, ${r.pointStrategy}`],
-            ['warping model', `${r.warpSettings.network.arch}, ${r.warpSettings.network.resolution} px, ${r.warpSettings.schedule.initialEpochs} epochs`],
+            ['warping model', `${r.warpSettings.network.arch}, ${r.warpSettings.network.resolution} px, ${describeSchedule(r.warpSettings.schedule)}`],
             ['backend', backend],
             ...(pointStats ? ([['point accuracy', `+${(pointStats.positive * 100).toFixed(1)}% / -${(pointStats.negative * 100).toFixed(1)}%`]] as [string, string][]) : []),
           ],

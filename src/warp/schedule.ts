@@ -124,7 +124,12 @@ export class BatchSampler {
   }
 }
 
-/** "600 steps" / "10 epochs". */
+/** "600 steps" / "10 epochs" / "1 step". */
 export function describeBudget(budget: TrainBudget): string {
-  return budget.unit === 'steps' ? `${budget.steps} steps` : `${budget.epochs} epoch${budget.epochs === 1 ? '' : 's'}`;
+  return budget.unit === 'steps' ? `${budget.steps} step${budget.steps === 1 ? '' : 's'}` : `${budget.epochs} epoch${budget.epochs === 1 ? '' : 's'}`;
+}
+
+/** Both phase budgets in the unit each is counted in: "500 steps, then 100 steps per retraining round". */
+export function describeSchedule(schedule: PhaseBudgetFields): string {
+  return `${describeBudget(phaseBudget(schedule, 'initial'))}, then ${describeBudget(phaseBudget(schedule, 'retrain'))} per retraining round`;
 }

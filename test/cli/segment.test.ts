@@ -231,7 +231,8 @@ describe('medpersam segment with SAM', () => {
     ];
     expect(await runCli(argv, io)).toBe(0);
     expect((await readdir(join(out, 'masks'))).sort()).toEqual(testIds.map((id) => `${id}.png`));
-    expect(existsSync(join(out, 'report.html'))).toBe(true);
+    // The settings table gives both budgets in the unit each is counted in (it said "undefined epochs" for steps).
+    expect(await readFile(join(out, 'report.html'), 'utf8')).toContain('8 epochs, then 1 epoch per retraining round');
     const record = JSON.parse(await readFile(join(out, 'run-record.json'), 'utf8'));
     expect(record.sam.encoderPath).toBe(join(samDir, 'encoder.onnx'));
     expect(record.counters.decoderCalls).toBeGreaterThan(0);

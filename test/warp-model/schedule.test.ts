@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initTf } from '../../src/warp/backend.js';
 import { WarpModel } from '../../src/warp/model.js';
 import { resolveWarpSettings } from '../../src/warp/presets.js';
-import { BatchSampler, phaseBudget, stepsInPhase } from '../../src/warp/schedule.js';
+import { BatchSampler, describeSchedule, phaseBudget, stepsInPhase } from '../../src/warp/schedule.js';
 import { SeededRng } from '../../src/warp/seeded-rng.js';
 import { discPair, tinySettings } from './helpers.js';
 
@@ -16,6 +16,13 @@ describe('phase budgets', () => {
     expect(stepsInPhase({ unit: 'steps', steps: 600 }, 4, 5000)).toBe(600);
     expect(stepsInPhase({ unit: 'epochs', epochs: 10 }, 4, 40)).toBe(100);
     expect(stepsInPhase({ unit: 'epochs', epochs: 10 }, 4, 246)).toBe(620);
+  });
+
+  it('describes each phase budget in the unit it is counted in (the report said "undefined epochs" for a steps budget)', () => {
+    const cpu = resolveWarpSettings('cpu').schedule;
+    expect(describeSchedule(cpu)).toBe(`${cpu.initialSteps} steps, then ${cpu.retrainSteps} steps per retraining round`);
+    expect(describeSchedule(resolveWarpSettings('paper').schedule)).toBe('30 epochs, then 10 epochs per retraining round');
+    expect(describeSchedule({ initialEpochs: 8, retrainSteps: 1 })).toBe('8 epochs, then 1 step per retraining round');
   });
 
   it('the cpu preset counts steps, the paper preset epochs; an override in the other unit replaces the preset budget', () => {
