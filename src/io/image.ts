@@ -19,6 +19,7 @@ import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { MedpersamUserError } from '../errors.js';
 import type { FloatImage } from '../image/types.js';
 import { checkPixelLimit, type PixelLimit } from './pixel-limit.js';
+import { checkTiffBlocks } from './tiff.js';
 import { decodeImageWith, type JpegFrame, type RasterDecoders, type ReadImageOptions, type ReadImageResult } from './read-image.js';
 
 export type { ImageFormat } from './formats.js';
@@ -61,11 +62,13 @@ async function decodeWithSharp(bytes: Uint8Array, format: 'png' | 'jpeg' | 'tiff
     );
   let meta: Metadata;
   try {
-    meta = await sharp(bytes, { limitInputPixels: limit.pixels }).metadata();
+    // The header alone (no limit here: the size is checked just below, with this module's error).
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (err) {
     throw unreadable(err);
   }
   checkPixelLimit(meta.width ?? 0, meta.height ?? 0, format.toUpperCase(), file, limit);
+  if (format === 'tiff') checkTiffBlocks(bytes, file, limit);
   const depth = meta.depth as string | undefined;
   if (depth !== 'uchar' && depth !== 'ushort' && depth !== 'float') {
     throw new MedpersamUserError(

@@ -325,6 +325,22 @@ function sampleOf(block: Uint8Array, dv: DataView, at: number, k: number, bits: 
   return (block[at + (bit >> 3)]! >> (8 - bits - (bit & 7))) & ((1 << bits) - 1);
 }
 
+/**
+ * The strip/tile checks alone, for another TIFF decoder (sharp, which reads a short uncompressed strip without
+ * complaint): a file whose header this decoder cannot follow is left to that decoder; a header declaring more
+ * pixels than `limit`, or strips/tiles that cannot hold what it declares, is refused here.
+ */
+export function checkTiffBlocks(bytes: Uint8Array, file: string, limit: PixelLimit = DEFAULT_PIXEL_LIMIT): void {
+  let layout: TiffLayout;
+  try {
+    layout = readLayout(readIfd(bytes, file).tags, file, limit);
+  } catch (err) {
+    if (err instanceof MedpersamUserError && err.code === 'IMAGE_TOO_LARGE') throw err;
+    return;
+  }
+  checkBlocks(bytes, layout, file);
+}
+
 /** Decode the first image of a TIFF file; a header declaring more pixels than `limit` is refused before decoding. */
 export function decodeTiff(bytes: Uint8Array, file: string, limit: PixelLimit = DEFAULT_PIXEL_LIMIT): DecodedTiff {
   const { tags, little } = readIfd(bytes, file);

@@ -1,0 +1,47 @@
+/**
+ * Seeded byte mutations for decoder fuzzing: what a damaged download, a bad copy or a hostile file does to a valid
+ * image. Each mutation is one of: random bytes overwritten, a 16/32-bit field set to an extreme value (sizes,
+ * offsets, counts), the file cut short, or bytes inserted/removed in the middle (every later offset shifts).
+ */
+
+/** A seeded uniform random number generator in [0, 1) (mulberry32). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const EXTREMES = [0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff];
+
+/** One mutated copy of `bytes` (the input is not changed). */
+export function mutate(bytes: Uint8Array, random: () => number): Uint8Array {
+  const at = (n = bytes.length) => Math.floor(random() * n);
+  const out = Uint8Array.from(bytes);
+  const kind = at(5);
+  if (kind === 0) {
+    // a few random bytes overwritten
+    for (let k = 1 + at(4); k > 0; k--) out[at()] = at(256);
+    return out;
+  }
+  if (kind === 1 || kind === 2) {
+    // a 16- or 32-bit field (either byte order) set to an extreme value: most headers keep sizes and offsets so
+    const width = kind === 1 ? 2 : 4;
+    const pos = at(Math.max(1, out.length - width));
+    const value = EXTREMES[at(EXTREMES.length)]!;
+    const view = new DataView(out.buffer);
+    const little = random() < 0.5;
+    if (width === 2) view.setUint16(pos, value & 0xffff, little);
+    else view.setUint32(pos, value >>> 0, little);
+    return out;
+  }
+  if (kind === 3) return out.subarray(0, at()); // cut short
+  // bytes inserted or removed in the middle
+  const pos = at();
+  if (random() < 0.5) return Uint8Array.from([...out.subarray(0, pos), ...new Uint8Array(1 + at(16)).map(() => at(256)), ...out.subarray(pos)]);
+  return Uint8Array.from([...out.subarray(0, pos), ...out.subarray(Math.min(out.length, pos + 1 + at(16)))]);
+}
