@@ -3,6 +3,7 @@
  * image. Each mutation is one of: random bytes overwritten, a 16/32-bit field set to an extreme value (sizes,
  * offsets, counts), the file cut short, or bytes inserted/removed in the middle (every later offset shifts).
  */
+import { crc32 } from '../../src/io/crc32.js';
 
 /** A seeded uniform random number generator in [0, 1) (mulberry32). */
 export function seededRandom(seed: number): () => number {
@@ -44,4 +45,22 @@ export function mutate(bytes: Uint8Array, random: () => number): Uint8Array {
   const pos = at();
   if (random() < 0.5) return Uint8Array.from([...out.subarray(0, pos), ...new Uint8Array(1 + at(16)).map(() => at(256)), ...out.subarray(pos)]);
   return Uint8Array.from([...out.subarray(0, pos), ...out.subarray(Math.min(out.length, pos + 1 + at(16)))]);
+}
+
+/**
+ * A mutated PNG with every chunk's CRC recomputed where the chunk still fits the file, so the mutation reaches the
+ * decoder's header and data checks instead of stopping at the CRC check (a PNG writer with a bug makes such files).
+ */
+export function withPngCrcsFixed(bytes: Uint8Array): Uint8Array {
+  const out = Uint8Array.from(bytes);
+  const view = new DataView(out.buffer);
+  let pos = 8;
+  while (pos + 12 <= out.length) {
+    const length = view.getUint32(pos);
+    const end = pos + 8 + length;
+    if (end + 4 > out.length) break;
+    view.setUint32(end, crc32(out.subarray(pos + 4, end)));
+    pos = end + 4;
+  }
+  return out;
 }
