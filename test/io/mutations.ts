@@ -5,21 +5,9 @@
  */
 import { crc32 } from '../../src/io/crc32.js';
 
-/** A seeded uniform random number generator in [0, 1) (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const EXTREMES = [0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff];
 
-/** One mutated copy of `bytes` (the input is not changed). */
+/** One mutated copy of `bytes` (the input is not changed); `random` is a seeded source in [0, 1). */
 export function mutate(bytes: Uint8Array, random: () => number): Uint8Array {
   const at = (n = bytes.length) => Math.floor(random() * n);
   const out = Uint8Array.from(bytes);
