@@ -10,7 +10,7 @@ import { decodeImage as decodeNode } from '../../src/io/image.js';
 import { checkPixelLimit, MAX_IMAGE_PIXELS } from '../../src/io/pixel-limit.js';
 import { decodeImage as decodeBrowser } from '../../src/io/raster-browser.js';
 import type { ReadImageResult } from '../../src/io/read-image.js';
-import { encodePng, encodeTiff, pngDeclaring, seededInts, tiffDeclaring } from './fixtures.js';
+import { encodeBmp, encodeDicom, encodeNifti, encodePng, encodeTiff, pngDeclaring, seededInts, tiffDeclaring } from './fixtures.js';
 import { mulberry32 } from '../../src/image/random.js';
 import { mutate } from './mutations.js';
 
@@ -116,5 +116,42 @@ describe.each(PATHS)('issue 25 rows on the %s path', (_name, decode) => {
     expect(err.code).toBe('IMAGE_TOO_LARGE');
     expect(err.file).toBe('bomb.png');
     expect(ms).toBeLessThan(100);
+  });
+
+  it('every other format: a header over the limit → IMAGE_TOO_LARGE in < 100 ms (BMP 40000², DICOM 65535², NIfTI 32767²)', async () => {
+    const bmp = encodeBmp(2, 2, 24, seededInts(12, 256, 1));
+    const bmpView = new DataView(bmp.buffer, bmp.byteOffset, bmp.byteLength);
+    bmpView.setInt32(18, 40000, true);
+    bmpView.setInt32(22, 40000, true);
+    const nifti = encodeNifti({ dims: [2, 2], datatype: 'uint8', values: [1, 2, 3, 4] });
+    const niftiView = new DataView(nifti.buffer, nifti.byteOffset, nifti.byteLength);
+    niftiView.setInt16(42, 32767, true);
+    niftiView.setInt16(44, 32767, true);
+    const files: [string, Uint8Array][] = [
+      ['big.bmp', bmp],
+      ['big.dcm', encodeDicom({ rows: 65535, columns: 65535, bitsAllocated: 8, values: [1, 2] })],
+      ['big.nii', nifti],
+    ];
+    for (const [file, bytes] of files) {
+      const { err, ms } = await refused(decode, bytes, file);
+      expect(err.code).toBe('IMAGE_TOO_LARGE');
+      expect(err.file).toBe(file);
+      expect(ms).toBeLessThan(100);
+    }
+  });
+
+  it('image data shorter than the header declares, every format → UNREADABLE_IMAGE naming the file (never zeros)', async () => {
+    const cut = (bytes: Uint8Array, n: number) => bytes.subarray(0, bytes.length - n);
+    const files: [string, Uint8Array][] = [
+      ['short-idat.png', pngDeclaring(80, 8)], // IDAT inflates to one row of the eight declared
+      ['short.bmp', cut(encodeBmp(8, 4, 24, seededInts(96, 256, 2)), 5)],
+      ['short.dcm', encodeDicom({ rows: 8, columns: 8, bitsAllocated: 16, values: seededInts(60, 4096, 3) })], // 60 of 64 pixels
+      ['short.nii', cut(encodeNifti({ dims: [8, 8], datatype: 'int16', values: seededInts(64, 3000, 4) }), 3)],
+    ];
+    for (const [file, bytes] of files) {
+      const { err } = await refused(decode, bytes, file);
+      expect(err.code).toBe('UNREADABLE_IMAGE');
+      expect(err.file).toBe(file);
+    }
   });
 });
