@@ -293,9 +293,7 @@ async function decodeJpegFrame(jpeg: Uint8Array, layout: PixelLayout, file: stri
     }
     return frame.data;
   } catch (err) {
-    // Our own errors (the bounded inflater's) come back as they are, or wrapped as { exception }.
-    const own = err && typeof err === 'object' && 'exception' in err ? (err as { exception: unknown }).exception : err;
-    if (own instanceof MedpersamUserError) throw own;
+    if (err instanceof MedpersamUserError) throw err;
     throw unreadable(file, `the JPEG Baseline pixel data cannot be decoded (${(err as Error).message})`, err);
   }
 }

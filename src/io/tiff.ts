@@ -1,7 +1,8 @@
 /**
  * A pure TIFF decoder (browser-safe) for the TIFFs met as scans and masks: the first image of the file,
- * strips or tiles, uncompressed / LZW / Deflate / PackBits, horizontal-difference predictor, 1..16-bit unsigned
- * integer and 32-bit float samples, grey (BlackIsZero, WhiteIsZero), RGB (chunky or planar) and palette images.
+ * strips or tiles, uncompressed / LZW / Deflate / PackBits, horizontal-difference predictor, 1..8- and 16-bit
+ * unsigned integer (9..15-bit → UNSUPPORTED_FORMAT) and 32-bit float samples, grey (BlackIsZero, WhiteIsZero), RGB
+ * (chunky or planar) and palette images.
  * Conventions as the Node reader (src/io/image.ts, sharp): grey → 1 channel, RGB → 3 (extra samples such as alpha
  * dropped), palette → RGB, or 1 channel when the palette is all grey (8-bit values); grey below 8 bits → the
  * stored values; WhiteIsZero is inverted to the BlackIsZero convention. BigTIFF, JPEG-in-TIFF, CMYK and YCbCr
@@ -275,15 +276,16 @@ function checkBlocks(bytes: Uint8Array, layout: TiffLayout, file: string): void 
     const off = offsets[index]!;
     const cnt = counts[index]!;
     if (off + cnt > bytes.length) throw damaged(file, `strip/tile ${index} (bytes ${off}..${off + cnt}) is outside the ${bytes.length}-byte file`);
-    const needed = rowBytes * rowsStored(layout, Math.floor((index % (across * down)) / across));
+    const rows = rowsStored(layout, Math.floor((index % (across * down)) / across));
+    const needed = rowBytes * rows;
     if (cnt * MAX_EXPANSION[compression]! < needed) {
-      throw damaged(file, `strip/tile ${index} has ${cnt} stored bytes, too few for the ${needed} bytes its ${layout.blockW}x${rowsStored(layout, Math.floor((index % (across * down)) / across))} pixels need`);
+      throw damaged(file, `strip/tile ${index} has ${cnt} stored bytes, too few for the ${needed} bytes its ${layout.blockW}x${rows} pixels need`);
     }
   }
 }
 
-/** Decompress one strip/tile to exactly `needed` bytes, or fail naming it. */
-function decompressBlock(raw: Uint8Array, needed: number, compression: number, index: number, file: string): Uint8Array {
+/** Decompress one strip/tile to exactly `needed` bytes, or fail naming it; `writable`: never a view of the file. */
+function decompressBlock(raw: Uint8Array, needed: number, compression: number, index: number, file: string, writable: boolean): Uint8Array {
   let block: Uint8Array;
   try {
     if (compression === 1) block = raw.subarray(0, needed);
@@ -295,8 +297,8 @@ function decompressBlock(raw: Uint8Array, needed: number, compression: number, i
     throw damaged(file, `strip/tile ${index} does not decompress (${(err as Error).message})`, err);
   }
   if (block.length < needed) throw damaged(file, `strip/tile ${index} decodes to ${block.length} bytes, the header declares ${needed}`);
-  // Decoders may write into their output; an uncompressed block is a view of the file, so copy it first.
-  return compression === 1 ? block.slice() : block;
+  // An uncompressed block is a view of the file: copied when the caller writes into it (the predictor).
+  return compression === 1 && writable ? block.slice() : block;
 }
 
 /** Undo horizontal differencing per row, per sample (8 and 16 bits; others are refused by readLayout). */
@@ -346,7 +348,7 @@ export function decodeTiff(bytes: Uint8Array, file: string, limit: PixelLimit = 
   const { tags, little } = readIfd(bytes, file);
   const layout = readLayout(tags, file, limit);
   checkBlocks(bytes, layout, file);
-  const { width, height, spp, bits, compression, photometric, planar, predictor, format, blockW, blockH, across, down, planes, samplesInBlock, rowBytes } = layout;
+  const { width, height, bits, compression, photometric, planar, predictor, format, blockW, blockH, across, down, planes, samplesInBlock, rowBytes } = layout;
   // Only the samples the result uses are kept: sample 0 (grey, palette) or 0..2 (RGB); extra samples are dropped.
   const kept = photometric === 2 ? 3 : 1;
   const samples = new Float32Array(width * height * kept);
@@ -356,12 +358,12 @@ export function decodeTiff(bytes: Uint8Array, file: string, limit: PixelLimit = 
       for (let bx = 0; bx < across; bx++) {
         const index = plane * across * down + by * across + bx;
         const off = layout.offsets[index]!;
-        const block = decompressBlock(bytes.subarray(off, off + layout.counts[index]!), rowBytes * rows, compression, index, file);
+        const block = decompressBlock(bytes.subarray(off, off + layout.counts[index]!), rowBytes * rows, compression, index, file, predictor === 2);
         if (predictor === 2) undoPredictor(block, layout, rows, little);
         const dv = new DataView(block.buffer, block.byteOffset, block.byteLength);
-        const rowsIn = Math.min(blockH, height - by * blockH);
+        const rowsInImage = Math.min(blockH, height - by * blockH);
         const cols = Math.min(blockW, width - bx * blockW);
-        for (let y = 0; y < rowsIn; y++) {
+        for (let y = 0; y < rowsInImage; y++) {
           const gy = by * blockH + y;
           for (let x = 0; x < cols; x++) {
             const gx = bx * blockW + x;
