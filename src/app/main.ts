@@ -16,11 +16,16 @@ import type { WarpSettingsOverrides } from '../warp/presets.js';
 import type { PhaseBudgetFields } from '../warp/schedule.js';
 import { clearRun, finishedIds, type StoredPngEntry } from './browser-stores.js';
 import { Idb } from './idb.js';
-import type { DrawnMask, FromWorker, RunConfig, RunInputs } from './protocol.js';
+import type { DoneSummary, DrawnMask, FromWorker, RunConfig, RunInputs } from './protocol.js';
 import type { ModelFile } from './sam-web.js';
+import { currentTabImageBudget, readFileWithinBudget } from './tab-memory.js';
 import { buildRunZip } from './zip.js';
 
 const RUN = 'current';
+/** This tab's budget for one image (tab-memory.ts): larger files are refused before they are read or decoded. */
+const budget = currentTabImageBudget();
+/** A picked file's bytes, decoded within the tab's budget. */
+const decodeFile = async (file: File) => decodeImage(await readFileWithinBudget(file, budget), file.name, { pixelLimit: budget.pixelLimit });
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const input = (id: string) => $<HTMLInputElement>(id);
 
@@ -64,7 +69,7 @@ const compareNames = (a: File, b: File) => (a.name < b.name ? -1 : a.name > b.na
 
 async function loadReferenceImage(file: File): Promise<void> {
   try {
-    const read = await decodeImage(new Uint8Array(await file.arrayBuffer()), file.name);
+    const read = await decodeFile(file);
     state.refFile = file;
     state.refImage = read.image;
     $('ref-info').textContent = `${file.name}: ${read.image.width}×${read.image.height}, ${read.image.channels === 1 ? 'grey' : 'colour'}, ${read.bitDepth}-bit ${read.format.toUpperCase()}`;
@@ -83,8 +88,7 @@ async function loadReferenceImage(file: File): Promise<void> {
 
 async function loadMaskFile(file: File): Promise<void> {
   try {
-    const bytes = new Uint8Array(await file.arrayBuffer());
-    const { image } = await decodeImage(bytes, file.name);
+    const { image } = await decodeFile(file);
     const mask = labelMapFromImage(image, file.name);
     const present = classesPresent(mask);
     if (present.length === 0) throw new MedpersamUserError('EMPTY_REFERENCE_MASK', 'the mask has no foreground pixels', { file: file.name });
@@ -523,6 +527,7 @@ async function startRun(): Promise<void> {
   };
   stages.clear();
   $('progress').replaceChildren();
+  showUnreadable([]);
   ($('stop') as HTMLButtonElement).disabled = false;
   ($('download') as HTMLButtonElement).disabled = true;
   setStatus('Running… (the page stays responsive: the work runs in a background worker)', 'running');
@@ -530,6 +535,28 @@ async function startRun(): Promise<void> {
   worker.onmessage = (e: MessageEvent<FromWorker>) => onWorkerMessage(e.data);
   worker.onerror = (e) => finishRun(`the worker failed: ${e.message}`, 'error');
   worker.postMessage({ type: 'start', config, inputs });
+}
+
+/** List the images a run skipped because they could not be read (hidden when none). */
+function showUnreadable(files: DoneSummary['unreadable']): void {
+  const list = $('unreadable-list');
+  list.replaceChildren();
+  for (const u of files) {
+    const item = document.createElement('li');
+    item.dataset['file'] = u.file;
+    const name = document.createElement('span');
+    name.className = 'file';
+    name.textContent = u.file;
+    const prefix = `${u.file}: `;
+    const why = document.createElement('span');
+    why.textContent = `: ${u.message.startsWith(prefix) ? u.message.slice(prefix.length) : u.message} `;
+    const code = document.createElement('span');
+    code.className = 'code';
+    code.textContent = `[${u.code}]`;
+    item.append(name, why, code);
+    list.append(item);
+  }
+  $('unreadable').hidden = files.length === 0;
 }
 
 function finishRun(text: string, kind: 'done' | 'error' | 'stopped'): void {
@@ -564,9 +591,13 @@ function onWorkerMessage(m: FromWorker): void {
     }
     case 'done': {
       const s = m.summary;
+      showUnreadable(s.unreadable);
+      const bad = s.unreadable.length;
       finishRun(
         `Done: ${s.images} image${s.images === 1 ? '' : 's'} segmented in ${formatSeconds(s.seconds)}` +
-          (s.resumed ? ` (resumed: ${s.reused} reused)` : '') + '. Download the masks below, or click an overlay to enlarge it.',
+          (s.resumed ? ` (resumed: ${s.reused} reused)` : '') +
+          (bad > 0 ? `; ${bad} file${bad === 1 ? '' : 's'} could not be read and ${bad === 1 ? 'was' : 'were'} skipped (listed below)` : '') +
+          '. Download the masks below, or click an overlay to enlarge it.',
         'done',
       );
       break;

@@ -48,6 +48,8 @@ export interface DoneSummary {
   resumed: boolean;
   record: unknown;
   seconds: number;
+  /** Images that could not be read (damaged, unsupported, too large for the tab): skipped, with the reason. */
+  unreadable: { file: string; code: string; message: string }[];
 }
 
 export type FromWorker =

@@ -16,6 +16,7 @@ import { Idb } from './idb.js';
 import type { FromWorker, RunConfig, RunInputs, ToWorker } from './protocol.js';
 import { qualityScorer } from './quality-hook.js';
 import { loadWebSam } from './sam-web.js';
+import { currentTabImageBudget, readFileWithinBudget } from './tab-memory.js';
 
 declare const __MEDPERSAM_VERSION__: string;
 
@@ -23,14 +24,17 @@ const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown 
 
 let controller: AbortController | null = null;
 
-const bytesOfFile = (file: File) => async () => new Uint8Array(await file.arrayBuffer());
+/** This tab's budget for one image: a larger file is refused before it is read, a larger header before decoding. */
+const budget = currentTabImageBudget();
+const bytesOfFile = (file: File) => () => readFileWithinBudget(file, budget);
+const withinBudget = { pixelLimit: budget.pixelLimit };
 
 function sameFile(a: File, b: File): boolean {
   return a.name === b.name && a.size === b.size && a.lastModified === b.lastModified;
 }
 
 function referenceMaskSource(mask: RunInputs['referenceMask']): MaskSource {
-  if (mask instanceof File) return bytesMaskSource(mask.name, bytesOfFile(mask), browserRasterDecoders);
+  if (mask instanceof File) return bytesMaskSource(mask.name, bytesOfFile(mask), browserRasterDecoders, withinBudget);
   return labelMapSource(mask.name, { width: mask.width, height: mask.height, data: mask.data });
 }
 
@@ -59,7 +63,7 @@ async function run(config: RunConfig, inputs: RunInputs, engineChoice: RunConfig
 
   const tests: ImageSource[] = inputs.images
     .filter((f) => !sameFile(f, inputs.reference))
-    .map((f) => bytesImageSource(fileStem(f.name), f.name, bytesOfFile(f), browserRasterDecoders));
+    .map((f) => bytesImageSource(fileStem(f.name), f.name, bytesOfFile(f), browserRasterDecoders, withinBudget));
   const input: CoreRunInput = {
     classes: new Map(config.classes),
     warp: config.warp,
@@ -67,10 +71,12 @@ async function run(config: RunConfig, inputs: RunInputs, engineChoice: RunConfig
     ...(config.refinements !== undefined ? { refinements: config.refinements } : {}),
     ...(config.targetEmbedding !== undefined ? { targetEmbedding: config.targetEmbedding } : {}),
     reference: {
-      image: bytesImageSource(fileStem(inputs.reference.name), inputs.reference.name, bytesOfFile(inputs.reference), browserRasterDecoders),
+      image: bytesImageSource(fileStem(inputs.reference.name), inputs.reference.name, bytesOfFile(inputs.reference), browserRasterDecoders, withinBudget),
       mask: referenceMaskSource(inputs.referenceMask),
     },
     tests,
+    // As `segment --skip-unreadable`: the readable images are segmented, the others listed with their reasons.
+    skipUnreadable: true,
     sam: samLoader,
     store: new IndexedDbRunStore(db, config.run),
     sink: new IndexedDbOutputSink(db, config.run, (id, e) => post({ type: 'overlay', id, png: e.png, width: e.width, height: e.height })),
@@ -113,9 +119,10 @@ async function start(config: RunConfig, inputs: RunInputs): Promise<void> {
   for (;;) {
     try {
       const { result } = await run(config, inputs, choice, signal);
+      const unreadable = result.warp.unreadable.map((u) => ({ file: u.file, code: u.code, message: u.message }));
       const summary =
         result.mode === 'warp-only'
-          ? { mode: result.mode, images: result.written.length + result.skipped.length, written: result.written.length, reused: result.skipped.length, resumed: result.skipped.length > 0, record: result.record }
+          ? { mode: result.mode, images: result.written.length + result.skipped.length, written: result.written.length, reused: result.skipped.length, resumed: result.skipped.length > 0, record: result.record, unreadable }
           : {
               mode: result.mode,
               images: result.images.length,
@@ -123,6 +130,7 @@ async function start(config: RunConfig, inputs: RunInputs): Promise<void> {
               reused: result.record.counters.imageRoundsReused,
               resumed: result.record.resumed,
               record: result.record,
+              unreadable,
             };
       post({ type: 'done', summary: { ...summary, seconds: (performance.now() - t0) / 1000 } });
       return;

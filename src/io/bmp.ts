@@ -12,6 +12,7 @@
  */
 import { MedpersamUserError } from '../errors.js';
 import type { FloatImage } from '../image/types.js';
+import { checkPixelLimit, DEFAULT_PIXEL_LIMIT, type PixelLimit } from './pixel-limit.js';
 
 export interface DecodedBmp {
   image: FloatImage;
@@ -42,7 +43,8 @@ function fieldDecoder(mask: number): (pixel: number) => number {
   return (pixel) => Math.round((((pixel & mask) >>> shift) * 255) / max);
 }
 
-export function decodeBmp(bytes: Uint8Array, file: string): DecodedBmp {
+/** Decode a BMP file; a header declaring more pixels than `limit` is refused before decoding. */
+export function decodeBmp(bytes: Uint8Array, file: string, limit: PixelLimit = DEFAULT_PIXEL_LIMIT): DecodedBmp {
   if (bytes.length < 26 || bytes[0] !== 0x42 || bytes[1] !== 0x4d) throw unreadable(file, 'no "BM" signature');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const pixelOffset = view.getUint32(10, true);
@@ -95,7 +97,7 @@ export function decodeBmp(bytes: Uint8Array, file: string): DecodedBmp {
   const topDown = height < 0;
   height = Math.abs(height);
   if (width <= 0 || height <= 0) throw unreadable(file, `invalid size ${width}x${height}`);
-  if (width * height > 1 << 28) throw unreadable(file, `implausible size ${width}x${height}`);
+  checkPixelLimit(width, height, 'BMP', file, limit);
 
   // Palette (for <= 8 bits per pixel): entries after the header (and masks in the BITMAPINFOHEADER case).
   let palette: Uint8Array | null = null; // RGB triplets

@@ -17,12 +17,13 @@
  * Multi-frame files need `slice` (0-based frame index), like 3D NIfTI; single-frame files ignore it.
  * Browser-safe: deflate through fflate, no Node APIs.
  */
-import { inflateSync } from 'fflate';
+import { Inflate } from 'fflate';
 import dicomParserModule from 'dicom-parser';
 import type { DataSet, Element } from 'dicom-parser';
 import { MedpersamUserError } from '../errors.js';
 import type { FloatImage } from '../image/types.js';
 import { rawDicomIsExplicit, isDicomPart10 } from './formats.js';
+import { checkPixelLimit, DEFAULT_PIXEL_LIMIT, maxInflatedBytes, type PixelLimit } from './pixel-limit.js';
 
 const dicomParser = dicomParserModule as unknown as typeof import('dicom-parser');
 
@@ -90,12 +91,35 @@ function parserMessage(err: unknown): string {
   return String(err);
 }
 
+/**
+ * Raw deflate, stopped as soon as the output passes `maxBytes` (a deflated data set has no declared size: the
+ * stream is inflated in chunks and counted, so a small file cannot make a huge allocation).
+ */
+function inflateBounded(input: Uint8Array, maxBytes: number, file: string): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const inflater = new Inflate((chunk) => {
+    total += chunk.length;
+    if (total > maxBytes) throw new MedpersamUserError('IMAGE_TOO_LARGE', `the deflated data set inflates to more than ${maxBytes} bytes`, { file });
+    chunks.push(chunk);
+  });
+  const step = 1 << 16;
+  for (let at = 0; at < input.length; at += step) inflater.push(input.subarray(at, at + step), at + step >= input.length);
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
 /** Parse the data set; raw files without the Part-10 preamble are read as implicit/explicit VR little endian. */
-function parseDataSet(bytes: Uint8Array, file: string): DataSet {
+function parseDataSet(bytes: Uint8Array, file: string, limit: PixelLimit): DataSet {
   const options: { TransferSyntaxUID?: string; inflater: (arr: Uint8Array, position: number) => Uint8Array } = {
-    // Deflated syntax: inflate everything after the meta header ourselves (fflate, raw deflate).
+    // Deflated syntax: inflate everything after the meta header ourselves (fflate, raw deflate), bounded.
     inflater: (arr: Uint8Array, position: number) => {
-      const inflated = inflateSync(arr.subarray(position));
+      const inflated = inflateBounded(arr.subarray(position), maxInflatedBytes(limit), file);
       const full = new Uint8Array(position + inflated.length);
       full.set(arr.subarray(0, position), 0);
       full.set(inflated, position);
@@ -106,6 +130,9 @@ function parseDataSet(bytes: Uint8Array, file: string): DataSet {
   try {
     return dicomParser.parseDicom(bytes, options as Parameters<typeof dicomParser.parseDicom>[1]);
   } catch (err) {
+    // Our own errors (the bounded inflater's) come back as they are, or wrapped as { exception }.
+    const own = err && typeof err === 'object' && 'exception' in err ? (err as { exception: unknown }).exception : err;
+    if (own instanceof MedpersamUserError) throw own;
     throw unreadable(file, `the file is damaged or truncated (${parserMessage(err)})`, err);
   }
 }
@@ -132,10 +159,11 @@ export interface PixelLayout {
   frames: number;
 }
 
-function readLayout(dataSet: DataSet, file: string): PixelLayout {
+function readLayout(dataSet: DataSet, file: string, limit: PixelLimit): PixelLayout {
   const rows = dataSet.uint16('x00280010');
   const columns = dataSet.uint16('x00280011');
   if (!rows || !columns) throw unreadable(file, 'Rows (0028,0010) or Columns (0028,0011) is missing or zero');
+  checkPixelLimit(columns, rows, 'DICOM', file, limit);
   const samples = dataSet.uint16('x00280002') ?? 1;
   if (samples !== 1 && samples !== 3) {
     throw new MedpersamUserError('UNSUPPORTED_FORMAT', `DICOM with SamplesPerPixel = ${samples} is not supported (only 1 or 3)`, { file });
@@ -202,6 +230,8 @@ export function decodeDicomRle(frame: Uint8Array, layout: PixelLayout, file: str
   const segments = header.getUint32(0, true);
   const expected = layout.samplesPerPixel * bytesPerSample;
   if (segments !== expected) throw unreadable(file, `RLE frame has ${segments} segments, expected ${expected}`);
+  // PackBits expands at most 64:1 (a 2-byte run of 128): fewer stored bytes cannot hold the frame.
+  if (frame.length * 64 < pixels * expected) throw unreadable(file, `RLE frame of ${frame.length} bytes cannot hold ${layout.columns}x${layout.rows} pixels`);
   // Output: little-endian interleaved samples, ready for samplesToFloat with planar = false.
   const out = new Uint8Array(pixels * expected);
   for (let s = 0; s < segments; s++) {
@@ -251,6 +281,8 @@ export interface DecodeDicomOptions {
   slice?: number;
   /** JPEG decoder for JPEG Baseline files; without one such files → UNSUPPORTED_TRANSFER_SYNTAX. */
   jpegFrame?: DicomJpegFrameDecoder;
+  /** The most pixels accepted (Rows × Columns, checked before decoding); default `DEFAULT_PIXEL_LIMIT`. */
+  pixelLimit?: PixelLimit;
 }
 
 async function decodeJpegFrame(jpeg: Uint8Array, layout: PixelLayout, file: string, decode: DicomJpegFrameDecoder): Promise<Float32Array> {
@@ -280,7 +312,8 @@ function ybrFullToRgb(data: Float32Array, maxValue: number): void {
 }
 
 export async function decodeDicom(bytes: Uint8Array, file: string, opts: DecodeDicomOptions = {}): Promise<DecodedDicom> {
-  const dataSet = parseDataSet(bytes, file);
+  const limit = opts.pixelLimit ?? DEFAULT_PIXEL_LIMIT;
+  const dataSet = parseDataSet(bytes, file, limit);
   const transferSyntaxUid = transferSyntaxOf(dataSet);
   if (!SUPPORTED_SYNTAXES.has(transferSyntaxUid) || (transferSyntaxUid === TS_JPEG_BASELINE && !opts.jpegFrame)) {
     throw new MedpersamUserError(
@@ -293,7 +326,7 @@ export async function decodeDicom(bytes: Uint8Array, file: string, opts: DecodeD
     );
   }
 
-  const layout = readLayout(dataSet, file);
+  const layout = readLayout(dataSet, file, limit);
   let frameIndex = 0;
   if (layout.frames > 1) {
     if (opts.slice === undefined) {

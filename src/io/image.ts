@@ -18,6 +18,8 @@ import { readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { MedpersamUserError } from '../errors.js';
 import type { FloatImage } from '../image/types.js';
+import { checkPixelLimit, type PixelLimit } from './pixel-limit.js';
+import { checkTiffBlocks } from './tiff.js';
 import { decodeImageWith, type JpegFrame, type RasterDecoders, type ReadImageOptions, type ReadImageResult } from './read-image.js';
 
 export type { ImageFormat } from './formats.js';
@@ -51,7 +53,7 @@ export async function readFileBytes(path: string, what = 'file'): Promise<Uint8A
 type SharpDepth = 'uchar' | 'ushort' | 'float';
 
 /** PNG / JPEG / TIFF through sharp, asking for the colour space that keeps the stored values unchanged. */
-async function decodeWithSharp(bytes: Uint8Array, format: 'png' | 'jpeg' | 'tiff', file: string): Promise<ReadImageResult> {
+async function decodeWithSharp(bytes: Uint8Array, format: 'png' | 'jpeg' | 'tiff', file: string, limit: PixelLimit): Promise<ReadImageResult> {
   const unreadable = (err: unknown) =>
     new MedpersamUserError(
       'UNREADABLE_IMAGE',
@@ -60,10 +62,13 @@ async function decodeWithSharp(bytes: Uint8Array, format: 'png' | 'jpeg' | 'tiff
     );
   let meta: Metadata;
   try {
-    meta = await sharp(bytes).metadata();
+    // The header alone (no limit here: the size is checked just below, with this module's error).
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (err) {
     throw unreadable(err);
   }
+  checkPixelLimit(meta.width ?? 0, meta.height ?? 0, format.toUpperCase(), file, limit);
+  if (format === 'tiff') checkTiffBlocks(bytes, file, limit);
   const depth = meta.depth as string | undefined;
   if (depth !== 'uchar' && depth !== 'ushort' && depth !== 'float') {
     throw new MedpersamUserError(
@@ -85,7 +90,7 @@ async function decodeWithSharp(bytes: Uint8Array, format: 'png' | 'jpeg' | 'tiff
   const outDepth: SharpDepth = palette || cmyk ? 'uchar' : depth;
   let raw: { data: Buffer; info: OutputInfo };
   try {
-    raw = await sharp(bytes, { failOn: 'error' })
+    raw = await sharp(bytes, { failOn: 'error', limitInputPixels: limit.pixels })
       .removeAlpha()
       .toColourspace(space)
       .raw({ depth: outDepth })
@@ -125,8 +130,8 @@ function collapseIfGrey(image: FloatImage): FloatImage {
 }
 
 /** An 8-bit JPEG Baseline frame of a DICOM file through sharp (libjpeg), grey or RGB. */
-async function sharpDicomJpegFrame(jpeg: Uint8Array, colour: boolean): Promise<JpegFrame> {
-  const { data, info } = await sharp(jpeg)
+async function sharpDicomJpegFrame(jpeg: Uint8Array, colour: boolean, limit: PixelLimit): Promise<JpegFrame> {
+  const { data, info } = await sharp(jpeg, { limitInputPixels: limit.pixels })
     .toColourspace(colour ? 'srgb' : 'b-w')
     .raw()
     .toBuffer({ resolveWithObject: true });
@@ -135,10 +140,10 @@ async function sharpDicomJpegFrame(jpeg: Uint8Array, colour: boolean): Promise<J
 
 /** The Node raster decoders: sharp for PNG, JPEG and TIFF. */
 export const sharpRasterDecoders: RasterDecoders = {
-  png: (bytes, file) => decodeWithSharp(bytes, 'png', file),
-  jpeg: (bytes, file) => decodeWithSharp(bytes, 'jpeg', file),
-  tiff: (bytes, file) => decodeWithSharp(bytes, 'tiff', file),
-  dicomJpegFrame: (jpeg, colour) => sharpDicomJpegFrame(jpeg, colour),
+  png: (bytes, file, limit) => decodeWithSharp(bytes, 'png', file, limit),
+  jpeg: (bytes, file, limit) => decodeWithSharp(bytes, 'jpeg', file, limit),
+  tiff: (bytes, file, limit) => decodeWithSharp(bytes, 'tiff', file, limit),
+  dicomJpegFrame: (jpeg, colour, _file, limit) => sharpDicomJpegFrame(jpeg, colour, limit),
 };
 
 /** Decode bytes already in memory; `file` is only used in messages. */

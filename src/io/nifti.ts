@@ -15,6 +15,7 @@
 import { readHeader, NIFTI1 } from 'nifti-reader-js';
 import { MedpersamUserError } from '../errors.js';
 import type { FloatImage } from '../image/types.js';
+import { checkPixelLimit, DEFAULT_PIXEL_LIMIT, type PixelLimit } from './pixel-limit.js';
 
 export interface DecodedNifti {
   image: FloatImage;
@@ -38,7 +39,8 @@ const TYPE_NAMES: Record<number, string> = {
   [NIFTI1.TYPE_COMPLEX256]: 'complex256',
 };
 
-export function decodeNifti(bytes: Uint8Array, file: string, opts: { slice?: number } = {}): DecodedNifti {
+/** Decode one slice; a header whose slice has more pixels than `opts.pixelLimit` is refused before decoding. */
+export function decodeNifti(bytes: Uint8Array, file: string, opts: { slice?: number; pixelLimit?: PixelLimit } = {}): DecodedNifti {
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   let header: ReturnType<typeof readHeader>;
   try {
@@ -62,6 +64,7 @@ export function decodeNifti(bytes: Uint8Array, file: string, opts: { slice?: num
   const height = dims[2] ?? 0;
   const slices = ndim >= 3 ? Math.max(1, dims[3] ?? 1) : 1;
   if (width < 1 || height < 1) throw unreadable(file, `invalid image size ${width}x${height}`);
+  checkPixelLimit(width, height, 'NIfTI', file, opts.pixelLimit ?? DEFAULT_PIXEL_LIMIT);
   for (let d = 4; d <= ndim; d++) {
     if ((dims[d] ?? 1) > 1) {
       throw new MedpersamUserError(
@@ -119,7 +122,9 @@ export function decodeNifti(bytes: Uint8Array, file: string, opts: { slice?: num
 
   const pixels = width * height;
   const sliceBytes = pixels * bytesPerVoxel;
-  const start = Math.round(header.vox_offset) + k * sliceBytes;
+  const voxOffset = Math.round(header.vox_offset);
+  if (!Number.isFinite(voxOffset) || voxOffset < 0) throw unreadable(file, `invalid vox_offset ${header.vox_offset}`);
+  const start = voxOffset + k * sliceBytes;
   if (start + sliceBytes > bytes.length) {
     throw unreadable(
       file,

@@ -12,6 +12,7 @@
 import { unzlibSync, zlibSync } from 'fflate';
 import { MedpersamUserError } from '../errors.js';
 import type { FloatImage } from '../image/types.js';
+import { checkPixelLimit, DEFAULT_PIXEL_LIMIT, type PixelLimit } from './pixel-limit.js';
 
 export interface DecodedPng {
   image: FloatImage;
@@ -101,8 +102,23 @@ function sampleAt(row: Uint8Array, rowStart: number, index: number, depth: numbe
   return (byte >> (8 - depth - (bit & 7))) & ((1 << depth) - 1);
 }
 
-/** Decode PNG bytes (see the module comment for the conventions). Errors name `file`. */
-export function decodePng(bytes: Uint8Array, file: string): DecodedPng {
+/** Bytes of the filtered image data the header declares: every pass's rows, each with its filter byte. */
+function inflatedBytes(width: number, height: number, bitsPerPixel: number, interlace: number): number {
+  let total = 0;
+  for (const [x0, y0, dx, dy] of interlace === 1 ? ADAM7 : ([[0, 0, 1, 1]] as const)) {
+    const pw = Math.ceil((width - x0) / dx);
+    const ph = Math.ceil((height - y0) / dy);
+    if (pw > 0 && ph > 0) total += ph * (Math.ceil((pw * bitsPerPixel) / 8) + 1);
+  }
+  return total;
+}
+
+/**
+ * Decode PNG bytes (see the module comment for the conventions). Errors name `file`. A header declaring more
+ * pixels than `limit` is refused before decoding; image data that inflates to fewer bytes than the header
+ * declares is damaged (never read as zeros).
+ */
+export function decodePng(bytes: Uint8Array, file: string, limit: PixelLimit = DEFAULT_PIXEL_LIMIT): DecodedPng {
   for (let i = 0; i < 8; i++) if (bytes[i] !== SIGNATURE[i]) throw damaged(file, 'no PNG signature');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = 8;
@@ -124,6 +140,7 @@ export function decodePng(bytes: Uint8Array, file: string): DecodedPng {
     const critical = (bytes[pos + 4]! & 0x20) === 0;
     if (critical && crc32(bytes, pos + 4, dataEnd) !== view.getUint32(dataEnd)) throw damaged(file, `${type} chunk CRC mismatch`);
     if (type === 'IHDR') {
+      if (length !== 13) throw damaged(file, `IHDR chunk of ${length} bytes (13 expected)`);
       width = view.getUint32(dataStart);
       height = view.getUint32(dataStart + 4);
       depth = bytes[dataStart + 8]!;
@@ -145,8 +162,12 @@ export function decodePng(bytes: Uint8Array, file: string): DecodedPng {
     throw damaged(file, `invalid colour type ${colourType} with bit depth ${depth}`);
   }
   if (width === 0 || height === 0) throw damaged(file, `invalid size ${width}x${height}`);
+  checkPixelLimit(width, height, 'PNG', file, limit);
   if (interlace > 1) throw damaged(file, `unknown interlace method ${interlace}`);
   if (colourType === 3 && !palette) throw damaged(file, 'palette image without a PLTE chunk');
+  const samples = SAMPLES[colourType]!;
+  const bitsPerPixel = samples * depth;
+  const expected = inflatedBytes(width, height, bitsPerPixel, interlace);
 
   let total = 0;
   for (const c of idat) total += c.length;
@@ -156,15 +177,16 @@ export function decodePng(bytes: Uint8Array, file: string): DecodedPng {
     compressed.set(c, o);
     o += c.length;
   }
+  // Deflate expands at most 1032:1 (a 258-byte match in 2 bits): fewer stored bytes cannot hold the image.
+  if (total * 1032 < expected) throw damaged(file, `${total} bytes of image data cannot hold the ${expected} bytes a ${width}x${height} image needs`);
   let data: Uint8Array;
   try {
-    data = unzlibSync(compressed);
+    data = unzlibSync(compressed, { out: new Uint8Array(expected) });
   } catch (err) {
     throw damaged(file, `image data does not inflate (${(err as Error).message})`, err);
   }
+  if (data.length < expected) throw damaged(file, `image data inflates to ${data.length} bytes, the header declares ${expected}`);
 
-  const samples = SAMPLES[colourType]!;
-  const bitsPerPixel = samples * depth;
   const bpp = Math.max(1, bitsPerPixel >> 3);
   // Raw samples of the full image, row-major, stored values.
   const raw = new Uint16Array(width * height * samples);
@@ -175,7 +197,6 @@ export function decodePng(bytes: Uint8Array, file: string): DecodedPng {
     const ph = Math.ceil((height - y0) / dy);
     if (pw <= 0 || ph <= 0) continue;
     const rowBytes = Math.ceil((pw * bitsPerPixel) / 8);
-    if (offset + ph * (rowBytes + 1) > data.length) throw damaged(file, 'image data shorter than the image');
     const rows = unfilter(data, offset, rowBytes, ph, bpp, file);
     offset += ph * (rowBytes + 1);
     for (let py = 0; py < ph; py++) {

@@ -9,6 +9,8 @@
  */
 import { MedpersamUserError } from '../errors.js';
 import type { FloatImage } from '../image/types.js';
+import { jpegFrameSize } from './jpeg-header.js';
+import { checkPixelLimit, type PixelLimit } from './pixel-limit.js';
 import { decodePng } from './png.js';
 import { decodeTiff } from './tiff.js';
 import { decodeImageWith, type JpegFrame, type RasterDecoders, type ReadImageOptions, type ReadImageResult } from './read-image.js';
@@ -66,7 +68,14 @@ function rgbaTo(image: Rgba8, channels: 1 | 3 | 'auto'): FloatImage {
   return { width: image.width, height: image.height, channels: 3, data: out };
 }
 
-async function decodeJpeg(bytes: Uint8Array, file: string): Promise<Rgba8> {
+/**
+ * JPEG through the platform decoder, after the frame header's size was checked against the pixel limit (a JPEG
+ * with no frame header is damaged: the platform decoder would only fail later).
+ */
+async function decodeJpeg(bytes: Uint8Array, file: string, limit: PixelLimit): Promise<Rgba8> {
+  const size = jpegFrameSize(bytes);
+  if (!size) throw new MedpersamUserError('UNREADABLE_IMAGE', 'cannot decode JPEG (the file is damaged or truncated: no frame header)', { file });
+  checkPixelLimit(size.width, size.height, 'JPEG', file, limit);
   let rgba: Rgba8 | null;
   try {
     rgba = await platformDecode(bytes, 'image/jpeg');
@@ -80,19 +89,19 @@ async function decodeJpeg(bytes: Uint8Array, file: string): Promise<Rgba8> {
 }
 
 export const browserRasterDecoders: RasterDecoders = {
-  async png(bytes: Uint8Array, file: string): Promise<ReadImageResult> {
-    const { image, bitDepth } = decodePng(bytes, file);
+  async png(bytes: Uint8Array, file: string, limit: PixelLimit): Promise<ReadImageResult> {
+    const { image, bitDepth } = decodePng(bytes, file, limit);
     return { image, format: 'png', bitDepth };
   },
-  async jpeg(bytes: Uint8Array, file: string): Promise<ReadImageResult> {
-    return { image: rgbaTo(await decodeJpeg(bytes, file), 'auto'), format: 'jpeg', bitDepth: 8 };
+  async jpeg(bytes: Uint8Array, file: string, limit: PixelLimit): Promise<ReadImageResult> {
+    return { image: rgbaTo(await decodeJpeg(bytes, file, limit), 'auto'), format: 'jpeg', bitDepth: 8 };
   },
-  async tiff(bytes: Uint8Array, file: string): Promise<ReadImageResult> {
-    const { image, bitDepth } = decodeTiff(bytes, file);
+  async tiff(bytes: Uint8Array, file: string, limit: PixelLimit): Promise<ReadImageResult> {
+    const { image, bitDepth } = decodeTiff(bytes, file, limit);
     return { image, format: 'tiff', bitDepth };
   },
-  async dicomJpegFrame(jpeg: Uint8Array, colour: boolean, file: string): Promise<JpegFrame> {
-    const image = rgbaTo(await decodeJpeg(jpeg, file), colour ? 3 : 1);
+  async dicomJpegFrame(jpeg: Uint8Array, colour: boolean, file: string, limit: PixelLimit): Promise<JpegFrame> {
+    const image = rgbaTo(await decodeJpeg(jpeg, file, limit), colour ? 3 : 1);
     return { width: image.width, height: image.height, data: image.data };
   },
 };

@@ -76,7 +76,7 @@ export function bytesImageSource(
     groundTruth: opts.groundTruth,
     async load() {
       const data = await bytes();
-      const decoded = await decodeImageWith(data, name, { slice: opts.slice }, decoders);
+      const decoded = await decodeImageWith(data, name, { slice: opts.slice, pixelLimit: opts.pixelLimit }, decoders);
       return { ...decoded, contentId: await sha256Hex(data) };
     },
   };
@@ -87,14 +87,15 @@ export function bytesMaskSource(
   name: string,
   bytes: ByteLoader,
   decoders: RasterDecoders,
-  opts: Omit<ReadLabelMapOptions, 'classes'> = {},
+  opts: Omit<ReadLabelMapOptions, 'classes'> & Pick<ReadImageOptions, 'pixelLimit'> = {},
 ): MaskSource {
+  const { pixelLimit, ...labelOpts } = opts;
   return {
     name,
     async load(loadOpts: MaskLoadOptions = {}) {
       const data = await bytes();
-      const { image } = await decodeImageWith(data, name, { slice: opts.slice }, decoders);
-      return { label: labelMapFromImage(image, name, { ...opts, classes: loadOpts.classes }), contentId: await sha256Hex(data) };
+      const { image } = await decodeImageWith(data, name, { slice: opts.slice, pixelLimit }, decoders);
+      return { label: labelMapFromImage(image, name, { ...labelOpts, classes: loadOpts.classes }), contentId: await sha256Hex(data) };
     },
   };
 }

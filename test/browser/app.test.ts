@@ -8,9 +8,11 @@
  *     agree with `medpersam segment --sam <model folder>` (Dice ≥ 0.99 per class);
  *   - the page is cross-origin isolated, says which engines run, no request leaves 127.0.0.1;
  *   - drawing a mask with the brush makes a usable reference mask;
- * and a screenshot of the result page is written to bench/results/app-result.png.
+ *   - a folder with a damaged file and one too large for the tab among good images: the good ones are segmented,
+ *     the two others listed with their reasons (as `segment --skip-unreadable`);
+ * and screenshots of the result page are written to bench/results/app-result.png and app-unreadable.png.
  */
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unzipSync } from 'fflate';
@@ -26,7 +28,7 @@ import type { LabelMap } from '../../src/image/types.js';
 import { captureIo } from '../cli/helpers.js';
 import { describeWithChromium, launchChromium, requestsLeavingLoopback, trackRequests, type LaunchedChromium } from '../fixtures/chromium.js';
 import { writeTestSamModel } from '../fixtures/sam-models.js';
-import { encodeDicom, encodeNifti, encodePng, encodeTiff, seededInts } from '../io/fixtures.js';
+import { encodeDicom, encodeNifti, encodePng, encodeTiff, seededInts, tiffDeclaring } from '../io/fixtures.js';
 import sharp from 'sharp';
 import { makeTempDir } from '../fixtures/temp-dir.js';
 
@@ -244,4 +246,37 @@ describeWithChromium('browser app (headless Chromium)', () => {
     expect(await page.isEnabled('#run')).toBe(true);
     await page.close();
   }, 60_000);
+  it('a folder with a damaged file and one too large for the tab: the others are segmented, the two listed with reasons', async () => {
+    const folder = join(tmp.dir, 'folder-with-bad-files');
+    await mkdir(folder, { recursive: true });
+    for (const n of ['phantom_001', 'phantom_002', 'phantom_003']) await copyFile(join(data, 'images', `${n}.png`), join(folder, `${n}.png`));
+    const png = await readFile(join(data, 'images', 'phantom_004.png'));
+    await writeFile(join(folder, 'broken.png'), png.subarray(0, Math.floor(png.length * 0.6))); // cut short
+    await writeFile(join(folder, 'huge.tif'), tiffDeclaring(12000, 12000, 8)); // 142 bytes declaring 144 Mpixels
+    const page = await context.newPage();
+    page.on('dialog', (d) => void d.accept()); // "replace the stored run?"
+    await page.goto(server.url);
+    await page.setInputFiles('#ref-image', join(data, 'images', 'phantom_000.png'));
+    await page.setInputFiles('#ref-mask', join(data, 'masks', 'phantom_000.png'));
+    await page.setInputFiles('#images-folder', folder);
+    expect(await page.textContent('#images-info')).toMatch(/^5 images/);
+    await page.click('details > summary');
+    await page.fill('#epochs', '2');
+    await page.fill('#res', WARP_FLAGS.res);
+    await pressRun(page);
+    expect(await waitForEnd(page)).toBe('done');
+    expect(await page.textContent('#status')).toMatch(/Done: 3 images segmented .*; 2 files could not be read and were skipped/);
+    expect(await page.locator('.thumb').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset['id']))).toEqual(['phantom_001', 'phantom_002', 'phantom_003']);
+    expect(await page.isVisible('#unreadable')).toBe(true);
+    const listed = await page.locator('#unreadable-list li').evaluateAll((els) => els.map((e) => [(e as HTMLElement).dataset['file'], e.textContent]));
+    expect(listed.map(([f]) => f)).toEqual(['broken.png', 'huge.tif']);
+    expect(listed[0]![1]).toMatch(/cannot decode PNG \(the file is damaged or truncated.*\[UNREADABLE_IMAGE\]$/);
+    expect(listed[1]![1]).toMatch(/12000x12000 = 144,000,000 pixels, more than .*this browser tab's .* image budget.*\[IMAGE_TOO_LARGE\]$/);
+    const shots = join(repoRoot, 'bench', 'results');
+    await mkdir(shots, { recursive: true });
+    await page.setViewportSize({ width: 1200, height: 900 });
+    await page.locator('#unreadable').scrollIntoViewIfNeeded();
+    await writeFile(join(shots, 'app-unreadable.png'), await page.screenshot());
+    await page.close();
+  }, 300_000);
 });

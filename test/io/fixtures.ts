@@ -72,24 +72,51 @@ export function encodePng(
   return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), ...chunks]);
 }
 
+/** A PNG whose IHDR declares `width`×`height` 8-bit grey, with one row's worth of image data (a size bomb). */
+export function pngDeclaring(width: number, height: number): Uint8Array {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 0; // grey
+  const signature = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
+  const idat = deflateSync(new Uint8Array(1 + Math.min(width, 64)));
+  return Buffer.concat([signature, pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', new Uint8Array(0))]);
+}
+
 // ---------------------------------------------------------------- TIFF
 /** Uncompressed single-strip little-endian grey TIFF: 8/16-bit unsigned or 32-bit float. */
 export function encodeTiff(width: number, height: number, kind: 'u8' | 'u16' | 'f32', values: ArrayLike<number>): Uint8Array {
   const bits = kind === 'u8' ? 8 : kind === 'u16' ? 16 : 32;
   const bytesPer = bits / 8;
-  const dataLen = width * height * bytesPer;
+  const data = Buffer.alloc(width * height * bytesPer);
+  for (let i = 0; i < width * height; i++) {
+    const at = i * bytesPer;
+    if (kind === 'u8') data[at] = values[i]!;
+    else if (kind === 'u16') data.writeUInt16LE(values[i]!, at);
+    else data.writeFloatLE(values[i]!, at);
+  }
+  return tiffWithStrip(width, height, bits, kind === 'f32' ? 3 : 1, data);
+}
+
+/**
+ * An 8-bit grey TIFF whose header declares `width`×`height` with one uncompressed strip of `stripBytes` bytes (a
+ * size bomb when the strip is far shorter than the image: the header promises data the file does not hold).
+ */
+export function tiffDeclaring(width: number, height: number, stripBytes: number): Uint8Array {
+  return tiffWithStrip(width, height, 8, 1, new Uint8Array(stripBytes).fill(7));
+}
+
+/** Header, one strip (`data`, whatever its length), then the directory; StripByteCounts = data.length. */
+function tiffWithStrip(width: number, height: number, bits: number, sampleFormat: number, data: Uint8Array): Uint8Array {
+  const dataLen = data.length;
   const entries = 10;
   const ifdOffset = 8 + dataLen + (dataLen % 2);
   const buf = Buffer.alloc(ifdOffset + 2 + entries * 12 + 4);
   buf.write('II', 0, 'ascii');
   buf.writeUInt16LE(42, 2);
   buf.writeUInt32LE(ifdOffset, 4);
-  for (let i = 0; i < width * height; i++) {
-    const at = 8 + i * bytesPer;
-    if (kind === 'u8') buf[at] = values[i]!;
-    else if (kind === 'u16') buf.writeUInt16LE(values[i]!, at);
-    else buf.writeFloatLE(values[i]!, at);
-  }
+  buf.set(data, 8);
   let p = ifdOffset;
   buf.writeUInt16LE(entries, p);
   p += 2;
@@ -110,7 +137,7 @@ export function encodeTiff(width: number, height: number, kind: 'u8' | 'u16' | '
   entry(277, 3, 1); // SamplesPerPixel
   entry(278, 4, height); // RowsPerStrip
   entry(279, 4, dataLen); // StripByteCounts
-  entry(339, 3, kind === 'f32' ? 3 : 1); // SampleFormat
+  entry(339, 3, sampleFormat); // SampleFormat
   buf.writeUInt32LE(0, p);
   return buf;
 }
