@@ -28,6 +28,7 @@ import {
   affineScale,
   composeAffine,
   gridCentre,
+  invertAffine,
   resizeAffine,
   similarityAffine,
   type Affine2D,
@@ -69,6 +70,25 @@ export interface Prealignment {
   resizeCorrelation: number;
   /** Objective evaluations (a cost measure). */
   evaluations: number;
+  /** What the search found and why it was trusted or not (method 'search' only; see `trustAlignment`). */
+  evidence?: AlignmentEvidence;
+}
+
+/**
+ * The evidence for an alignment found by the search, from the images alone (no labels): how much it beats the
+ * plain resize, how far from it it lies, and how clearly it beats the best different alignment.
+ */
+export interface AlignmentEvidence {
+  /** Correlation at the alignment minus the plain resize's (finest level, signed for the polarity). */
+  gain: number;
+  /** Distance from the plain resize, d = √(transformMagnitude2) (1 = the edge of the stress set's ranges). */
+  distance: number;
+  /** Finest-level score margin over the best candidate that is a different alignment (null: none was left). */
+  runnerUpMargin: number | null;
+  /** Fraction of each image's content that lands on the other's under the plain resize (null: no padding). */
+  frameOverlap: number | null;
+  trusted: boolean;
+  reason: string;
 }
 
 /** Longest sides of the pyramid levels: coarse search, then two refinements. */
@@ -93,6 +113,45 @@ const KEEP_RESIZE_MARGIN = 0.02;
  * with far-off alignments as with the right one when the patients differ; the prior settles those ties.
  */
 const PRIOR_WEIGHT = 0.03;
+/**
+ * Trusting the search (`trustAlignment`). A correction within NEAR_DISTANCE of the plain resize is trusted on its
+ * gain alone: if it is wrong, it is wrong by little. A far one moves the labels by a large fraction of the image,
+ * so a wrong one costs the whole image; it is trusted only when the correlation it reaches is that of images that
+ * show the same anatomy (≥ FAR_MIN_CORRELATION) and it beats every different candidate by FAR_MIN_MARGIN (one
+ * clear optimum, not a pick among look-alikes: speckle, repeated structures, a featureless field).
+ */
+export const NEAR_DISTANCE = 0.5;
+export const FAR_MIN_CORRELATION = 0.3;
+export const FAR_MIN_MARGIN = 0.02;
+/**
+ * A fixed field of view: when both images have padding and at least this fraction of each one's content lands on
+ * the other's under the plain resize, the frame is the scanner's (an ultrasound sector, a detector's circle), not the
+ * patient's: the anatomy moves inside it, and the plain resize is kept (the warp network follows the anatomy).
+ */
+export const FIXED_FRAME_OVERLAP = 0.95;
+
+/** Whether two alignments are different candidates (not the same optimum found twice). */
+function distinctAlignments(p: SimilarityParams, q: SimilarityParams): boolean {
+  return (
+    Math.abs(p.rotationDeg - q.rotationDeg) > 10 ||
+    Math.abs(Math.log2(p.scaleFactor / q.scaleFactor)) > 0.3 ||
+    Math.hypot(p.shiftX - q.shiftX, p.shiftY - q.shiftY) > 0.15
+  );
+}
+
+/** The trust rule (see NEAR_DISTANCE): gain over the plain resize, then, far from it, correlation and margin. */
+export function trustAlignment(e: Omit<AlignmentEvidence, 'trusted' | 'reason'>, correlation: number, keepResizeMargin: number): { trusted: boolean; reason: string } {
+  const f = (x: number): string => x.toFixed(3);
+  if (e.gain < keepResizeMargin) return { trusted: false, reason: `gain ${f(e.gain)} over the plain resize < ${keepResizeMargin}` };
+  if (e.distance <= NEAR_DISTANCE) return { trusted: true, reason: `near the plain resize (d ${f(e.distance)} ≤ ${NEAR_DISTANCE}), gain ${f(e.gain)}` };
+  if (correlation < FAR_MIN_CORRELATION) {
+    return { trusted: false, reason: `far (d ${f(e.distance)}) at a low correlation (${f(correlation)} < ${FAR_MIN_CORRELATION}): a guess` };
+  }
+  if (e.runnerUpMargin !== null && e.runnerUpMargin < FAR_MIN_MARGIN) {
+    return { trusted: false, reason: `far (d ${f(e.distance)}) and no clear optimum (margin ${f(e.runnerUpMargin)} over a different alignment < ${FAR_MIN_MARGIN})` };
+  }
+  return { trusted: true, reason: `far (d ${f(e.distance)}) with strong evidence (r ${f(correlation)}, gain ${f(e.gain)}, margin ${e.runnerUpMargin === null ? 'n/a' : f(e.runnerUpMargin)})` };
+}
 
 function transformMagnitude2(p: SimilarityParams): number {
   return (p.rotationDeg / 45) ** 2 + (Math.log(p.scaleFactor) / Math.log(1.5)) ** 2 + (p.shiftX ** 2 + p.shiftY ** 2) / 0.25 ** 2;
@@ -448,6 +507,17 @@ function momentsParams(ref: PrealignReference, test: { width: number; height: nu
 }
 
 /**
+ * The smaller of the two fractions of content (one image's content pixels landing on the other's content) under
+ * the plain resize `refToTest` (original pixels), at one pyramid level; null when either image has no padding.
+ */
+function sharedFrameOverlap(refLevel: Level, testLevel: Level, refToTest: Affine2D, ref: { width: number; height: number }, test: { width: number; height: number }): number | null {
+  if (!refLevel.valid || !testLevel.valid) return null;
+  const toTestLevel = composeAffine(composeAffine(resizeAffine(test.width, test.height, testLevel.width, testLevel.height), refToTest), refLevel.toOriginal);
+  const toRefLevel = composeAffine(composeAffine(resizeAffine(ref.width, ref.height, refLevel.width, refLevel.height), invertAffine(refToTest)), testLevel.toOriginal);
+  return Math.min(sampleOver(refLevel, testLevel, toTestLevel, scratchFor(refLevel)), sampleOver(testLevel, refLevel, toRefLevel, scratchFor(testLevel)));
+}
+
+/**
  * Estimate the alignment of a test image (normalised grey, any size; `testContent` its content mask, see
  * image/padding.ts) to the prepared reference.
  */
@@ -490,6 +560,12 @@ export function estimatePrealignment(ref: PrealignReference, testGrey: FloatImag
   const invertedAt = (r: number): boolean => signs.length > 1 && r < -POLARITY_MARGIN;
   if (opts.method === 'none') return result(null, resize.r, invertedAt(resize.r));
 
+  const frameOverlap = sharedFrameOverlap(ref.levels[finest]!, testLevels[finest]!, resizeAffine(ref.width, ref.height, test.width, test.height), ref, test);
+  if (frameOverlap !== null && frameOverlap >= FIXED_FRAME_OVERLAP) {
+    const fixed = { gain: 0, distance: 0, runnerUpMargin: null, frameOverlap };
+    const reason = `fixed field of view (${(100 * frameOverlap).toFixed(1)} % of each image's content on the other's ≥ ${100 * FIXED_FRAME_OVERLAP} %): plain resize`;
+    return { ...result(null, resize.r, invertedAt(resize.r)), evidence: { ...fixed, trusted: false, reason } };
+  }
   const momentsEstimate = momentsParams(ref, { ...test, moments: massMoments(testLevels[2]!) });
   if (opts.method === 'moments') {
     const m = measureParams(finest, momentsEstimate);
@@ -552,24 +628,29 @@ export function estimatePrealignment(ref: PrealignReference, testGrey: FloatImag
     const seeds: SimilarityParams[] = [momentsEstimate];
     for (const c of ranked) {
       if (seeds.length > REFINE_CANDIDATES) break;
-      const distinct = seeds.every(
-        (s) =>
-          Math.abs(s.rotationDeg - c.params.rotationDeg) > 10 ||
-          Math.abs(Math.log2(s.scaleFactor / c.params.scaleFactor)) > 0.3 ||
-          Math.hypot(s.shiftX - c.params.shiftX, s.shiftY - c.params.shiftY) > 0.15,
-      );
-      if (distinct) seeds.push(c.params);
+      if (seeds.every((s) => distinctAlignments(s, c.params))) seeds.push(c.params);
     }
     const atMiddle = seeds.map((seed) => refine(seed, 1, sign)).sort((p, q) => q.score - p.score);
     const atFinest = atMiddle.slice(0, 2).map((c) => refine(c.params, 2, sign)).sort((p, q) => q.score - p.score);
-    return { sign, ...atFinest[0]! };
+    const best = atFinest[0]!;
+    // The runner-up: the best finest-level score of the other candidates that are a different alignment.
+    const others = [...atFinest.slice(1), ...atMiddle.slice(2)].filter((c) => distinctAlignments(c.params, best.params));
+    const runnerUp = others.length > 0 ? Math.max(...others.map((c) => scoreOf(measureParams(finest, c.params), sign))) : null;
+    return { sign, ...best, runnerUp };
   });
   const positive = bestPerSign[0]!;
   const negative = bestPerSign[1];
   const chosen = negative && negative.score > positive.score + POLARITY_MARGIN ? negative : positive;
   const found = measureParams(finest, chosen.params);
   const inverted = chosen.sign < 0;
-  // Keep the plain resize unless the alignment clearly beats it (for this polarity).
-  if (chosen.sign * found.r < chosen.sign * resize.r + (opts.keepResizeMargin ?? KEEP_RESIZE_MARGIN)) return result(null, resize.r, inverted);
-  return result(chosen.params, found.r, inverted);
+  const measured = {
+    gain: chosen.sign * (found.r - resize.r),
+    distance: Math.sqrt(transformMagnitude2(chosen.params)),
+    runnerUpMargin: chosen.runnerUp === null ? null : chosen.score - chosen.runnerUp,
+    frameOverlap,
+  };
+  const evidence: AlignmentEvidence = { ...measured, ...trustAlignment(measured, chosen.sign * found.r, opts.keepResizeMargin ?? KEEP_RESIZE_MARGIN) };
+  // Keep the plain resize unless the evidence for the alignment is strong enough (for this polarity).
+  if (!evidence.trusted) return { ...result(null, resize.r, inverted), evidence };
+  return { ...result(chosen.params, found.r, inverted), evidence };
 }
