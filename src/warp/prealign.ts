@@ -28,7 +28,6 @@ import {
   affineScale,
   composeAffine,
   gridCentre,
-  invertAffine,
   resizeAffine,
   similarityAffine,
   type Affine2D,
@@ -85,7 +84,7 @@ export interface AlignmentEvidence {
   distance: number;
   /** Finest-level score margin over the best candidate that is a different alignment (null: none was left). */
   runnerUpMargin: number | null;
-  /** Fraction of each image's content that lands on the other's under the plain resize (null: no padding). */
+  /** IoU of the two images' padding under the plain resize (null: either is not substantially padded). */
   frameOverlap: number | null;
   trusted: boolean;
   reason: string;
@@ -124,11 +123,16 @@ export const NEAR_DISTANCE = 0.5;
 export const FAR_MIN_CORRELATION = 0.3;
 export const FAR_MIN_MARGIN = 0.02;
 /**
- * A fixed field of view: when both images have padding and at least this fraction of each one's content lands on
- * the other's under the plain resize, the frame is the scanner's (an ultrasound sector, a detector's circle), not the
- * patient's: the anatomy moves inside it, and the plain resize is kept (the warp network follows the anatomy).
+ * A fixed field of view: when both images are substantially padded (at least FIXED_FRAME_MIN_PADDING of each) and
+ * their padding regions coincide under the plain resize (intersection over union ≥ FIXED_FRAME_IOU), the frame is
+ * the scanner's (an ultrasound sector, a circular field of view), not the patient's: the anatomy moves inside it, and
+ * the plain resize is kept (the warp network follows the anatomy). A sector pads about a third of the image; the
+ * thin constant edges of a radiograph, or the corners a rotation or a shift leaves (the stress set), do not make a
+ * frame, or do not coincide. Apical echo views (CAMUS) share one probe geometry with depth and width settings that
+ * differ between patients (their sectors' padding overlaps by about 0.8).
  */
-export const FIXED_FRAME_OVERLAP = 0.95;
+export const FIXED_FRAME_MIN_PADDING = 0.1;
+export const FIXED_FRAME_IOU = 0.7;
 
 /** Whether two alignments are different candidates (not the same optimum found twice). */
 function distinctAlignments(p: SimilarityParams, q: SimilarityParams): boolean {
@@ -507,14 +511,27 @@ function momentsParams(ref: PrealignReference, test: { width: number; height: nu
 }
 
 /**
- * The smaller of the two fractions of content (one image's content pixels landing on the other's content) under
- * the plain resize `refToTest` (original pixels), at one pyramid level; null when either image has no padding.
+ * Intersection over union of the two images' padding (content masks at one pyramid level, the test's sampled
+ * nearest at the reference's pixels under the plain resize); null when either image is not substantially padded
+ * (FIXED_FRAME_MIN_PADDING).
  */
-function sharedFrameOverlap(refLevel: Level, testLevel: Level, refToTest: Affine2D, ref: { width: number; height: number }, test: { width: number; height: number }): number | null {
+function sharedFramePaddingIoU(refLevel: Level, testLevel: Level): number | null {
   if (!refLevel.valid || !testLevel.valid) return null;
-  const toTestLevel = composeAffine(composeAffine(resizeAffine(test.width, test.height, testLevel.width, testLevel.height), refToTest), refLevel.toOriginal);
-  const toRefLevel = composeAffine(composeAffine(resizeAffine(ref.width, ref.height, refLevel.width, refLevel.height), invertAffine(refToTest)), testLevel.toOriginal);
-  return Math.min(sampleOver(refLevel, testLevel, toTestLevel, scratchFor(refLevel)), sampleOver(testLevel, refLevel, toRefLevel, scratchFor(testLevel)));
+  const padShare = (l: Level): number => l.valid!.reduce((n, v) => n + (v ? 0 : 1), 0) / l.valid!.length;
+  if (padShare(refLevel) < FIXED_FRAME_MIN_PADDING || padShare(testLevel) < FIXED_FRAME_MIN_PADDING) return null;
+  let both = 0;
+  let either = 0;
+  for (let y = 0; y < refLevel.height; y++) {
+    const ty = Math.min(testLevel.height - 1, Math.floor(((y + 0.5) * testLevel.height) / refLevel.height));
+    for (let x = 0; x < refLevel.width; x++) {
+      const tx = Math.min(testLevel.width - 1, Math.floor(((x + 0.5) * testLevel.width) / refLevel.width));
+      const padRef = refLevel.valid[y * refLevel.width + x] === 0;
+      const padTest = testLevel.valid[ty * testLevel.width + tx] === 0;
+      if (padRef && padTest) both++;
+      if (padRef || padTest) either++;
+    }
+  }
+  return either > 0 ? both / either : null;
 }
 
 /**
@@ -560,10 +577,10 @@ export function estimatePrealignment(ref: PrealignReference, testGrey: FloatImag
   const invertedAt = (r: number): boolean => signs.length > 1 && r < -POLARITY_MARGIN;
   if (opts.method === 'none') return result(null, resize.r, invertedAt(resize.r));
 
-  const frameOverlap = sharedFrameOverlap(ref.levels[finest]!, testLevels[finest]!, resizeAffine(ref.width, ref.height, test.width, test.height), ref, test);
-  if (frameOverlap !== null && frameOverlap >= FIXED_FRAME_OVERLAP) {
+  const frameOverlap = sharedFramePaddingIoU(ref.levels[finest]!, testLevels[finest]!);
+  if (frameOverlap !== null && frameOverlap >= FIXED_FRAME_IOU) {
     const fixed = { gain: 0, distance: 0, runnerUpMargin: null, frameOverlap };
-    const reason = `fixed field of view (${(100 * frameOverlap).toFixed(1)} % of each image's content on the other's ≥ ${100 * FIXED_FRAME_OVERLAP} %): plain resize`;
+    const reason = `fixed field of view (the padding of both images coincides: IoU ${frameOverlap.toFixed(3)} ≥ ${FIXED_FRAME_IOU}): plain resize`;
     return { ...result(null, resize.r, invertedAt(resize.r)), evidence: { ...fixed, trusted: false, reason } };
   }
   const momentsEstimate = momentsParams(ref, { ...test, moments: massMoments(testLevels[2]!) });

@@ -4,7 +4,7 @@ import { normalizeIntensity } from '../../src/image/normalize.js';
 import { contentMask } from '../../src/image/padding.js';
 import { generatePhantom } from '../../src/image/phantom.js';
 import type { FloatImage } from '../../src/image/types.js';
-import { estimatePrealignment, FAR_MIN_CORRELATION, FIXED_FRAME_OVERLAP, NEAR_DISTANCE, PrealignReference, trustAlignment, type PrealignOptions } from '../../src/warp/prealign.js';
+import { estimatePrealignment, FAR_MIN_CORRELATION, FIXED_FRAME_IOU, NEAR_DISTANCE, PrealignReference, trustAlignment, type PrealignOptions } from '../../src/warp/prealign.js';
 import { gaussianBlurPlane } from '../../src/image/blur.js';
 import { mulberry32 } from '../../src/image/random.js';
 import { resizeImage } from '../../src/image/resize.js';
@@ -203,7 +203,7 @@ describe('a fixed field of view (ultrasound sector)', () => {
     const prep = new PrealignReference(normalizeIntensity(ref), contentMask(ref));
     const p = estimatePrealignment(prep, normalizeIntensity(moved), SEARCH, contentMask(moved));
     expect(p.refToTest).toBeNull();
-    expect(p.evidence!.frameOverlap).toBeGreaterThanOrEqual(FIXED_FRAME_OVERLAP);
+    expect(p.evidence!.frameOverlap).toBeGreaterThanOrEqual(FIXED_FRAME_IOU);
     expect(p.evidence!.reason).toMatch(/^fixed field of view/);
     expect(p.evaluations).toBe(1);
   });
