@@ -581,7 +581,10 @@ export function estimatePrealignment(ref: PrealignReference, testGrey: FloatImag
   if (frameOverlap !== null && frameOverlap >= FIXED_FRAME_IOU) {
     const fixed = { gain: 0, distance: 0, runnerUpMargin: null, frameOverlap };
     const reason = `fixed field of view (the padding of both images coincides: IoU ${frameOverlap.toFixed(3)} ≥ ${FIXED_FRAME_IOU}): plain resize`;
-    return { ...result(null, resize.r, invertedAt(resize.r)), evidence: { ...fixed, trusted: false, reason } };
+    // One correlation decides the polarity here; on speckle it scatters around 0 (CAMUS: −0.11 to 0.32), so an
+    // inversion needs the correlation of images that show the same anatomy, negated.
+    const inverted = signs.length > 1 && resize.r < -FAR_MIN_CORRELATION;
+    return { ...result(null, resize.r, inverted), evidence: { ...fixed, trusted: false, reason } };
   }
   const momentsEstimate = momentsParams(ref, { ...test, moments: massMoments(testLevels[2]!) });
   if (opts.method === 'moments') {

@@ -206,6 +206,11 @@ describe('a fixed field of view (ultrasound sector)', () => {
     expect(p.evidence!.frameOverlap).toBeGreaterThanOrEqual(FIXED_FRAME_IOU);
     expect(p.evidence!.reason).toMatch(/^fixed field of view/);
     expect(p.evaluations).toBe(1);
+    expect(p.inverted).toBe(false);
+    // An inverted copy inside the same sector correlates strongly negatively: inverted.
+    const invertedAnatomy = { ...anatomy, data: anatomy.data.map((v) => 255 - v) };
+    const inv = inSector(invertedAnatomy);
+    expect(estimatePrealignment(prep, normalizeIntensity(inv), SEARCH, contentMask(inv)).inverted).toBe(true);
   });
 
   it('searches as before when only the test is padded (a shifted image)', () => {
