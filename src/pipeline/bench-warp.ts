@@ -12,7 +12,7 @@ import { readLabelMap } from '../io/mask.js';
 import { readReferencePair } from '../io/reference.js';
 import { diceIoUPerClass, meanScores, type ClassScore } from '../eval/metrics.js';
 import { initTf, type TfBackendChoice } from '../warp/backend.js';
-import { WarpModel, type LabelWarpMode, type PreprocessingReport, type SafetyNetReport } from '../warp/model.js';
+import { labelClasses, WarpModel, type LabelWarpMode, type PreprocessingReport, type SafetyNetReport } from '../warp/model.js';
 import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
 import type { LossBreakdown } from '../warp/trainer.js';
 import type { FloatImage, LabelMap } from '../image/types.js';
@@ -49,6 +49,8 @@ export interface BenchWarpOptions {
   quality?: boolean;
   /** The test-time perturbation signal of the quality score (default false, as `segment`). */
   qualityPerturbations?: boolean;
+  /** Classes scored as background in the reference and the ground truth (a protocol's subset; default none). */
+  backgroundClasses?: number[];
   /** The per-image safety net (default true, as `segment`; warp/safety-net.ts). */
   safetyNet?: boolean;
   /** Threads that train and apply the model (default: every core; 1 = no worker threads). */
@@ -128,6 +130,16 @@ export interface BenchWarpResult {
   preprocessing: PreprocessingReport;
 }
 
+/**
+ * The label map with `classes` set to background (0): a protocol that scores some structures only (CAMUS: LV and
+ * LA, myocardium as background) trains and scores without them. The same map when there is nothing to merge.
+ */
+export function asBackground(label: LabelMap, classes: readonly number[] | undefined): LabelMap {
+  if (!classes || classes.length === 0) return label;
+  const drop = new Set(classes);
+  return { ...label, data: label.data.map((v) => (drop.has(v) ? 0 : v)) };
+}
+
 export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWarpResult> {
   const onProgress = opts.onProgress ?? noProgress;
   const t0 = performance.now();
@@ -137,7 +149,11 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
   const ds = await discoverDataset(opts.datasetDir);
   const tests = ds.tests.filter((t) => t.maskPath).slice(0, opts.limit ?? ds.tests.length);
   if (tests.length === 0) throw new MedpersamUserError('NO_TEST_IMAGES', 'no test images with masks', { file: opts.datasetDir });
-  const ref = await readReferencePair(ds.reference.imagePath, ds.reference.maskPath!, ds.classes);
+  const refRead = await readReferencePair(ds.reference.imagePath, ds.reference.maskPath!, ds.classes);
+  const ref = { ...refRead, label: asBackground(refRead.label, opts.backgroundClasses) };
+  if (labelClasses(ref.label).length === 0) {
+    throw new MedpersamUserError('NO_CLASSES', `the reference mask has no class left besides the background classes ${opts.backgroundClasses?.join(', ')}`, { file: ds.reference.maskPath! });
+  }
   const threads = opts.threads ?? defaultWarpThreads();
   const workers = startNodeWarpWorkers(threads - 1);
   const model = new WarpModel(settings, { image: ref.image.image, label: ref.label });
@@ -182,7 +198,7 @@ async function benchWithModel(
   const gtOf = async (t: DatasetItem): Promise<LabelMap> => {
     const hit = gtCache.get(t.id);
     if (hit) return hit;
-    const gt = await readLabelMap(t.maskPath!, { classes: ds.classes });
+    const gt = asBackground(await readLabelMap(t.maskPath!, { classes: ds.classes }), opts.backgroundClasses);
     if (opts.diceEvery) gtCache.set(t.id, gt);
     return gt;
   };
