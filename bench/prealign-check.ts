@@ -91,7 +91,7 @@ for (const t of transforms) {
       const e = p.evidence;
       const f = (v: number | null | undefined) => (v === null || v === undefined ? '-' : v.toFixed(3));
       process.stdout.write(
-        `  ${item.id}\terror ${err.toFixed(1)}\tr ${f(p.correlation)}\tresize ${f(p.resizeCorrelation)}\tgain ${f(e?.gain)}\td ${f(e?.distance)}\tmargin ${f(e?.runnerUpMargin)}\tframe ${f(e?.frameOverlap)}\t${p.refToTest ? 'aligned' : 'resize'}\t${e?.reason ?? ''}\n`,
+        `  ${item.id}\terror ${err.toFixed(1)}\tr ${f(p.correlation)}\tresize ${f(p.resizeCorrelation)}\tgain ${f(e?.gain)}\td ${f(e?.distance)}\tmargin ${f(e?.runnerUpMargin)}\tframe ${f(e?.framePaddingIoU)}\t${p.refToTest ? 'aligned' : 'resize'}\t${e?.reason ?? ''}\n`,
       );
     }
     if (err > 10 && process.env.PREALIGN_DEBUG && rec) {

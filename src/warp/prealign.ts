@@ -22,7 +22,10 @@
  * overlap that fraction of the content (so that showing only a sliver of the test does not pay); d² a weak prior
  * towards the plain resize. With polarity 'auto' the search runs for −r too, and the image is called inverted when the best −r
  * alignment beats the best +r one by POLARITY_MARGIN.
- * If the alignment found does not beat the plain resize by `keepResizeMargin` in r, the plain resize is kept.
+ * The alignment found is used only on strong evidence (`trustAlignment`): it beats the plain resize by
+ * `keepResizeMargin` in r, and, when it is far from the plain resize, reaches the correlation of images that show the
+ * same anatomy with a clear margin over any different candidate; otherwise the plain resize is kept. Two images
+ * whose substantial padding coincides (a fixed field of view: an ultrasound sector) keep the plain resize unsearched.
  */
 import {
   affineScale,
@@ -69,7 +72,7 @@ export interface Prealignment {
   resizeCorrelation: number;
   /** Objective evaluations (a cost measure). */
   evaluations: number;
-  /** What the search found and why it was trusted or not (method 'search' only; see `trustAlignment`). */
+  /** What the search found and why it was used or not ('search'; 'moments' in a fixed frame; see `trustAlignment`). */
   evidence?: AlignmentEvidence;
 }
 
@@ -85,7 +88,7 @@ export interface AlignmentEvidence {
   /** Finest-level score margin over the best candidate that is a different alignment (null: none was left). */
   runnerUpMargin: number | null;
   /** IoU of the two images' padding under the plain resize (null: either is not substantially padded). */
-  frameOverlap: number | null;
+  framePaddingIoU: number | null;
   trusted: boolean;
   reason: string;
 }
@@ -129,7 +132,7 @@ export const FAR_MIN_MARGIN = 0.02;
  * the plain resize is kept (the warp network follows the anatomy). A sector pads about a third of the image; the
  * thin constant edges of a radiograph, or the corners a rotation or a shift leaves (the stress set), do not make a
  * frame, or do not coincide. Apical echo views (CAMUS) share one probe geometry with depth and width settings that
- * differ between patients (their sectors' padding overlaps by about 0.8).
+ * differ between patients (their sectors' padding coincides at IoU 0.87 on the first 40).
  */
 export const FIXED_FRAME_MIN_PADDING = 0.1;
 export const FIXED_FRAME_IOU = 0.7;
@@ -577,10 +580,10 @@ export function estimatePrealignment(ref: PrealignReference, testGrey: FloatImag
   const invertedAt = (r: number): boolean => signs.length > 1 && r < -POLARITY_MARGIN;
   if (opts.method === 'none') return result(null, resize.r, invertedAt(resize.r));
 
-  const frameOverlap = sharedFramePaddingIoU(ref.levels[finest]!, testLevels[finest]!);
-  if (frameOverlap !== null && frameOverlap >= FIXED_FRAME_IOU) {
-    const fixed = { gain: 0, distance: 0, runnerUpMargin: null, frameOverlap };
-    const reason = `fixed field of view (the padding of both images coincides: IoU ${frameOverlap.toFixed(3)} ≥ ${FIXED_FRAME_IOU}): plain resize`;
+  const framePaddingIoU = sharedFramePaddingIoU(ref.levels[finest]!, testLevels[finest]!);
+  if (framePaddingIoU !== null && framePaddingIoU >= FIXED_FRAME_IOU) {
+    const fixed = { gain: 0, distance: 0, runnerUpMargin: null, framePaddingIoU };
+    const reason = `fixed field of view (the padding of both images coincides: IoU ${framePaddingIoU.toFixed(3)} ≥ ${FIXED_FRAME_IOU}): plain resize`;
     // One correlation decides the polarity here; on speckle it scatters around 0 (CAMUS: −0.11 to 0.32), so an
     // inversion needs the correlation of images that show the same anatomy, negated.
     const inverted = signs.length > 1 && resize.r < -FAR_MIN_CORRELATION;
@@ -667,7 +670,7 @@ export function estimatePrealignment(ref: PrealignReference, testGrey: FloatImag
     gain: chosen.sign * (found.r - resize.r),
     distance: Math.sqrt(transformMagnitude2(chosen.params)),
     runnerUpMargin: chosen.runnerUp === null ? null : chosen.score - chosen.runnerUp,
-    frameOverlap,
+    framePaddingIoU,
   };
   const evidence: AlignmentEvidence = { ...measured, ...trustAlignment(measured, chosen.sign * found.r, opts.keepResizeMargin ?? KEEP_RESIZE_MARGIN) };
   // Keep the plain resize unless the evidence for the alignment is strong enough (for this polarity).

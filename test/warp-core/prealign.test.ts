@@ -142,7 +142,7 @@ describe('initial alignment of speckled images (smoothed pyramid levels)', () =>
 });
 
 describe('trusting the alignment search (evidence from the images)', () => {
-  const base = { gain: 0.1, distance: 0.3, runnerUpMargin: 0.05, frameOverlap: null };
+  const base = { gain: 0.1, distance: 0.3, runnerUpMargin: 0.05, framePaddingIoU: null };
 
   it('trusts a near correction on its gain alone and never one without gain', () => {
     expect(trustAlignment(base, 0.1, 0.02).trusted).toBe(true);
@@ -203,7 +203,7 @@ describe('a fixed field of view (ultrasound sector)', () => {
     const prep = new PrealignReference(normalizeIntensity(ref), contentMask(ref));
     const p = estimatePrealignment(prep, normalizeIntensity(moved), SEARCH, contentMask(moved));
     expect(p.refToTest).toBeNull();
-    expect(p.evidence!.frameOverlap).toBeGreaterThanOrEqual(FIXED_FRAME_IOU);
+    expect(p.evidence!.framePaddingIoU).toBeGreaterThanOrEqual(FIXED_FRAME_IOU);
     expect(p.evidence!.reason).toMatch(/^fixed field of view/);
     expect(p.evaluations).toBe(1);
     expect(p.inverted).toBe(false);
@@ -217,7 +217,7 @@ describe('a fixed field of view (ultrasound sector)', () => {
     const c = gridCentre(SIZE, SIZE);
     const truth = similarityAffine(c, c, 1, 0, { x: 0.2 * SIZE, y: 0 });
     const p = estimate(transformed(truth, SIZE, SIZE), SEARCH);
-    expect(p.evidence!.frameOverlap).toBeNull();
+    expect(p.evidence!.framePaddingIoU).toBeNull();
     expect(p.refToTest).not.toBeNull();
     expect(mapError(p.refToTest!, truth, SIZE, SIZE)).toBeLessThan(1.5);
   });
