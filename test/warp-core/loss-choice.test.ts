@@ -25,16 +25,6 @@ describe('image loss auto-choice (App. B.1 rule)', () => {
     expect(c.paddingFraction).toBeGreaterThan(0.3);
   });
 
-  it('picks multi-scale NCC for speckle inside a padded sector (ultrasound)', () => {
-    const rng = mulberry32(9);
-    const work = phantomWork(0).map((v) => (0.2 + 0.5 * v) * (0.3 + 1.2 * rng()));
-    for (let y = 0; y < R; y++) for (let x = 0; x < R; x++) if ((x - 32) ** 2 + (y - 32) ** 2 > 22 ** 2) work[y * R + x] = 0;
-    const c = chooseImageLoss(work, R, 'auto');
-    expect(c.kind).toBe('ncc-ms');
-    expect(c.paddingFraction).toBeGreaterThan(0.2);
-    expect(c.noiseRatio).toBeGreaterThan(0.25);
-  });
-
   it('picks NCC for speckled images, and the user choice always wins', () => {
     const rng = mulberry32(5);
     // Multiplicative speckle on a low-contrast copy (0.2 + 0.5·v), kept inside (0, 1): no clipped padding.
