@@ -3,7 +3,8 @@
  * (bench/stress-set.ts). The source test images are other patients, so the truth is only approximate (natural
  * anatomy differences of a few % remain); the error is the mean distance between the estimated and the recorded
  * reference→test maps over the central 80 % of the reference, in % of the test image's diagonal. Usage:
- *   npx tsx bench/prealign-check.ts --root /work/team/results/robust/stress/phantom [--transforms rotate,scale] [--method search|moments] [--limit N]
+ *   npx tsx bench/prealign-check.ts --root /work/team/results/robust/stress/phantom [--transforms rotate,scale] [--method search|moments] [--limit N] [--evidence]
+ * --evidence: one line per image with the search's evidence (prealign.ts AlignmentEvidence) and the error.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,10 +18,12 @@ import { estimatePrealignment, PrealignReference, type PrealignMethod } from '..
 import { benchArgs } from './args.js';
 import type { StressManifest } from './stress/generate.js';
 
-const { value, num } = benchArgs();
+const { value, num, flag } = benchArgs();
 const root = value('root') ?? '/work/team/results/robust/stress/phantom';
 const method = (value('method') ?? 'search') as PrealignMethod;
-const transforms = value('transforms')?.split(',') ?? readdirSync(root).filter((d) => existsSync(join(root, d, 'transforms.json')));
+/** A plain dataset folder (no transforms.json): the truth is taken as the plain resize (error = distance from it). */
+const plainDataset = existsSync(join(root, 'images')) && !existsSync(join(root, 'transforms.json'));
+const transforms = plainDataset ? ['.'] : (value('transforms')?.split(',') ?? readdirSync(root).filter((d) => existsSync(join(root, d, 'transforms.json'))));
 /** Phantoms: the pose of each patient is known, so the truth is exact up to shape variation: pixel → anatomy map. */
 function phantomPixelToAnatomy(seed: number, patient: number, w: number, h: number): Affine2D {
   const g = phantomGeometry(seed, patient);
@@ -38,7 +41,7 @@ const grey = (img: Parameters<typeof toGrey>[0]) => normalizeIntensity(raw(img))
 
 for (const t of transforms) {
   const dir = join(root, t);
-  const manifest = JSON.parse(readFileSync(join(dir, 'transforms.json'), 'utf8')) as StressManifest;
+  const manifest: StressManifest | null = plainDataset ? null : (JSON.parse(readFileSync(join(dir, 'transforms.json'), 'utf8')) as StressManifest);
   const ds = await discoverDataset(dir);
   const refRaw = (await readImage(ds.reference.imagePath)).image;
   const refImg = grey(refRaw);
@@ -54,10 +57,12 @@ for (const t of transforms) {
     const t0 = performance.now();
     const p = estimatePrealignment(ref, img, { method, polarity: 'auto' }, contentMask(raw(imgRaw)));
     ms += performance.now() - t0;
-    const rec = manifest.images[item.id]!;
-    let truth = rec.srcToOut as unknown as Affine2D;
-    const seed = phantomSeed(manifest.source);
-    if (seed !== null) {
+    // Without an alignment the map is the plain resize of the reference grid onto the test grid.
+    const plainResize: Affine2D = [img.width / refImg.width, 0, 0.5 * (img.width / refImg.width) - 0.5, 0, img.height / refImg.height, 0.5 * (img.height / refImg.height) - 0.5];
+    const rec = manifest?.images[item.id];
+    let truth = rec ? (rec.srcToOut as unknown as Affine2D) : plainResize;
+    const seed = manifest ? phantomSeed(manifest.source) : null;
+    if (seed !== null && rec) {
       // ref pixel → anatomy → source test pixel → output test pixel
       const refPatient = Number(ds.reference.id.replace(/\D/g, ''));
       const testPatient = Number(item.id.replace(/\D/g, ''));
@@ -66,8 +71,7 @@ for (const t of transforms) {
       const anatomyToSource = invertAffine(phantomPixelToAnatomy(seed, testPatient, sw, sh));
       truth = composeAffine(truth, composeAffine(anatomyToSource, refToAnatomy));
     }
-    // Without an alignment the map is the plain resize of the reference grid onto the test grid.
-    const est: Affine2D = p.refToTest ?? [img.width / refImg.width, 0, 0.5 * (img.width / refImg.width) - 0.5, 0, img.height / refImg.height, 0.5 * (img.height / refImg.height) - 0.5];
+    const est: Affine2D = p.refToTest ?? plainResize;
     if (!p.refToTest) kept++;
     let sum = 0;
     let n = 0;
@@ -83,14 +87,21 @@ for (const t of transforms) {
     }
     const err = (100 * sum) / n / Math.hypot(img.width, img.height);
     errors.push(err);
-    if (err > 10 && process.env.PREALIGN_DEBUG) {
+    if (flag('evidence')) {
+      const e = p.evidence;
+      const f = (v: number | null | undefined) => (v === null || v === undefined ? '-' : v.toFixed(3));
+      process.stdout.write(
+        `  ${item.id}\terror ${err.toFixed(1)}\tr ${f(p.correlation)}\tresize ${f(p.resizeCorrelation)}\tgain ${f(e?.gain)}\td ${f(e?.distance)}\tmargin ${f(e?.runnerUpMargin)}\tframe ${f(e?.framePaddingIoU)}\t${p.refToTest ? 'aligned' : 'resize'}\t${e?.reason ?? ''}\n`,
+      );
+    }
+    if (err > 10 && process.env.PREALIGN_DEBUG && rec) {
       const f = (v: number) => v.toFixed(3);
       process.stdout.write(
         `  ${item.id}: error ${err.toFixed(1)} %, found ${JSON.stringify(p.params && Object.fromEntries(Object.entries(p.params).map(([k, v]) => [k, f(v)])))} r ${f(p.correlation)} (resize ${f(p.resizeCorrelation)}), inverted ${p.inverted}; ` +
           `recorded rotation ${f(rec.rotationDeg)} scale ${f(rec.scale)} shift ${f(rec.shiftPx.x / img.width)},${f(rec.shiftPx.y / img.height)} inverted ${rec.inverted}\n`,
       );
     }
-    if (p.inverted === rec.inverted) inversionsRight++;
+    if (p.inverted === (rec?.inverted ?? false)) inversionsRight++;
   }
   errors.sort((a, b) => a - b);
   const mean = errors.reduce((a, b) => a + b, 0) / errors.length;

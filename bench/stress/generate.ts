@@ -21,11 +21,14 @@ import { readImage } from '../../src/io/image.js';
 import { encodeLabelPng, readLabelMap, writeClassNames, writeLabelPng } from '../../src/io/mask.js';
 import { generatePhantom, PHANTOM_CLASSES } from '../../src/image/phantom.js';
 import type { ClassNames, FloatImage, LabelMap } from '../../src/image/types.js';
+import { generateRepeated, STACK_CLASSES, TEETH_CLASSES, type RepeatedKind } from './repeated.js';
 import { DEFAULT_STRESS_RANGES, StressRng, stressImage, type StressRanges, type StressRecord, type StressTransformName } from './transforms.js';
 
 export type StressSource =
   | { dir: string; reference?: string }
-  | { phantom: { count?: number; size?: number; seed?: number; noise?: number } };
+  | { phantom: { count?: number; size?: number; seed?: number; noise?: number } }
+  /** Repeated-structure phantoms (repeated.ts): a bent column of similar blocks, or two arches of teeth. */
+  | { repeated: { kind: RepeatedKind; count?: number; size?: number; seed?: number } };
 
 export interface StressDatasetOptions {
   source: StressSource;
@@ -86,6 +89,17 @@ async function sourceItems(source: StressSource, limit: number | undefined): Pro
       }),
     }));
     return { items, classes: ds.classes, label: resolve(source.dir) };
+  }
+  if ('repeated' in source) {
+    const r = source.repeated;
+    const count = Math.min(r.count ?? 41, limit !== undefined ? limit + 1 : Infinity);
+    const seed = r.seed ?? 1;
+    const digits = Math.max(3, String(count - 1).length);
+    const items = Array.from({ length: count }, (_, patient) => ({
+      id: `${r.kind}_${String(patient).padStart(digits, '0')}`,
+      load: async () => generateRepeated(r.kind, seed, patient, r.size ?? 256),
+    }));
+    return { items, classes: r.kind === 'stack' ? STACK_CLASSES : TEETH_CLASSES, label: `${r.kind}(seed ${seed}, ${r.size ?? 256}px)` };
   }
   const p = source.phantom;
   const count = Math.min(p.count ?? 41, limit !== undefined ? limit + 1 : Infinity);

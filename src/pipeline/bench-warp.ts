@@ -12,7 +12,7 @@ import { readLabelMap } from '../io/mask.js';
 import { readReferencePair } from '../io/reference.js';
 import { diceIoUPerClass, meanScores, type ClassScore } from '../eval/metrics.js';
 import { initTf, type TfBackendChoice } from '../warp/backend.js';
-import { WarpModel, type LabelWarpMode, type PreprocessingReport } from '../warp/model.js';
+import { labelClasses, WarpModel, type LabelWarpMode, type PreprocessingReport, type SafetyNetReport } from '../warp/model.js';
 import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
 import type { LossBreakdown } from '../warp/trainer.js';
 import type { FloatImage, LabelMap } from '../image/types.js';
@@ -49,6 +49,10 @@ export interface BenchWarpOptions {
   quality?: boolean;
   /** The test-time perturbation signal of the quality score (default false, as `segment`). */
   qualityPerturbations?: boolean;
+  /** Classes scored as background in the reference and the ground truth (a protocol's subset; default none). */
+  backgroundClasses?: number[];
+  /** The per-image safety net (default true, as `segment`; warp/safety-net.ts). */
+  safetyNet?: boolean;
   /** Threads that train and apply the model (default: every core; 1 = no worker threads). */
   threads?: number;
   /**
@@ -112,8 +116,10 @@ export interface BenchWarpResult {
   budget: TrainBudget;
   /** Mean loss over the last steps (TrainPhaseResult.recentLoss). */
   recentLoss: LossBreakdown | null;
-  /** Per image: Dice per class, and the quality score and flag when validated. */
-  perImage: { id: string; dice: number[]; quality?: number; flag?: string }[];
+  /** Per image: Dice per class, the quality score and flag when validated, and whether the safety net fell back. */
+  perImage: { id: string; dice: number[]; quality?: number; flag?: string; fellBack?: boolean }[];
+  /** The safety net (warp/safety-net.ts): images that fell back to the aligned copy; mean Dice had it been off. */
+  safetyNet: SafetyNetReport & { meanDiceWithoutNet: number };
   quality?: BenchQualityResult;
   /** Mean Dice of the reference mask copied unchanged onto every test image (identity warp): the floor. */
   referenceCopyDice: number;
@@ -122,6 +128,16 @@ export interface BenchWarpResult {
   curveS?: number;
   /** Colour projection, image loss and per-image alignment chosen by the preprocessing (settings hold 'auto'). */
   preprocessing: PreprocessingReport;
+}
+
+/**
+ * The label map with `classes` set to background (0): a protocol that scores some structures only (CAMUS: LV and
+ * LA, myocardium as background) trains and scores without them. The same map when there is nothing to merge.
+ */
+export function asBackground(label: LabelMap, classes: readonly number[] | undefined): LabelMap {
+  if (!classes || classes.length === 0) return label;
+  const drop = new Set(classes);
+  return { ...label, data: label.data.map((v) => (drop.has(v) ? 0 : v)) };
 }
 
 export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWarpResult> {
@@ -133,10 +149,15 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
   const ds = await discoverDataset(opts.datasetDir);
   const tests = ds.tests.filter((t) => t.maskPath).slice(0, opts.limit ?? ds.tests.length);
   if (tests.length === 0) throw new MedpersamUserError('NO_TEST_IMAGES', 'no test images with masks', { file: opts.datasetDir });
-  const ref = await readReferencePair(ds.reference.imagePath, ds.reference.maskPath!, ds.classes);
+  const refRead = await readReferencePair(ds.reference.imagePath, ds.reference.maskPath!, ds.classes);
+  const ref = { ...refRead, label: asBackground(refRead.label, opts.backgroundClasses) };
+  if (labelClasses(ref.label).length === 0) {
+    throw new MedpersamUserError('NO_CLASSES', `the reference mask has no class left besides the background classes ${opts.backgroundClasses?.join(', ')}`, { file: ds.reference.maskPath! });
+  }
   const threads = opts.threads ?? defaultWarpThreads();
   const workers = startNodeWarpWorkers(threads - 1);
   const model = new WarpModel(settings, { image: ref.image.image, label: ref.label });
+  model.safetyNet = opts.safetyNet !== false;
   try {
     return await benchWithModel(model, workers, settings, labelWarp, tests, ds, t0, backend, onProgress, opts, { image: ref.image.image, label: ref.label });
   } finally {
@@ -177,7 +198,7 @@ async function benchWithModel(
   const gtOf = async (t: DatasetItem): Promise<LabelMap> => {
     const hit = gtCache.get(t.id);
     if (hit) return hit;
-    const gt = await readLabelMap(t.maskPath!, { classes: ds.classes });
+    const gt = asBackground(await readLabelMap(t.maskPath!, { classes: ds.classes }), opts.backgroundClasses);
     if (opts.diceEvery) gtCache.set(t.id, gt);
     return gt;
   };
@@ -231,6 +252,7 @@ async function benchWithModel(
   const altSums = new Map<number, number>(classes.map((c) => [c, 0]));
   const perImage: BenchWarpResult['perImage'] = [];
   let copySum = 0;
+  let withoutNetSum = 0;
   const byId = new Map(tests.map((t) => [t.id, t]));
   let done = 0;
   const ids = tests.map((t) => t.id);
@@ -285,7 +307,11 @@ async function benchWithModel(
         acc.dice += sc.dice;
         acc.iou += sc.iou;
       }
-      perImage.push({ id, dice: scores.map((sc) => sc.dice) });
+      perImage.push({ id, dice: scores.map((sc) => sc.dice), ...(model.fellBack(id) ? { fellBack: true } : {}) });
+      // Without the safety net: the network's own flow where the image fell back (what the net changed).
+      const rawFlow = model.fellBack(id) ? model.predictFlowsWork([model.testWorkingImage(id)])[0]! : f.flowXyWarp;
+      const raw = rawFlow === f.flowXyWarp ? scores : diceIoUPerClass(model.labelForTest(id, rawFlow, labelWarp), gt, classes);
+      withoutNetSum += raw.reduce((a, sc) => a + sc.dice, 0) / raw.length;
       onProgress({ stage: 'warp-apply', done: ++done, total: ids.length, message: id });
     }
   }
@@ -370,6 +396,7 @@ async function benchWithModel(
     quality,
     preprocessing: model.preprocessingReport(),
     referenceCopyDice: copySum / tests.length,
+    safetyNet: { ...model.safetyNetReport(), meanDiceWithoutNet: withoutNetSum / tests.length },
     roi,
     ...(opts.diceEvery ? { curve, curveS: curveMs / 1000 } : {}),
   };
@@ -383,6 +410,16 @@ export function qualityLine(q: BenchQualityResult, classNames: readonly string[]
   return (
     `quality score: Spearman(score, Dice) ${f(v.spearman)} over ${v.n} images (per class ${q.perClassSpearman.map((x, k) => `${classNames[k]} ${f(x)}`).join(', ')}); ` +
     `"check" flags ${v.flagged} (${(v.flaggedShare * 100).toFixed(1)}%) and catches ${v.worstDecile.flagged} of the ${v.worstDecile.count} worst by Dice (Dice ≤ ${(v.worstDecile.maxDice * 100).toFixed(1)}%)`
+  );
+}
+
+/** One line on the safety net: the images that fell back, and the mean Dice without it (and of the plain copy). */
+export function safetyNetLine(n: BenchWarpResult['safetyNet'], copyDice: number): string {
+  if (!n.enabled) return 'safety net: off';
+  return (
+    `safety net: ${n.fellBack.length} of ${n.checked} images fell back to the aligned copy` +
+    `${n.fellBack.length > 0 ? ` (${n.fellBack.slice(0, 5).join(', ')}${n.fellBack.length > 5 ? ', …' : ''})` : ''}; ` +
+    `mean Dice without it ${(100 * n.meanDiceWithoutNet).toFixed(1)} %, reference copy ${(100 * copyDice).toFixed(1)} %`
   );
 }
 
@@ -428,6 +465,7 @@ export function formatWarpBenchTable(r: BenchWarpResult): string {
     lines.push(`region-of-interest stage: not triggered (${notTriggeredReason(r.roi)})`);
   }
   if (r.quality) lines.push(qualityLine(r.quality, r.perClass.map((c) => c.name)));
+  lines.push(safetyNetLine(r.safetyNet, r.referenceCopyDice));
   if (r.altLabelWarp) {
     lines.push(
       `label warp ${r.altLabelWarp.mode} on the same flows: mean Dice ${pct(r.altLabelWarp.meanDice)} ` +

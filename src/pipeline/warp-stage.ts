@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { MedpersamUserError } from '../errors.js';
 import type { LabelMap } from '../image/types.js';
 import type { ProgressCallback } from '../progress.js';
-import { WarpModel, type PreprocessingReport, type TrainPhaseResult } from '../warp/model.js';
+import { WarpModel, type PreprocessingReport, type SafetyNetReport, type TrainPhaseResult } from '../warp/model.js';
 import type { WarpSettings } from '../warp/presets.js';
 import { checkSavedReference, referenceHashes, type SavedWarpModel } from '../warp/saved-model.js';
 import { describeBudget, type TrainBudget } from '../warp/schedule.js';
@@ -77,6 +77,9 @@ export async function openWarpStage(input: WarpStageInput): Promise<WarpStage> {
   } else {
     model = new WarpModel(input.settings, { image: reference.image.image, label: reference.label });
   }
+  // The per-image safety net (warp/safety-net.ts): an image whose warp is less plausible than its aligned copy
+  // falls back to the copy; the run record counts them (warpStageRecord).
+  model.safetyNet = true;
   // Worker threads run their own tfjs engines: wasm or cpu. Another backend (tfjs-node) uses its own threads.
   const backend = tf.getBackend();
   const threads = backend === 'wasm' || backend === 'cpu' ? warpThreadsFor(input.threads, input.environment) : 1;
@@ -156,6 +159,8 @@ export interface WarpStageRecord {
   unreadable: UnreadableInput[];
   /** What the per-image preprocessing chose: colour projection, image loss, alignment and polarity per image. */
   preprocessing: PreprocessingReport;
+  /** The images whose warp fell back to the aligned copy of the reference (warp/safety-net.ts). */
+  safetyNet: SafetyNetReport;
 }
 
 export function warpStageRecord(stage: WarpStage, phases: PhaseRecord[], saved: SavedModelInput | undefined): WarpStageRecord {
@@ -175,5 +180,6 @@ export function warpStageRecord(stage: WarpStage, phases: PhaseRecord[], saved: 
       : {}),
     unreadable: stage.unreadable,
     preprocessing: stage.model.preprocessingReport(),
+    safetyNet: stage.model.safetyNetReport(),
   };
 }

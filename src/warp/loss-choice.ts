@@ -7,7 +7,8 @@
  *     FLAT_STD) at the black or white end of the normalised range (padding; smooth anatomy is not counted);
  *   - noiseRatio: the noise standard deviation (Immerkær's estimator, a Laplacian-difference mask) over the
  *     image's standard deviation (speckle, low contrast).
- * NCC when paddingFraction > PADDING_LIMIT or noiseRatio > NOISE_LIMIT; the limits are set by measurement on the
+ * NCC when paddingFraction > PADDING_LIMIT or noiseRatio > NOISE_LIMIT (multi-scale NCC, 'ncc-ms', only when the
+ * user asks: not yet measured on real speckle). The limits are set by measurement on the
  * stress set (bench/stress-bench.ts) and recorded beside them.
  */
 import type { ImageLossKind, ImageLossMode } from './trainer.js';

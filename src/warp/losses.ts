@@ -5,6 +5,7 @@
  *
  * - `ssimLoss(a, b, window = 7)`   L_sim (SSIM variant) = 1 − mean SSIM (uniform 7×7 window, Wang et al. 2004)
  * - `nccLoss(a, b, window = 9)`    L_sim (NCC variant)  = −mean local squared NCC (VoxelMorph's definition)
+ * - `multiScaleNccLoss(a, b)`      the NCC variant averaged over the image and its 2× reduced copy (speckle)
  * - `flowGradL2(flow)`             L_reg = mean ‖∇φ‖² (forward differences, averaged over x and y)
  * - `diceCELoss(probs, oneHot)`    L_seg = 1·Dice + 0.001·CE (B.1 coefficients)
  */
@@ -93,6 +94,29 @@ export function nccLoss(a: tf.Tensor4D, b: tf.Tensor4D, opts: NccOptions | numbe
     const vb = tf.mul(tf.sub(boxMean(tf.square(b), window), tf.square(mb)), n);
     const cc = tf.div(tf.square(cross), tf.add(tf.mul(va, vb), eps));
     return tf.neg(tf.mean(cc)) as tf.Scalar;
+  });
+}
+
+/**
+ * Multi-scale NCC: the mean of nccLoss over the images and their 2×, 4×… area-reduced copies (`scales` levels, the
+ * same window at each), so that one window sees speckle-sized detail at the finest level and chamber-sized
+ * structure at the coarsest. Speckle decorrelates between patients; the coarse levels average it out while keeping
+ * the walls and cavities. Range [−1, 0].
+ * @param a, b [B,H,W,C]
+ */
+export function multiScaleNccLoss(a: tf.Tensor4D, b: tf.Tensor4D, opts: NccOptions & { scales?: number } = {}): tf.Scalar {
+  const scales = opts.scales ?? 2;
+  checkSameShape(a, b, 'multiScaleNccLoss');
+  return tf.tidy(() => {
+    let sum: tf.Scalar = nccLoss(a, b, opts);
+    let pa = a;
+    let pb = b;
+    for (let k = 1; k < scales; k++) {
+      pa = tf.avgPool(pa, 2, 2, 'valid');
+      pb = tf.avgPool(pb, 2, 2, 'valid');
+      sum = tf.add(sum, nccLoss(pa, pb, opts)) as tf.Scalar;
+    }
+    return tf.div(sum, scales) as tf.Scalar;
   });
 }
 

@@ -23,6 +23,7 @@ import { toGrey, normalizeIntensity } from '../image/normalize.js';
 import { resizeImage } from '../image/resize.js';
 import { WarpNetwork } from './network.js';
 import { chooseImageLoss, type ImageLossChoice } from './loss-choice.js';
+import { safetyNetDecision, type SafetyNetDecision } from './safety-net.js';
 import { prealignRecord, WarpPreprocessor, type DenoiseChoice, type PrealignRecord, type PreparedImage, type WarpPreprocessOptions } from './preprocess.js';
 import { warpLabelThroughFrame, workingOneHot, type LabelWarpMode, type WorkingFrame } from './working-frame.js';
 import type { ColourProjection } from '../image/colour.js';
@@ -125,6 +126,13 @@ export interface PreprocessingReport {
   };
 }
 
+/** What the safety net did (run records): the images it checked and those that fell back to the aligned copy. */
+export interface SafetyNetReport {
+  enabled: boolean;
+  checked: number;
+  fellBack: string[];
+}
+
 export function labelClasses(label: LabelMap): number[] {
   const seen = new Uint8Array(256);
   for (let i = 0; i < label.data.length; i++) seen[label.data[i]!] = 1;
@@ -168,6 +176,13 @@ export class WarpModel {
   private weightsVersion = 0;
   private weightsCache: { version: number; flat: Float32Array } | null = null;
 
+  /**
+   * The per-image safety net (safety-net.ts) on the flows of test images (testFlows, testFlowsParallel, and so
+   * every label made from them). Off by default (a model used inside another stage, the crop models of
+   * roi-stage.ts); the runs turn it on for their global model (pipeline/warp-stage.ts, bench-warp.ts).
+   */
+  safetyNet = false;
+  private readonly safetyDecisions = new Map<string, SafetyNetDecision>();
   /** Colour projection, padding, alignment and polarity of every image (preprocess.ts). */
   readonly preprocessor: WarpPreprocessor;
   /** The image loss used (settings.loss.imageLoss 'auto' resolved on the reference) and why. */
@@ -632,11 +647,33 @@ export class WarpModel {
     return warpLabelThroughFrame(this.refLabel, flow!, this.resolution, prepared.frame, mode);
   }
 
-  /** Working-grid flows of test images already added (by id), with their original sizes. */
+  /**
+   * Working-grid flows of test images already added (by id), with their original sizes; with the safety net on,
+   * an image whose warp is less plausible than its aligned copy gets the zero flow (safety-net.ts).
+   */
   testFlows(ids: string[], batchSize = 8): { id: string; flowXyWarp: Float32Array; width: number; height: number }[] {
     const entries = ids.map((id) => this.entry(id));
     const flows = this.predictFlowsWork(entries.map((e) => e.work), batchSize);
-    return entries.map((e, j) => ({ id: e.id, flowXyWarp: flows[j]!, width: e.width, height: e.height }));
+    return entries.map((e, j) => ({ id: e.id, flowXyWarp: this.checkedFlow(e, flows[j]!), width: e.width, height: e.height }));
+  }
+
+  /** The flow after the safety net (the zero flow when the image falls back); records the decision. */
+  private checkedFlow(e: TestEntry, flow: Float32Array): Float32Array {
+    if (!this.safetyNet) return flow;
+    const decision = safetyNetDecision(this.refWork, e.work, flow, this.resolution);
+    this.safetyDecisions.set(e.id, decision);
+    return decision.fellBack ? new Float32Array(flow.length) : flow;
+  }
+
+  /** Whether test image `id` fell back to its aligned copy (its flows computed since the model was built). */
+  fellBack(id: string): boolean {
+    return this.safetyDecisions.get(id)?.fellBack === true;
+  }
+
+  /** The safety net's decisions so far (images whose flows were computed since the model was built). */
+  safetyNetReport(): SafetyNetReport {
+    const fellBack = [...this.safetyDecisions].filter(([, d]) => d.fellBack).map(([id]) => id);
+    return { enabled: this.safetyNet, checked: this.safetyDecisions.size, fellBack };
   }
 
   /** Eq. 4 for test images already added (by id), in batches; calls `each` per image in order. */
@@ -644,7 +681,7 @@ export class WarpModel {
     for (let s = 0; s < ids.length; s += batchSize) {
       const entries = ids.slice(s, s + batchSize).map((id) => this.entry(id));
       const flows = this.predictFlowsWork(entries.map((e) => e.work), batchSize);
-      entries.forEach((e, j) => each(e.id, warpLabelThroughFrame(this.refLabel, flows[j]!, this.resolution, e.frame, mode)));
+      entries.forEach((e, j) => each(e.id, warpLabelThroughFrame(this.refLabel, this.checkedFlow(e, flows[j]!), this.resolution, e.frame, mode)));
     }
   }
 
@@ -657,7 +694,7 @@ export class WarpModel {
   async testFlowsParallel(ids: string[], batchSize = 8): Promise<{ id: string; flowXyWarp: Float32Array; width: number; height: number }[]> {
     const entries = ids.map((id) => this.entry(id));
     const flows = await this.predictFlowsWorkParallel(entries.map((e) => e.work), batchSize);
-    return entries.map((e, j) => ({ id: e.id, flowXyWarp: flows[j]!, width: e.width, height: e.height }));
+    return entries.map((e, j) => ({ id: e.id, flowXyWarp: this.checkedFlow(e, flows[j]!), width: e.width, height: e.height }));
   }
 
   // ---- checkpoints -------------------------------------------------------------------------------------------

@@ -22,7 +22,10 @@
  * overlap that fraction of the content (so that showing only a sliver of the test does not pay); d² a weak prior
  * towards the plain resize. With polarity 'auto' the search runs for −r too, and the image is called inverted when the best −r
  * alignment beats the best +r one by POLARITY_MARGIN.
- * If the alignment found does not beat the plain resize by `keepResizeMargin` in r, the plain resize is kept.
+ * The alignment found is used only on strong evidence (`trustAlignment`): it beats the plain resize by
+ * `keepResizeMargin` in r, and, when it is far from the plain resize, reaches the correlation of images that show the
+ * same anatomy with a clear margin over any different candidate; otherwise the plain resize is kept. Two images
+ * whose substantial padding coincides (a fixed field of view: an ultrasound sector) keep the plain resize unsearched.
  */
 import {
   affineScale,
@@ -69,6 +72,25 @@ export interface Prealignment {
   resizeCorrelation: number;
   /** Objective evaluations (a cost measure). */
   evaluations: number;
+  /** What the search found and why it was used or not ('search'; 'moments' in a fixed frame; see `trustAlignment`). */
+  evidence?: AlignmentEvidence;
+}
+
+/**
+ * The evidence for an alignment found by the search, from the images alone (no labels): how much it beats the
+ * plain resize, how far from it it lies, and how clearly it beats the best different alignment.
+ */
+export interface AlignmentEvidence {
+  /** Correlation at the alignment minus the plain resize's (finest level, signed for the polarity). */
+  gain: number;
+  /** Distance from the plain resize, d = √(transformMagnitude2) (1 = the edge of the stress set's ranges). */
+  distance: number;
+  /** Finest-level score margin over the best candidate that is a different alignment (null: none was left). */
+  runnerUpMargin: number | null;
+  /** IoU of the two images' padding under the plain resize (null: either is not substantially padded). */
+  framePaddingIoU: number | null;
+  trusted: boolean;
+  reason: string;
 }
 
 /** Longest sides of the pyramid levels: coarse search, then two refinements. */
@@ -93,6 +115,50 @@ const KEEP_RESIZE_MARGIN = 0.02;
  * with far-off alignments as with the right one when the patients differ; the prior settles those ties.
  */
 const PRIOR_WEIGHT = 0.03;
+/**
+ * Trusting the search (`trustAlignment`). A correction within NEAR_DISTANCE of the plain resize is trusted on its
+ * gain alone: if it is wrong, it is wrong by little. A far one moves the labels by a large fraction of the image,
+ * so a wrong one costs the whole image; it is trusted only when the correlation it reaches is that of images that
+ * show the same anatomy (≥ FAR_MIN_CORRELATION) and it beats every different candidate by FAR_MIN_MARGIN (one
+ * clear optimum, not a pick among look-alikes: speckle, repeated structures, a featureless field).
+ */
+export const NEAR_DISTANCE = 0.5;
+export const FAR_MIN_CORRELATION = 0.3;
+export const FAR_MIN_MARGIN = 0.02;
+/**
+ * A fixed field of view: when both images are substantially padded (at least FIXED_FRAME_MIN_PADDING of each) and
+ * their padding regions coincide under the plain resize (intersection over union ≥ FIXED_FRAME_IOU), the frame is
+ * the scanner's (an ultrasound sector, a circular field of view), not the patient's: the anatomy moves inside it, and
+ * the plain resize is kept (the warp network follows the anatomy). A sector pads about a third of the image; the
+ * thin constant edges of a radiograph, or the corners a rotation or a shift leaves (the stress set), do not make a
+ * frame, or do not coincide. Apical echo views (CAMUS) share one probe geometry with depth and width settings that
+ * differ between patients (their sectors' padding coincides at IoU 0.87 on the first 40).
+ */
+export const FIXED_FRAME_MIN_PADDING = 0.1;
+export const FIXED_FRAME_IOU = 0.7;
+
+/** Whether two alignments are different candidates (not the same optimum found twice). */
+function distinctAlignments(p: SimilarityParams, q: SimilarityParams): boolean {
+  return (
+    Math.abs(p.rotationDeg - q.rotationDeg) > 10 ||
+    Math.abs(Math.log2(p.scaleFactor / q.scaleFactor)) > 0.3 ||
+    Math.hypot(p.shiftX - q.shiftX, p.shiftY - q.shiftY) > 0.15
+  );
+}
+
+/** The trust rule (see NEAR_DISTANCE): gain over the plain resize, then, far from it, correlation and margin. */
+export function trustAlignment(e: Omit<AlignmentEvidence, 'trusted' | 'reason'>, correlation: number, keepResizeMargin: number): { trusted: boolean; reason: string } {
+  const f = (x: number): string => x.toFixed(3);
+  if (e.gain < keepResizeMargin) return { trusted: false, reason: `gain ${f(e.gain)} over the plain resize < ${keepResizeMargin}` };
+  if (e.distance <= NEAR_DISTANCE) return { trusted: true, reason: `near the plain resize (d ${f(e.distance)} ≤ ${NEAR_DISTANCE}), gain ${f(e.gain)}` };
+  if (correlation < FAR_MIN_CORRELATION) {
+    return { trusted: false, reason: `far (d ${f(e.distance)}) at a low correlation (${f(correlation)} < ${FAR_MIN_CORRELATION}): a guess` };
+  }
+  if (e.runnerUpMargin !== null && e.runnerUpMargin < FAR_MIN_MARGIN) {
+    return { trusted: false, reason: `far (d ${f(e.distance)}) and no clear optimum (margin ${f(e.runnerUpMargin)} over a different alignment < ${FAR_MIN_MARGIN})` };
+  }
+  return { trusted: true, reason: `far (d ${f(e.distance)}) with strong evidence (r ${f(correlation)}, gain ${f(e.gain)}, margin ${e.runnerUpMargin === null ? 'n/a' : f(e.runnerUpMargin)})` };
+}
 
 function transformMagnitude2(p: SimilarityParams): number {
   return (p.rotationDeg / 45) ** 2 + (Math.log(p.scaleFactor) / Math.log(1.5)) ** 2 + (p.shiftX ** 2 + p.shiftY ** 2) / 0.25 ** 2;
@@ -448,6 +514,30 @@ function momentsParams(ref: PrealignReference, test: { width: number; height: nu
 }
 
 /**
+ * Intersection over union of the two images' padding (content masks at one pyramid level, the test's sampled
+ * nearest at the reference's pixels under the plain resize); null when either image is not substantially padded
+ * (FIXED_FRAME_MIN_PADDING).
+ */
+function sharedFramePaddingIoU(refLevel: Level, testLevel: Level): number | null {
+  if (!refLevel.valid || !testLevel.valid) return null;
+  const padShare = (l: Level): number => l.valid!.reduce((n, v) => n + (v ? 0 : 1), 0) / l.valid!.length;
+  if (padShare(refLevel) < FIXED_FRAME_MIN_PADDING || padShare(testLevel) < FIXED_FRAME_MIN_PADDING) return null;
+  let both = 0;
+  let either = 0;
+  for (let y = 0; y < refLevel.height; y++) {
+    const ty = Math.min(testLevel.height - 1, Math.floor(((y + 0.5) * testLevel.height) / refLevel.height));
+    for (let x = 0; x < refLevel.width; x++) {
+      const tx = Math.min(testLevel.width - 1, Math.floor(((x + 0.5) * testLevel.width) / refLevel.width));
+      const padRef = refLevel.valid[y * refLevel.width + x] === 0;
+      const padTest = testLevel.valid[ty * testLevel.width + tx] === 0;
+      if (padRef && padTest) both++;
+      if (padRef || padTest) either++;
+    }
+  }
+  return either > 0 ? both / either : null;
+}
+
+/**
  * Estimate the alignment of a test image (normalised grey, any size; `testContent` its content mask, see
  * image/padding.ts) to the prepared reference.
  */
@@ -490,6 +580,15 @@ export function estimatePrealignment(ref: PrealignReference, testGrey: FloatImag
   const invertedAt = (r: number): boolean => signs.length > 1 && r < -POLARITY_MARGIN;
   if (opts.method === 'none') return result(null, resize.r, invertedAt(resize.r));
 
+  const framePaddingIoU = sharedFramePaddingIoU(ref.levels[finest]!, testLevels[finest]!);
+  if (framePaddingIoU !== null && framePaddingIoU >= FIXED_FRAME_IOU) {
+    const fixed = { gain: 0, distance: 0, runnerUpMargin: null, framePaddingIoU };
+    const reason = `fixed field of view (the padding of both images coincides: IoU ${framePaddingIoU.toFixed(3)} ≥ ${FIXED_FRAME_IOU}): plain resize`;
+    // One correlation decides the polarity here; on speckle it scatters around 0 (CAMUS: −0.11 to 0.32), so an
+    // inversion needs the correlation of images that show the same anatomy, negated.
+    const inverted = signs.length > 1 && resize.r < -FAR_MIN_CORRELATION;
+    return { ...result(null, resize.r, inverted), evidence: { ...fixed, trusted: false, reason } };
+  }
   const momentsEstimate = momentsParams(ref, { ...test, moments: massMoments(testLevels[2]!) });
   if (opts.method === 'moments') {
     const m = measureParams(finest, momentsEstimate);
@@ -552,24 +651,29 @@ export function estimatePrealignment(ref: PrealignReference, testGrey: FloatImag
     const seeds: SimilarityParams[] = [momentsEstimate];
     for (const c of ranked) {
       if (seeds.length > REFINE_CANDIDATES) break;
-      const distinct = seeds.every(
-        (s) =>
-          Math.abs(s.rotationDeg - c.params.rotationDeg) > 10 ||
-          Math.abs(Math.log2(s.scaleFactor / c.params.scaleFactor)) > 0.3 ||
-          Math.hypot(s.shiftX - c.params.shiftX, s.shiftY - c.params.shiftY) > 0.15,
-      );
-      if (distinct) seeds.push(c.params);
+      if (seeds.every((s) => distinctAlignments(s, c.params))) seeds.push(c.params);
     }
     const atMiddle = seeds.map((seed) => refine(seed, 1, sign)).sort((p, q) => q.score - p.score);
     const atFinest = atMiddle.slice(0, 2).map((c) => refine(c.params, 2, sign)).sort((p, q) => q.score - p.score);
-    return { sign, ...atFinest[0]! };
+    const best = atFinest[0]!;
+    // The runner-up: the best finest-level score of the other candidates that are a different alignment.
+    const others = [...atFinest.slice(1), ...atMiddle.slice(2)].filter((c) => distinctAlignments(c.params, best.params));
+    const runnerUp = others.length > 0 ? Math.max(...others.map((c) => scoreOf(measureParams(finest, c.params), sign))) : null;
+    return { sign, ...best, runnerUp };
   });
   const positive = bestPerSign[0]!;
   const negative = bestPerSign[1];
   const chosen = negative && negative.score > positive.score + POLARITY_MARGIN ? negative : positive;
   const found = measureParams(finest, chosen.params);
   const inverted = chosen.sign < 0;
-  // Keep the plain resize unless the alignment clearly beats it (for this polarity).
-  if (chosen.sign * found.r < chosen.sign * resize.r + (opts.keepResizeMargin ?? KEEP_RESIZE_MARGIN)) return result(null, resize.r, inverted);
-  return result(chosen.params, found.r, inverted);
+  const measured = {
+    gain: chosen.sign * (found.r - resize.r),
+    distance: Math.sqrt(transformMagnitude2(chosen.params)),
+    runnerUpMargin: chosen.runnerUp === null ? null : chosen.score - chosen.runnerUp,
+    framePaddingIoU,
+  };
+  const evidence: AlignmentEvidence = { ...measured, ...trustAlignment(measured, chosen.sign * found.r, opts.keepResizeMargin ?? KEEP_RESIZE_MARGIN) };
+  // Keep the plain resize unless the evidence for the alignment is strong enough (for this polarity).
+  if (!evidence.trusted) return { ...result(null, resize.r, inverted), evidence };
+  return { ...result(chosen.params, found.r, inverted), evidence };
 }

@@ -104,12 +104,15 @@ export interface PrealignRecord {
   inverted: boolean;
   correlation: number;
   resizeCorrelation: number;
+  /** Why the search's alignment was used or not (prealign.ts trustAlignment; absent without a search). */
+  decision?: string;
 }
 
 const round = (x: number, digits = 3): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
 export function prealignRecord(p: Prealignment): PrealignRecord {
   const out: PrealignRecord = { aligned: p.refToTest !== null, inverted: p.inverted, correlation: round(p.correlation), resizeCorrelation: round(p.resizeCorrelation) };
+  if (p.evidence) out.decision = p.evidence.reason;
   if (p.params) {
     out.rotationDeg = round(p.params.rotationDeg, 2);
     out.scale = round(p.params.scaleFactor);

@@ -10,16 +10,16 @@
  *   L           = mean_tests L_pair + λa·mean_aug L_aug                              (Eq. 3)
  *               + λseg·mean_pseudo DiceCE(φ∘Y_M, Ŷ)        for tests with a pseudolabel Ŷ (§3.3 retraining)
  *
- * L_img = SSIM loss (window 7) or NCC loss (window 9); L_reg = mean squared spatial gradient of the flow (in
+ * L_img = SSIM loss (window 7), NCC loss (window 9) or multi-scale NCC (window 9 at 1× and 2×); L_reg = mean squared spatial gradient of the flow (in
  * working pixels); DiceCE = Dice (weight 1) + cross-entropy (weight 0.001) over the one-hot class channels.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WarpNetwork } from './network.js';
 import { AdamW } from './params.js';
 import { warpShared } from './fast-warp.js';
-import { ssimLoss, nccLoss, flowGradL2, diceCELoss } from './losses.js';
+import { ssimLoss, nccLoss, multiScaleNccLoss, flowGradL2, diceCELoss } from './losses.js';
 
-export type ImageLossKind = 'ssim' | 'ncc';
+export type ImageLossKind = 'ssim' | 'ncc' | 'ncc-ms';
 /** 'auto' is resolved by WarpModel from the reference (loss-choice.ts) before any training step. */
 export type ImageLossMode = ImageLossKind | 'auto';
 
@@ -73,7 +73,8 @@ export interface LossBreakdown {
 
 function imageLoss(kind: ImageLossMode, warped: tf.Tensor4D, fixed: tf.Tensor4D): tf.Scalar {
   if (kind === 'auto') throw new Error('image loss "auto" must be resolved before training (WarpModel does it)');
-  return kind === 'ssim' ? ssimLoss(warped, fixed) : nccLoss(warped, fixed);
+  if (kind === 'ssim') return ssimLoss(warped, fixed);
+  return kind === 'ncc-ms' ? multiScaleNccLoss(warped, fixed) : nccLoss(warped, fixed);
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initTf } from '../../src/warp/backend.js';
-import { diceCELoss, diceLoss, flowGradL2, nccLoss, ssimLoss } from '../../src/warp/losses.js';
+import { diceCELoss, diceLoss, flowGradL2, multiScaleNccLoss, nccLoss, ssimLoss } from '../../src/warp/losses.js';
 import { onBackend, randomValues, relErr } from './helpers.js';
 
 const img = (v: Float32Array, H: number, W: number): tf.Tensor4D => tf.tensor4d(v, [1, H, W, 1]);
@@ -62,6 +62,23 @@ describe('losses (wasm)', () => {
     const ref = -s.reduce((acc, q) => acc + (n * q.cov) ** 2 / ((n * q.va) * (n * q.vb) + 1e-5), 0) / s.length;
     expect(nccLoss(a, img(bv, H, W)).dataSync()[0]).toBeCloseTo(ref, 4);
     expect(ref).toBeGreaterThan(-0.5); // independent noise correlates weakly
+  });
+
+  it('multiScaleNccLoss: the mean of nccLoss on the images and on their 2×2 area-reduced copies', () => {
+    const [H, W] = [22, 26];
+    const av = unit(H * W, 6);
+    const bv = unit(H * W, 7);
+    const a = img(av, H, W);
+    const b = img(bv, H, W);
+    const reduce = (v: Float32Array) => Float32Array.from({ length: (H / 2) * (W / 2) }, (_, k) => {
+      const y = 2 * Math.floor(k / (W / 2));
+      const x = 2 * (k % (W / 2));
+      return (v[y * W + x]! + v[y * W + x + 1]! + v[(y + 1) * W + x]! + v[(y + 1) * W + x + 1]!) / 4;
+    });
+    const expected = (nccLoss(a, b).dataSync()[0]! + nccLoss(img(reduce(av), H / 2, W / 2), img(reduce(bv), H / 2, W / 2)).dataSync()[0]!) / 2;
+    expect(multiScaleNccLoss(a, b).dataSync()[0]).toBeCloseTo(expected, 5);
+    expect(multiScaleNccLoss(a, img(av.map((v) => 3 * v - 1), H, W)).dataSync()[0]).toBeCloseTo(-1, 4);
+    expect(multiScaleNccLoss(a, b, { scales: 1 }).dataSync()[0]).toBeCloseTo(nccLoss(a, b).dataSync()[0]!, 6);
   });
 
   it('flowGradL2: constant flow → 0; (dx, dy) = (x, 3y) → (0.5 + 4.5) / 2', () => {

@@ -4,7 +4,7 @@ import { normalizeIntensity } from '../../src/image/normalize.js';
 import { contentMask } from '../../src/image/padding.js';
 import { generatePhantom } from '../../src/image/phantom.js';
 import type { FloatImage } from '../../src/image/types.js';
-import { estimatePrealignment, PrealignReference, type PrealignOptions } from '../../src/warp/prealign.js';
+import { estimatePrealignment, FAR_MIN_CORRELATION, FIXED_FRAME_IOU, NEAR_DISTANCE, PrealignReference, trustAlignment, type PrealignOptions } from '../../src/warp/prealign.js';
 import { gaussianBlurPlane } from '../../src/image/blur.js';
 import { mulberry32 } from '../../src/image/random.js';
 import { resizeImage } from '../../src/image/resize.js';
@@ -138,5 +138,87 @@ describe('initial alignment of speckled images (smoothed pyramid levels)', () =>
     const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
     // Measured: plain 5.86 / 0.66 / 4.58 % of the diagonal, smoothed 0.70 / 2.83 / 1.65 (one seed gets worse).
     expect(mean(errors.smooth)).toBeLessThan(mean(errors.plain) / 2);
+  });
+});
+
+describe('trusting the alignment search (evidence from the images)', () => {
+  const base = { gain: 0.1, distance: 0.3, runnerUpMargin: 0.05, framePaddingIoU: null };
+
+  it('trusts a near correction on its gain alone and never one without gain', () => {
+    expect(trustAlignment(base, 0.1, 0.02).trusted).toBe(true);
+    expect(trustAlignment({ ...base, gain: 0.019 }, 0.9, 0.02)).toEqual({ trusted: false, reason: 'gain 0.019 over the plain resize < 0.02' });
+  });
+
+  it('calls a far alignment at a low correlation a guess, and a far one without a clear optimum too', () => {
+    // The fetal-head failures: shifts of 30–40 % (d ≈ 1.2–1.6) at correlation 0.18–0.24.
+    const far = { ...base, distance: 1.4 };
+    const guess = trustAlignment(far, 0.21, 0.02);
+    expect(guess.trusted).toBe(false);
+    expect(guess.reason).toBe(`far (d 1.400) at a low correlation (0.210 < ${FAR_MIN_CORRELATION}): a guess`);
+    expect(trustAlignment({ ...far, runnerUpMargin: 0.01 }, 0.8, 0.02).trusted).toBe(false);
+    expect(trustAlignment(far, 0.8, 0.02).trusted).toBe(true);
+    expect(trustAlignment({ ...far, runnerUpMargin: null }, 0.8, 0.02).trusted).toBe(true);
+  });
+
+  it('keeps a far, strong alignment (the rotation + scale + shift above) and records its evidence', () => {
+    const c = gridCentre(SIZE, SIZE);
+    const truth = similarityAffine(c, c, 1.25, (35 * Math.PI) / 180, { x: 0.1 * SIZE, y: -0.08 * SIZE });
+    const p = estimate(transformed(truth, SIZE, SIZE), SEARCH);
+    expect(p.evidence!.trusted).toBe(true);
+    expect(p.evidence!.distance).toBeGreaterThan(NEAR_DISTANCE);
+    expect(p.evidence!.gain).toBeCloseTo(p.correlation - p.resizeCorrelation, 6);
+  });
+
+  it('keeps the plain resize for an unrelated image (texture only): no far guess', () => {
+    const rand = mulberry32(7);
+    const noise: FloatImage = { width: SIZE, height: SIZE, channels: 1, data: Float32Array.from({ length: SIZE * SIZE }, () => 255 * rand()) };
+    const blurred = { ...noise, data: gaussianBlurPlane(noise.data, SIZE, SIZE, 4) };
+    const p = estimate(blurred, SEARCH);
+    expect(p.refToTest).toBeNull();
+    expect(p.evidence!.trusted).toBe(false);
+  });
+});
+
+describe('a fixed field of view (ultrasound sector)', () => {
+  const S = 128;
+  /** A sector (apex at the top centre, ±40°) of `content` on black: the scanner's frame, the same in every image. */
+  function inSector(content: FloatImage): FloatImage {
+    const data = new Float32Array(S * S);
+    for (let y = 0; y < S; y++) {
+      for (let x = 0; x < S; x++) {
+        const dx = x - (S - 1) / 2;
+        const inside = Math.hypot(dx, y) < 0.95 * S && Math.abs(Math.atan2(dx, y)) < (40 * Math.PI) / 180;
+        data[y * S + x] = inside ? 20 + 0.9 * content.data[y * S + x]! : 0;
+      }
+    }
+    return { width: S, height: S, channels: 1, data };
+  }
+
+  it('keeps the plain resize when both images share the padded frame, whatever moves inside it', () => {
+    const anatomy = generatePhantom({ seed: 3, patient: 0, width: S, noise: 4 }).image;
+    const ref = inSector(anatomy);
+    const c = gridCentre(S, S);
+    // The anatomy inside moves by 12 % (the heart in a fixed sector); the sector does not.
+    const moved = inSector(resampleAffine(anatomy, S, S, invertAffine(similarityAffine(c, c, 1, 0, { x: 0.12 * S, y: 0 })), { fill: 0 }).image);
+    const prep = new PrealignReference(normalizeIntensity(ref), contentMask(ref));
+    const p = estimatePrealignment(prep, normalizeIntensity(moved), SEARCH, contentMask(moved));
+    expect(p.refToTest).toBeNull();
+    expect(p.evidence!.framePaddingIoU).toBeGreaterThanOrEqual(FIXED_FRAME_IOU);
+    expect(p.evidence!.reason).toMatch(/^fixed field of view/);
+    expect(p.evaluations).toBe(1);
+    expect(p.inverted).toBe(false);
+    // An inverted copy inside the same sector correlates strongly negatively: inverted.
+    const invertedAnatomy = { ...anatomy, data: anatomy.data.map((v) => 255 - v) };
+    const inv = inSector(invertedAnatomy);
+    expect(estimatePrealignment(prep, normalizeIntensity(inv), SEARCH, contentMask(inv)).inverted).toBe(true);
+  });
+
+  it('searches as before when only the test is padded (a shifted image)', () => {
+    const c = gridCentre(SIZE, SIZE);
+    const truth = similarityAffine(c, c, 1, 0, { x: 0.2 * SIZE, y: 0 });
+    const p = estimate(transformed(truth, SIZE, SIZE), SEARCH);
+    expect(p.evidence!.framePaddingIoU).toBeNull();
+    expect(p.refToTest).not.toBeNull();
+    expect(mapError(p.refToTest!, truth, SIZE, SIZE)).toBeLessThan(1.5);
   });
 });

@@ -33,6 +33,8 @@ import {
 import { runInterruptible } from './interrupt.js';
 
 export interface BenchCommandOptions extends WarpCliOptions, SamCliOptions {
+  /** Class values scored as background (comma-separated). */
+  backgroundClasses?: string;
   /** Dataset folder: images/, masks/, optional classes.json. */
   dataset: string;
   /** SAM model id, folder, or "none". */
@@ -67,6 +69,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
     .option('--no-quality', 'skip the validation of the quality score against the true Dice (--sam none only)')
     .option('--sizes <list>', 'quality and wall time as the folder grows, e.g. 5,10,20,40,100,all: a fresh model per size (--sam none only)')
     .option('--baseline <file>', `per-image Dice of a classical method to compare with (default: <dataset>/${DEFAULT_BASELINE} when present)`)
+    .option('--background-classes <list>', 'score these class values as background in the reference and ground truth, e.g. 2 (CAMUS paper protocol: LV + LA) (--sam none only)')
     .option('--json', 'print the result as JSON instead of the table');
   addWarpOptions(command);
   addSamOptions(command);
@@ -91,6 +94,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
         const overrides = warpOverrides(opts);
         const threads = threadsOption(opts);
         if (opts.sizes !== undefined) {
+          if (opts.backgroundClasses !== undefined) throw new MedpersamUserError('BAD_OPTION', '--background-classes does not go with --sizes');
           if (limit !== undefined) throw new MedpersamUserError('BAD_OPTION', '--sizes and --limit cannot be combined (each size is a limit)');
           const sizes = parseSizes(opts.sizes);
           const progress = ctx.progress(cmd);
@@ -132,6 +136,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
             ...(roiOptions(opts) ? { roi: roiOptions(opts) } : {}),
             compareLabelWarps: opts.compareLabelWarps === true,
             quality: opts.quality !== false,
+            ...(opts.backgroundClasses !== undefined ? { backgroundClasses: parseClassList(opts.backgroundClasses) } : {}),
             ...(threads !== undefined ? { threads } : {}),
             onProgress: progress.onProgress,
           });
@@ -147,7 +152,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
         return;
       }
 
-      for (const [flag, given] of [['--compare-label-warps', opts.compareLabelWarps === true], ['--sizes', opts.sizes !== undefined], ['--baseline', opts.baseline !== undefined]] as const) {
+      for (const [flag, given] of [['--compare-label-warps', opts.compareLabelWarps === true], ['--sizes', opts.sizes !== undefined], ['--baseline', opts.baseline !== undefined], ['--background-classes', opts.backgroundClasses !== undefined]] as const) {
         if (given) throw new MedpersamUserError('BAD_OPTION', `${flag} applies to --sam none only`);
       }
       // Option values first (a bad --encoder-threads is reported whether or not the SAM model is installed).
@@ -173,4 +178,14 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
       else writeLine(out, formatSamBenchmark(result));
       ctx.note(cmd, `wrote ${result.jsonPath}; the run (masks, overlays, report) is in ${result.run.outDir}`);
     });
+}
+
+/** `--background-classes 2,4` → [2, 4] (class values 1–255). */
+export function parseClassList(text: string): number[] {
+  const values = text.split(',').map((t) => t.trim());
+  return values.map((v) => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < 1 || n > 255) throw new MedpersamUserError('BAD_OPTION', `--background-classes: "${v}" is not a class value (1–255) in "${text}"`);
+    return n;
+  });
 }

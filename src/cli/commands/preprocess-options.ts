@@ -27,7 +27,7 @@ export function addPreprocessOptions(command: Command): Command {
     .addOption(
       new Option('--colour <mode>', "colour → grey projection fed to the warp model (default: auto, chosen on the reference's labelled edges)").choices(['auto', 'luminance', 'red', 'green', 'blue', 'lda']),
     )
-    .addOption(new Option('--loss <kind>', 'warp image similarity loss (default: auto: NCC for padded or speckled images, else SSIM)').choices(['auto', 'ssim', 'ncc']))
+    .addOption(new Option('--loss <kind>', 'warp image similarity loss (default: auto: NCC for padded or speckled images, else SSIM; ncc-ms: multi-scale NCC)').choices(['auto', 'ssim', 'ncc', 'ncc-ms']))
     .addOption(new Option('--fill <mode>', 'what aligned working pixels outside an image show (default: reference)').choices(['reference', 'zero']))
     .addOption(
       new Option('--denoise <mode>', "smooth the warp model's working copies of noisy (speckled) images: auto (when the reference is noisy), off (default: from the preset; cpu: auto)").choices(['auto', 'off']),
