@@ -347,6 +347,22 @@ export async function resolveSamModel(idOrDir: string, opts: ModelManagementOpti
   );
 }
 
+/** How to export a known model's pair yourself (SAM 1: two scripts; SAM 2: samexporter's export_sam2). */
+function exportSteps(model: KnownModel): string[] {
+  if (model.family === 'sam2') {
+    return [
+      `     samexporter: python -m samexporter.export_sam2 --checkpoint <ckpt> --model_type ${model.exportModelType} ` +
+        '--output_encoder encoder.onnx --output_decoder decoder.onnx',
+    ];
+  }
+  return [
+    `     - decoder (official format, keeps mask_input): segment-anything's scripts/export_onnx_model.py ` +
+      `--checkpoint <ckpt> --model-type ${model.exportModelType === 'mobile' ? 'vit_t (MobileSAM repo)' : model.exportModelType} --output decoder.onnx --opset 17`,
+    `     - encoder: samexporter: python -m samexporter.export_encoder --checkpoint <ckpt> ` +
+      `--model-type ${model.exportModelType} --output encoder.onnx --use-preprocess`,
+  ];
+}
+
 function modelNotPresent(model: KnownModel, home: string): MedpersamUserError {
   const dir = modelDir(model.id, home);
   const partial = existsSync(stagingDir(model.id, home));
@@ -356,10 +372,7 @@ function modelNotPresent(model: KnownModel, home: string): MedpersamUserError {
     `Get it in one of these ways:`,
     `  1. Download it (~${formatBytes(model.approxBytes)}):  medpersam models pull ${model.id}`,
     `  2. Export it yourself from the checkpoint ${model.checkpoint}:`,
-    `     - decoder (official format, keeps mask_input): segment-anything's scripts/export_onnx_model.py ` +
-      `--checkpoint <ckpt> --model-type ${model.exportModelType === 'mobile' ? 'vit_t (MobileSAM repo)' : model.exportModelType} --output decoder.onnx --opset 17`,
-    `     - encoder: samexporter: python -m samexporter.export_encoder --checkpoint <ckpt> ` +
-      `--model-type ${model.exportModelType} --output encoder.onnx --use-preprocess`,
+    ...exportSteps(model),
     `     Put both .onnx files (and any external-data *.bin / *.data files next to them) in ${dir}/ ,`,
     `     or in any folder and pass --sam <that folder>.`,
     `Models live under ${modelsRoot(home)}; set ${MEDPERSAM_HOME_ENV} to keep them elsewhere.`,

@@ -4,12 +4,14 @@
  * in the squashed frame, K = 3 low-resolution outputs resized to the image, the embedding cache and decoder workers
  * carrying the high-resolution features.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { strToU8, zipSync } from 'fflate';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FloatImage } from '../../src/image/types.js';
 import { createBinaryMask } from '../../src/image/types.js';
 import { samFrame } from '../../src/sam/frames.js';
+import { pullModel, resolveSamModel, verifyModelDir } from '../../src/sam/manage.js';
 import { findSamModelFiles } from '../../src/sam/model-files.js';
 import { loadSamModel, type SamModel } from '../../src/sam/model.js';
 import { buildSam2PointInputs } from '../../src/sam/prompt-frames.js';
@@ -18,6 +20,9 @@ import { buildPlainEncoder, buildDecoder, ENC_B, ENC_W } from '../fixtures/sam-m
 import { buildOnnxruntimeStyleSam2Decoder, buildSam2Decoder, buildSam2Encoder, writeTestSam2Model } from '../fixtures/sam2-models.js';
 import { makeTempDir } from '../fixtures/temp-dir.js';
 import { expectUserError } from '../fixtures/user-error.js';
+import { useTestServer } from './download-server.js';
+
+const server = useTestServer();
 
 let root: string;
 let cleanup: () => Promise<void>;
@@ -185,5 +190,35 @@ describe('decoder', () => {
     expect(Array.from(b.lowResLogits[1]!)).toEqual(Array.from(a.lowResLogits[1]!));
     // The IoUs carry the means of image_embed and both high-resolution maps: not 0.5/0.6/0.7.
     expect(a.iouScores[0]).not.toBeCloseTo(0.5, 3);
+  });
+});
+
+describe('models pull / verify for SAM 2.1', () => {
+  it('pulls sam2.1-hiera-tiny (zip of encoder.onnx + decoder.onnx) and verify --smoke runs it', async () => {
+    const src = join(root, 'zip-src');
+    const files = await writeTestSam2Model(src, { decoder: 'fill-box' });
+    const zip = zipSync({
+      'sam2.1_hiera_tiny/encoder.onnx': new Uint8Array(await readFile(files.encoderPath)),
+      'sam2.1_hiera_tiny/decoder.onnx': new Uint8Array(await readFile(files.decoderPath)),
+      'sam2.1_hiera_tiny/config.yaml': strToU8('type: segment_anything_2\n'),
+    });
+    server.files.set('/sam2.1_hiera_tiny_20260221.zip', { body: zip });
+    const home = join(root, 'home');
+    const pulled = await pullModel('sam2.1-hiera-tiny', { home, baseUrl: server.baseUrl });
+    expect(pulled.manifest.checksumPolicy).toBe('trust-on-first-use');
+    expect(await resolveSamModel('sam2.1-hiera-tiny', { home })).toBe(pulled.dir);
+    const err = await expectUserError(resolveSamModel('sam2.1-hiera-small', { home }), 'MODEL_NOT_PRESENT', 'samexporter.export_sam2', 'sam2.1_hiera_small');
+    expect(err.message).not.toContain('export_onnx_model.py');
+  });
+
+  it('verify --smoke on a SAM 2 folder: variant sam2, K = 3, the smoke test decodes', async () => {
+    const dir = join(root, 'verify');
+    await writeTestSam2Model(dir, { decoder: 'fill-box' });
+    const r = await verifyModelDir(dir, { smokeTest: true, threads: 1 });
+    expect(r.ok).toBe(true);
+    expect(r.encoder.variant).toBe('sam2');
+    expect(r.encoder.outputs.map((o) => o.name)).toEqual(['high_res_feats_0', 'high_res_feats_1', 'image_embed']);
+    expect(r.decoder.k).toBe(3);
+    expect(r.smokeTest).toMatchObject({ ok: true, outputs: 1 });
   });
 });
