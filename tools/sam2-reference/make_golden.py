@@ -103,6 +103,27 @@ def summarise(masks: np.ndarray, low: np.ndarray, iou: np.ndarray, low_pos, full
     }
 
 
+def to_json(golden: dict) -> str:
+    """Compact JSON, floats to 9 significant digits (float32 round-trips; the file stays small)."""
+
+    def rounded(v):
+        if isinstance(v, float):
+            return float(f"{v:.9g}")
+        if isinstance(v, list):
+            return [rounded(x) for x in v]
+        if isinstance(v, dict):
+            return {k: rounded(x) for k, x in v.items()}
+        return v
+
+    def compact(v) -> str:
+        return json.dumps(v, separators=(",", ":"))
+
+    r = rounded(golden)
+    cases = ",\n  ".join(compact(c) for c in r.pop("cases"))
+    head = ",\n".join(f" {json.dumps(k)}: {compact(v)}" for k, v in r.items())
+    return f'{{\n{head},\n "cases": [\n  {cases}\n ]\n}}\n'
+
+
 def main() -> None:
     import make as builder  # the builder's make.py: sources, import shims, the seeded model
 
@@ -180,7 +201,7 @@ def main() -> None:
         "fullPositions": full_pos,
         "cases": cases,
     }
-    OUT.write_text(json.dumps(golden, indent=1) + "\n")
+    OUT.write_text(to_json(golden))
     print(f"wrote {OUT} ({OUT.stat().st_size} bytes)")
 
 
