@@ -448,14 +448,17 @@ export interface VerifyReport {
 
 function targetEmbeddingDetail(
   exported: boolean,
-  info: { targetEmbedding: boolean; warnings: string[] },
+  info: { targetEmbedding: boolean; warnings: string[]; encoderVariant: EncoderVariant },
   smoke: VerifyReport['smokeTest'],
 ): string {
   if (!info.targetEmbedding) {
     const why = info.warnings.find((w) => w.startsWith('target-semantic prompting is off'));
     return why ? why.replace(/^target-semantic prompting is off: /, '').replace(/; SAM runs without the target embedding$/, '') : 'not available';
   }
-  const how = exported ? 'the decoder has a target_embedding input' : 'the decoder graph was patched (PerSAM target embedding added per transformer layer)';
+  const patched = exported ? 'the decoder has a target_embedding input' : 'the decoder graph was patched (PerSAM target embedding added per transformer layer)';
+  // SAM 2's two-way transformer is SAM 1's (the high-resolution maps join only in the upscaling after it); the patch
+  // matched PerSAM's rule run in SAM 2's PyTorch transformer within 1e-4 (test/sam/sam2-golden.test.ts).
+  const how = info.encoderVariant === 'sam2' ? `${patched}; SAM 2: same two-way transformer as SAM 1, checked against PerSAM in PyTorch` : patched;
   if (!smoke) return `${how}; not run (add --smoke to run it)`;
   return smoke.targetEmbeddingOk ? `${how}; the smoke test ran it` : `${how}, but the smoke test's decode with a target embedding failed`;
 }
