@@ -178,8 +178,8 @@ describeWithChromium('browser app (headless Chromium)', () => {
   }, 600_000);
 
   /** Med-PerSAM in the app with the model files of `dir` picked from disk; per-class Dice against the CLI run in `cliOut`. */
-  async function runSamInApp(dir: string, cliOut: string, label: string): Promise<Page> {
-    const page = await context.newPage();
+  async function runSamInApp(dir: string, cliOut: string, label: string, inContext: BrowserContext = context): Promise<Page> {
+    const page = await inContext.newPage();
     const urls = trackRequests(page);
     page.on('dialog', (d) => void d.accept()); // "replace the stored warp-only run?"
     await page.goto(server.url);
@@ -218,8 +218,11 @@ describeWithChromium('browser app (headless Chromium)', () => {
   }, 600_000);
 
   it('Med-PerSAM with a generated SAM 2 model (samexporter interface): masks agree with segment --sam <folder>', async () => {
-    const page = await runSamInApp(sam2Dir, 'cli-sam2', 'SAM 2 model');
+    // A fresh profile: the stored run of the other model would otherwise be refused as a run with other settings.
+    const fresh = await chromium.browser.newContext({ acceptDownloads: true });
+    const page = await runSamInApp(sam2Dir, 'cli-sam2', 'SAM 2 model', fresh);
     await page.close();
+    await fresh.close();
   }, 600_000);
 
   it('reads every format the CLI reads, in the tab: 16-bit PNG, JPEG (browser decoder), TIFF, DICOM, NIfTI.gz', async () => {
