@@ -182,9 +182,11 @@ async function createSession(
 const firstLine = (err: unknown) => String((err as Error)?.message ?? err).split('\n')[0];
 
 /**
- * A session with default options; if ONNX Runtime's ReshapeFusion optimiser fails on the graph (samexporter's SAM 2
- * encoders, sam2-interface.ts), once more with it disabled, saying so in `warnings` (the run record). Here, unlike
- * in Node, the kind of a file is known only from its session, so the app retries rather than deciding up front.
+ * A session with default options; if that fails, once more with ONNX Runtime's ReshapeFusion optimiser disabled
+ * (it fails on samexporter's SAM 2 encoders, sam2-interface.ts), saying so in `warnings` (the run record). Here,
+ * unlike in Node, the kind of a file is known only from its session, so the app retries rather than deciding up
+ * front; and any failure is retried, because onnxruntime-web 1.30's wasm build reports that one with an empty
+ * message ("Can't create a session. ERROR_CODE: 0, ERROR_MESSAGE: ").
  */
 async function createWithReshapeFusionRetry(
   ort: typeof OrtWeb,
@@ -196,11 +198,20 @@ async function createWithReshapeFusionRetry(
   try {
     return await ort.InferenceSession.create(file.bytes, options);
   } catch (err) {
-    if (!/Reshape_new_reshape|ReshapeFusion/.test(String((err as Error)?.message ?? err))) throw err;
     const disabled = SAM2_ENCODER_DISABLED_OPTIMIZERS.join(';');
-    const session = await ort.InferenceSession.create(file.bytes, { ...options, extra: { optimization: { disable_specified_optimizers: disabled } } });
-    warnings.push(`${file.name}: loaded with ONNX Runtime's ${disabled} disabled (it fails on this graph: ${firstLine(err).slice(0, 160)})`);
-    return session;
+    for (const [how, retry] of [
+      [`ONNX Runtime's ${disabled} disabled`, { ...options, extra: { optimization: { disable_specified_optimizers: disabled } } }],
+      ["ONNX Runtime's graph optimisations off", { ...options, graphOptimizationLevel: 'disabled' }],
+    ] as [string, OrtWeb.InferenceSession.SessionOptions][]) {
+      try {
+        const session = await ort.InferenceSession.create(file.bytes, retry);
+        warnings.push(`${file.name}: loaded with ${how} (default options failed: ${firstLine(err).slice(0, 160)})`);
+        return session;
+      } catch {
+        // try the next way; the first failure is the one reported
+      }
+    }
+    throw err;
   }
 }
 
