@@ -7,13 +7,15 @@
  *      milliseconds per call inside ONNX Runtime, onnxruntime-node vs onnxruntime-web, on a few images;
  *   3. peak memory of the tab (resident set of the tab's renderer process, sampled every 100 ms) in each browser run.
  *
- *   npx tsx bench/app.ts [--dataset DIR] [--limit 40] [--epochs N] [--sam DIR] [--sam-images 3] [--out bench/results]
+ *   npx tsx bench/app.ts [--dataset DIR] [--limit 40] [--epochs N] [--sam DIR[,DIR...]] [--sam-images 3] [--sam-only]
+ *       [--out bench/results]
+ * `--sam-only` skips part 1; with several SAM folders part 2 runs for each (a fresh browser profile each).
  * Writes OUT/app-bench.json and prints a table. Uses the app's own UI (file inputs, buttons), like a person would.
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { unzipSync } from 'fflate';
 import type { Page } from 'playwright-core';
 import { runMedPerSam } from '../src/pipeline/medpersam.js';
@@ -28,7 +30,9 @@ const args = benchArgs();
 const dataset = resolve(args.value('dataset') ?? sharedPath('data/jsrt-scr'));
 const limit = args.num('limit') ?? 40;
 const epochs = args.num('epochs');
-const samDir = resolve(args.value('sam') ?? sharedPath('models/real-arch-mobile-sam'));
+// One or more model folders, comma-separated (e.g. MobileSAM and SAM 2.1 Hiera-Tiny measured in the same run).
+const samDirs = (args.value('sam') ?? sharedPath('models/real-arch-mobile-sam')).split(',').map((d) => resolve(d));
+const samOnly = args.flag('sam-only');
 const samImages = args.num('sam-images') ?? 3;
 const outDir = resolve(args.value('out') ?? 'bench/results');
 
@@ -109,99 +113,110 @@ async function main(): Promise<void> {
     const context = await chromium.browser.newContext({ acceptDownloads: true });
     const result: Record<string, unknown> = { dataset, reference: ref, tests: tests.length };
 
-    // ---- 1. warp training: Node
-    let steps = 0;
-    const node = await runWarpOnlySegmentation(
-      { refImagePath: refImage, refMaskPath: refMask, imagesDir: images, outDir: join(work, 'node-warp'), overrides, backend: 'wasm', overlays: false },
-      (e) => {
-        if (e.stage === 'warp-train') steps = Math.max(steps, e.total);
-      },
-    );
-    const nodeStepMs = (node.timings.trainS * 1000) / steps;
-    result['warpNode'] = { backend: node.backend, steps, trainS: node.timings.trainS, msPerStep: nodeStepMs, totalS: node.timings.totalS };
-    console.log(`Node warp: ${steps} steps, ${node.timings.trainS.toFixed(1)} s training → ${nodeStepMs.toFixed(0)} ms/step (${node.backend})`);
-
-    // ---- 1. warp training: browser
-    {
-      const page = await context.newPage();
-      await page.goto(server.url);
-      await page.setInputFiles('#ref-image', refImage);
-      await page.setInputFiles('#ref-mask', refMask);
-      await page.setInputFiles('#images', [ref!, ...tests].map((n) => join(images, n)));
-      if (epochs !== undefined) {
-        await page.click('details > summary');
-        await page.fill('#epochs', String(epochs));
-      }
-      const mem = sampleMemory();
-      await page.click('#run');
-      await waitForEnd(page);
-      const peak = mem.stop();
-      const record = await recordOf(page);
-      const trainS = record['timings'].trainS as number;
-      const engines = await page.textContent('#engines');
-      result['warpBrowser'] = { engines, steps, trainS, msPerStep: (trainS * 1000) / steps, totalS: record['timings'].totalS, peakTabRssMB: peak / 2 ** 20 };
-      console.log(`browser warp: ${trainS.toFixed(1)} s training → ${((trainS * 1000) / steps).toFixed(0)} ms/step; ${engines}; peak tab RSS ${(peak / 2 ** 20).toFixed(0)} MB`);
-      await page.waitForFunction(() => !document.getElementById('start-over')!.hidden);
-      await page.click('#start-over');
-      await page.close();
-    }
-
-    // ---- 2. SAM calls: browser then Node, on the first `samImages` tests (warp: 1 epoch; no retraining/refinement)
-    const samTests = tests.slice(0, samImages);
-    {
-      const page = await context.newPage();
-      page.on('dialog', (d) => void d.accept());
-      await page.goto(server.url);
-      await page.setInputFiles('#ref-image', refImage);
-      await page.setInputFiles('#ref-mask', refMask);
-      await page.setInputFiles('#images', samTests.map((n) => join(images, n)));
-      await page.check('input[name=mode][value=sam]');
-      await page.setInputFiles('#sam-encoder', join(samDir, 'encoder.onnx'));
-      await page.setInputFiles('#sam-decoder', join(samDir, 'decoder.onnx'));
-      await page.waitForFunction(() => /kB|MB/.test(document.getElementById('sam-info')!.textContent ?? ''), null, { timeout: 120_000 });
-      await page.click('details > summary');
-      await page.fill('#epochs', '1');
-      await page.fill('#rounds', '0');
-      await page.fill('#refinements', '0');
-      const mem = sampleMemory();
-      await page.click('#run');
-      await waitForEnd(page);
-      const peak = mem.stop();
-      const rec = await recordOf(page);
-      const c = rec['counters'];
-      result['samBrowser'] = {
-        engines: await page.textContent('#engines'),
-        encoderRuns: c.encoderRuns,
-        encoderMsPerCall: c.encoderRunMs / c.encoderRuns,
-        decoderCalls: c.decoderCalls,
-        decoderMsPerCall: c.decoderRunMs / c.decoderCalls,
-        peakTabRssMB: peak / 2 ** 20,
-      };
-      console.log(`browser SAM: encoder ${(c.encoderRunMs / c.encoderRuns).toFixed(0)} ms/call (${c.encoderRuns}), decoder ${(c.decoderRunMs / c.decoderCalls).toFixed(0)} ms/call (${c.decoderCalls}); peak tab RSS ${(peak / 2 ** 20).toFixed(0)} MB`);
-      await page.close();
-    }
-    {
-      const run = await runMedPerSam({
-        referenceImage: refImage,
-        referenceMask: refMask,
-        images: samTests.map((n) => ({ id: n.replace(/\.png$/, ''), imagePath: join(images, n) })),
-        outDir: join(work, 'node-sam'),
-        sam: samDir,
-        samLoad: { cacheDir: false },
-        warp: { overrides: { schedule: { initialEpochs: 1 } }, backend: 'wasm' },
-        retrainRounds: 0,
-        refinements: 0,
-        overlays: false,
-      });
-      const c = run.record.counters;
-      result['samNode'] = { encoderRuns: c.encoderRuns, encoderMsPerCall: c.encoderRunMs / c.encoderRuns, decoderCalls: c.decoderCalls, decoderMsPerCall: c.decoderRunMs / c.decoderCalls };
-      console.log(`Node SAM: encoder ${(c.encoderRunMs / c.encoderRuns).toFixed(0)} ms/call, decoder ${(c.decoderRunMs / c.decoderCalls).toFixed(0)} ms/call`);
-    }
+    if (!samOnly) await measureWarp();
+    for (const samDir of samDirs) await measureSam(samDir);
     await chromium.close();
     await server.close();
     const file = join(outDir, 'app-bench.json');
     await writeFile(file, JSON.stringify(result, null, 2));
     console.log(`wrote ${file}`);
+
+    async function measureWarp(): Promise<void> {
+      // ---- 1. warp training: Node
+      let steps = 0;
+      const node = await runWarpOnlySegmentation(
+        { refImagePath: refImage, refMaskPath: refMask, imagesDir: images, outDir: join(work, 'node-warp'), overrides, backend: 'wasm', overlays: false },
+        (e) => {
+          if (e.stage === 'warp-train') steps = Math.max(steps, e.total);
+        },
+      );
+      const nodeStepMs = (node.timings.trainS * 1000) / steps;
+      result['warpNode'] = { backend: node.backend, steps, trainS: node.timings.trainS, msPerStep: nodeStepMs, totalS: node.timings.totalS };
+      console.log(`Node warp: ${steps} steps, ${node.timings.trainS.toFixed(1)} s training → ${nodeStepMs.toFixed(0)} ms/step (${node.backend})`);
+
+      // ---- 1. warp training: browser
+      {
+        const page = await context.newPage();
+        await page.goto(server.url);
+        await page.setInputFiles('#ref-image', refImage);
+        await page.setInputFiles('#ref-mask', refMask);
+        await page.setInputFiles('#images', [ref!, ...tests].map((n) => join(images, n)));
+        if (epochs !== undefined) {
+          await page.click('details > summary');
+          await page.fill('#epochs', String(epochs));
+        }
+        const mem = sampleMemory();
+        await page.click('#run');
+        await waitForEnd(page);
+        const peak = mem.stop();
+        const record = await recordOf(page);
+        const trainS = record['timings'].trainS as number;
+        const engines = await page.textContent('#engines');
+        result['warpBrowser'] = { engines, steps, trainS, msPerStep: (trainS * 1000) / steps, totalS: record['timings'].totalS, peakTabRssMB: peak / 2 ** 20 };
+        console.log(`browser warp: ${trainS.toFixed(1)} s training → ${((trainS * 1000) / steps).toFixed(0)} ms/step; ${engines}; peak tab RSS ${(peak / 2 ** 20).toFixed(0)} MB`);
+        await page.waitForFunction(() => !document.getElementById('start-over')!.hidden);
+        await page.click('#start-over');
+        await page.close();
+      }
+
+    }
+
+    async function measureSam(samDir: string): Promise<void> {
+      // ---- 2. SAM calls: browser then Node, on the first `samImages` tests (warp: 1 epoch; no retraining/refinement)
+      const samTests = tests.slice(0, samImages);
+      const key = samDirs.length > 1 ? `:${basename(samDir)}` : '';
+      {
+        const samContext = await chromium.browser.newContext({ acceptDownloads: true });
+        const page = await samContext.newPage();
+        page.on('dialog', (d) => void d.accept());
+        await page.goto(server.url);
+        await page.setInputFiles('#ref-image', refImage);
+        await page.setInputFiles('#ref-mask', refMask);
+        await page.setInputFiles('#images', samTests.map((n) => join(images, n)));
+        await page.check('input[name=mode][value=sam]');
+        await page.setInputFiles('#sam-encoder', join(samDir, 'encoder.onnx'));
+        await page.setInputFiles('#sam-decoder', join(samDir, 'decoder.onnx'));
+        await page.waitForFunction(() => /kB|MB/.test(document.getElementById('sam-info')!.textContent ?? ''), null, { timeout: 120_000 });
+        await page.click('details > summary');
+        await page.fill('#epochs', '1');
+        await page.fill('#rounds', '0');
+        await page.fill('#refinements', '0');
+        const mem = sampleMemory();
+        await page.click('#run');
+        await waitForEnd(page);
+        const peak = mem.stop();
+        const rec = await recordOf(page);
+        const c = rec['counters'];
+        result[`samBrowser${key}`] = {
+          engines: await page.textContent('#engines'),
+          encoderRuns: c.encoderRuns,
+          encoderMsPerCall: c.encoderRunMs / c.encoderRuns,
+          decoderCalls: c.decoderCalls,
+          decoderMsPerCall: c.decoderRunMs / c.decoderCalls,
+          peakTabRssMB: peak / 2 ** 20,
+        };
+        console.log(`browser SAM ${basename(samDir)}: encoder ${(c.encoderRunMs / c.encoderRuns).toFixed(0)} ms/call (${c.encoderRuns}), decoder ${(c.decoderRunMs / c.decoderCalls).toFixed(0)} ms/call (${c.decoderCalls}); peak tab RSS ${(peak / 2 ** 20).toFixed(0)} MB`);
+        await page.close();
+        await samContext.close();
+      }
+      {
+        const run = await runMedPerSam({
+          referenceImage: refImage,
+          referenceMask: refMask,
+          images: samTests.map((n) => ({ id: n.replace(/\.png$/, ''), imagePath: join(images, n) })),
+          outDir: join(work, 'node-sam'),
+          sam: samDir,
+          samLoad: { cacheDir: false },
+          warp: { overrides: { schedule: { initialEpochs: 1 } }, backend: 'wasm' },
+          retrainRounds: 0,
+          refinements: 0,
+          overlays: false,
+        });
+        const c = run.record.counters;
+        result[`samNode${key}`] = { encoderRuns: c.encoderRuns, encoderMsPerCall: c.encoderRunMs / c.encoderRuns, decoderCalls: c.decoderCalls, decoderMsPerCall: c.decoderRunMs / c.decoderCalls };
+        console.log(`Node SAM ${basename(samDir)}: encoder ${(c.encoderRunMs / c.encoderRuns).toFixed(0)} ms/call, decoder ${(c.decoderRunMs / c.decoderCalls).toFixed(0)} ms/call`);
+      }
+    }
   } finally {
     await rm(work, { recursive: true, force: true });
   }

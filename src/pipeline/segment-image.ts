@@ -133,7 +133,7 @@ export async function referencePrototypes(
   const emb = await timer.time('sam-encode', () => sam.encode(samInputImage(image)));
   return timer.time('prompts', () => {
     const features = featureMapFromEmbedding(emb);
-    const frame = promptSamFrame(emb.originalWidth, emb.originalHeight, { gridSize: emb.dims[3] });
+    const frame = promptSamFrame(emb.originalWidth, emb.originalHeight, { gridSize: emb.dims[3], squash: sam.info.encoderVariant === 'sam2' });
     const m = new Map<number, ClassPrototype>();
     for (const c of classes) m.set(c, classPrototype(features, frame, binaryOfClass(label, c)));
     return m;
@@ -182,7 +182,7 @@ export async function segmentOneImage(
     throw new Error(`segmentOneImage: embedding of a ${emb.originalWidth}x${emb.originalHeight} image for a ${width}x${height} target`);
   }
   const features = featureMapFromEmbedding(emb);
-  const frame = promptSamFrame(width, height, { gridSize: emb.dims[3] });
+  const frame = promptSamFrame(width, height, { gridSize: emb.dims[3], squash: sam.info.encoderVariant === 'sam2' });
   const work = workingFrame(width, height, r.promptWorkingSize);
   const classLogits: ClassLogits[] = [];
   const records: ClassRoundRecord[] = [];

@@ -11,7 +11,7 @@ if (!parentPort) throw new Error('decoder-worker-entry must run in a worker_thre
 const port = parentPort;
 const init = workerData as DecoderWorkerData;
 
-let held: { embeddingId: number; tensor: PlainTensor } | null = null;
+let held: { embeddingId: number; tensors: Record<string, PlainTensor> } | null = null;
 
 const post = (reply: DecoderWorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer);
 
@@ -19,10 +19,10 @@ try {
   const { session } = await createSession(init.model, init.label, { threads: init.threads });
   port.on('message', async (req: DecoderWorkerRequest) => {
     try {
-      if (req.embedding) held = { embeddingId: req.embeddingId, tensor: req.embedding };
+      if (req.embedding) held = { embeddingId: req.embeddingId, tensors: req.embedding };
       if (!held || held.embeddingId !== req.embeddingId) throw new Error(`decoder worker: embedding ${req.embeddingId} was not sent`);
-      const feeds = Object.fromEntries(Object.entries(req.feeds).map(([name, t]) => [name, float32Tensor(t.data, t.dims)]));
-      feeds[req.embeddingInput] = float32Tensor(held.tensor.data, held.tensor.dims);
+      const all = { ...req.feeds, ...held.tensors };
+      const feeds = Object.fromEntries(Object.entries(all).map(([name, t]) => [name, float32Tensor(t.data, t.dims)]));
       const out = await session.run(feeds);
       const outputs: Record<string, PlainTensor> = {};
       const transfer: ArrayBuffer[] = [];

@@ -20,9 +20,11 @@ export interface DecoderWorkerData {
 export interface DecoderWorkerRequest {
   id: number;
   embeddingId: number;
-  /** The graph input the embedding feeds (`image_embeddings`). */
-  embeddingInput: string;
-  embedding?: PlainTensor;
+  /**
+   * The image's inputs, by graph input name: `image_embeddings` (SAM 1), or `image_embed` and the two
+   * `high_res_feats_*` (SAM 2).
+   */
+  embedding?: Record<string, PlainTensor>;
   /** Every other input. */
   feeds: Record<string, PlainTensor>;
 }

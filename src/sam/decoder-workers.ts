@@ -30,7 +30,10 @@ export interface DecoderWorkerPoolOptions {
   threadsPerWorker?: number;
 }
 
-const EMBEDDING_INPUT = 'image_embeddings';
+/** The graph inputs that hold the image (not the prompts): SAM 1's embedding; SAM 2's and its high-resolution maps. */
+const EMBEDDING_INPUTS = new Set(['image_embeddings', 'image_embed', 'high_res_feats_0', 'high_res_feats_1']);
+/** The input whose array identifies the image (the first of these present). */
+const EMBEDDING_KEYS = ['image_embeddings', 'image_embed'];
 
 interface Slot {
   worker: Worker;
@@ -42,7 +45,7 @@ interface Slot {
 
 interface Job {
   embeddingId: number;
-  embedding: PlainTensor;
+  embedding: Record<string, PlainTensor>;
   feeds: Record<string, PlainTensor>;
   resolve: (outputs: Record<string, DecoderOutputTensor>) => void;
   reject: (err: Error) => void;
@@ -115,17 +118,19 @@ export class DecoderWorkerPool implements DecoderSessionLike {
     if (this.released) return Promise.reject(releasedError());
     if (this.failure) return Promise.reject(this.failure);
     const rest: Record<string, PlainTensor> = {};
-    let embedding: PlainTensor | null = null;
+    const embedding: Record<string, PlainTensor> = {};
     for (const [name, t] of Object.entries(feeds)) {
       const plain = { data: t.data as Float32Array, dims: t.dims.map(Number) };
-      if (name === EMBEDDING_INPUT) embedding = plain;
+      if (EMBEDDING_INPUTS.has(name)) embedding[name] = plain;
       else rest[name] = plain;
     }
-    if (!embedding) return Promise.reject(new Error(`decoder feeds have no ${EMBEDDING_INPUT}`));
-    let embeddingId = this.embeddingIds.get(embedding.data);
+    const keyName = EMBEDDING_KEYS.find((n) => n in embedding);
+    if (!keyName) return Promise.reject(new Error(`decoder feeds have no ${EMBEDDING_KEYS.join(' or ')}`));
+    const key = embedding[keyName]!.data;
+    let embeddingId = this.embeddingIds.get(key);
     if (embeddingId === undefined) {
       embeddingId = this.nextEmbeddingId++;
-      this.embeddingIds.set(embedding.data, embeddingId);
+      this.embeddingIds.set(key, embeddingId);
     }
     return new Promise((resolve, reject) => {
       this.queue.push({ embeddingId: embeddingId!, embedding: embedding!, feeds: rest, resolve, reject });
@@ -142,7 +147,7 @@ export class DecoderWorkerPool implements DecoderSessionLike {
       const slot = idle.find((s) => s.heldEmbeddingId === job.embeddingId) ?? idle.find((s) => !this.queue.some((j) => j.embeddingId === s.heldEmbeddingId)) ?? idle[0]!;
       this.queue.shift();
       slot.job = job;
-      const req: DecoderWorkerRequest = { id: this.nextRequestId++, embeddingId: job.embeddingId, embeddingInput: EMBEDDING_INPUT, feeds: job.feeds };
+      const req: DecoderWorkerRequest = { id: this.nextRequestId++, embeddingId: job.embeddingId, feeds: job.feeds };
       if (slot.heldEmbeddingId !== job.embeddingId) req.embedding = job.embedding;
       slot.heldEmbeddingId = job.embeddingId;
       slot.worker.ref();

@@ -6,6 +6,7 @@ import { MedpersamUserError } from '../errors.js';
 import { samFrame } from './frames.js';
 import { buildMaskInput, buildPointInputs, selectDecoderOutputs, validatePrompts } from './prompt-frames.js';
 import type { Float32TensorFactory, OrtTensor } from './ort-types.js';
+import { sam2DecodeResult, sam2DecoderFeeds } from './sam2-decoder.js';
 import { TARGET_EMBEDDING_INPUT } from './target-embedding.js';
 import type { SamDecodeOptions, SamDecodeResult, SamEmbedding, SamPrompts } from './types.js';
 
@@ -31,6 +32,8 @@ export interface DecoderContext {
   hasTargetEmbedding: boolean;
   embeddingDims: readonly [number, number, number, number];
   maskPromptLogit: number;
+  /** SAM 2's decoder interface (sam2-decoder.ts; squashed frame); default false: SAM 1's. */
+  sam2?: boolean;
 }
 
 export interface DecoderRunResult {
@@ -56,6 +59,7 @@ export async function runDecoder(
     );
   }
   validatePrompts(prompts, width, height);
+  if (ctx.sam2) return runSam2Decoder(ctx, embedding, prompts, opts);
   const frame = samFrame(width, height);
   const pts = buildPointInputs(prompts.pointsOriginal ?? [], prompts.boxOriginal, frame);
   const maskInput = prompts.maskPrompt ? buildMaskInput(prompts.maskPrompt, frame, ctx.maskPromptLogit) : new Float32Array(LOW);
@@ -67,13 +71,7 @@ export async function runDecoder(
     has_mask_input: ctx.tensor(Float32Array.of(prompts.maskPrompt ? 1 : 0), [1]),
     orig_im_size: ctx.tensor(Float32Array.of(height, width), [2]),
   };
-  if (ctx.hasTargetEmbedding) {
-    const t = prompts.targetEmbedding ?? new Float32Array(256);
-    if (t.length !== 256) {
-      throw new MedpersamUserError('INVALID_PROMPT', `target embedding has ${t.length} values, expected 256`);
-    }
-    feeds[TARGET_EMBEDDING_INPUT] = ctx.tensor(t, [1, 1, 256]);
-  }
+  addTargetEmbedding(ctx, prompts, feeds);
   const t0 = performance.now();
   const out = await ctx.session.run(feeds);
   const runMs = performance.now() - t0;
@@ -104,4 +102,26 @@ export async function runDecoder(
     multimask: picks.length > 1,
   };
   return { result, runMs };
+}
+
+/** The `target_embedding` feed of a patched decoder (zeros without a prompt's target embedding). */
+function addTargetEmbedding(ctx: DecoderContext, prompts: SamPrompts, feeds: Record<string, OrtTensor>): void {
+  if (!ctx.hasTargetEmbedding) return;
+  const t = prompts.targetEmbedding ?? new Float32Array(256);
+  if (t.length !== 256) {
+    throw new MedpersamUserError('INVALID_PROMPT', `target embedding has ${t.length} values, expected 256`);
+  }
+  feeds[TARGET_EMBEDDING_INPUT] = ctx.tensor(t, [1, 1, 256]);
+}
+
+/** SAM 2: squashed frame, 7 inputs, K = 3 low-resolution outputs resized here (sam2-decoder.ts). */
+async function runSam2Decoder(ctx: DecoderContext, embedding: SamEmbedding, prompts: SamPrompts, opts: SamDecodeOptions): Promise<DecoderRunResult> {
+  const { originalWidth: width, originalHeight: height } = embedding;
+  const frame = samFrame(width, height, { squash: true });
+  const feeds = sam2DecoderFeeds(embedding, prompts, frame, ctx.maskPromptLogit, ctx.tensor);
+  addTargetEmbedding(ctx, prompts, feeds);
+  const t0 = performance.now();
+  const out = await ctx.session.run(feeds);
+  const runMs = performance.now() - t0;
+  return { result: sam2DecodeResult(out, width, height, opts.multimask ?? false), runMs };
 }

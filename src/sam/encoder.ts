@@ -3,13 +3,19 @@
  */
 import { MedpersamUserError } from '../errors.js';
 import type { FloatImage } from '../image/types.js';
-import { buildInputImageEncoderInput, buildPlainEncoderInput } from './preprocess.js';
+import { buildInputImageEncoderInput, buildPlainEncoderInput, buildSam2EncoderInput } from './preprocess.js';
 import type { Float32TensorFactory, OrtSession } from './ort-types.js';
+import { packSam2Features, SAM2_EMBEDDING_OUTPUT, SAM2_HIGH_RES_LENGTH, SAM2_HIGH_RES_OUTPUTS, unpackSam2Features } from './sam2-interface.js';
 import type { EncoderVariant } from './types.js';
 
 export interface EncoderRunResult {
+  /** The image embedding (SAM 2: `image_embed`). */
   data: Float32Array;
   dims: [number, number, number, number];
+  /** SAM 2: both high-resolution feature maps (SamEmbedding.highResFeatures). */
+  highResFeatures?: Float32Array;
+  /** What an embedding cache keeps: `data` (SAM 1), or `data` and `highResFeatures` in one array (SAM 2). */
+  stored: Float32Array;
   /** Milliseconds inside session.run. */
   runMs: number;
 }
@@ -40,6 +46,7 @@ export async function runEncoder(
   tensor: Float32TensorFactory,
 ): Promise<EncoderRunResult> {
   checkImage(image);
+  if (variant === 'sam2') return runSam2Encoder(session, inputName, image, tensor);
   const input = variant === 'plain' ? buildPlainEncoderInput(image) : buildInputImageEncoderInput(image);
   const inputTensor = tensor(input.data, input.dims);
   const t0 = performance.now();
@@ -49,5 +56,30 @@ export async function runEncoder(
   const dims = emb.dims.map(Number) as [number, number, number, number];
   const data = emb.data as Float32Array;
   inputTensor.dispose?.();
-  return { data, dims, runMs };
+  return { data, dims, runMs, stored: data };
+}
+
+/** SAM 2: squashed ImageNet-normalised input; the embedding and both high-resolution maps, packed for the cache. */
+async function runSam2Encoder(session: OrtSession, inputName: string, image: FloatImage, tensor: Float32TensorFactory): Promise<EncoderRunResult> {
+  const input = buildSam2EncoderInput(image);
+  const inputTensor = tensor(input.data, input.dims);
+  const t0 = performance.now();
+  const out = await session.run({ [inputName]: inputTensor }, [SAM2_EMBEDDING_OUTPUT, ...SAM2_HIGH_RES_OUTPUTS]);
+  const runMs = performance.now() - t0;
+  inputTensor.dispose?.();
+  const emb = out[SAM2_EMBEDDING_OUTPUT]!;
+  const [hr0, hr1] = SAM2_HIGH_RES_OUTPUTS.map((n) => out[n]!.data as Float32Array) as [Float32Array, Float32Array];
+  const stored = packSam2Features(emb.data as Float32Array, hr0, hr1);
+  const parts = unpackSam2Features(stored, (emb.data as Float32Array).length);
+  return { ...parts, dims: emb.dims.map(Number) as [number, number, number, number], runMs, stored };
+}
+
+/** Floats of one embedding cache entry: the embedding's, plus the high-resolution maps' for SAM 2. */
+export function storedEmbeddingLength(dims: readonly number[], variant: EncoderVariant): number {
+  return dims.reduce((a, b) => a * b, 1) + (variant === 'sam2' ? SAM2_HIGH_RES_LENGTH : 0);
+}
+
+/** An embedding cache entry (`EncoderRunResult.stored`) back as the embedding's arrays (views, no copy). */
+export function embeddingFromStored(stored: Float32Array, variant: EncoderVariant, embedLength: number): { data: Float32Array; highResFeatures?: Float32Array } {
+  return variant === 'sam2' ? unpackSam2Features(stored, embedLength) : { data: stored };
 }

@@ -9,6 +9,9 @@
  *               (scale = 1024 / max(w, h); resizedWidth = floor(w * scale + 0.5), same for the height, as in
  *               segment-anything's ResizeLongestSide) and occupies the TOP-LEFT resizedWidth x resizedHeight of a
  *               zero-padded 1024 x 1024 square (points named xySam1024).
+ *               SAM 2 squashes instead (`squash`): the image is resized to 1024 x 1024 without keeping its aspect
+ *               ratio and without padding (SAM2Transforms' Resize((1024, 1024))), so resizedWidth = resizedHeight =
+ *               1024 and every per-axis rule below holds unchanged.
  *  - sam256   : the padded 1024 square downsampled x4 (`mask_input`, `low_res_masks`).
  *  - grid     : the encoder feature grid, gridSize x gridSize (64 x 64) cells over the padded 1024 square;
  *               cell (gx, gy) covers sam1024 pixels [gx*cellSize, (gx+1)*cellSize) (cellSize = 16).
@@ -26,7 +29,7 @@ export const SAM_LOW_RES = 256;
 export interface SamFrame {
   readonly originalWidth: number;
   readonly originalHeight: number;
-  /** paddedSize / max(originalWidth, originalHeight). */
+  /** paddedSize / max(originalWidth, originalHeight) (squashed frame: the long side's factor; use the per-axis resized / original). */
   readonly scale: number;
   /** Size of the resized image inside the padded square (sam1024 frame). */
   readonly resizedWidth: number;
@@ -47,6 +50,8 @@ export interface SamFrameOptions {
   paddedSize?: number;
   /** Feature grid side (default 64 = 1024 / 16). */
   gridSize?: number;
+  /** SAM 2's frame: squash the image to paddedSize × paddedSize (no aspect ratio kept, no padding). Default false. */
+  squash?: boolean;
 }
 
 /** The SAM frame geometry for an image of the given original size (RangeError for non-positive / fractional sizes). */
@@ -60,8 +65,8 @@ export function samFrame(originalWidth: number, originalHeight: number, opts: Sa
     throw new RangeError(`samFrame: paddedSize ${paddedSize} must be a multiple of gridSize ${gridSize}`);
   }
   const scale = paddedSize / Math.max(originalWidth, originalHeight);
-  const resizedWidth = Math.floor(originalWidth * scale + 0.5);
-  const resizedHeight = Math.floor(originalHeight * scale + 0.5);
+  const resizedWidth = opts.squash ? paddedSize : Math.floor(originalWidth * scale + 0.5);
+  const resizedHeight = opts.squash ? paddedSize : Math.floor(originalHeight * scale + 0.5);
   const cellSize = paddedSize / gridSize;
   return {
     originalWidth,

@@ -1,4 +1,4 @@
-/** SAM over ONNX Runtime (official segment-anything ONNX interfaces): public API of the runtime part. */
+/** SAM over ONNX Runtime (official segment-anything ONNX interfaces, and samexporter's SAM 2): public API of the runtime part. */
 export { loadSamModel, SamModel, defaultEmbeddingCacheDir } from './model.js';
 export { findSamModelFiles, inspectOnnxFile, validateDecoder, OFFICIAL_DECODER_INPUTS, OFFICIAL_DECODER_OUTPUTS } from './model-files.js';
 export type { OnnxFileInfo, OnnxValueInfo, SamModelFiles } from './model-files.js';
@@ -9,6 +9,7 @@ export {
   resizeToSamFrame,
   buildPlainEncoderInput,
   buildInputImageEncoderInput,
+  buildSam2EncoderInput,
   SAM_PIXEL_MEAN,
   SAM_PIXEL_STD,
 } from './preprocess.js';
@@ -21,6 +22,14 @@ export {
   DEFAULT_MASK_PROMPT_LOGIT,
 } from './prompt-frames.js';
 export { patchDecoderForTargetEmbedding, TARGET_EMBEDDING_INPUT } from './target-embedding.js';
+export {
+  SAM2_DECODER_INPUTS,
+  SAM2_DECODER_OUTPUTS,
+  SAM2_ENCODER_OUTPUTS,
+  SAM2_ENCODER_DISABLED_OPTIMIZERS,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+} from './sam2-interface.js';
 export type { TargetEmbeddingPatchResult } from './target-embedding.js';
 export { imageContentHash, encoderFileId, EmbeddingCache, PREPROCESS_VERSION } from './embedding-cache.js';
 export { cudaListed } from './session.js';

@@ -193,6 +193,8 @@ const FALL_THROUGH_CODES = new Set([
   'DECODER_INPUTS_MISMATCH',
   'UNSUPPORTED_ENCODER',
   'MODEL_PAIR_MISMATCH',
+  'MODEL_KIND_MISMATCH',
+  'UNSUPPORTED_SAM2_VARIANT',
   'MISSING_EXTERNAL_DATA',
 ]);
 
@@ -345,6 +347,22 @@ export async function resolveSamModel(idOrDir: string, opts: ModelManagementOpti
   );
 }
 
+/** How to export a known model's pair yourself (SAM 1: two scripts; SAM 2: samexporter's export_sam2). */
+function exportSteps(model: KnownModel): string[] {
+  if (model.family === 'sam2') {
+    return [
+      `     samexporter: python -m samexporter.export_sam2 --checkpoint <ckpt> --model_type ${model.exportModelType} ` +
+        '--output_encoder encoder.onnx --output_decoder decoder.onnx',
+    ];
+  }
+  return [
+    `     - decoder (official format, keeps mask_input): segment-anything's scripts/export_onnx_model.py ` +
+      `--checkpoint <ckpt> --model-type ${model.exportModelType === 'mobile' ? 'vit_t (MobileSAM repo)' : model.exportModelType} --output decoder.onnx --opset 17`,
+    `     - encoder: samexporter: python -m samexporter.export_encoder --checkpoint <ckpt> ` +
+      `--model-type ${model.exportModelType} --output encoder.onnx --use-preprocess`,
+  ];
+}
+
 function modelNotPresent(model: KnownModel, home: string): MedpersamUserError {
   const dir = modelDir(model.id, home);
   const partial = existsSync(stagingDir(model.id, home));
@@ -354,10 +372,7 @@ function modelNotPresent(model: KnownModel, home: string): MedpersamUserError {
     `Get it in one of these ways:`,
     `  1. Download it (~${formatBytes(model.approxBytes)}):  medpersam models pull ${model.id}`,
     `  2. Export it yourself from the checkpoint ${model.checkpoint}:`,
-    `     - decoder (official format, keeps mask_input): segment-anything's scripts/export_onnx_model.py ` +
-      `--checkpoint <ckpt> --model-type ${model.exportModelType === 'mobile' ? 'vit_t (MobileSAM repo)' : model.exportModelType} --output decoder.onnx --opset 17`,
-    `     - encoder: samexporter: python -m samexporter.export_encoder --checkpoint <ckpt> ` +
-      `--model-type ${model.exportModelType} --output encoder.onnx --use-preprocess`,
+    ...exportSteps(model),
     `     Put both .onnx files (and any external-data *.bin / *.data files next to them) in ${dir}/ ,`,
     `     or in any folder and pass --sam <that folder>.`,
     `Models live under ${modelsRoot(home)}; set ${MEDPERSAM_HOME_ENV} to keep them elsewhere.`,
@@ -433,14 +448,17 @@ export interface VerifyReport {
 
 function targetEmbeddingDetail(
   exported: boolean,
-  info: { targetEmbedding: boolean; warnings: string[] },
+  info: { targetEmbedding: boolean; warnings: string[]; encoderVariant: EncoderVariant },
   smoke: VerifyReport['smokeTest'],
 ): string {
   if (!info.targetEmbedding) {
     const why = info.warnings.find((w) => w.startsWith('target-semantic prompting is off'));
     return why ? why.replace(/^target-semantic prompting is off: /, '').replace(/; SAM runs without the target embedding$/, '') : 'not available';
   }
-  const how = exported ? 'the decoder has a target_embedding input' : 'the decoder graph was patched (PerSAM target embedding added per transformer layer)';
+  const patched = exported ? 'the decoder has a target_embedding input' : 'the decoder graph was patched (PerSAM target embedding added per transformer layer)';
+  // SAM 2's two-way transformer is SAM 1's (the high-resolution maps join only in the upscaling after it); the patch
+  // matched PerSAM's rule run in SAM 2's PyTorch transformer within 1e-4 (test/sam/sam2-golden.test.ts).
+  const how = info.encoderVariant === 'sam2' ? `${patched}; SAM 2: same two-way transformer as SAM 1, checked against PerSAM in PyTorch` : patched;
   if (!smoke) return `${how}; not run (add --smoke to run it)`;
   return smoke.targetEmbeddingOk ? `${how}; the smoke test ran it` : `${how}, but the smoke test's decode with a target embedding failed`;
 }

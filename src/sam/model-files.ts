@@ -11,6 +11,7 @@ import { open, readdir, stat, access } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { MedpersamUserError } from '../errors.js';
+import { namesLookSam2, SAM2_EMBEDDING_OUTPUT, SAM2_ENCODER_INPUT, sam2DecoderProblem, sam2EncoderProblem } from './sam2-interface.js';
 import type { EncoderVariant } from './types.js';
 
 const { onnx } = onnxProto;
@@ -251,6 +252,7 @@ const DECODER_HINTS = new Set([
   'batched_point_labels',
   'image_embed',
   'high_res_feats_0',
+  'image_features_0',
 ]);
 
 function isDecoderLike(info: OnnxFileInfo): boolean {
@@ -278,7 +280,8 @@ function byName(paths: OnnxFileInfo[], word: string): OnnxFileInfo[] {
 /**
  * Find the encoder and decoder `.onnx` files in `dir` and validate them as a Med-PerSAM-capable pair.
  * Errors (MedpersamUserError): NOT_A_MODEL_FOLDER, INCOMPLETE_MODEL_FOLDER, NOT_AN_ONNX_MODEL,
- * DECODER_WITHOUT_MASK_INPUT, DECODER_INPUTS_MISMATCH, UNSUPPORTED_ENCODER, MODEL_PAIR_MISMATCH,
+ * DECODER_WITHOUT_MASK_INPUT, DECODER_INPUTS_MISMATCH, UNSUPPORTED_ENCODER, MODEL_PAIR_MISMATCH, MODEL_KIND_MISMATCH,
+ * UNSUPPORTED_SAM2_VARIANT,
  * AMBIGUOUS_MODEL_FOLDER, MISSING_EXTERNAL_DATA.
  */
 export async function findSamModelFiles(dir: string): Promise<SamModelFiles> {
@@ -308,7 +311,7 @@ export async function findSamModelFiles(dir: string): Promise<SamModelFiles> {
   if (encoders.length > 1) encoders = byName(encoders, 'encoder');
   if (decoders.length > 1) decoders = byName(decoders, 'decoder');
   // A decoder that cannot serve Med-PerSAM is the more useful message, even when the encoder is missing too.
-  if (decoders.length === 1) validateDecoder(decoders[0]!);
+  if (decoders.length === 1) validateAnyDecoder(decoders[0]!);
   // A complete pair wins over stray broken files; otherwise the broken file is the problem to report.
   if ((encoders.length === 0 || decoders.length === 0) && broken.length > 0) throw broken[0]!;
   if (encoders.length === 0 || decoders.length === 0) {
@@ -336,7 +339,9 @@ export async function findSamModelFiles(dir: string): Promise<SamModelFiles> {
   }
   const encoder = encoders[0]!;
   const decoder = decoders[0]!;
-  validateDecoder(decoder);
+  validateAnyDecoder(decoder);
+  checkSameKind(encoder, decoder, dir);
+  if (isSam2Encoder(encoder)) return sam2ModelFiles(dir, encoder, decoder);
   const ev = encoderVariantOf(encoder)!;
   if (ev.variant === 'plain') {
     const s = ev.input.shape!;
@@ -367,27 +372,11 @@ export async function findSamModelFiles(dir: string): Promise<SamModelFiles> {
   if (decShape && (decShape.length !== 4 || decShape.some((v, i) => typeof v === 'number' && typeof encShape[i] === 'number' && v !== encShape[i]))) {
     throw pairMismatch(basename(encoder.path), fmt(encShape), basename(decoder.path), fmt(decShape), dir);
   }
-  const fixed = (shape: (number | string | null)[] | null) =>
-    shape && shape.length === 4 && shape.slice(1).every((d) => typeof d === 'number')
-      ? ([1, shape[1], shape[2], shape[3]] as [number, number, number, number])
-      : null;
-  const fromEncoder = fixed(encShape);
-  const fromDecoder = fixed(decShape);
+  const fromEncoder = fixedEmbeddingDims(encShape);
+  const fromDecoder = fixedEmbeddingDims(decShape);
   const embeddingDims = fromEncoder ?? fromDecoder;
   const embeddingDimsSource = fromEncoder ? 'encoder' : fromDecoder ? 'decoder' : 'first-run';
-  for (const info of [encoder, decoder]) {
-    for (const f of info.externalDataFiles) {
-      try {
-        await access(join(dirname(info.path), f));
-      } catch {
-        throw new MedpersamUserError(
-          'MISSING_EXTERNAL_DATA',
-          `refers to external weight data "${f}", which is not beside it; copy that file into ${dirname(info.path)}`,
-          { file: info.path },
-        );
-      }
-    }
-  }
+  await checkExternalData([encoder, decoder]);
   const iou = decoder.outputs.find((o) => o.name === 'iou_predictions')!;
   const k = iou.shape && typeof iou.shape[1] === 'number' ? iou.shape[1] : null;
   return {
@@ -404,6 +393,94 @@ export async function findSamModelFiles(dir: string): Promise<SamModelFiles> {
     decoderOutputs: k,
     decoderHasTargetEmbedding: decoder.inputs.some((i) => i.name === 'target_embedding'),
   };
+}
+
+async function checkExternalData(infos: OnnxFileInfo[]): Promise<void> {
+  for (const info of infos) {
+    for (const f of info.externalDataFiles) {
+      try {
+        await access(join(dirname(info.path), f));
+      } catch {
+        throw new MedpersamUserError(
+          'MISSING_EXTERNAL_DATA',
+          `refers to external weight data "${f}", which is not beside it; copy that file into ${dirname(info.path)}`,
+          { file: info.path },
+        );
+      }
+    }
+  }
+}
+
+const namesOf = (values: OnnxValueInfo[]): string[] => values.map((v) => v.name);
+
+function isSam2Encoder(info: OnnxFileInfo): boolean {
+  return namesLookSam2(namesOf(info.outputs));
+}
+
+function isSam2Decoder(info: OnnxFileInfo): boolean {
+  return namesLookSam2(namesOf(info.inputs));
+}
+
+/** SAM 2 decoders: samexporter's interface (sam2-interface.ts), else the error names what differs; SAM 1: `validateDecoder`. */
+export function validateAnyDecoder(decoder: OnnxFileInfo): void {
+  if (!isSam2Decoder(decoder)) return validateDecoder(decoder);
+  const problem = sam2DecoderProblem(namesOf(decoder.inputs), namesOf(decoder.outputs));
+  if (problem) throw new MedpersamUserError('UNSUPPORTED_SAM2_VARIANT', problem, { file: decoder.path });
+}
+
+/** A SAM 1 encoder with a SAM 2 decoder (or the reverse) is refused, naming what tells each apart. */
+function checkSameKind(encoder: OnnxFileInfo, decoder: OnnxFileInfo, dir: string): void {
+  const encoderSam2 = isSam2Encoder(encoder);
+  if (encoderSam2 === isSam2Decoder(decoder)) return;
+  const kind = (sam2: boolean) => (sam2 ? 'SAM 2' : 'SAM 1');
+  const list = (vs: OnnxValueInfo[]) => vs.map((v) => v.name).join(', ');
+  throw new MedpersamUserError(
+    'MODEL_KIND_MISMATCH',
+    `the folder mixes SAM 1 and SAM 2 files: encoder ${basename(encoder.path)} is ${kind(encoderSam2)} (outputs ${list(encoder.outputs)}) ` +
+      `but decoder ${basename(decoder.path)} is ${kind(!encoderSam2)} (inputs ${list(decoder.inputs)}); keep one model's encoder and decoder per folder`,
+    { file: dir },
+  );
+}
+
+/** The SAM 2 pair (samexporter's interface; decoder already checked): shapes and the files' facts. */
+async function sam2ModelFiles(dir: string, encoder: OnnxFileInfo, decoder: OnnxFileInfo): Promise<SamModelFiles> {
+  const problem = sam2EncoderProblem(namesOf(encoder.inputs), namesOf(encoder.outputs));
+  if (problem) throw new MedpersamUserError('UNSUPPORTED_SAM2_VARIANT', problem, { file: encoder.path });
+  const input = encoder.inputs.find((i) => i.name === SAM2_ENCODER_INPUT)!;
+  const s = input.shape;
+  if (s && (s.length !== 4 || [1, 3, 1024, 1024].some((v, i) => typeof s[i] === 'number' && s[i] !== v))) {
+    throw new MedpersamUserError('UNSUPPORTED_ENCODER', `SAM 2 encoder input ${input.name} ${fmt(s)} is not [1,3,1024,1024]`, { file: encoder.path });
+  }
+  const encShape = encoder.outputs.find((o) => o.name === SAM2_EMBEDDING_OUTPUT)!.shape ?? [null, null, null, null];
+  const decShape = decoder.inputs.find((i) => i.name === SAM2_EMBEDDING_OUTPUT)!.shape;
+  if (decShape && (decShape.length !== 4 || decShape.some((v, i) => typeof v === 'number' && typeof encShape[i] === 'number' && v !== encShape[i]))) {
+    throw pairMismatch(basename(encoder.path), fmt(encShape), basename(decoder.path), fmt(decShape), dir);
+  }
+  await checkExternalData([encoder, decoder]);
+  const fromEncoder = fixedEmbeddingDims(encShape);
+  const fromDecoder = fixedEmbeddingDims(decShape);
+  const iou = decoder.outputs.find((o) => o.name === 'iou_predictions')!;
+  return {
+    dir,
+    encoder,
+    decoder,
+    encoderVariant: 'sam2',
+    encoderInputName: SAM2_ENCODER_INPUT,
+    embeddingOutputName: SAM2_EMBEDDING_OUTPUT,
+    embeddingDims: fromEncoder ?? fromDecoder,
+    embeddingDimsSource: fromEncoder ? 'encoder' : fromDecoder ? 'decoder' : 'first-run',
+    encoderEmbeddingShape: encShape,
+    decoderEmbeddingShape: decShape,
+    decoderOutputs: iou.shape && typeof iou.shape[1] === 'number' ? iou.shape[1] : null,
+    decoderHasTargetEmbedding: decoder.inputs.some((i) => i.name === 'target_embedding'),
+  };
+}
+
+/** [1,C,h,w] when C, h and w are numbers, else null. */
+function fixedEmbeddingDims(shape: (number | string | null)[] | null): [number, number, number, number] | null {
+  return shape && shape.length === 4 && shape.slice(1).every((d) => typeof d === 'number')
+    ? [1, shape[1] as number, shape[2] as number, shape[3] as number]
+    : null;
 }
 
 function pairMismatch(encoderName: string, produced: string, decoderName: string, expected: string, dir: string): MedpersamUserError {
@@ -457,10 +534,9 @@ export function validateDecoder(decoder: OnnxFileInfo): void {
   const outs = new Set(decoder.outputs.map((o) => o.name));
   const missingOut = OFFICIAL_DECODER_OUTPUTS.filter((n) => !outs.has(n));
   if (missing.length > 0 || missingOut.length > 0) {
-    const sam2 = names.has('high_res_feats_0') ? ' (this looks like a SAM2 decoder, which is not supported yet)' : '';
     throw new MedpersamUserError(
       'DECODER_INPUTS_MISMATCH',
-      `the decoder is not in the official SAM ONNX format${sam2}: missing ${[...missing.map((m) => `input ${m}`), ...missingOut.map((m) => `output ${m}`)].join(', ')}`,
+      `the decoder is not in the official SAM ONNX format: missing ${[...missing.map((m) => `input ${m}`), ...missingOut.map((m) => `output ${m}`)].join(', ')}`,
       { file: decoder.path },
     );
   }

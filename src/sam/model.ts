@@ -9,11 +9,12 @@ import type { FloatImage } from '../image/types.js';
 import { runDecoder, type DecoderSessionLike } from './decoder.js';
 import { DecoderWorkersOnFirstCall } from './decoder-workers.js';
 import { EmbeddingCache, encoderFileId, imageContentHash } from './embedding-cache.js';
-import { checkImage, runEncoder } from './encoder.js';
+import { checkImage, embeddingFromStored, runEncoder, storedEmbeddingLength } from './encoder.js';
 import { medpersamHome } from './home.js';
 import { MedpersamUserError } from '../errors.js';
 import { checkEmbeddingFits, findSamModelFiles, type SamModelFiles } from './model-files.js';
 import { DEFAULT_MASK_PROMPT_LOGIT } from './prompt-frames.js';
+import { SAM2_ENCODER_DISABLED_OPTIMIZERS } from './sam2-interface.js';
 import { createSession, float32Tensor, type ort } from './session.js';
 import { patchDecoderForTargetEmbedding } from './target-embedding.js';
 import type {
@@ -93,7 +94,12 @@ export class SamModel {
     if (!hit) return null;
     if (hit.where === 'memory') this.counters.memoryCacheHits++;
     else this.counters.diskCacheHits++;
-    return { originalWidth, originalHeight, key, dims, data: hit.data };
+    return { originalWidth, originalHeight, key, dims, ...this.fromStored(hit.data, dims) };
+  }
+
+  /** A cache entry as the embedding's arrays (SAM 2 entries hold the high-resolution maps too). */
+  private fromStored(stored: Float32Array, dims: readonly number[]): { data: Float32Array; highResFeatures?: Float32Array } {
+    return embeddingFromStored(stored, this.files.encoderVariant, dims.reduce((a, b) => a * b, 1));
   }
 
   private async encodeUncached(image: FloatImage, key: string): Promise<SamEmbedding> {
@@ -102,7 +108,7 @@ export class SamModel {
     if (hit && this.info.embeddingDims) {
       if (hit.where === 'memory') this.counters.memoryCacheHits++;
       else this.counters.diskCacheHits++;
-      return { ...base, dims: this.info.embeddingDims, data: hit.data };
+      return { ...base, dims: this.info.embeddingDims, ...this.fromStored(hit.data, this.info.embeddingDims) };
     }
     const session = await this.heldEncoder();
     const r = await runEncoder(session, this.files.encoderVariant, this.files.encoderInputName, this.files.embeddingOutputName, image, float32Tensor);
@@ -110,13 +116,13 @@ export class SamModel {
     this.counters.encoderRunMs += r.runMs;
     this.acceptEmbeddingDims(r.dims);
     try {
-      await this.cache.put(key, r.data);
+      await this.cache.put(key, r.stored);
     } catch (err) {
       // An unwritable cache folder costs re-encoding in later runs, not this run.
       const w = `embedding cache not written (${(err as Error).message}); embeddings will be recomputed next run`;
       if (!this.info.warnings.some((x) => x.startsWith('embedding cache not written'))) this.info.warnings.push(w);
     }
-    return { ...base, dims: r.dims, data: r.data };
+    return { ...base, dims: r.dims, data: r.data, ...(r.highResFeatures ? { highResFeatures: r.highResFeatures } : {}) };
   }
 
   /**
@@ -135,7 +141,7 @@ export class SamModel {
     }
     if (!known) {
       this.info.embeddingDims = dims;
-      this.cache.setLength(dims.reduce((a, b) => a * b, 1));
+      this.cache.setLength(storedEmbeddingLength(dims, this.files.encoderVariant));
     }
   }
 
@@ -183,6 +189,7 @@ export class SamModel {
         hasTargetEmbedding: this.info.targetEmbedding,
         embeddingDims: this.info.embeddingDims ?? embedding.dims,
         maskPromptLogit: this.maskPromptLogit,
+        sam2: this.info.encoderVariant === 'sam2',
       },
       embedding,
       prompts,
@@ -217,7 +224,13 @@ export async function loadSamModel(dir: string, opts: SamLoadOptions = {}): Prom
   const warnings: string[] = [];
   const sessionOpts = { threads: opts.threads, executionProvider: opts.executionProvider };
   // From the path: ONNX Runtime then finds external data files beside the model.
-  const openEncoder = () => createSession(files.encoder.path, files.encoder.path, { ...sessionOpts, threads: opts.encoderThreads ?? opts.threads, memoryArena: opts.encoderMemoryArena ?? false });
+  const openEncoder = () =>
+    createSession(files.encoder.path, files.encoder.path, {
+      ...sessionOpts,
+      threads: opts.encoderThreads ?? opts.threads,
+      memoryArena: opts.encoderMemoryArena ?? false,
+      disabledOptimizers: files.encoderVariant === 'sam2' ? SAM2_ENCODER_DISABLED_OPTIMIZERS : undefined,
+    });
   const enc = await openEncoder();
   warnings.push(...enc.warnings);
 
@@ -273,7 +286,7 @@ export async function loadSamModel(dir: string, opts: SamLoadOptions = {}): Prom
     targetEmbedding,
     warnings,
   };
-  const length = files.embeddingDims ? files.embeddingDims.reduce((a, b) => a * b, 1) : null;
+  const length = files.embeddingDims ? storedEmbeddingLength(files.embeddingDims, files.encoderVariant) : null;
   const cache = new EmbeddingCache({ dir: cacheDir, memoryEntries: opts.memoryCacheEntries }, length);
   return new SamModel(
     info,

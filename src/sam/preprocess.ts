@@ -7,10 +7,12 @@
  *
  * Frame (frames.ts `samFrame`): `scale = 1024 / max(W,H)`, each side `floor(side * scale + 0.5)` (segment-anything
  * ResizeLongestSide), then zero-padding at the bottom/right to 1024×1024 (after normalisation, as SAM does).
+ * SAM 2 (`buildSam2EncoderInput`): squashed to 1024×1024, no padding, ImageNet mean/std on the 0..1 scale.
  */
 import { resizeImage } from '../image/resize.js';
 import type { FloatImage } from '../image/types.js';
 import { SAM_LONG_SIDE, samFrame, type SamFrame } from './frames.js';
+import { IMAGENET_MEAN, IMAGENET_STD } from './sam2-interface.js';
 
 /** SAM pixel mean/std on the 0..255 scale (RGB). */
 export const SAM_PIXEL_MEAN = [123.675, 116.28, 103.53] as const;
@@ -27,9 +29,12 @@ export function normalizedToSam255(image: FloatImage): FloatImage {
  * RGB (grey replicated to 3 channels), 0..255, resized to the frame's resizedWidth × resizedHeight
  * (bilinear when enlarging, area average when shrinking — close to the antialiased PIL resize SAM uses).
  */
-export function resizeToSamFrame(image: FloatImage): { image: FloatImage; frame: SamFrame } {
-  const frame = samFrame(image.width, image.height);
-  const method = frame.scale < 1 ? 'area' : 'bilinear';
+export function resizeToSamFrame(image: FloatImage, squash = false): { image: FloatImage; frame: SamFrame } {
+  const frame = samFrame(image.width, image.height, { squash });
+  // SAM 2's squash may shrink one axis and enlarge the other: area only when both shrink (on an enlarged axis it
+  // degenerates to nearest-like sampling).
+  const shrinks = squash ? frame.resizedWidth < image.width && frame.resizedHeight < image.height : frame.scale < 1;
+  const method = shrinks ? 'area' : 'bilinear';
   const sameSize = frame.resizedWidth === image.width && frame.resizedHeight === image.height;
   // Resize before replicating grey → RGB: a third of the work.
   const resized = sameSize ? image : resizeImage(image, frame.resizedWidth, frame.resizedHeight, method);
@@ -68,4 +73,21 @@ export function buildPlainEncoderInput(image: FloatImage): { data: Float32Array;
 export function buildInputImageEncoderInput(image: FloatImage): { data: Float32Array; dims: [number, number, 3]; frame: SamFrame } {
   const { image: rgb, frame } = resizeToSamFrame(image);
   return { data: rgb.data, dims: [rgb.height, rgb.width, 3], frame };
+}
+
+/**
+ * SAM 2 encoder input: [1,3,1024,1024] NCHW, the image squashed to 1024×1024 (frames.ts `squash`), then
+ * (x/255 − mean) / std with ImageNet statistics (SAM2Transforms: ToTensor, Resize((1024,1024)), Normalize).
+ */
+export function buildSam2EncoderInput(image: FloatImage): { data: Float32Array; dims: [1, 3, 1024, 1024]; frame: SamFrame } {
+  const { image: rgb, frame } = resizeToSamFrame(image, true);
+  const plane = SAM_LONG_SIDE * SAM_LONG_SIDE;
+  const data = new Float32Array(3 * plane);
+  for (let c = 0; c < 3; c++) {
+    // (x/255 − mean)/std = (x − 255·mean) · 1/(255·std), on the 0..255 scale encode() takes.
+    const mean = 255 * IMAGENET_MEAN[c]!;
+    const inv = 1 / (255 * IMAGENET_STD[c]!);
+    for (let i = 0; i < plane; i++) data[c * plane + i] = (rgb.data[3 * i + c]! - mean) * inv;
+  }
+  return { data, dims: [1, 3, SAM_LONG_SIDE, SAM_LONG_SIDE], frame };
 }

@@ -58,6 +58,29 @@ export function buildPointInputs(pointsOriginal: readonly LabeledPoint[], boxOri
   return { coordsSam1024, labels, count };
 }
 
+/**
+ * SAM 2's point inputs (SAM2ImagePredictor's order): the box corners first (labels 2, 3), then the clicks; no padding
+ * point, as the SAM 2 decoder graph always appends one itself. Coordinates in the squashed 1024 frame.
+ */
+export function buildSam2PointInputs(pointsOriginal: readonly LabeledPoint[], boxOriginal: Box | undefined, frame: SamFrame): SamPointInputs {
+  const corners = boxOriginal
+    ? [
+        { x: boxOriginal.x0, y: boxOriginal.y0, label: 2 },
+        { x: boxOriginal.x1, y: boxOriginal.y1, label: 3 },
+      ]
+    : [];
+  const ordered: { x: number; y: number; label: number }[] = [...corners, ...pointsOriginal];
+  const coordsSam1024 = new Float32Array(ordered.length * 2);
+  const labels = new Float32Array(ordered.length);
+  ordered.forEach((p, n) => {
+    const s = xyOriginalToXySam1024(p, frame);
+    coordsSam1024[2 * n] = s.x;
+    coordsSam1024[2 * n + 1] = s.y;
+    labels[n] = p.label;
+  });
+  return { coordsSam1024, labels, count: ordered.length };
+}
+
 /** Original-size plane (W·H) → padded-1024 frame at 256×256, uncovered parts = padValue. */
 export function planeOriginalToSam256(plane: Float32Array | Uint8Array, frame: SamFrame, padValue: number): Float32Array {
   const { originalWidth: w, originalHeight: h } = frame;
@@ -252,4 +275,15 @@ export function validatePrompts(prompts: SamPrompts, width: number, height: numb
 export function selectDecoderOutputs(k: number, multimask: boolean): number[] {
   if (k >= 4 && multimask) return [1, 2, 3];
   return [0];
+}
+
+/**
+ * SAM 2 exports (K = 3, the multimask tokens only; no single-mask output): all three with `multimask`, else the one
+ * with the highest predicted IoU (the first on ties) — what SAM 2's demos and samexporter's inference keep.
+ */
+export function selectSam2DecoderOutputs(iouScores: ArrayLike<number>, k: number, multimask: boolean): number[] {
+  if (multimask) return Array.from({ length: k }, (_, i) => i);
+  let best = 0;
+  for (let i = 1; i < k; i++) if (iouScores[i]! > iouScores[best]!) best = i;
+  return [best];
 }

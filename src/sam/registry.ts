@@ -1,10 +1,13 @@
 /**
- * Known SAM models in the official ONNX format (decoder with `mask_input`; see model-files.ts for the checks).
+ * Known SAM models in the official ONNX format (decoder with `mask_input`; see model-files.ts for the checks), and
+ * SAM 2.1 in samexporter's SAM 2 interface (sam2-interface.ts).
  *
  * Pure data (browser-safe). Where the URLs come from: the public AnyLabeling model list
  * (`anylabeling/configs/auto_labeling/models.yaml`, which points at the Hugging Face repository
  * `vietanhdev/segment-anything-onnx-models`, one zip per model exported with samexporter) and the GitHub
- * releases of `vietanhdev/anylabeling-assets` (tag v0.4.0). These URLs were NOT fetched from the machine
+ * releases of `vietanhdev/anylabeling-assets` (tag v0.4.0); for SAM 2.1 the model card of the Hugging Face
+ * repository `vietanhdev/segment-anything-2.1-onnx-models` (samexporter's own SAM 2.1 exports, the ones AnyLabeling
+ * loads; one zip per size). These URLs were NOT fetched from the machine
  * this code was built on (it has no internet access): they are public facts, not verified downloads.
  *
  * Checksums: no sha256 is pinned yet (none could be measured here and none is invented). When a file has
@@ -48,6 +51,8 @@ export interface KnownModel {
   checkpoint: string;
   /** `--model-type` for the export scripts. */
   exportModelType: string;
+  /** SAM generation (default 'sam1'); 'sam2' = SAM 2 / 2.1 in samexporter's export_sam2.py interface. */
+  family?: 'sam1' | 'sam2';
 }
 
 /** Environment variable that replaces every source's base URL (mirrors, tests on 127.0.0.1). */
@@ -57,12 +62,29 @@ export const MODEL_BASE_URL_ENV = 'MEDPERSAM_MODEL_BASE_URL';
 export const SOURCE_URLS_VERIFIED = false;
 
 const HF_BASE = 'https://huggingface.co/vietanhdev/segment-anything-onnx-models/resolve/main';
+/**
+ * SAM 2.1 zips (encoder.onnx + decoder.onnx from samexporter's export_sam2.py, exported 2026-02-21), as the
+ * repository's model card lists them with their sizes (111 / 136 / 259 / 768 MB). Not fetched from here either.
+ */
+const HF_SAM21_BASE = 'https://huggingface.co/vietanhdev/segment-anything-2.1-onnx-models/resolve/main';
 const GH_BASE = 'https://github.com/vietanhdev/anylabeling-assets/releases/download/v0.4.0';
 
 const MB = 1_000_000;
 
 function hfZip(name: string): ModelSource {
   return { label: 'huggingface', baseUrl: HF_BASE, kind: 'zip', files: [{ name, role: 'archive' }] };
+}
+
+function sam21(size: 'tiny' | 'small' | 'base_plus' | 'large', label: string, mb: number): KnownModel {
+  return {
+    id: `sam2.1-hiera-${size.replace('_', '-')}`,
+    description: `SAM 2.1 Hiera-${label} (SAM 2 ONNX interface of samexporter's export_sam2.py)`,
+    approxBytes: mb * MB,
+    sources: [{ label: 'huggingface', baseUrl: HF_SAM21_BASE, kind: 'zip', files: [{ name: `sam2.1_hiera_${size}_20260221.zip`, role: 'archive' }] }],
+    checkpoint: `sam2.1_hiera_${size}.pt (github.com/facebookresearch/sam2)`,
+    exportModelType: `sam2.1_hiera_${size}`,
+    family: 'sam2',
+  };
 }
 
 export const KNOWN_MODELS: readonly KnownModel[] = [
@@ -135,7 +157,10 @@ export const KNOWN_MODELS: readonly KnownModel[] = [
     sources: [hfZip('sam_vit_h_4b8939_quant.zip')],
     checkpoint: 'sam_vit_h_4b8939.pth',
     exportModelType: 'vit_h',
-  },
+  },  sam21('tiny', 'Tiny', 111),
+  sam21('small', 'Small', 136),
+  sam21('base_plus', 'Base+', 259),
+  sam21('large', 'Large', 768),
 ];
 
 export function knownModelIds(): string[] {

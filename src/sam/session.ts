@@ -20,6 +20,11 @@ export interface SessionOptions {
    * each run's intermediate tensors after the run instead of keeping the arena at its high-water mark.
    */
   memoryArena?: boolean;
+  /**
+   * ONNX Runtime graph optimisers to skip (session config `optimization.disable_specified_optimizers`), e.g.
+   * SAM 2 encoders' ReshapeFusion (sam2-interface.ts).
+   */
+  disabledOptimizers?: readonly string[];
 }
 
 export interface CreatedSession {
@@ -63,6 +68,9 @@ function baseOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions 
     // with our own JS (prompt conversion, post-processing) between runs.
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };
+  if (opts.disabledOptimizers && opts.disabledOptimizers.length > 0) {
+    o.extra = { ...(o.extra as object), optimization: { disable_specified_optimizers: opts.disabledOptimizers.join(';') } };
+  }
   if (opts.memoryArena === false) {
     o.enableCpuMemArena = false;
     o.enableMemPattern = false;

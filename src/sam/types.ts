@@ -4,8 +4,9 @@
  * Coordinate frames met here:
  *  - original: the image's own pixels (what callers use: `pointsOriginal`, `boxOriginal`, masks at W×H);
  *  - sam1024:  the resized frame, longest side 1024 (`scale = 1024 / max(W,H)`, sides `floor(x*scale + 0.5)`),
- *              zero-padded bottom/right to 1024×1024 (what the encoder sees and `point_coords` is in);
- *  - sam256:   the padded 1024 frame downsampled ×4 (`mask_input`, `low_res_masks`).
+ *              zero-padded bottom/right to 1024×1024 (what the encoder sees and `point_coords` is in); for SAM 2
+ *              the image squashed to 1024×1024 without keeping its aspect ratio and without padding;
+ *  - sam256:   the 1024 frame downsampled ×4 (`mask_input`, `low_res_masks`).
  * The frame maths lives only in `frames.ts` (used by `preprocess.ts` for images, `prompt-frames.ts` for prompts).
  */
 import type { BinaryMask, Box, LabeledPoint } from '../image/types.js';
@@ -16,7 +17,12 @@ export type EncoderVariant =
   /** `[1,3,1024,1024]`: the caller resizes, normalises (SAM mean/std on 0..255) and zero-pads. */
   | 'plain'
   /** `input_image` `[H,W,3]` raw 0..255 (samexporter `--use-preprocess`); normalising and padding in-graph. */
-  | 'input_image';
+  | 'input_image'
+  /**
+   * SAM 2 / 2.1 (samexporter `export_sam2.py`): `image` `[1,3,1024,1024]`, squashed to 1024×1024 (no padding),
+   * ImageNet mean/std on 0..1; outputs `image_embed` and the two high-resolution feature maps (sam2-interface.ts).
+   */
+  | 'sam2';
 
 /** 'cpu' / 'cuda': onnxruntime-node; 'wasm' / 'webgpu': onnxruntime-web in a browser. */
 export type ExecutionProviderName = 'cpu' | 'cuda' | 'wasm' | 'webgpu';
@@ -88,14 +94,17 @@ export interface SamPrompts {
 }
 
 export interface SamDecodeOptions {
-  /** false (default): the single-mask output; true: the 3 multimask outputs (K = 4 exports only). */
+  /**
+   * false (default): the single-mask output (SAM 2, which has none: the output with the highest predicted IoU);
+   * true: the 3 multimask outputs (K = 4 SAM 1 exports and SAM 2).
+   */
   multimask?: boolean;
 }
 
 export interface SamDecodeResult {
   /** Per returned output: logits at the original size (W·H, row-major); threshold 0. */
   logitsOriginal: Float32Array[];
-  /** Per returned output: low-res logits in the padded-1024 frame at 256×256. */
+  /** Per returned output: low-res logits in the (padded, or SAM 2's squashed) 1024 frame at 256×256. */
   lowResLogits: Float32Array[];
   /** Per returned output: SAM's predicted IoU. */
   iouScores: number[];
@@ -106,8 +115,13 @@ export interface SamDecodeResult {
 }
 
 export interface SamEmbedding {
-  /** 256·64·64 floats (NCHW). */
+  /** 256·64·64 floats (NCHW): SAM 1's `image_embeddings`, SAM 2's `image_embed`. */
   data: Float32Array;
+  /**
+   * SAM 2 only: `high_res_feats_0` [1,32,256,256] followed by `high_res_feats_1` [1,64,128,128] (NCHW, 3·2^20
+   * floats), which its decoder takes beside `data`. Absent for SAM 1.
+   */
+  highResFeatures?: Float32Array;
   dims: readonly [number, number, number, number];
   originalWidth: number;
   originalHeight: number;

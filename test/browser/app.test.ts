@@ -4,8 +4,9 @@
  * the buttons are clicked. On the synthetic phantoms of `medpersam demo --no-run`:
  *   - warp only, stopped during training and resumed: the downloaded masks agree with `medpersam segment --sam none`
  *     on the same inputs and seed (Dice ≥ 0.99 per class);
- *   - Med-PerSAM with a generated official-interface SAM model (one retraining round, one refinement): the masks
- *     agree with `medpersam segment --sam <model folder>` (Dice ≥ 0.99 per class);
+ *   - Med-PerSAM with a generated official-interface SAM model (one retraining round, one refinement), and with a
+ *     generated SAM 2 model (samexporter's SAM 2 interface): the masks agree with `medpersam segment --sam <model
+ *     folder>` (Dice ≥ 0.99 per class);
  *   - the page is cross-origin isolated, says which engines run, no request leaves 127.0.0.1;
  *   - drawing a mask with the brush makes a usable reference mask;
  *   - a folder with a damaged file and one too large for the tab among good images: the good ones are segmented,
@@ -28,6 +29,7 @@ import type { LabelMap } from '../../src/image/types.js';
 import { captureIo } from '../cli/helpers.js';
 import { describeWithChromium, launchChromium, requestsLeavingLoopback, trackRequests, type LaunchedChromium } from '../fixtures/chromium.js';
 import { writeTestSamModel } from '../fixtures/sam-models.js';
+import { writeTestSam2Model } from '../fixtures/sam2-models.js';
 import { encodeDicom, encodeNifti, encodePng, encodeTiff, seededInts, tiffDeclaring } from '../io/fixtures.js';
 import sharp from 'sharp';
 import { makeTempDir } from '../fixtures/temp-dir.js';
@@ -102,6 +104,7 @@ describeWithChromium('browser app (headless Chromium)', () => {
   let context: BrowserContext;
   let data: string;
   let samDir: string;
+  let sam2Dir: string;
 
   beforeAll(async () => {
     tmp = await makeTempDir('medpersam-app-');
@@ -110,13 +113,16 @@ describeWithChromium('browser app (headless Chromium)', () => {
     data = join(tmp.dir, 'phantoms');
     await cli(['demo', '--out', data, '--count', '5', '--size', '64', '--no-run', '-q']);
     samDir = (await writeTestSamModel(join(tmp.dir, 'sam'), { decoder: 'echo-mask', k: 4 })).dir;
+    sam2Dir = (await writeTestSam2Model(join(tmp.dir, 'sam2'), { decoder: 'echo-mask' })).dir;
     const common = ['--ref', join(data, 'images/phantom_000.png'), '--ref-mask', join(data, 'masks/phantom_000.png'), '--images', join(data, 'images')];
     // The app trains the warp model on one thread (its engine worker); results are deterministic for a seed and a
     // thread count, so the CLI runs on one thread too (two threads agree only up to float rounding, which the
     // §3.3 retraining on SAM pseudolabels amplifies: 0.971 lowest per-class Dice with the CLI on two threads).
     const warp = ['--res', WARP_FLAGS.res, '--seed', WARP_FLAGS.seed, '--threads', '1'];
     await cli(['segment', ...common, '--out', join(tmp.dir, 'cli-warp'), '--sam', 'none', ...warp, '--epochs', WARP_FLAGS.epochs, '-q']);
-    await cli(['segment', ...common, '--out', join(tmp.dir, 'cli-sam'), '--sam', samDir, ...warp, '--epochs', SAM_FLAGS.epochs, '--rounds', SAM_FLAGS.rounds, '--refinements', SAM_FLAGS.refinements, '-q']);
+    const samFlags = ['--epochs', SAM_FLAGS.epochs, '--rounds', SAM_FLAGS.rounds, '--refinements', SAM_FLAGS.refinements, '-q'];
+    await cli(['segment', ...common, '--out', join(tmp.dir, 'cli-sam'), '--sam', samDir, ...warp, ...samFlags]);
+    await cli(['segment', ...common, '--out', join(tmp.dir, 'cli-sam2'), '--sam', sam2Dir, ...warp, ...samFlags]);
     server = await startAppServer({ root: appDir, port: 0 });
     chromium = await launchChromium();
     context = await chromium.browser.newContext({ acceptDownloads: true });
@@ -173,15 +179,16 @@ describeWithChromium('browser app (headless Chromium)', () => {
     await page.close();
   }, 600_000);
 
-  it('Med-PerSAM with a generated SAM model picked from disk: masks agree with segment --sam <folder>', async () => {
-    const page = await context.newPage();
+  /** Med-PerSAM in the app with the model files of `dir` picked from disk; per-class Dice against the CLI run in `cliOut`. */
+  async function runSamInApp(dir: string, cliOut: string, label: string, inContext: BrowserContext = context): Promise<Page> {
+    const page = await inContext.newPage();
     const urls = trackRequests(page);
     page.on('dialog', (d) => void d.accept()); // "replace the stored warp-only run?"
     await page.goto(server.url);
     await pickInputs(page, data, 'phantom_000', SAM_FLAGS.epochs);
     await page.check('input[name=mode][value=sam]');
-    await page.setInputFiles('#sam-decoder', join(samDir, 'decoder.onnx'));
-    await page.setInputFiles('#sam-encoder', join(samDir, 'encoder.onnx'));
+    await page.setInputFiles('#sam-decoder', join(dir, 'decoder.onnx'));
+    await page.setInputFiles('#sam-encoder', join(dir, 'encoder.onnx'));
     await page.waitForFunction(() => /kB|MB/.test(document.getElementById('sam-info')!.textContent ?? ''));
     await page.fill('#rounds', SAM_FLAGS.rounds);
     await page.fill('#refinements', SAM_FLAGS.refinements);
@@ -189,10 +196,15 @@ describeWithChromium('browser app (headless Chromium)', () => {
     expect(await waitForEnd(page)).toBe('done');
     expect(await page.textContent('#engines')).toMatch(/SAM onnxruntime-web (wasm|webgpu)/);
     expect(await page.locator('.thumb').count()).toBe(4);
-    const { worst } = await compareWithCli(await downloadZip(page), join(tmp.dir, 'cli-sam', 'masks'));
-    console.info(`app vs segment --sam <model>: lowest per-class Dice ${worst.toFixed(4)}`);
+    const { worst } = await compareWithCli(await downloadZip(page), join(tmp.dir, cliOut, 'masks'));
+    console.info(`app vs segment --sam <${label}>: lowest per-class Dice ${worst.toFixed(4)}`);
     expect(worst).toBeGreaterThanOrEqual(0.99);
     expect(requestsLeavingLoopback(urls)).toEqual([]);
+    return page;
+  }
+
+  it('Med-PerSAM with a generated SAM model picked from disk: masks agree with segment --sam <folder>', async () => {
+    const page = await runSamInApp(samDir, 'cli-sam', 'model');
 
     // The model is remembered: a new visit has it without asking.
     const again = await context.newPage();
@@ -205,6 +217,14 @@ describeWithChromium('browser app (headless Chromium)', () => {
     await page.setViewportSize({ width: 1200, height: 900 });
     await writeFile(join(shots, 'app-result.png'), await page.screenshot({ fullPage: true }));
     await page.close();
+  }, 600_000);
+
+  it('Med-PerSAM with a generated SAM 2 model (samexporter interface): masks agree with segment --sam <folder>', async () => {
+    // A fresh profile: the stored run of the other model would otherwise be refused as a run with other settings.
+    const fresh = await chromium.browser.newContext({ acceptDownloads: true });
+    const page = await runSamInApp(sam2Dir, 'cli-sam2', 'SAM 2 model', fresh);
+    await page.close();
+    await fresh.close();
   }, 600_000);
 
   it('reads every format the CLI reads, in the tab: 16-bit PNG, JPEG (browser decoder), TIFF, DICOM, NIfTI.gz', async () => {

@@ -10,13 +10,20 @@ import {
 
 const HF = 'https://huggingface.co/vietanhdev/segment-anything-onnx-models/resolve/main/';
 const GH = 'https://github.com/vietanhdev/anylabeling-assets/releases/download/v0.4.0/';
+const HF_SAM21 = 'https://huggingface.co/vietanhdev/segment-anything-2.1-onnx-models/resolve/main/';
 
 describe('KNOWN_MODELS', () => {
-  it('has unique kebab-case ids covering MobileSAM and SAM ViT-B/L/H', () => {
+  it('has unique kebab-case ids covering MobileSAM, SAM ViT-B/L/H and the four SAM 2.1 sizes', () => {
     const ids = knownModelIds();
     expect(new Set(ids).size).toBe(ids.length);
-    for (const id of ids) expect(id).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
+    // A dot only inside a version (sam2.1).
+    for (const id of ids) expect(id).toMatch(/^[a-z0-9]+(\.[0-9]+)?(-[a-z0-9]+)*$/);
     for (const id of ['mobile-sam', 'sam-vit-b', 'sam-vit-b-quant', 'sam-vit-l', 'sam-vit-h']) expect(ids).toContain(id);
+    for (const size of ['tiny', 'small', 'base-plus', 'large']) {
+      const m = findKnownModel(`sam2.1-hiera-${size}`)!;
+      expect(m.family).toBe('sam2');
+      expect(m.sources[0]!.files[0]!.name).toBe(`sam2.1_hiera_${size.replace('-', '_')}_20260221.zip`);
+    }
     expect(findKnownModel('sam-vit-b')!.checkpoint).toBe('sam_vit_b_01ec64.pth');
     expect(findKnownModel('nope')).toBeUndefined();
   });
@@ -28,7 +35,7 @@ describe('KNOWN_MODELS', () => {
       for (const source of model.sources) {
         for (const file of source.files) {
           const url = fileUrl(source, file);
-          expect(url.startsWith(HF) || url.startsWith(GH)).toBe(true);
+          expect(url.startsWith(HF) || url.startsWith(GH) || url.startsWith(HF_SAM21)).toBe(true);
         }
         if (source.kind === 'zip') {
           expect(source.files).toHaveLength(1);
