@@ -119,6 +119,8 @@ export async function fitBundle(opts: FitOptions): Promise<FitResult> {
       imagesDir: sampleDir,
       outDir: join(scratch, 'run'),
       overlays: false,
+      // An unreadable file of the folder is no reason not to fit on the others (apply reports it per image).
+      skipUnreadable: true,
       ...(opts.preset !== undefined ? { preset: opts.preset } : {}),
       ...(opts.overrides !== undefined ? { overrides: opts.overrides } : {}),
       ...(opts.labelWarp !== undefined ? { labelWarp: opts.labelWarp } : {}),
