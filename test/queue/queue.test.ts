@@ -59,6 +59,31 @@ async function submit(queueName: string, out: string, goodOnly = true) {
 const worker = (queueName: string, extra: Partial<Parameters<typeof startQueueWorker>[0]> = {}): QueueWorkerHandle =>
   startQueueWorker({ connection: parseRedisUrl(redis.url), queueName, backend: 'wasm', log: (l) => logs.push(l), ...extra });
 
+/**
+ * A CLI worker process (each job held 3 s before its work) sent `signal` as soon as it starts its first job; the
+ * id of that job's image, its stderr so far and its exit.
+ */
+async function childWorkerInJob(queueName: string, signal: NodeJS.Signals, extraArgs: string[] = []) {
+  const child = spawn(process.execPath, [BIN, 'queue', 'worker', '--redis', redis.url, '--queue', queueName, '--backend', 'wasm', ...extraArgs], {
+    env: { ...process.env, MEDPERSAM_QUEUE_JOB_DELAY_MS: '3000' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const jobImageId = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      const m = /start (\S+)/.exec(stderr);
+      if (m && !child.killed) {
+        child.kill(signal);
+        resolve(m[1]!);
+      }
+    });
+    void exit.then(() => reject(new Error(`worker exited before taking a job:\n${stderr}`)));
+  });
+  return { jobImageId, stderr: () => stderr, exit };
+}
+
 describeWithRedis('queue: BullMQ on a real redis-server', () => {
   beforeAll(async () => {
     f = await makeFixture({ count: 7, size: 64 });
@@ -104,37 +129,39 @@ describeWithRedis('queue: BullMQ on a real redis-server', () => {
   it('a worker killed with SIGKILL mid-job: another takes its job over; every image done exactly once', async () => {
     const out = f.out('kill');
     await submit('kill', out);
-    const child = spawn(process.execPath, [BIN, 'queue', 'worker', '--redis', redis.url, '--queue', 'kill', '--stalled-interval', '1000', '--backend', 'wasm'], {
-      env: { ...process.env, MEDPERSAM_QUEUE_JOB_DELAY_MS: '3000' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    const killedId = await new Promise<string>((resolve, reject) => {
-      child.stderr!.on('data', (d: Buffer) => {
-        stderr += d.toString();
-        const m = /start (\S+)/.exec(stderr);
-        if (m) {
-          child.kill('SIGKILL');
-          resolve(m[1]!);
-        }
-      });
-      child.once('exit', () => reject(new Error(`worker exited before taking a job:\n${stderr}`)));
-    });
-    expect(stderr).toContain('redis://***:***@127.0.0.1');
-    expect(stderr).not.toContain(PASSWORD);
+    // Its lock lapses 2 s after the kill (it renews it during the 3 s hold, whose event loop is idle).
+    const child = await childWorkerInJob('kill', 'SIGKILL', ['--lock-duration', '2000']);
+    const killedId = child.jobImageId;
+    expect(child.stderr()).toContain('redis://***:***@127.0.0.1');
+    expect(child.stderr()).not.toContain(PASSWORD);
     const stalled: string[] = [];
-    const rescuer = worker('kill', { stalledIntervalMs: 1000, lockDurationMs: 1000 });
+    // Its own lock keeps BullMQ's 30 s: loading the bundle and segmenting block its event loop for a while.
+    const rescuer = worker('kill', { stalledIntervalMs: 1000 });
     rescuer.worker.on('stalled', (jobId) => stalled.push(jobId));
     const s = await waitFor('kill', (st) => st.done + st.failed === ids.length);
     await rescuer.stop();
     expect(s).toMatchObject({ done: ids.length, failed: 0, active: 0, waiting: 0 });
     const queue = openQueue(parseRedisUrl(redis.url), 'kill');
-    const completed = await queue.getJobs(['completed']).finally(() => {});
+    const completed = await queue.getJobs(['completed']);
     await queue.close();
     expect(completed.map((j) => j.data.id).sort()).toEqual([...ids].sort());
     const killedJob = completed.find((j) => j.data.id === killedId)!;
     expect(stalled).toContain(killedJob.id);
     expect(await masksOf(out)).toEqual(expected);
+  }, 120_000);
+
+  it('SIGINT on a worker: it finishes its current job, takes no other, and exits 0', async () => {
+    await submit('sigint', f.out('sigint'));
+    const child = await childWorkerInJob('sigint', 'SIGINT');
+    expect(await child.exit).toBe(0);
+    expect(child.stderr()).toContain('SIGINT: finishing the current job, then exiting');
+    const s = await waitFor('sigint', () => true);
+    expect(s).toMatchObject({ done: 1, active: 0, waiting: ids.length - 1, failed: 0 });
+    const queue = openQueue(parseRedisUrl(redis.url), 'sigint');
+    const completed = await queue.getJobs(['completed']);
+    await queue.close();
+    expect(completed.map((j) => j.data.id)).toEqual([child.jobImageId]);
+    expect(Array.from((await readLabelMap(join(f.out('sigint'), 'masks', `${child.jobImageId}.png`))).data)).toEqual(expected.get(child.jobImageId));
   }, 120_000);
 
   it('Redis restarted mid-run: the worker reconnects and finishes', async () => {

@@ -60,11 +60,13 @@ function registerWorker(queueCmd: Command, ctx: CliContext): void {
   withRedis(queueCmd.command('worker').description('take jobs and segment their images until stopped (Ctrl-C / SIGTERM: finish the current job, then exit)'))
     .option('--concurrency <n>', 'jobs at once in this process', '1')
     .addOption(new Option('--backend <name>', 'tfjs backend (default: auto)').choices(['auto', 'wasm', 'tensorflow', 'cpu']))
-    .option('--stalled-interval <ms>', "how often BullMQ looks for jobs of dead workers (and their lock's duration); default 30000")
+    .option('--stalled-interval <ms>', 'how often this worker looks for jobs of dead workers (default 30000)')
+    .option('--lock-duration <ms>', "how long this worker's job lock lasts without renewal: a dead worker's job is taken over after it (default 30000; keep it well above one image's time)")
     .option('--drain', 'exit once the queue has no waiting or active job')
-    .action(async (o: RedisCliOptions & { concurrency: string; backend?: TfBackendChoice; stalledInterval?: string; drain?: boolean }) => {
+    .action(async (o: RedisCliOptions & { concurrency: string; backend?: TfBackendChoice; stalledInterval?: string; lockDuration?: string; drain?: boolean }) => {
       const connection = parseRedisUrl(o.redis);
       const stalled = o.stalledInterval === undefined ? undefined : positiveInt('--stalled-interval', o.stalledInterval, 30_000);
+      const lock = o.lockDuration === undefined ? undefined : positiveInt('--lock-duration', o.lockDuration, 30_000);
       const delay = Number(process.env.MEDPERSAM_QUEUE_JOB_DELAY_MS ?? 0);
       const log = (line: string) => ctx.io.stderr.write(`[worker ${process.pid}] ${line}\n`);
       const handle = startQueueWorker({
@@ -72,7 +74,8 @@ function registerWorker(queueCmd: Command, ctx: CliContext): void {
         queueName: o.queue,
         concurrency: positiveInt('--concurrency', o.concurrency, 1),
         ...(o.backend ? { backend: o.backend } : {}),
-        ...(stalled !== undefined ? { stalledIntervalMs: stalled, lockDurationMs: stalled } : {}),
+        ...(stalled !== undefined ? { stalledIntervalMs: stalled } : {}),
+        ...(lock !== undefined ? { lockDurationMs: lock } : {}),
         ...(delay > 0 ? { jobDelayMs: delay } : {}),
         log,
       });
