@@ -3,6 +3,8 @@
  *   --sam none        → the warping model alone (src/pipeline/warp-segment.ts runWarpOnlySegmentation)
  *   --sam <id|dir>    → Med-PerSAM (src/sam resolveSamModel, then src/pipeline/medpersam.ts runMedPerSam);
  *                       default DEFAULT_SAM_MODEL: when it is not installed, the error says how to get it.
+ *   --bundle <dir>    → a run bundle of `medpersam fit` applied to every image of the folder, no training
+ *                       (src/pipeline/apply-run.ts applyBundleToFolder)
  * Flags not given keep the library defaults.
  */
 import { join, resolve } from 'node:path';
@@ -66,7 +68,7 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
     .description('segment a folder of images from one annotated reference image (Med-PerSAM)')
     .option('--ref <file>', 'reference image (required unless --bundle)')
     .option('--ref-mask <file>', 'label mask of the reference image (required unless --bundle)')
-    .option('--bundle <dir>', 'apply a run bundle written by `medpersam fit` (its reference and warp model; no training)')
+    .option('--bundle <dir>', 'apply a run bundle written by `medpersam fit` to every image of --images (its reference and warp model; no training)')
     .requiredOption('--images <dir>', 'folder of images to segment (the reference file itself is skipped)')
     .requiredOption('--out <dir>', 'output folder (masks/, overlays/, run record); rerun with the same folder to resume')
     .option('--sam <id|dir|none>', 'SAM model id, model folder, or "none" for the warp model alone', DEFAULT_SAM_MODEL)
