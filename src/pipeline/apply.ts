@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { initTf, type TfBackendChoice } from '../warp/backend.js';
 import { WarpModel } from '../warp/model.js';
 import { checkSavedReference } from '../warp/saved-model.js';
-import { warpLabelThroughFrame } from '../warp/working-frame.js';
+import { warpLabelThroughFrame, type WorkingFrame } from '../warp/working-frame.js';
 import { readWarpModelFile } from '../io/warp-model-file.js';
 import { sharpWebpGreyEncoder } from '../io/report-pictures-node.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -111,7 +111,7 @@ export class BundleApplier {
   }
 
   /** Eq. 4 for one image: prepared as a test image, its flow, the reference label through its frame. */
-  segment(image: LoadedImage): { label: LabelMap; flowXyWarp: Float32Array; fixedWork: Float32Array; frame: ReturnType<WarpModel['testFrame']> } {
+  segment(image: LoadedImage): { label: LabelMap; flowXyWarp: Float32Array; fixedWork: Float32Array; frame: WorkingFrame } {
     const prepared = this.model.preprocessor.prepare(image.image);
     const [flowXyWarp] = this.model.predictFlowsWork([prepared.work], 1);
     const label = warpLabelThroughFrame(this.referenceLabel, flowXyWarp!, this.model.resolution, prepared.frame, this.bundle.manifest.labelWarp);
