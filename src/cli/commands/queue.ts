@@ -24,6 +24,9 @@ const withRedis = (c: Command): Command =>
     .requiredOption('--redis <url>', 'Redis URL: redis://[user:password@]host:port[/db], rediss:// for TLS')
     .option('--queue <name>', 'queue name (one per run or per team)', DEFAULT_QUEUE_NAME);
 
+/** How often `worker --drain` checks whether the queue is empty. */
+const DRAIN_POLL_MS = 2000;
+
 function positiveInt(flag: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
@@ -88,12 +91,15 @@ function registerWorker(queueCmd: Command, ctx: CliContext): void {
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));
         if (o.drain) {
+          // Polled: BullMQ's 'drained' fires once, possibly while another worker's last job is still active.
           const queue = openQueue(connection, o.queue);
-          handle.worker.on('drained', () => {
+          const timer = setInterval(() => {
             void queueStatus(queue).then((s) => {
-              if (s.waiting + s.active + s.delayed === 0) void queue.close().then(() => stop('queue drained'));
-            });
-          });
+              if (s.waiting + s.active + s.delayed > 0) return;
+              clearInterval(timer);
+              void queue.close().then(() => stop('queue drained'));
+            }, () => {});
+          }, DRAIN_POLL_MS);
         }
       });
       log(`stopped (${handle.counts.completed} done, ${handle.counts.failed} failed)`);
