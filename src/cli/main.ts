@@ -13,6 +13,8 @@ import { registerAppCommand } from './commands/app.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerEvalCommand } from './commands/eval.js';
+import { registerFitCommand } from './commands/fit.js';
+import { registerQueueCommand } from './commands/queue.js';
 import { registerModelsCommand } from './commands/models.js';
 import { registerSegmentCommand } from './commands/segment.js';
 
@@ -45,6 +47,8 @@ export function buildProgram(io: CliIo, deps: CliDeps = defaultDeps): Command {
     })
     .exitOverride();
   registerSegmentCommand(program, ctx);
+  registerFitCommand(program, ctx);
+  registerQueueCommand(program, ctx);
   registerEvalCommand(program, ctx);
   registerBenchCommand(program, ctx);
   registerModelsCommand(program, ctx);

@@ -55,7 +55,8 @@ export interface FinishReviewOptions {
   scores?: ReadonlyMap<string, readonly ClassScore[]>;
 }
 
-interface Entry {
+/** What the collector keeps of one image (numbers and its card pictures); apply.ts stores it per image. */
+export interface ReviewEntry {
   id: string;
   width: number;
   height: number;
@@ -74,7 +75,7 @@ export function classAreas(label: LabelMap, classes: readonly number[]): { cls: 
 }
 
 export class ReviewCollector {
-  private readonly entries: Entry[] = [];
+  private readonly entries: ReviewEntry[] = [];
   private readonly ids = new Set<string>();
 
   constructor(
@@ -93,11 +94,14 @@ export class ReviewCollector {
 
   /** One finished image: its signals and card pictures. */
   async add(input: ReviewImage & { image: FloatImage }): Promise<void> {
+    this.addEntry(await this.entryFor(input));
+  }
+
+  /** One image's signals and card pictures, not added (a distributed run stores it and adds it later). */
+  async entryFor(input: ReviewImage & { image: FloatImage }): Promise<ReviewEntry> {
     const signals = imageQualitySignals(this.ctx, input);
     const pics = this.opts.pictures === false ? undefined : await reportPictures(input.image, input.label, this.opts.pictures ?? {});
-    if (this.ids.has(input.id)) throw new Error(`review: image ${input.id} added twice`);
-    this.ids.add(input.id);
-    this.entries.push({
+    return {
       id: input.id,
       width: input.label.width,
       height: input.label.height,
@@ -106,7 +110,14 @@ export class ReviewCollector {
       marks: input.marks,
       picture: pics?.picture,
       overlay: pics?.overlay,
-    });
+    };
+  }
+
+  /** An entry made by `entryFor` (here or on another machine). */
+  addEntry(entry: ReviewEntry): void {
+    if (this.ids.has(entry.id)) throw new Error(`review: image ${entry.id} added twice`);
+    this.ids.add(entry.id);
+    this.entries.push(entry);
   }
 
   /** Scores the run and renders quality.csv, the page and the run-record summary. */

@@ -3,6 +3,8 @@
  *   --sam none        → the warping model alone (src/pipeline/warp-segment.ts runWarpOnlySegmentation)
  *   --sam <id|dir>    → Med-PerSAM (src/sam resolveSamModel, then src/pipeline/medpersam.ts runMedPerSam);
  *                       default DEFAULT_SAM_MODEL: when it is not installed, the error says how to get it.
+ *   --bundle <dir>    → a run bundle of `medpersam fit` applied to every image of the folder, no training
+ *                       (src/pipeline/apply-run.ts applyBundleToFolder)
  * Flags not given keep the library defaults.
  */
 import { join, resolve } from 'node:path';
@@ -30,13 +32,17 @@ import {
   type WarpCliOptions,
 } from './options.js';
 import { runInterruptible } from './interrupt.js';
+import { MedpersamUserError } from '../../errors.js';
+import { applyBundleToFolder } from '../../pipeline/apply-run.js';
 import { evaluateTestsOnly, printMedPerSamSummary, printWarpSegmentSummary, scoreLine } from './summaries.js';
 
 export interface SegmentCommandOptions extends WarpCliOptions, SamCliOptions {
-  /** Reference image file. */
-  ref: string;
-  /** Label mask of the reference image (0 background, 1..K classes). */
-  refMask: string;
+  /** Reference image file (required unless --bundle). */
+  ref?: string;
+  /** Label mask of the reference image (0 background, 1..K classes; required unless --bundle). */
+  refMask?: string;
+  /** A run bundle (`medpersam fit`): apply it, no training. */
+  bundle?: string;
   /** Folder of images to segment. */
   images: string;
   /** Output folder (masks/, overlays/, run state). */
@@ -60,8 +66,9 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
   const command = program
     .command('segment')
     .description('segment a folder of images from one annotated reference image (Med-PerSAM)')
-    .requiredOption('--ref <file>', 'reference image')
-    .requiredOption('--ref-mask <file>', 'label mask of the reference image')
+    .option('--ref <file>', 'reference image (required unless --bundle)')
+    .option('--ref-mask <file>', 'label mask of the reference image (required unless --bundle)')
+    .option('--bundle <dir>', 'apply a run bundle written by `medpersam fit` to every image of --images (its reference and warp model; no training)')
     .requiredOption('--images <dir>', 'folder of images to segment (the reference file itself is skipped)')
     .requiredOption('--out <dir>', 'output folder (masks/, overlays/, run record); rerun with the same folder to resume')
     .option('--sam <id|dir|none>', 'SAM model id, model folder, or "none" for the warp model alone', DEFAULT_SAM_MODEL)
@@ -85,6 +92,13 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
     )
     .action(async (opts: SegmentCommandOptions, cmd: Command) => {
       const outDir = resolve(opts.out);
+      if (opts.bundle !== undefined) {
+        await segmentWithBundle(ctx, cmd, opts);
+        return;
+      }
+      if (opts.ref === undefined || opts.refMask === undefined) {
+        throw new MedpersamUserError('BAD_OPTION', `required option '${opts.ref === undefined ? '--ref <file>' : '--ref-mask <file>'}' not specified (or pass --bundle)`);
+      }
       const refImage = resolve(opts.ref);
       const refMask = resolve(opts.refMask);
       const imagesDir = resolve(opts.images);
@@ -176,6 +190,31 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
       if (result.summary) writeLineScores(out, result);
       else ctx.note(cmd, `score it: medpersam eval --pred ${result.masksDir} --gt <ground-truth folder>`);
     });
+}
+
+/** `segment --bundle`: apply a run bundle to a folder in this process (src/pipeline/apply-run.ts). */
+async function segmentWithBundle(ctx: CliContext, cmd: Command, opts: SegmentCommandOptions): Promise<void> {
+  const otherSam = opts.sam !== DEFAULT_SAM_MODEL && !isSamNone(opts.sam);
+  if (opts.ref !== undefined || opts.refMask !== undefined || opts.warpModel !== undefined || otherSam) {
+    throw new MedpersamUserError('BAD_OPTION', '--bundle brings its own reference, warp model and SAM choice: leave out --ref, --ref-mask, --warp-model and --sam');
+  }
+  const progress = ctx.progress(cmd);
+  let result;
+  try {
+    result = await applyBundleToFolder(resolve(opts.bundle!), resolve(opts.images), resolve(opts.out), {
+      ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+      overlays: opts.overlays !== false,
+      onProgress: progress.onProgress,
+    });
+  } finally {
+    progress.stop();
+  }
+  if (opts.json) {
+    ctx.io.stdout.write(JSON.stringify({ mode: 'bundle', ...result }, null, 2) + '\n');
+    return;
+  }
+  ctx.io.stdout.write(`${result.written.length} masks in ${join(result.outDir, 'masks')}; report: ${result.reportPath}\n`);
+  for (const f of result.failed) ctx.io.stdout.write(`not segmented: ${f.message}\n`);
 }
 
 function writeLineScores(out: { write(s: string): unknown }, r: MedPerSamResult): void {
