@@ -12,19 +12,16 @@
  * and on the global working grid thicknessWorkingPx = thickness · R / max(W, H).
  * An object is `small` when extent ≤ smallExtent, `thin` when thicknessWorkingPx ≤ thinWorkingPx and
  * extent ≤ thinMaxExtent (a long thin structure still gets a crop that is much smaller than the image).
- * With the reference image, each object's outline contrast is measured too: at every outline pixel, the difference
- * between the mean grey value of the object's pixels and of the other pixels within one global working pixel
- * (a (2r+1)² window), averaged over the outline and divided by the image's 1st–99th percentile range. An object is
- * `visible` when that is at least minOutlineContrast: the crop model registers the crop's image at a finer scale
- * than the global warp, which only helps where the object's own outline is what the image shows there. Measured
- * (issue 12's stress set, bench/roi-variants.ts): JSRT chest X-rays' heart apex and costophrenic angle patches have
- * 0.046 and 0.066 (their lungs and heart 0.049–0.082) and the local stage made them worse (global warp 25.0 / 49.7 %
- * Dice → 24.1–27.1 / 34.1–47.1 % over four SSIM crop-model variants, 24 images; NCC crop models 20.3–20.9 /
- * 45.5–55.7); 12 px bands along the diaphragm and the lateral lung border have 0.059 and 0.039, and forced, the
- * best variant moved them 28.0 / 41.3 → 42.0 / 37.4 (one gains, one loses); the small-structure phantoms' discs,
- * rings and bands have 0.27–0.48 and gain 7–56 points (mean per phantom kind). The default 0.15 lies between the
- * two (a two-set calibration: a structure between them, e.g. bone edges on X-ray, is untested).
- * Mode 'auto' crops the small or thin objects that are visible, 'force' every object, 'off' none.
+ * With the reference image, each object's outline contrast is measured too (recorded, not a gate by default): at
+ * every outline pixel, the difference between the mean grey value of the object's pixels and of the other pixels
+ * within one global working pixel (a (2r+1)² window), averaged over the outline and divided by the image's 1st–99th
+ * percentile range. Until issue 21 an object needed 0.15 to trigger; that threshold sat between two kinds of images
+ * (JSRT's carved apex / angle / lung-border patches 0.039–0.066, the phantoms' targets 0.27–0.48) and kept the
+ * stage off the clavicles, which forced gain 12 points. Now the geometry (small or thin) only says which objects
+ * are candidates, and whether a candidate's crop model helps is decided from the run's own held-out images
+ * (roi-evidence.ts, roi-stage.ts); minOutlineContrast (default 0) remains as an optional extra filter.
+ * Mode 'auto' crops the small or thin objects (large ones, e.g. lungs and heart, never: the pre-filter that keeps
+ * the stage and its cost away from them), 'force' every object, 'off' none.
  *
  * A crop is a rectangle around the object's box with a margin of max(marginFraction · the box's shorter side,
  * marginWorkingPx global working pixels) on every side (the margin must hold what the global warp leaves of the
@@ -64,7 +61,7 @@ export interface RoiTriggerOptions {
    */
   minZoom: number;
   maxLocalResolution: number;
-  /** Mode 'auto' crops an object only when its outline contrast (see above) is at least this (default 0.15). */
+  /** Mode 'auto' crops an object only when its outline contrast (see above) is at least this (default 0: no filter). */
   minOutlineContrast: number;
 }
 
@@ -79,7 +76,7 @@ export const DEFAULT_ROI_TRIGGER: RoiTriggerOptions = {
   minCropWorkingPx: 20,
   minZoom: 4,
   maxLocalResolution: 128,
-  minOutlineContrast: 0.15,
+  minOutlineContrast: 0,
 };
 
 /** One connected object of one class of the reference label. */
