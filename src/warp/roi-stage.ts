@@ -148,6 +148,19 @@ export function evidenceLines(roi: Pick<LocalStageSummary, 'objects'>, className
     });
 }
 
+/**
+ * The report's line on the stage: each crop (its frame in the reference, classes, grid) and each candidate object's
+ * decision with its evidence; or why the stage did not run.
+ */
+export function roiReportLine(roi: LocalStageSummary, ran: boolean, className?: (cls: number) => string): string {
+  if (!ran) return `not run (${notTriggeredReason(roi)})`;
+  const crops = roi.crops.map(
+    (c) => `crop ${c.frame.width}×${c.frame.height} px at (${c.frame.x0}, ${c.frame.y0}) of the reference, classes ${c.classes.join('+')}, ${c.resolution} px grid${c.kept ? '' : ' (not used)'}`,
+  );
+  const decisions = evidenceLines(roi, className);
+  return [...crops, ...decisions].join('; ');
+}
+
 /** A plan as a run records it (no model needed: crops' steps are 0). */
 export function planSummary(plan: RoiPlan, options: ResolvedLocalStageOptions): LocalStageSummary {
   return {
