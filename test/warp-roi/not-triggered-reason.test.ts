@@ -6,6 +6,7 @@ const object = (cls: number, small: boolean, outlineContrast: number | null, vis
   box: { x0: 0, y0: 0, x1: 9, y1: 9 },
   extent: small ? 0.05 : 0.5,
   thicknessWorkingPx: 4,
+  elongation: 2,
   small,
   thin: false,
   outlineContrast,
@@ -20,6 +21,17 @@ describe('why the region-of-interest stage did not run (bench table, run report)
     expect(notTriggeredReason({ mode: 'auto', objects: [object(1, false, 0.06, true), object(4, true, 0.0461, false), object(5, true, 0.066, false)] })).toBe(
       'mode auto; small or thin objects whose outline the reference image hardly shows (outline contrast class 4 0.046, class 5 0.066, below the threshold)',
     );
+    // candidates whose crop models did not beat the global warp on the held-out images: their evidence
+    const evidence = (gain: number, improved: number) => ({ basis: 'held-out' as const, images: 3, nccGlobal: 0.4, nccLocal: 0.4 + gain, gain, improved, kept: false });
+    expect(
+      notTriggeredReason({
+        mode: 'auto',
+        objects: [
+          { ...object(1, true, 0.03, true, true), evidence: evidence(-0.0123, 1) },
+          { ...object(2, true, 0.03, true, true), evidence: evidence(0.004, 1) },
+        ],
+      }),
+    ).toBe("mode auto; no crop refinement improved the held-out images' similarity over the global warp (NCC gain class 1 -0.012 (1/3), class 2 +0.004 (1/3))");
     // a plan with crops that a session did not need (a resumed run with every mask written)
     expect(notTriggeredReason({ mode: 'auto', objects: [object(1, true, 0.5, true, true)] })).toBe('mode auto; crops planned but not needed in this session');
   });

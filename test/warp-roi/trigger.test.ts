@@ -51,6 +51,17 @@ describe('automatic trigger by object size', () => {
     expect(objs.find((o) => o.cls === 1)!.triggered).toBe(true); // still small by extent
   });
 
+  it('a compact organ a few working pixels thick on a coarse grid is not thin: a band must be elongated', () => {
+    // a 50 px square in a 128 px image at R = 32: thickness 2 · 2500 / 196 boundary px ≈ 25.5 px = 6.4 working px
+    // (≤ 8), but its box side is only 2 × that thickness; a 48 × 8 px bar: 2 · 384 / 108 ≈ 7.1 px, elongation ≈ 6.8
+    const label = labelOf(128, 128, (x, y) => (x >= 10 && x < 60 && y >= 40 && y < 90 ? 1 : x >= 70 && x < 118 && y >= 10 && y < 18 ? 2 : 0));
+    const [square, bar] = measureObjects(label, 32);
+    expect(square!.thicknessWorkingPx).toBeCloseTo((2 * 2500 * 32) / 196 / 128, 6);
+    expect([square!.small, square!.thin, square!.triggered]).toEqual([false, false, false]);
+    expect([bar!.small, bar!.thin]).toEqual([false, true]);
+    expect(measureObjects(label, 32, { minElongation: 1.5 })[0]!.thin).toBe(true);
+  });
+
   it("mode 'off' plans no crop; 'force' crops every object", () => {
     expect(planRegions(scene(), 128, { mode: 'off' }).crops).toEqual([]);
     const forced = planRegions(scene(), 128, { mode: 'force' });
