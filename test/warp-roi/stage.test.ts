@@ -31,14 +31,16 @@ const trigger = { minZoom: 2, marginWorkingPx: 4, minCropWorkingPx: 16 };
 // four test images: one held out (the defaults hold out none below 8 images)
 const evidence = { minTestsToHoldOut: 4, minHeldOut: 1 };
 
-async function trainedPair() {
+/** A global model trained on the shifted scenes and a stage on its flows; `holdOut`: decide on held-out images. */
+async function trainedPair(holdOut = false) {
   const ref = scene(0, 0, 0, 0);
   const tests = SHIFTS.map((s, i) => ({ id: `t${i}`, ...scene(...s) }));
   const global = new WarpModel(settings, ref);
   for (const t of tests) global.addTest(t.id, t.image);
   await global.train('initial', 15);
   const flows = new Map(global.testFlows(tests.map((t) => t.id)).map((f) => [f.id, f.flowXyWarp]));
-  const stage = new LocalWarpStage(settings, ref, { trigger, costRatio: 1 });
+  const stage = new LocalWarpStage(settings, ref, { trigger, costRatio: 1, ...(holdOut ? { evidence } : {}) });
+  if (holdOut) stage.holdOutFrom(tests.map((t) => t.id));
   for (const t of tests) stage.addTest(t.id, t.image, flows.get(t.id)!);
   return { ref, tests, global, flows, stage };
 }
@@ -236,15 +238,7 @@ describe('LocalWarpStage', () => {
     [global, stage, single].forEach((m) => m.dispose());
   }, 120_000);
   it('decides per object on held-out images: a disc that moves on its own keeps its refinement, held-out images included', async () => {
-    const ref = scene(0, 0, 0, 0);
-    const tests = SHIFTS.map((s, i) => ({ id: `t${i}`, ...scene(...s) }));
-    const global = new WarpModel(settings, ref);
-    for (const t of tests) global.addTest(t.id, t.image);
-    await global.train('initial', 15);
-    const flows = new Map(global.testFlows(tests.map((t) => t.id)).map((f) => [f.id, f.flowXyWarp]));
-    const stage = new LocalWarpStage(settings, ref, { trigger, costRatio: 1, evidence });
-    stage.holdOutFrom(tests.map((t) => t.id));
-    for (const t of tests) stage.addTest(t.id, t.image, flows.get(t.id)!);
+    const { tests, global, flows, stage } = await trainedPair(true);
     expect(() => stage.holdOut([])).toThrow(/before the first addTest/);
     // t2 is held out: the crop model trains on the other three
     expect(stage.cropModels[0]!.model.testIds).toEqual(['t0', 't1', 't3']);
