@@ -63,9 +63,9 @@ function distanceToBox(box: Box, u: number, v: number): number {
 }
 
 /**
- * The local correction D(v) = u + ψ(u) − v at crop position (u, v) → written to out[0], out[1] (crop pixels),
- * where the test crop's pixel (cu, cv) with cu + S(cu) = v shows what the global warp puts at v (see the file
- * comment; fixed-point inversion of the pre-shift S). `scratch`: two numbers of working space.
+ * The local correction D at crop position p = (u, v) (the file comment's v), written to out[0], out[1] in crop
+ * pixels: D = c + ψ(c) − p, where c is the test crop's pixel with c + S(c) = p (it shows what the global warp puts
+ * at p; fixed-point inversion of the pre-shift S). `scratch`: two numbers of working space.
  */
 export function localCorrection(r: LocalRefinement, u: number, v: number, out: Float64Array, scratch: Float64Array = new Float64Array(2)): void {
   const { frame, flowXyCrop, preShift } = r;
