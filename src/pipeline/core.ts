@@ -108,8 +108,9 @@ export interface WarpStageSettings {
   threads?: number;
   /**
    * The region-of-interest stage for small or thin objects (src/warp/roi-stage.ts, roi-run.ts): `trigger.mode`
-   * 'auto' (default: by object size), 'force' or 'off'; `costRatio` (the crop models' training compute as a share of
-   * the global phase's, default 0.75); `imageLoss` (the crop models' image loss, default 'ncc'). In the fingerprint.
+   * 'auto' (default: small or thin objects, each kept where held-out images show a gain), 'force' or 'off';
+   * `costRatio` (the crop models' training compute as a share of the global phase's, default 0.75); `imageLoss`
+   * (the crop models' image loss, default 'ncc'). In the fingerprint.
    */
   roi?: LocalStageOptions;
 }

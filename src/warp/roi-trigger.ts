@@ -49,7 +49,7 @@ import type { CropFrame } from './roi-frames.js';
 export type RoiMode = 'auto' | 'force' | 'off';
 
 export interface RoiTriggerOptions {
-  /** 'auto' (default): by object size; 'force': every object; 'off': never. */
+  /** 'auto' (default): small or thin objects are candidates; 'force': every object; 'off': none. */
   mode: RoiMode;
   /** An object whose extent (box side / image side) is at most this is small (default 0.2). */
   smallExtent: number;
