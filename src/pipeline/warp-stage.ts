@@ -54,6 +54,12 @@ export interface WarpStageInput {
   progress: ProgressCallback;
   /** Called around each test image's read (the caller's stage timer). */
   timeRead?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /**
+   * The per-image safety net (default off): it never fell back on 80 real images (CAMUS and JSRT, 40 each), so its
+   * threshold is unproven, and on a barely trained model its yes/no decision flipped between two engines computing
+   * the same run (the app's multi-threaded wasm and the CLI's: Dice 0.987 between them instead of >= 0.99).
+   */
+  safetyNet?: boolean;
 }
 
 /** Number of threads for the warp model: the run's choice, else the environment's default (1 without workers). */
@@ -78,8 +84,8 @@ export async function openWarpStage(input: WarpStageInput): Promise<WarpStage> {
     model = new WarpModel(input.settings, { image: reference.image.image, label: reference.label });
   }
   // The per-image safety net (warp/safety-net.ts): an image whose warp is less plausible than its aligned copy
-  // falls back to the copy; the run record counts them (warpStageRecord).
-  model.safetyNet = true;
+  // falls back to the copy; the run record counts them (warpStageRecord). Opt-in (see WarpStageInput.safetyNet).
+  model.safetyNet = input.safetyNet === true;
   // Worker threads run their own tfjs engines: wasm or cpu. Another backend (tfjs-node) uses its own threads.
   const backend = tf.getBackend();
   const threads = backend === 'wasm' || backend === 'cpu' ? warpThreadsFor(input.threads, input.environment) : 1;
