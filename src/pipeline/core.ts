@@ -89,6 +89,7 @@ import {
   type WarpStage,
   type WarpStageRecord,
   type WarpThreadsEnvironment,
+  describeSafetyNet,
 } from './warp-stage.js';
 
 // ---------------------------------------------------------------------------------------------------- options
@@ -112,6 +113,12 @@ export interface WarpStageSettings {
    * the global phase's, default 0.75); `imageLoss` (the crop models' image loss, default 'ncc'). In the fingerprint.
    */
   roi?: LocalStageOptions;
+  /**
+   * The per-image safety net (src/warp/safety-net.ts; default off, see WarpStageInput.safetyNet): an image whose warp
+   * its own evidence finds less plausible than the aligned copy of the reference gets the copy. The report's settings
+   * table counts the images that fell back; the run record lists them. In the fingerprint when on.
+   */
+  safetyNet?: boolean;
 }
 
 /** The method's options: what changes the result (no paths, no environment). */
@@ -499,6 +506,7 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
     environment: input.environment,
     skipUnreadable: input.skipUnreadable,
     progress,
+    safetyNet: input.warp?.safetyNet,
   });
   const model = stage.model;
   let roi: LocalWarpStage | null = null;
@@ -513,6 +521,7 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
       ...(stage.unreadable.length > 0 ? { unreadable: stage.unreadable.map((u) => u.id) } : {}),
       ...(saved ? { warpModel: saved.id } : {}),
       roi: roiOptions,
+      ...(input.warp?.safetyNet === true ? { safetyNet: true } : {}),
       ...(input.fingerprintExtra ? { extra: input.fingerprintExtra } : {}),
     };
     await store.open(runKey);
@@ -648,6 +657,7 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
           ['warping model', `${n.arch}, ${n.resolution} px, ${training}, ${warp.threads} thread${warp.threads === 1 ? '' : 's'}`],
           ['label warp', labelWarp],
           ['region of interest', roi ? `${roi.summary().crops.length} crop(s)` : `not run (${notTriggeredReason(roiPlan.summary)})`],
+          ['safety net', describeSafetyNet(warp.safetyNet)],
           ['backend', backend],
         ],
         timingsS: [
@@ -732,6 +742,7 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
       skipUnreadable: input.skipUnreadable,
       progress,
       timeRead: (fn) => timer.timeAsync('read', fn),
+      safetyNet: input.warp?.safetyNet,
     });
     const warp = stage.model;
     const tests = stage.readable;
@@ -757,6 +768,7 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
       promptWorkingSize: r.promptWorkingSize,
       warp: r.warpSettings,
       roi: roiOptions,
+      ...(input.warp?.safetyNet === true ? { safetyNet: true } : {}),
       extra: input.fingerprintExtra ?? null,
     };
     const { resumed } = await store.open(fingerprint);
@@ -1050,6 +1062,7 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
             ['prompts, points', `${r.promptSet}, ${r.pointStrategy}`],
             ['warping model', `${r.warpSettings.network.arch}, ${r.warpSettings.network.resolution} px, ${describeSchedule(r.warpSettings.schedule)}`],
             ['backend', backend],
+            ['safety net', describeSafetyNet(warpRecord.safetyNet)],
             ...(pointStats ? ([['point accuracy', `+${(pointStats.positive * 100).toFixed(1)}% / -${(pointStats.negative * 100).toFixed(1)}%`]] as [string, string][]) : []),
           ],
           timingsS: Object.entries(totals).map(([k, ms]) => [k, ms / 1000] as const),

@@ -57,6 +57,8 @@ export interface WarpSegmentOptions {
   labelWarp?: LabelWarpMode;
   /** The region-of-interest stage for small or thin objects (default: automatic by object size; core.ts). */
   roi?: LocalStageOptions;
+  /** The per-image fallback to the aligned copy of the reference (default off; core.ts WarpStageSettings.safetyNet). */
+  safetyNet?: boolean;
   /** tfjs backend, default 'auto'. */
   backend?: TfBackendChoice;
   /** Write overlays (default true). */
@@ -130,6 +132,7 @@ export async function runWarpOnlySegmentation(opts: WarpSegmentOptions, onProgre
         labelMode: opts.labelWarp ?? 'nearest',
         ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
         ...(opts.roi ? { roi: opts.roi } : {}),
+        ...(opts.safetyNet === true ? { safetyNet: true } : {}),
       },
       ...(warpModel ? { warpModel } : {}),
       skipUnreadable: opts.skipUnreadable,

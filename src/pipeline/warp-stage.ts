@@ -169,6 +169,14 @@ export interface WarpStageRecord {
   safetyNet: SafetyNetReport;
 }
 
+/** The safety net in one line (report settings, CLI summary): off, or how many images fell back and which. */
+export function describeSafetyNet(n: SafetyNetReport): string {
+  if (!n.enabled) return 'off';
+  const shown = n.fellBack.slice(0, 5).join(', ');
+  const more = n.fellBack.length > 5 ? ` and ${n.fellBack.length - 5} more` : '';
+  return `on: ${n.fellBack.length} of ${n.checked} images fell back to the aligned copy of the reference${n.fellBack.length > 0 ? ` (${shown}${more})` : ''}`;
+}
+
 export function warpStageRecord(stage: WarpStage, phases: PhaseRecord[], saved: SavedModelInput | undefined): WarpStageRecord {
   return {
     threads: stage.threads,

@@ -70,7 +70,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
     .option('--no-quality', 'skip the validation of the quality score against the true Dice (--sam none only)')
     .option('--sizes <list>', 'quality and wall time as the folder grows, e.g. 5,10,20,40,100,all: a fresh model per size (--sam none only)')
     .option('--baseline <file>', `per-image Dice of a classical method to compare with (default: <dataset>/${DEFAULT_BASELINE} when present)`)
-    .option('--safety-net', 'turn on the per-image fallback to the aligned copy (off by default: its threshold is not yet proven) (--sam none only)')
+    .option('--safety-net', 'turn on the per-image fallback to the aligned copy (off by default: its threshold is not yet proven)')
     .option('--background-classes <list>', 'score these class values as background in the reference and ground truth, e.g. 2 (CAMUS paper protocol: LV + LA) (--sam none only)')
     .option('--json', 'print the result as JSON instead of the table');
   addWarpOptions(command);

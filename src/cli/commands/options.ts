@@ -46,6 +46,8 @@ export interface WarpCliOptions extends PreprocessCliOptions {
   roi?: RoiMode;
   roiCost?: string;
   threads?: string;
+  /** --safety-net (segment, bench): the per-image fallback to the aligned copy. */
+  safetyNet?: boolean;
 }
 
 /** SAM flags as commander parses them. */
@@ -172,6 +174,7 @@ export function warpStageOptions(o: WarpCliOptions & { retrainEpochs?: string; r
   if (o.labelWarp !== undefined) w.labelMode = o.labelWarp;
   const roi = roiOptions(o);
   if (roi) w.roi = roi;
+  if (o.safetyNet === true) w.safetyNet = true;
   return w;
 }
 

@@ -77,6 +77,7 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
     .option('--no-overlays', 'do not write overlay PNGs')
     .option('--warp-model <file>', `apply a trained warp model (the ${WARP_MODEL_FILE} an earlier segment run wrote) instead of training one`)
     .option('--skip-unreadable', 'segment the images that can be read and list the others in the run record (default: stop and list them all)')
+    .option('--safety-net', 'per image, fall back to the aligned copy of the reference where the warp is less plausible by the run\'s own evidence; counted in the report (default off: its threshold is not yet proven)')
     .option('--json', 'print the result as JSON instead of the summary');
   addWarpOptions(command);
   addSamOptions(command);
@@ -131,6 +132,7 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
               overrides,
               ...(opts.labelWarp !== undefined ? { labelWarp: opts.labelWarp } : {}),
               ...(roiOptions(opts) ? { roi: roiOptions(opts) } : {}),
+              ...(opts.safetyNet === true ? { safetyNet: true } : {}),
               ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
               ...(threads !== undefined ? { threads } : {}),
               ...(warpModel ? { warpModelPath: warpModel } : {}),

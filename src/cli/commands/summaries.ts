@@ -13,7 +13,7 @@ import type { ProgressCallback } from '../../progress.js';
 import { writeLine, type CliWritable } from '../io.js';
 import { formatDuration, formatPercent } from '../table.js';
 import { describeBudget, phaseBudget } from '../../warp/schedule.js';
-import type { WarpStageRecord } from '../../pipeline/warp-stage.js';
+import { describeSafetyNet, type WarpStageRecord } from '../../pipeline/warp-stage.js';
 
 /**
  * Score `predDir` against `gtDir` (src/pipeline evaluateFolders) leaving out the reference image's ground truth
@@ -73,6 +73,7 @@ export function printWarpSegmentSummary(out: CliWritable, r: WarpSegmentResult, 
 
 /** The saved model used and the unreadable images skipped, when there are. */
 function printWarpStage(out: CliWritable, w: WarpStageRecord): void {
+  if (w.safetyNet.enabled) writeLine(out, `safety net: ${describeSafetyNet(w.safetyNet)}`);
   if (w.usedModel) writeLine(out, `warp model: ${w.usedModel.name} (trained ${w.usedModel.trainedSteps} steps, ${w.usedModel.createdAt}), applied without training`);
   if (w.unreadable.length > 0) {
     writeLine(out, `skipped ${w.unreadable.length} unreadable image${w.unreadable.length === 1 ? '' : 's'} (--skip-unreadable; listed in the run record):`);
