@@ -120,7 +120,7 @@ describeWithRedis('queue: BullMQ on a real redis-server', () => {
     const broken = (await readRecords(out)).find((r) => r.id === 'broken')!;
     expect(broken).toMatchObject({ status: 'failed', file: 'broken.png', error: { code: 'UNSUPPORTED_FORMAT' } });
     const applier = await BundleApplier.open(bundle, { backend: 'wasm' });
-    const report = await writeApplyReport(applier, out).finally(() => applier.dispose());
+    const report = await writeApplyReport(applier, out).finally(async () => applier.dispose());
     expect([report.done, report.failed.map((r) => r.file)]).toEqual([ids.length, ['broken.png']]);
     expect(await readFile(join(out, 'report.html'), 'utf8')).toContain('not segmented: broken.png');
     expect(logs.join('\n')).not.toContain(PASSWORD);

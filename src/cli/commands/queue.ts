@@ -83,6 +83,7 @@ function registerWorker(queueCmd: Command, ctx: CliContext): void {
         log,
       });
       log(`on ${redactRedisUrl(o.redis)}, queue ${o.queue}, concurrency ${o.concurrency}`);
+      let refusal: MedpersamUserError | undefined;
       await new Promise<void>((done) => {
         const stop = (why: string) => {
           log(`${why}: finishing the current job, then exiting`);
@@ -90,6 +91,11 @@ function registerWorker(queueCmd: Command, ctx: CliContext): void {
         };
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));
+        // A bundle this machine cannot apply (e.g. another SAM model): its job went back to waiting; exit 1 with why.
+        void handle.refused.then((err) => {
+          refusal = err;
+          stop('this machine cannot apply the bundle');
+        });
         if (o.drain) {
           // Polled: BullMQ's 'drained' fires once, possibly while another worker's last job is still active.
           const queue = openQueue(connection, o.queue);
@@ -103,6 +109,7 @@ function registerWorker(queueCmd: Command, ctx: CliContext): void {
         }
       });
       log(`stopped (${handle.counts.completed} done, ${handle.counts.failed} failed)`);
+      if (refusal) throw refusal;
     });
 }
 
@@ -127,13 +134,13 @@ function registerReport(queueCmd: Command, ctx: CliContext): void {
     .requiredOption('--bundle <dir>', 'the run bundle the jobs used')
     .requiredOption('--out <dir>', 'the shared output folder')
     .action(async (o: { bundle: string; out: string }) => {
-      const applier = await BundleApplier.open(resolve(o.bundle));
+      const applier = await BundleApplier.open(resolve(o.bundle), { loadSam: false });
       try {
         const r = await writeApplyReport(applier, resolve(o.out));
         ctx.io.stdout.write(`${r.done} images segmented, ${r.failed.length} failed; report: ${resolve(o.out, 'report.html')}\n`);
         for (const f of r.failed) ctx.io.stdout.write(`  failed: ${f.file} (${f.error?.code ?? 'error'})\n`);
       } finally {
-        applier.dispose();
+        await applier.dispose();
       }
     });
 }
