@@ -18,7 +18,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { MedpersamUserError } from '../errors.js';
-import { BundleApplier, recordPath, type ImageRecord } from '../pipeline/apply.js';
+import { BundleApplier, recordPath, type ApplyOptions, type ImageRecord } from '../pipeline/apply.js';
 import type { TfBackendChoice } from '../warp/backend.js';
 import { DEFAULT_QUEUE_NAME, type ApplyJobData } from './apply-queue.js';
 import type { RedisConnection } from './redis-url.js';
@@ -29,6 +29,8 @@ export interface QueueWorkerOptions {
   /** Jobs run at once in this process (default 1: the apply is CPU work on this thread). */
   concurrency?: number;
   backend?: TfBackendChoice;
+  /** SAM session threads (a SAM bundle; they do not change a mask). */
+  samLoad?: ApplyOptions['samLoad'];
   /** BullMQ's stalled-job check interval and lock duration (ms; defaults BullMQ's 30 s). */
   stalledIntervalMs?: number;
   lockDurationMs?: number;
@@ -61,7 +63,7 @@ export function startQueueWorker(opts: QueueWorkerOptions): QueueWorkerHandle {
   const applierFor = (bundle: string) => {
     let a = appliers.get(bundle);
     if (!a) {
-      a = BundleApplier.open(bundle, opts.backend ? { backend: opts.backend } : {});
+      a = BundleApplier.open(bundle, { ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.samLoad ? { samLoad: opts.samLoad } : {}) });
       appliers.set(bundle, a);
     }
     return a;
