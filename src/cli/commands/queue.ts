@@ -62,14 +62,16 @@ function registerSubmit(queueCmd: Command, ctx: CliContext): void {
 function registerWorker(queueCmd: Command, ctx: CliContext): void {
   withRedis(queueCmd.command('worker').description('take jobs and segment their images until stopped (Ctrl-C / SIGTERM: finish the current job, then exit)'))
     .option('--concurrency <n>', 'jobs at once in this process', '1')
+    .option('--threads <n>', "ONNX Runtime threads of a SAM bundle's model (default: every core)")
     .addOption(new Option('--backend <name>', 'tfjs backend (default: auto)').choices(['auto', 'wasm', 'tensorflow', 'cpu']))
     .option('--stalled-interval <ms>', 'how often this worker looks for jobs of dead workers (default 30000)')
     .option('--lock-duration <ms>', "how long this worker's job lock lasts without renewal: a dead worker's job is taken over after it (default 30000; keep it well above one image's time)")
     .option('--drain', 'exit once the queue has no waiting or active job')
-    .action(async (o: RedisCliOptions & { concurrency: string; backend?: TfBackendChoice; stalledInterval?: string; lockDuration?: string; drain?: boolean }) => {
+    .action(async (o: RedisCliOptions & { concurrency: string; threads?: string; backend?: TfBackendChoice; stalledInterval?: string; lockDuration?: string; drain?: boolean }) => {
       const connection = parseRedisUrl(o.redis);
       const stalled = o.stalledInterval === undefined ? undefined : positiveInt('--stalled-interval', o.stalledInterval, 30_000);
       const lock = o.lockDuration === undefined ? undefined : positiveInt('--lock-duration', o.lockDuration, 30_000);
+      const threads = o.threads === undefined ? undefined : positiveInt('--threads', o.threads, 1);
       const delay = Number(process.env.MEDPERSAM_QUEUE_JOB_DELAY_MS ?? 0);
       const log = (line: string) => ctx.io.stderr.write(`[worker ${process.pid}] ${line}\n`);
       const handle = startQueueWorker({
@@ -79,6 +81,7 @@ function registerWorker(queueCmd: Command, ctx: CliContext): void {
         ...(o.backend ? { backend: o.backend } : {}),
         ...(stalled !== undefined ? { stalledIntervalMs: stalled } : {}),
         ...(lock !== undefined ? { lockDurationMs: lock } : {}),
+        ...(threads !== undefined ? { samLoad: { threads } } : {}),
         ...(delay > 0 ? { jobDelayMs: delay } : {}),
         log,
       });
