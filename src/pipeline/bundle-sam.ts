@@ -7,7 +7,7 @@
  * files differ would give other masks under the same bundle fingerprint, so it is refused (SAM_MODEL_MISMATCH, naming
  * the file and both hashes), never loaded.
  */
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { MedpersamUserError } from '../errors.js';
 import type { SamLoadOptions } from '../sam/types.js';
 import type { ImageSegmentSettings } from './segment-image.js';
@@ -45,12 +45,19 @@ async function sha256Of(path: string): Promise<string | null> {
   return sha256File(path).catch(() => null);
 }
 
-/** `requested` as `fit --sam` got it: a known model id, else a folder (recorded as an absolute path). */
+/**
+ * The bundle's record of the model `fit --sam requested` resolved to `dir`: by id when `dir` is that id's folder in
+ * the model store, else by its folder (an absolute path).
+ */
 export async function describeBundleSam(requested: string, dir: string, loop: ImageSegmentSettings, retrainRounds: number): Promise<BundleSam> {
-  const { findKnownModel } = await import('../sam/registry.js');
-  const model = findKnownModel(requested) && !/[\\/]/.test(requested) ? { kind: 'id' as const, ref: requested } : { kind: 'folder' as const, ref: dir };
+  const { modelDir } = await import('../sam/home.js');
+  const model = resolve(modelDir(requested)) === resolve(dir) ? { kind: 'id' as const, ref: requested } : { kind: 'folder' as const, ref: resolve(dir) };
   const files: BundleSamFile[] = [];
-  for (const name of await samModelFileNames(dir)) files.push({ name, sha256: (await sha256Of(join(dir, name)))! });
+  for (const name of await samModelFileNames(dir)) {
+    const sha256 = await sha256Of(join(dir, name));
+    if (sha256 === null) throw new MedpersamUserError('FILE_NOT_FOUND', 'cannot read this SAM model file', { file: join(dir, name) });
+    files.push({ name, sha256 });
+  }
   return { model, files, loop, retrainRounds };
 }
 

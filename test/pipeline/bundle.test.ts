@@ -9,7 +9,7 @@ import { appendFile, copyFile, cp, mkdir, readFile, writeFile } from 'node:fs/pr
 import { join } from 'node:path';
 import { runWarpOnlySegmentation } from '../../src/pipeline/warp-segment.js';
 import { runMedPerSam } from '../../src/pipeline/medpersam.js';
-import { findBundleSamModel } from '../../src/pipeline/bundle-sam.js';
+import { describeBundleSam, findBundleSamModel } from '../../src/pipeline/bundle-sam.js';
 import { sha256File } from '../../src/sam/download.js';
 import { drawSample, fitBundle, type FitOptions } from '../../src/pipeline/fit.js';
 import { applyBundleToFolder, readRecords } from '../../src/pipeline/apply-run.js';
@@ -141,6 +141,28 @@ describe('fit → bundle → apply with SAM (generated official-interface model)
     expect(err.message).toContain(join(copy, 'decoder.onnx'));
     expect(err.message).toContain(changed);
     expect(err.message).toContain(want);
+  });
+});
+
+describe('the SAM model of a bundle by model-store id', () => {
+  it('records an id when the model came from the store, and finds it again in this machine\'s store', async () => {
+    const home = join(f.root, 'home');
+    const storeDir = join(home, 'models', 'mobile-sam');
+    await mkdir(join(home, 'models'), { recursive: true });
+    await cp(await f.sam({ decoder: 'echo-mask', k: 4 }), storeDir, { recursive: true });
+    const before = process.env.MEDPERSAM_HOME;
+    process.env.MEDPERSAM_HOME = home;
+    try {
+      const settings = { refinements: 0, promptSet: 'P+B+M' as const, promptOptions: {}, smoothing: {}, useTargetEmbedding: true, promptWorkingSize: 256, method: 'med-persam' as const };
+      const byId = await describeBundleSam('mobile-sam', storeDir, settings, 0);
+      expect(byId.model).toEqual({ kind: 'id', ref: 'mobile-sam' });
+      expect(await findBundleSamModel(byId)).toBe(storeDir);
+      // The same files named by their folder: recorded as that folder.
+      expect((await describeBundleSam(storeDir, storeDir, settings, 0)).model).toEqual({ kind: 'folder', ref: storeDir });
+    } finally {
+      if (before === undefined) delete process.env.MEDPERSAM_HOME;
+      else process.env.MEDPERSAM_HOME = before;
+    }
   });
 });
 

@@ -205,6 +205,15 @@ describeWithRedis('queue: BullMQ on a real redis-server', () => {
     expect(err.message).toContain(await sha256File(decoder));
     expect(err.message).toContain(createHash('sha256').update(original).digest('hex'));
     expect(await waitFor('sam', () => true)).toMatchObject({ done: 0, active: 0, waiting: ids.length, failed: 0 });
+    // The CLI worker: the same refusal, then exit 1 with the error.
+    const cli = spawn(process.execPath, [BIN, 'queue', 'worker', '--redis', redis.url, '--queue', 'sam', '--backend', 'wasm', '--threads', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let cliErr = '';
+    cli.stderr!.on('data', (d: Buffer) => (cliErr += d.toString()));
+    const hung = setTimeout(() => cli.kill('SIGKILL'), 60_000);
+    const cliExit = await new Promise<number | null>((resolve) => cli.once('exit', (code) => resolve(code)));
+    clearTimeout(hung);
+    expect({ cliExit, cliErr }).toMatchObject({ cliExit: 1, cliErr: expect.stringContaining(`${decoder}: this SAM model file has sha256`) });
+    expect(await waitFor('sam', () => true)).toMatchObject({ done: 0, active: 0, waiting: ids.length, failed: 0 });
     // The right model again: two workers do every job, the one handed back too, with the in-process masks.
     await writeFile(decoder, original);
     const workers = [worker('sam', { samLoad: { threads: 1 } }), worker('sam', { samLoad: { threads: 1 } })];
@@ -212,5 +221,5 @@ describeWithRedis('queue: BullMQ on a real redis-server', () => {
     await Promise.all(workers.map((w) => w.stop()));
     expect(s).toMatchObject({ done: ids.length, failed: 0 });
     expect(await masksOf(out)).toEqual(samExpected);
-  }, 120_000);
+  }, 300_000);
 });
