@@ -8,7 +8,7 @@
  * working-grid flow, and the reference label is warped through the image's frame to its original size (Eq. 4). A
  * warp-only bundle's answer is that label; a SAM bundle's is the final Med-PerSAM round from it (apply-sam.ts).
  * The review's per-image signals and card pictures are kept in the image's record (OUT/records/<id>.json); the
- * folder-relative quality score and the page are computed over all records at the end (apply-report.ts).
+ * folder-relative quality score and the page are computed over all records at the end (apply-run.ts).
  *
  * Output folder (the same names as `segment`): OUT/masks/<id>.png, OUT/overlays/<id>.png, OUT/records/<id>.json.
  * Every file is written atomically and the mask last but one (the record last): a record marks an image as done.
