@@ -8,7 +8,7 @@ import { basename, join, resolve } from 'node:path';
 import { MedpersamUserError } from '../errors.js';
 import { listImages } from '../io/dataset.js';
 import { fileStem } from '../io/formats.js';
-import { BundleApplier, IMAGE_RECORD_KIND, type ImageRecord } from './apply.js';
+import { BundleApplier, IMAGE_RECORD_KIND, type ApplyOptions, type ImageRecord } from './apply.js';
 import { FileOutputSink } from './output-sink-node.js';
 import type { ReviewEntry } from './review.js';
 import type { ProgressCallback } from '../progress.js';
@@ -68,14 +68,22 @@ export async function writeApplyReport(applier: BundleApplier, outDir: string): 
   for (const r of done) review.addEntry(entryOf(r));
   const failed = records.filter((r) => r.status === 'failed');
   const m = applier.bundle.manifest;
+  const sam = m.sam;
   const finished = review.finish({
-    title: 'medpersam apply (run bundle, warping model alone)',
+    title: sam ? 'medpersam apply (run bundle, Med-PerSAM final round)' : 'medpersam apply (run bundle, warping model alone)',
     details: [
       `bundle ${m.fingerprint.slice(0, 12)}: reference ${m.reference.name}, fitted on ${m.sample.size} of ${m.sample.folderImages} images`,
       ...failed.map((r) => `not segmented: ${r.file} (${r.error?.code ?? 'error'}: ${r.error?.message ?? ''})`),
     ],
     settings: [
-      ['mode', 'warp only (no SAM), from a run bundle'],
+      ['mode', sam ? 'Med-PerSAM, the final round per image, from a run bundle' : 'warp only (no SAM), from a run bundle'],
+      ...(sam
+        ? ([
+            ['SAM', `${sam.model.kind} ${sam.model.ref}`],
+            ['fitted rounds, refinements', `${sam.retrainRounds}, ${sam.loop.refinements}`],
+            ['prompts, points', `${sam.loop.promptSet}, ${sam.loop.promptOptions.strategy ?? 'subregions'}`],
+          ] as [string, string][])
+        : []),
       ['warping model', `${m.settings.network.arch}, ${m.settings.network.resolution} px`],
       ['label warp', m.labelWarp],
       ['images', `${done.length} segmented, ${failed.length} failed`],
@@ -97,10 +105,10 @@ export async function applyBundleToFolder(
   bundleDir: string,
   imagesDir: string,
   outDirArg: string,
-  opts: { backend?: TfBackendChoice; overlays?: boolean; onProgress?: ProgressCallback } = {},
+  opts: { backend?: TfBackendChoice; overlays?: boolean; samLoad?: ApplyOptions['samLoad']; onProgress?: ProgressCallback } = {},
 ): Promise<ApplyFolderResult> {
   const outDir = resolve(outDirArg);
-  const applier = await BundleApplier.open(bundleDir, { ...(opts.backend ? { backend: opts.backend } : {}), overlays: opts.overlays });
+  const applier = await BundleApplier.open(bundleDir, { ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.samLoad ? { samLoad: opts.samLoad } : {}), overlays: opts.overlays });
   try {
     const items = await folderItems(imagesDir);
     const written: string[] = [];
@@ -118,6 +126,6 @@ export async function applyBundleToFolder(
     await writeApplyReport(applier, outDir);
     return { outDir, written, failed, reportPath: join(outDir, 'report.html') };
   } finally {
-    applier.dispose();
+    await applier.dispose();
   }
 }

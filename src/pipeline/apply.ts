@@ -3,11 +3,12 @@
  * record, with no training and no state shared between images. `segment --bundle` runs it over a folder in-process;
  * the queue workers (src/queue) run it per job.
  *
- * Per image, as the warp-only core does for a test image (core.ts), one image at a time: the image is prepared
- * exactly as a test image (WarpPreprocessor: colour projection, alignment, polarity), the trained network predicts
- * its working-grid flow, and the reference label is warped through the image's frame to its original size (Eq. 4).
+ * Per image, as the core does for a test image (core.ts), one image at a time: the image is prepared exactly as a
+ * test image (WarpPreprocessor: colour projection, alignment, polarity), the final warp model predicts its
+ * working-grid flow, and the reference label is warped through the image's frame to its original size (Eq. 4). A
+ * warp-only bundle's answer is that label; a SAM bundle's is the final Med-PerSAM round from it (apply-sam.ts).
  * The review's per-image signals and card pictures are kept in the image's record (OUT/records/<id>.json); the
- * folder-relative quality score and the page are computed over all records at the end (apply-report.ts).
+ * folder-relative quality score and the page are computed over all records at the end (apply-run.ts).
  *
  * Output folder (the same names as `segment`): OUT/masks/<id>.png, OUT/overlays/<id>.png, OUT/records/<id>.json.
  * Every file is written atomically and the mask last but one (the record last): a record marks an image as done.
@@ -28,6 +29,9 @@ import { qualityContext, type QualityContext } from './quality.js';
 import { ReviewCollector, type ReviewEntry } from './review.js';
 import { fileImageSource, fileMaskSource } from './sources-node.js';
 import type { LoadedImage } from './sources.js';
+import { BundleSamStage, type SamImageOut } from './apply-sam.js';
+import { overlayMarks } from './segment-image.js';
+import type { SamLoadOptions } from '../sam/types.js';
 
 export const IMAGE_RECORD_KIND = 'medpersam-image-record';
 /** Longest side of overlays (as warp-only `segment`). */
@@ -64,6 +68,10 @@ export interface ApplyOptions {
   /** Write overlays (default true). */
   overlays?: boolean;
   classes?: ClassNames;
+  /** Load the bundle's SAM model (default true; false: only the report of stored records is made). */
+  loadSam?: boolean;
+  /** SAM session threads on this machine (they do not change a mask). */
+  samLoad?: Omit<SamLoadOptions, 'targetEmbedding' | 'cacheDir'>;
 }
 
 export function recordPath(outDir: string, id: string): string {
@@ -82,6 +90,7 @@ export class BundleApplier {
     private readonly referenceLabel: LabelMap,
     private readonly qualityCtx: QualityContext,
     private readonly opts: ApplyOptions,
+    private readonly sam: BundleSamStage | null,
   ) {
     this.review = this.newReview();
   }
@@ -98,12 +107,20 @@ export class BundleApplier {
     const bundle = await readBundle(bundleDir);
     const backend = await initTf({ backend: opts.backend ?? 'auto' });
     const saved = await readWarpModelFile(bundle.warpModelPath);
-    const reference = (await fileImageSource('reference', bundle.referenceImagePath).load()).image;
+    const reference = await fileImageSource('reference', bundle.referenceImagePath).load();
     const label = (await fileMaskSource(bundle.referenceMaskPath).load({ classes: opts.classes })).label;
-    await checkSavedReference(saved, reference, label);
-    const model = WarpModel.fromSavedModel(saved, { image: reference, label });
-    const ctx = qualityContext({ image: reference, label, work: model.preprocessor.referenceWork }, model.classes, model.resolution);
-    return new BundleApplier(bundle, backend, model, label, ctx, opts);
+    await checkSavedReference(saved, reference.image, label);
+    const model = WarpModel.fromSavedModel(saved, { image: reference.image, label });
+    const ctx = qualityContext({ image: reference.image, label, work: model.preprocessor.referenceWork }, model.classes, model.resolution);
+    const samSpec = bundle.manifest.sam;
+    let sam: BundleSamStage | null = null;
+    try {
+      if (samSpec && opts.loadSam !== false) sam = await BundleSamStage.open(samSpec, { image: reference, label }, model.classes, opts.samLoad);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
+    return new BundleApplier(bundle, backend, model, label, ctx, opts, sam);
   }
 
   get fingerprint(): string {
@@ -135,9 +152,11 @@ export class BundleApplier {
       await writeFileAtomic(recordPath(outDir, id), JSON.stringify(failed) + '\n');
       throw err;
     }
-    const { label, flowXyWarp, fixedWork, frame } = this.segment(image);
-    if (this.opts.overlays !== false) await sink.writeOverlay(id, image.image, label, { maxSize: OVERLAY_MAX_SIZE });
-    const entry = await this.review.entryFor({ id, image: image.image, label, flowXyWarp, fixedWork, frame });
+    const { label: warped, flowXyWarp, fixedWork, frame } = this.segment(image);
+    const sam = this.sam ? await this.sam.segment(id, image, warped) : null;
+    const label = sam?.label ?? warped;
+    if (this.opts.overlays !== false) await sink.writeOverlay(id, image.image, label, overlayOptions(sam));
+    const entry = await this.review.entryFor({ id, image: image.image, label, flowXyWarp, fixedWork, frame, ...samReview(sam, warped) });
     await sink.writeMask(id, label);
     const record: ImageRecord = {
       ...base,
@@ -151,7 +170,22 @@ export class BundleApplier {
     return record;
   }
 
-  dispose(): void {
+  async dispose(): Promise<void> {
     this.model.dispose();
+    await this.sam?.release();
   }
+}
+
+/** Overlays as `segment` draws them: with SAM at the image's size with the final prompts, else at most 1024 px. */
+function overlayOptions(sam: SamImageOut | null) {
+  return sam ? overlayMarks(sam.record.classes) : { maxSize: OVERLAY_MAX_SIZE };
+}
+
+/**
+ * SAM's part of the review (as `segment`'s final round): the mask prompt, SAM's IoU scores, the prompts drawn. The
+ * previous round's label (a signal of `segment`) does not exist in apply, which runs the final round alone.
+ */
+function samReview(sam: SamImageOut | null, warped: LabelMap) {
+  if (!sam) return {};
+  return { sam: { warped, classes: sam.record.classes }, marks: sam.record.classes.map((c) => ({ cls: c.cls, points: c.points, box: c.box })) };
 }

@@ -4,8 +4,11 @@
  *
  *   BUNDLE/bundle.json           kind, format version, the fingerprint, the resolved warp settings (preprocessing
  *                                choices included), the label-warp mode, the reference files by content (sha256),
- *                                the warp model's sha256, the sample the model was fitted on, the SAM model (none yet)
- *   BUNDLE/warp-model.mpwarp     the trained warp model (src/warp/saved-model.ts format)
+ *                                the warp model's sha256, the sample the model was fitted on, the SAM model (its
+ *                                id or folder, the sha256 of its files, the final round's prompt settings:
+ *                                bundle-sam.ts; null for a warp-only bundle), every round's warp model
+ *   BUNDLE/warp-model.mpwarp     the final trained warp model, the one apply uses (src/warp/saved-model.ts format)
+ *   BUNDLE/warp-model-round-<r>.mpwarp  with SAM: the warp model after round r's training, r < R (§3.3)
  *   BUNDLE/reference<ext>        the reference image, byte for byte as given
  *   BUNDLE/reference-mask<ext>   its label mask, byte for byte
  *
@@ -20,9 +23,12 @@ import { pathExists } from '../io/exists.js';
 import { WARP_MODEL_FILE } from '../io/warp-model-file.js';
 import type { LabelWarpMode } from '../warp/model.js';
 import type { WarpSettings } from '../warp/presets.js';
+import type { BundleSam } from './bundle-sam.js';
 
 export const BUNDLE_KIND = 'medpersam-run-bundle';
-export const BUNDLE_FORMAT_VERSION = 1;
+/** 2: SAM bundles (`sam`, `roundWarpModels`). Version 1 (warp-only, no `roundWarpModels`) is still read. */
+export const BUNDLE_FORMAT_VERSION = 2;
+const READABLE_VERSIONS = [1, 2];
 export const BUNDLE_FILE = 'bundle.json';
 
 /** The images the warp model was fitted on. */
@@ -50,8 +56,17 @@ export interface BundleManifest {
   /** Foreground classes of the reference mask. */
   classes: number[];
   sample: BundleSample;
-  /** The SAM model's identity (sha256 of its files); null for a warp-only bundle (the only kind so far). */
-  sam: null;
+  /** The SAM model's identity and the final round's settings; null for a warp-only bundle. */
+  sam: BundleSam | null;
+  /** The warp model after each round's training, round 0 first (the last is `warpModel`); [] for warp-only. */
+  roundWarpModels?: RoundWarpModel[];
+}
+
+/** One round's warp model in the bundle. */
+export interface RoundWarpModel {
+  round: number;
+  file: string;
+  sha256: string;
 }
 
 /** What fit hands over to be written. */
@@ -63,6 +78,9 @@ export interface BundleContents {
   warpModelBytes: Uint8Array;
   classes: number[];
   sample: BundleSample;
+  /** With SAM: its identity, and the warp models of rounds 0..R-1 (round R's is `warpModelBytes`). */
+  sam?: BundleSam;
+  earlierRoundWarpModels?: Uint8Array[];
 }
 
 /** A bundle read back and checked. */
@@ -109,8 +127,11 @@ export async function writeBundle(outDir: string, contents: BundleContents): Pro
     reference: { imageFile, imageSha256: sha256(imageBytes), maskFile, maskSha256: sha256(maskBytes), name: basename(contents.referenceImagePath) },
     warpModel: { file: WARP_MODEL_FILE, sha256: sha256(contents.warpModelBytes) },
     classes: contents.classes,
-    sam: null,
+    sam: contents.sam ?? null,
   };
+  const earlier = contents.earlierRoundWarpModels ?? [];
+  const roundFile = (round: number) => (round === earlier.length ? WARP_MODEL_FILE : `warp-model-round-${round}.mpwarp`);
+  const rounds = contents.sam ? [...earlier, contents.warpModelBytes].map((bytes, round) => ({ round, file: roundFile(round), sha256: sha256(bytes) })) : [];
   const manifest: BundleManifest = {
     kind: BUNDLE_KIND,
     formatVersion: BUNDLE_FORMAT_VERSION,
@@ -118,6 +139,7 @@ export async function writeBundle(outDir: string, contents: BundleContents): Pro
     fingerprint: fingerprintOf(partial),
     ...partial,
     sample: contents.sample,
+    roundWarpModels: rounds,
   };
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
@@ -125,6 +147,7 @@ export async function writeBundle(outDir: string, contents: BundleContents): Pro
     await writeFile(join(tmp, imageFile), imageBytes);
     await writeFile(join(tmp, maskFile), maskBytes);
     await writeFile(join(tmp, WARP_MODEL_FILE), contents.warpModelBytes);
+    for (const [round, bytes] of earlier.entries()) await writeFile(join(tmp, roundFile(round)), bytes);
     await writeFile(join(tmp, BUNDLE_FILE), JSON.stringify(manifest, null, 2) + '\n');
     await rename(tmp, target);
   } catch (err) {
@@ -163,14 +186,15 @@ export async function readBundle(bundleDir: string): Promise<LoadedBundle> {
     throw badBundle(dir, `${BUNDLE_FILE} is not readable JSON`, err);
   }
   if (manifest?.kind !== BUNDLE_KIND) throw badBundle(dir, `${BUNDLE_FILE} is not a bundle manifest`);
-  if (manifest.formatVersion !== BUNDLE_FORMAT_VERSION) {
-    throw new MedpersamUserError('BUNDLE_VERSION', `bundle format version ${String(manifest.formatVersion)}; this medpersam reads version ${BUNDLE_FORMAT_VERSION}`, { file: dir });
+  if (!READABLE_VERSIONS.includes(manifest.formatVersion)) {
+    throw new MedpersamUserError('BUNDLE_VERSION', `bundle format version ${String(manifest.formatVersion)}; this medpersam reads versions ${READABLE_VERSIONS.join(', ')}`, { file: dir });
   }
   if (fingerprintOf(manifest) !== manifest.fingerprint) throw badBundle(dir, `${BUNDLE_FILE} was edited (its fingerprint does not match its contents)`);
   const [referenceImagePath, referenceMaskPath, warpModelPath] = await Promise.all([
     checkedFile(dir, manifest.reference.imageFile, manifest.reference.imageSha256),
     checkedFile(dir, manifest.reference.maskFile, manifest.reference.maskSha256),
     checkedFile(dir, manifest.warpModel.file, manifest.warpModel.sha256),
+    ...(manifest.roundWarpModels ?? []).map((m) => checkedFile(dir, m.file, m.sha256)),
   ]);
   return { dir, manifest, referenceImagePath, referenceMaskPath, warpModelPath };
 }

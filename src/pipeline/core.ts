@@ -54,6 +54,7 @@ import { promptSetParts } from '../prompts/prompt-set.js';
 import type { WarpModel, LabelWarpMode } from '../warp/model.js';
 import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
 import type { CheckpointData } from '../warp/checkpoint.js';
+import type { SavedWarpModel } from '../warp/saved-model.js';
 import { notTriggeredReason, type LocalStageOptions, type LocalWarpStage } from '../warp/roi-stage.js';
 import { buildLocalStage, planLocalStage, resolveRoiOptions } from './roi-run.js';
 import { evaluateRun, type PointStats, type RoundMetrics } from './evaluate-run.js';
@@ -241,6 +242,8 @@ export interface CoreRunInput extends LoopOptions {
   timer?: StageTimer;
   /** Called once per image when its final label is written. */
   onImage?: (event: ImageDoneEvent) => void | Promise<void>;
+  /** Med-PerSAM: called with the warp model after each round's training (round 0 = the initial training, §3.3). */
+  onWarpModel?: (round: number, model: SavedWarpModel) => Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------------- results
@@ -333,7 +336,7 @@ function flowScaleFor(round: number, opts: { flowScale: number; flowScaleRounds:
 const phaseName = (round: number) => (round === 0 ? 'initial' : `retrain-${round}`);
 const phaseRank = (phase: string) => (phase === 'initial' ? 0 : Number(phase.replace('retrain-', '')));
 
-interface Resolved extends ImageSegmentSettings {
+export interface Resolved extends ImageSegmentSettings {
   retrainRounds: number;
   pointStrategy: PointStrategy;
   flowScale: number;
@@ -359,7 +362,8 @@ function warpSettingsOf(opts: LoopOptions): WarpSettings {
   }
 }
 
-function resolveOptions(opts: LoopOptions): Resolved {
+/** The loop's options with their defaults, checked (also what a run bundle records of them, fit.ts). */
+export function resolveOptions(opts: LoopOptions): Resolved {
   const method = opts.method ?? 'med-persam';
   if (method !== 'med-persam' && method !== 'persam') throw new MedpersamUserError('INVALID_OPTION', `unknown method "${String(method)}" (med-persam, persam)`);
   if (opts.warpModel && (opts.retrainRounds ?? 0) > 0) {
@@ -857,9 +861,14 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
             throw err;
           }
           warp.clearPseudolabels();
-          // The final model (after the last round's training) is kept for reuse on new images.
-          if (round === r.retrainRounds) {
-            await timer.time('outputs', async () => sink.writeWarpModel?.(await toSavedModel(warp, { ...reference, name: input.reference.image.name }, (await input.environment.runtimeInfo()).toolVersion)));
+          // The final model (after the last round's training) is kept for reuse on new images; every round's for a
+          // caller that asks (a run bundle, fit.ts).
+          if (round === r.retrainRounds || input.onWarpModel) {
+            await timer.time('outputs', async () => {
+              const model = await toSavedModel(warp, { ...reference, name: input.reference.image.name }, (await input.environment.runtimeInfo()).toolVersion);
+              if (round === r.retrainRounds) await sink.writeWarpModel?.(model);
+              await input.onWarpModel?.(round, model);
+            });
           }
         }
         if (encoding) {

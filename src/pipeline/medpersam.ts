@@ -20,7 +20,7 @@ import type { EvaluationSummary } from '../eval/report.js';
 import type { ClassScore } from '../eval/metrics.js';
 import type { SamLoadOptions, SamModelInfo } from '../sam/types.js';
 import { initTf, type TfBackendChoice } from '../warp/backend.js';
-import { runCore, type ClassPromptsOut, type CoreSamResult, type LoadedSam, type LoopOptions, type WarpStageSettings } from './core.js';
+import { runCore, type ClassPromptsOut, type CoreRunInput, type CoreSamResult, type LoadedSam, type LoopOptions, type WarpStageSettings } from './core.js';
 import type { PointStats, RoundMetrics } from './evaluate-run.js';
 import type { QualityRecord } from './review.js';
 import { FileOutputSink } from './output-sink-node.js';
@@ -70,6 +70,8 @@ export interface MedPerSamOptions extends Omit<LoopOptions, 'warp' | 'overlayMax
    */
   samLoad?: Omit<SamLoadOptions, 'targetEmbedding'>;
   warp?: WarpStageOptions;
+  /** Called with the warp model after each round's training (core.ts `onWarpModel`; a run bundle keeps them all). */
+  onWarpModel?: CoreRunInput['onWarpModel'];
 }
 
 // ---------------------------------------------------------------------------------------------------- results

@@ -1,6 +1,11 @@
 /**
  * A queue worker (issue 22): takes apply jobs (apply-queue.ts) and runs them with a bundle loaded once per process
- * (BundleApplier: the warp model and the reference), writing into the shared output folder atomically.
+ * (BundleApplier: the warp model, the reference, and for a SAM bundle the SAM sessions and class prototypes),
+ * writing into the shared output folder atomically.
+ *
+ *  - A bundle this machine cannot apply (its SAM model is missing or differs from the one the bundle was fitted
+ *    with: SAM_MODEL_MISMATCH; an unreadable bundle): the job goes back to waiting, its tries uncounted, for a worker
+ *    that can; this worker takes no more jobs and reports the error (`refused`; the CLI exits 1 with it).
  *
  *  - An unreadable image: its record says why (apply.ts) and the job fails without retries (UnrecoverableError).
  *  - A worker that dies mid-job: BullMQ's stalled-job check (every `stalledInterval` ms, on any live worker) puts
@@ -11,9 +16,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { MedpersamUserError } from '../errors.js';
-import { BundleApplier, recordPath, type ImageRecord } from '../pipeline/apply.js';
+import { BundleApplier, recordPath, type ApplyOptions, type ImageRecord } from '../pipeline/apply.js';
 import type { TfBackendChoice } from '../warp/backend.js';
 import { DEFAULT_QUEUE_NAME, type ApplyJobData } from './apply-queue.js';
 import type { RedisConnection } from './redis-url.js';
@@ -24,6 +29,8 @@ export interface QueueWorkerOptions {
   /** Jobs run at once in this process (default 1: the apply is CPU work on this thread). */
   concurrency?: number;
   backend?: TfBackendChoice;
+  /** SAM session threads (a SAM bundle; they do not change a mask). */
+  samLoad?: ApplyOptions['samLoad'];
   /** BullMQ's stalled-job check interval and lock duration (ms; defaults BullMQ's 30 s). */
   stalledIntervalMs?: number;
   lockDurationMs?: number;
@@ -37,6 +44,8 @@ export interface QueueWorkerHandle {
   worker: Worker<ApplyJobData>;
   /** Jobs this process completed and failed. */
   counts: { completed: number; failed: number };
+  /** Settles with the error when this worker refuses a bundle (see the module comment); it then takes no more jobs. */
+  refused: Promise<MedpersamUserError>;
   stop(): Promise<void>;
 }
 
@@ -54,18 +63,30 @@ export function startQueueWorker(opts: QueueWorkerOptions): QueueWorkerHandle {
   const applierFor = (bundle: string) => {
     let a = appliers.get(bundle);
     if (!a) {
-      a = BundleApplier.open(bundle, opts.backend ? { backend: opts.backend } : {});
+      a = BundleApplier.open(bundle, { ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.samLoad ? { samLoad: opts.samLoad } : {}) });
       appliers.set(bundle, a);
     }
     return a;
   };
   const log = opts.log ?? (() => {});
-  const processor = async (job: Job<ApplyJobData>) => {
+  let refuse: (err: MedpersamUserError) => void = () => {};
+  const refused = new Promise<MedpersamUserError>((resolve) => (refuse = resolve));
+  const processor = async (job: Job<ApplyJobData>, token?: string) => {
     const data = job.data;
     log(`start ${data.id}`);
     if (opts.jobDelayMs) await new Promise((r) => setTimeout(r, opts.jobDelayMs));
     if (await recordedDone(data)) return { id: data.id, status: 'already-done' };
-    const applier = await applierFor(data.bundle);
+    let applier: BundleApplier;
+    try {
+      applier = await applierFor(data.bundle);
+    } catch (err) {
+      if (!(err instanceof MedpersamUserError)) throw err;
+      log(`refusing the bundle: ${err.message}`);
+      void worker.pause(true).catch(() => {});
+      refuse(err);
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
     if (applier.fingerprint !== data.fingerprint) {
       throw new UnrecoverableError(`the bundle at ${data.bundle} changed since this job was submitted (fingerprint differs)`);
     }
@@ -101,7 +122,7 @@ export function startQueueWorker(opts: QueueWorkerOptions): QueueWorkerHandle {
   });
   const stop = async () => {
     await worker.close();
-    for (const a of appliers.values()) (await a.catch(() => null))?.dispose();
+    for (const a of appliers.values()) await (await a.catch(() => null))?.dispose();
   };
-  return { worker, counts, stop };
+  return { worker, counts, refused, stop };
 }

@@ -20,10 +20,13 @@ describe('fit / segment --bundle / queue options', () => {
     expect(r.code).toBe(1);
     expect(r.err).toContain('--bundle brings its own reference, warp model and SAM choice');
   });
-  it('fit with a SAM model says bundles are warp-only so far', async () => {
-    const r = await run(['fit', '--ref', 'r.png', '--ref-mask', 'm.png', '--images', 'x', '--out', 'b', '--sam', 'mobilesam']);
-    expect(r.code).toBe(1);
-    expect(r.err).toContain('pass --sam none');
+  it('fit refuses the PerSAM baseline (no warp model to bundle) and SAM flags with --sam none', async () => {
+    const persam = await run(['fit', '--ref', 'r.png', '--ref-mask', 'm.png', '--images', 'x', '--out', 'b', '--sam', 'mobile-sam', '--method', 'persam']);
+    expect(persam.code).toBe(1);
+    expect(persam.err).toContain('the PerSAM baseline has no warp model to put in a bundle');
+    const none = await run(['fit', '--ref', 'r.png', '--ref-mask', 'm.png', '--images', 'x', '--out', 'b', '--sam', 'none', '--rounds', '2']);
+    expect(none.code).toBe(1);
+    expect(none.err).toContain('--rounds');
   });
   it('queue commands refuse a non-Redis URL without printing its password', async () => {
     const r = await run(['queue', 'status', '--redis', 'http://u:s3cret@h:1']);

@@ -1,11 +1,14 @@
 /**
  * The distributed apply on a real redis-server (issue 22): three workers give the masks `segment --bundle` gives;
  * a corrupt image is recorded and fails once; submitting twice adds nothing; status counts; a worker killed with
- * SIGKILL mid-job has its job taken over and every image is done exactly once; a Redis restart mid-run is survived.
+ * SIGKILL mid-job has its job taken over and every image is done exactly once; a Redis restart mid-run is survived;
+ * with a SAM bundle (generated model) workers give the masks of `segment --bundle`, and a worker whose SAM model
+ * files differ from the bundle's refuses (SAM_MODEL_MISMATCH) and hands its job back.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { appendFile, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fitBundle } from '../../src/pipeline/fit.js';
@@ -46,11 +49,11 @@ async function waitFor(queueName: string, until: (s: QueueStatus) => boolean, ti
   }
 }
 
-async function submit(queueName: string, out: string, goodOnly = true) {
+async function submit(queueName: string, out: string, goodOnly = true, bundleDir = bundle) {
   const queue = openQueue(parseRedisUrl(redis.url), queueName);
   try {
     const items = (await folderItems(images)).filter((i) => !goodOnly || i.id !== 'broken');
-    return await submitImages(queue, bundle, items, out);
+    return await submitImages(queue, bundleDir, items, out);
   } finally {
     await queue.close();
   }
@@ -120,7 +123,7 @@ describeWithRedis('queue: BullMQ on a real redis-server', () => {
     const broken = (await readRecords(out)).find((r) => r.id === 'broken')!;
     expect(broken).toMatchObject({ status: 'failed', file: 'broken.png', error: { code: 'UNSUPPORTED_FORMAT' } });
     const applier = await BundleApplier.open(bundle, { backend: 'wasm' });
-    const report = await writeApplyReport(applier, out).finally(() => applier.dispose());
+    const report = await writeApplyReport(applier, out).finally(async () => applier.dispose());
     expect([report.done, report.failed.map((r) => r.file)]).toEqual([ids.length, ['broken.png']]);
     expect(await readFile(join(out, 'report.html'), 'utf8')).toContain('not segmented: broken.png');
     expect(logs.join('\n')).not.toContain(PASSWORD);
@@ -177,4 +180,46 @@ describeWithRedis('queue: BullMQ on a real redis-server', () => {
     expect(s).toMatchObject({ done: ids.length, failed: 0 });
     expect(await masksOf(out)).toEqual(expected);
   }, 120_000);
+
+  it('a SAM bundle: a worker with another SAM model hands its job back and stops; two workers then give the masks of segment --bundle', async () => {
+    const samDir = await f.sam({ decoder: 'discs', k: 4 });
+    const samBundle = f.out('sam-bundle');
+    const overrides = { ...TINY_WARP, schedule: { ...TINY_WARP.schedule, initialEpochs: undefined, initialSteps: 4, retrainEpochs: undefined, retrainSteps: 4 } };
+    const sam = { model: samDir, loop: { retrainRounds: 1, refinements: 1 }, load: { cacheDir: f.cacheDir, threads: 1 } };
+    await fitBundle({ refImagePath: f.data.items[0]!.imagePath, refMaskPath: f.data.items[0]!.maskPath, imagesDir: images, outDir: samBundle, overrides, sam, backend: 'wasm', threads: 1 });
+    await applyBundleToFolder(samBundle, images, f.out('sam-in-process'), { backend: 'wasm', overlays: false, samLoad: { threads: 1 } });
+    const samExpected = await masksOf(f.out('sam-in-process'));
+    expect(samExpected).not.toEqual(expected); // SAM made them, not the warp model alone
+    const out = f.out('sam-queue');
+    await submit('sam', out, true, samBundle);
+    // This machine's copy of the model differs by one byte: the worker refuses it before loading it.
+    const decoder = join(samDir, 'decoder.onnx');
+    const original = await readFile(decoder);
+    await appendFile(decoder, 'x');
+    const wrong = worker('sam', { samLoad: { threads: 1 } });
+    const err = await wrong.refused;
+    await wrong.stop();
+    expect(err.code).toBe('SAM_MODEL_MISMATCH');
+    expect(err.message).toContain(decoder);
+    const { sha256File } = await import('../../src/sam/download.js');
+    expect(err.message).toContain(await sha256File(decoder));
+    expect(err.message).toContain(createHash('sha256').update(original).digest('hex'));
+    expect(await waitFor('sam', () => true)).toMatchObject({ done: 0, active: 0, waiting: ids.length, failed: 0 });
+    // The CLI worker: the same refusal, then exit 1 with the error.
+    const cli = spawn(process.execPath, [BIN, 'queue', 'worker', '--redis', redis.url, '--queue', 'sam', '--backend', 'wasm', '--threads', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let cliErr = '';
+    cli.stderr!.on('data', (d: Buffer) => (cliErr += d.toString()));
+    const hung = setTimeout(() => cli.kill('SIGKILL'), 60_000);
+    const cliExit = await new Promise<number | null>((resolve) => cli.once('exit', (code) => resolve(code)));
+    clearTimeout(hung);
+    expect({ cliExit, cliErr }).toMatchObject({ cliExit: 1, cliErr: expect.stringContaining(`${decoder}: this SAM model file has sha256`) });
+    expect(await waitFor('sam', () => true)).toMatchObject({ done: 0, active: 0, waiting: ids.length, failed: 0 });
+    // The right model again: two workers do every job, the one handed back too, with the in-process masks.
+    await writeFile(decoder, original);
+    const workers = [worker('sam', { samLoad: { threads: 1 } }), worker('sam', { samLoad: { threads: 1 } })];
+    const s = await waitFor('sam', (st) => st.done + st.failed === ids.length);
+    await Promise.all(workers.map((w) => w.stop()));
+    expect(s).toMatchObject({ done: ids.length, failed: 0 });
+    expect(await masksOf(out)).toEqual(samExpected);
+  }, 300_000);
 });

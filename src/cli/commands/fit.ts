@@ -5,12 +5,24 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { MedpersamUserError } from '../../errors.js';
-import { DEFAULT_FIT_SAMPLE, fitBundle } from '../../pipeline/fit.js';
+import { DEFAULT_FIT_SAMPLE, fitBundle, type FitSamOptions } from '../../pipeline/fit.js';
 import type { CliContext } from '../context.js';
 import { runInterruptible } from './interrupt.js';
-import { addWarpOptions, isSamNone, roiOptions, threadsOption, warpOverrides, type WarpCliOptions } from './options.js';
+import {
+  addSamOptions,
+  addWarpOptions,
+  isSamNone,
+  rejectSamFlagsWithoutSam,
+  resolveSamForCli,
+  roiOptions,
+  samLoopOptions,
+  threadsOption,
+  warpOverrides,
+  type SamCliOptions,
+  type WarpCliOptions,
+} from './options.js';
 
-interface FitCommandOptions extends WarpCliOptions {
+interface FitCommandOptions extends WarpCliOptions, SamCliOptions {
   ref: string;
   refMask: string;
   images: string;
@@ -27,6 +39,20 @@ function sampleSizeOf(value: string | undefined): number {
   return n;
 }
 
+/** `--sam none`: no SAM flags allowed; a model: the loop's flags (not the PerSAM baseline: it has no warp model). */
+async function samFitOptions(opts: FitCommandOptions): Promise<FitSamOptions | undefined> {
+  if (isSamNone(opts.sam)) {
+    rejectSamFlagsWithoutSam(opts);
+    return undefined;
+  }
+  if (opts.method === 'persam') throw new MedpersamUserError('BAD_OPTION', 'the PerSAM baseline has no warp model to put in a bundle: fit with --method med-persam');
+  const { retrainRounds, refinements, promptSet, pointStrategy, targetEmbedding, samLoad } = samLoopOptions(opts);
+  await resolveSamForCli(opts.sam); // a missing model is reported now, with how to get it, before the sample is read
+  const loop = { retrainRounds, refinements, promptSet, pointStrategy, targetEmbedding };
+  const given = Object.fromEntries(Object.entries(loop).filter(([, v]) => v !== undefined));
+  return { model: opts.sam, loop: given, ...(samLoad ? { load: samLoad } : {}) };
+}
+
 export function registerFitCommand(program: Command, ctx: CliContext): void {
   const command = program
     .command('fit')
@@ -35,14 +61,13 @@ export function registerFitCommand(program: Command, ctx: CliContext): void {
     .requiredOption('--ref-mask <file>', 'label mask of the reference image')
     .requiredOption('--images <dir>', 'folder the sample is drawn from (the reference file itself is skipped)')
     .requiredOption('--out <dir>', 'bundle folder to create (must not exist)')
-    .requiredOption('--sam <none>', 'SAM model; bundles are warp-only so far: "none"')
+    .requiredOption('--sam <id|dir|none>', 'SAM model id or folder (the Med-PerSAM rounds run on the sample; workers need the same model files), or "none" (warp model alone)')
     .option('--sample <n>', `images to fit on, drawn by file content (default: ${DEFAULT_FIT_SAMPLE}; all of them when the folder is smaller)`)
     .option('--json', 'print the bundle manifest as JSON');
   addWarpOptions(command);
+  addSamOptions(command);
   command.action(async (opts: FitCommandOptions, cmd: Command) => {
-    if (!isSamNone(opts.sam)) {
-      throw new MedpersamUserError('SAM_NOT_IN_BUNDLE', 'run bundles carry the warp model alone so far: pass --sam none (SAM in bundles is planned)');
-    }
+    const sam = await samFitOptions(opts);
     const outDir = resolve(opts.out);
     const roi = roiOptions(opts);
     const threads = threadsOption(opts);
@@ -56,6 +81,7 @@ export function registerFitCommand(program: Command, ctx: CliContext): void {
           imagesDir: resolve(opts.images),
           outDir,
           sampleSize: sampleSizeOf(opts.sample),
+          ...(sam ? { sam } : {}),
           overrides: warpOverrides(opts),
           ...(opts.preset !== undefined ? { preset: opts.preset } : {}),
           ...(opts.labelWarp !== undefined ? { labelWarp: opts.labelWarp } : {}),

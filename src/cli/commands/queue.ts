@@ -62,14 +62,16 @@ function registerSubmit(queueCmd: Command, ctx: CliContext): void {
 function registerWorker(queueCmd: Command, ctx: CliContext): void {
   withRedis(queueCmd.command('worker').description('take jobs and segment their images until stopped (Ctrl-C / SIGTERM: finish the current job, then exit)'))
     .option('--concurrency <n>', 'jobs at once in this process', '1')
+    .option('--threads <n>', "ONNX Runtime threads of a SAM bundle's model (default: every core)")
     .addOption(new Option('--backend <name>', 'tfjs backend (default: auto)').choices(['auto', 'wasm', 'tensorflow', 'cpu']))
     .option('--stalled-interval <ms>', 'how often this worker looks for jobs of dead workers (default 30000)')
     .option('--lock-duration <ms>', "how long this worker's job lock lasts without renewal: a dead worker's job is taken over after it (default 30000; keep it well above one image's time)")
     .option('--drain', 'exit once the queue has no waiting or active job')
-    .action(async (o: RedisCliOptions & { concurrency: string; backend?: TfBackendChoice; stalledInterval?: string; lockDuration?: string; drain?: boolean }) => {
+    .action(async (o: RedisCliOptions & { concurrency: string; threads?: string; backend?: TfBackendChoice; stalledInterval?: string; lockDuration?: string; drain?: boolean }) => {
       const connection = parseRedisUrl(o.redis);
       const stalled = o.stalledInterval === undefined ? undefined : positiveInt('--stalled-interval', o.stalledInterval, 30_000);
       const lock = o.lockDuration === undefined ? undefined : positiveInt('--lock-duration', o.lockDuration, 30_000);
+      const threads = o.threads === undefined ? undefined : positiveInt('--threads', o.threads, 1);
       const delay = Number(process.env.MEDPERSAM_QUEUE_JOB_DELAY_MS ?? 0);
       const log = (line: string) => ctx.io.stderr.write(`[worker ${process.pid}] ${line}\n`);
       const handle = startQueueWorker({
@@ -79,10 +81,12 @@ function registerWorker(queueCmd: Command, ctx: CliContext): void {
         ...(o.backend ? { backend: o.backend } : {}),
         ...(stalled !== undefined ? { stalledIntervalMs: stalled } : {}),
         ...(lock !== undefined ? { lockDurationMs: lock } : {}),
+        ...(threads !== undefined ? { samLoad: { threads } } : {}),
         ...(delay > 0 ? { jobDelayMs: delay } : {}),
         log,
       });
       log(`on ${redactRedisUrl(o.redis)}, queue ${o.queue}, concurrency ${o.concurrency}`);
+      let refusal: MedpersamUserError | undefined;
       await new Promise<void>((done) => {
         const stop = (why: string) => {
           log(`${why}: finishing the current job, then exiting`);
@@ -90,6 +94,11 @@ function registerWorker(queueCmd: Command, ctx: CliContext): void {
         };
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));
+        // A bundle this machine cannot apply (e.g. another SAM model): its job went back to waiting; exit 1 with why.
+        void handle.refused.then((err) => {
+          refusal = err;
+          stop('this machine cannot apply the bundle');
+        });
         if (o.drain) {
           // Polled: BullMQ's 'drained' fires once, possibly while another worker's last job is still active.
           const queue = openQueue(connection, o.queue);
@@ -103,6 +112,7 @@ function registerWorker(queueCmd: Command, ctx: CliContext): void {
         }
       });
       log(`stopped (${handle.counts.completed} done, ${handle.counts.failed} failed)`);
+      if (refusal) throw refusal;
     });
 }
 
@@ -127,13 +137,13 @@ function registerReport(queueCmd: Command, ctx: CliContext): void {
     .requiredOption('--bundle <dir>', 'the run bundle the jobs used')
     .requiredOption('--out <dir>', 'the shared output folder')
     .action(async (o: { bundle: string; out: string }) => {
-      const applier = await BundleApplier.open(resolve(o.bundle));
+      const applier = await BundleApplier.open(resolve(o.bundle), { loadSam: false });
       try {
         const r = await writeApplyReport(applier, resolve(o.out));
         ctx.io.stdout.write(`${r.done} images segmented, ${r.failed.length} failed; report: ${resolve(o.out, 'report.html')}\n`);
         for (const f of r.failed) ctx.io.stdout.write(`  failed: ${f.file} (${f.error?.code ?? 'error'})\n`);
       } finally {
-        applier.dispose();
+        await applier.dispose();
       }
     });
 }

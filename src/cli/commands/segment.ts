@@ -200,11 +200,13 @@ async function segmentWithBundle(ctx: CliContext, cmd: Command, opts: SegmentCom
   if (opts.ref !== undefined || opts.refMask !== undefined || opts.warpModel !== undefined || otherSam) {
     throw new MedpersamUserError('BAD_OPTION', '--bundle brings its own reference, warp model and SAM choice: leave out --ref, --ref-mask, --warp-model and --sam');
   }
+  const threads = threadsOption(opts);
   const progress = ctx.progress(cmd);
   let result;
   try {
     result = await applyBundleToFolder(resolve(opts.bundle!), resolve(opts.images), resolve(opts.out), {
       ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+      ...(threads !== undefined ? { samLoad: { threads } } : {}),
       overlays: opts.overlays !== false,
       onProgress: progress.onProgress,
     });
