@@ -107,7 +107,7 @@ export interface LocalStageSummary {
   mode: string;
   costRatio: number;
   /** The plan's objects (roi-trigger.ts), extent, thickness and contrast rounded for the record. */
-  objects: (Pick<RoiObject, 'cls' | 'box' | 'extent' | 'thicknessWorkingPx' | 'elongation' | 'small' | 'thin' | 'outlineContrast' | 'visible' | 'triggered'> & {
+  objects: (Pick<RoiObject, 'cls' | 'box' | 'extent' | 'thicknessFraction' | 'thicknessWorkingPx' | 'elongation' | 'small' | 'thin' | 'outlineContrast' | 'visible' | 'triggered'> & {
     /** The held-out evidence and the decision (roi-evidence.ts), once the crop models trained; absent before. */
     evidence?: ObjectEvidence;
   })[];
@@ -170,6 +170,7 @@ export function planSummary(plan: RoiPlan, options: ResolvedLocalStageOptions): 
       cls: o.cls,
       box: o.box,
       extent: Number(o.extent.toFixed(4)),
+      thicknessFraction: Number(o.thicknessFraction.toFixed(4)),
       thicknessWorkingPx: Number(o.thicknessWorkingPx.toFixed(2)),
       elongation: Number(o.elongation.toFixed(2)),
       small: o.small,

@@ -11,16 +11,22 @@
  *   thickness = 2 · area / boundary pixels (≈ the width of a band or ring, the radius of a disc);
  *   elongation = longest side of its bounding box / thickness (a disc or a square: 2; a band: its length over its
  *                width, several times more);
- * and on the global working grid thicknessWorkingPx = thickness · R / max(W, H).
- * An object is `small` when extent ≤ smallExtent, `thin` when thicknessWorkingPx ≤ thinWorkingPx,
- * elongation ≥ minElongation and extent ≤ thinMaxExtent (a long thin structure still gets a crop that is much
- * smaller than the image).
+ * thicknessFraction = thickness / max(W, H) (the structure's own thickness in the image, whatever the grid), and on
+ * the global working grid thicknessWorkingPx = thickness · R / max(W, H) = thicknessFraction · R.
+ * An object is `small` when extent ≤ smallExtent, `thin` when it is thin both in the image (thicknessFraction ≤
+ * thinImageFraction) and on the grid in use (thicknessWorkingPx ≤ thinWorkingPx), with elongation ≥ minElongation
+ * and extent ≤ thinMaxExtent (a long thin structure still gets a crop that is much smaller than the image).
  * thinWorkingPx = 8: a band no thicker than one window of the global similarity loss (7 px SSIM, 9 px NCC) has
  * both edges inside one window, so the global loss sees it as a line and its smooth flow cannot move it apart from
- * the anatomy around it. minElongation = 3 keeps compact shapes out (on a coarse grid a whole organ can be a few
- * working pixels thick; it is not a band). Measured at R = 128 (every 4th of 247 JSRT masks): clavicles 3.6–7.0
- * working px thick, elongation 3.9–8.7, lungs and heart 14.2–28.7 working
- * px thick, extent ≥ 0.29: a cheap geometric pre-filter that keeps large organs out of the stage and its cost.
+ * the anatomy around it; a band the grid in use already resolves (thicker than that, e.g. on a 256 px grid) needs no
+ * crop. thinImageFraction = 8 / 128 = 0.0625: the same window on the default 128 px grid (the `cpu` preset), i.e. a
+ * band is thin only if even the default grid sees it as a line. Without it, thinness would follow the grid alone:
+ * on the tests' coarse 32 px grid a phantom lung (thickness 0.13–0.21 of the image, 4–7 grid px) counts as thin and
+ * the stage runs on an organ the default grid resolves at 16–27 px. minElongation = 3 keeps compact shapes out (on
+ * a coarse grid a whole organ can be a few working pixels thick; it is not a band). Measured at R = 128 (every 4th of
+ * 247 JSRT masks): clavicles 3.6–7.0 working px thick (0.028–0.055 of the image), elongation 3.9–8.7, lungs and
+ * heart 14.2–28.7 working px thick (≥ 0.11), extent ≥ 0.29: a cheap geometric pre-filter that keeps large organs
+ * out of the stage and its cost.
  * With the reference image, each object's outline contrast is measured too (recorded, not a gate by default): at
  * every outline pixel, the difference between the mean grey value of the object's pixels and of the other pixels
  * within one global working pixel (a (2r+1)² window), averaged over the outline and divided by the image's 1st–99th
@@ -55,6 +61,8 @@ export interface RoiTriggerOptions {
   smallExtent: number;
   /** An object thinner than this many global working pixels is thin (default 8, see above) ... */
   thinWorkingPx: number;
+  /** ... when its thickness is also at most this fraction of the image's longer side (default 8 / 128, see above) ... */
+  thinImageFraction: number;
   /** ... when its extent is at most this (default 0.5) ... */
   thinMaxExtent: number;
   /** ... and its elongation (box side / thickness) at least this (default 3, see above). */
@@ -81,6 +89,7 @@ export const DEFAULT_ROI_TRIGGER: RoiTriggerOptions = {
   mode: 'auto',
   smallExtent: 0.2,
   thinWorkingPx: 8,
+  thinImageFraction: 8 / 128,
   thinMaxExtent: 0.5,
   minElongation: 3,
   minObjectFraction: 0.02,
@@ -100,6 +109,8 @@ export interface RoiObject {
   pixels: number;
   extent: number;
   thicknessPx: number;
+  /** thicknessPx / the image's longer side. */
+  thicknessFraction: number;
   thicknessWorkingPx: number;
   /** Longest box side / thicknessPx. */
   elongation: number;
@@ -246,14 +257,17 @@ export function measureObjects(label: LabelMap, globalResolution: number, opts: 
       const box = boxes[k]!;
       const extent = Math.max((box.x1 - box.x0 + 1) / W, (box.y1 - box.y0 + 1) / H);
       const thicknessPx = (2 * pixels) / Math.max(1, boundaryCount(labels, k + 1, box, W, H));
+      const thicknessFraction = thicknessPx / Math.max(W, H);
       const thicknessWorkingPx = thicknessPx * toWorking;
       const small = extent <= o.smallExtent;
       const elongation = Math.max(box.x1 - box.x0 + 1, box.y1 - box.y0 + 1) / Math.max(thicknessPx, 1e-9);
-      const thin = thicknessWorkingPx <= o.thinWorkingPx && elongation >= o.minElongation && extent <= o.thinMaxExtent;
+      const thinInImage = thicknessFraction <= o.thinImageFraction;
+      const thinOnGrid = thicknessWorkingPx <= o.thinWorkingPx;
+      const thin = thinInImage && thinOnGrid && elongation >= o.minElongation && extent <= o.thinMaxExtent;
       const outlineContrast = grey ? (range > 0 ? outlineContrastOf(grey, labels, k + 1, box, W, H, windowRadius) / range : 0) : null;
       const visible = outlineContrast === null || outlineContrast >= o.minOutlineContrast;
       const triggered = o.mode === 'force' || (o.mode === 'auto' && (small || thin) && visible);
-      objects.push({ cls, box, pixels, extent, thicknessPx, thicknessWorkingPx, elongation, small, thin, outlineContrast, visible, triggered });
+      objects.push({ cls, box, pixels, extent, thicknessPx, thicknessFraction, thicknessWorkingPx, elongation, small, thin, outlineContrast, visible, triggered });
     }
   }
   return objects;

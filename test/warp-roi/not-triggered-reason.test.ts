@@ -5,6 +5,7 @@ const object = (cls: number, small: boolean, outlineContrast: number | null, vis
   cls,
   box: { x0: 0, y0: 0, x1: 9, y1: 9 },
   extent: small ? 0.05 : 0.5,
+  thicknessFraction: 0.03,
   thicknessWorkingPx: 4,
   elongation: 2,
   small,

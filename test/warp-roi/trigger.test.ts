@@ -7,6 +7,7 @@ import { describeWithShared, sharedPath } from '../fixtures/shared-data.js';
 import { contrastScene, labelOf } from './helpers.js';
 import { carveBorderBand, carvePatch, APEX_RADIUS, BORDER_BAND_LENGTH, BORDER_BAND_PX, CP_ANGLE_RADIUS } from '../../bench/roi-data.js';
 import { readImage } from '../../src/io/image.js';
+import { generatePhantom } from '../../src/image/phantom.js';
 
 /**
  * A 512 px label map: class 1 a disc of radius 8 at (400, 100); class 2 a large ellipse (200 × 160 px); class 3 a
@@ -59,7 +60,35 @@ describe('automatic trigger by object size', () => {
     expect(square!.thicknessWorkingPx).toBeCloseTo((2 * 2500 * 32) / 196 / 128, 6);
     expect([square!.small, square!.thin, square!.triggered]).toEqual([false, false, false]);
     expect([bar!.small, bar!.thin]).toEqual([false, true]);
-    expect(measureObjects(label, 32, { minElongation: 1.5 })[0]!.thin).toBe(true);
+    // the square is 25.5 / 128 = 0.2 of the image thick: a shorter elongation bound alone does not make it thin ...
+    expect(measureObjects(label, 32, { minElongation: 1.5 })[0]!.thin).toBe(false);
+    // ... it is thin on the 32 px grid only, not in the image (the default 128 px grid resolves it: 25.5 px)
+    expect(measureObjects(label, 32, { minElongation: 1.5, thinImageFraction: 0.25 })[0]!.thin).toBe(true);
+  });
+
+  it('thin is a property of the structure, not of the grid: a phantom lung on the 32 px grid is no band, a clavicle is', () => {
+    // issue 21: the demo phantom's left lung (seed 1, patient 0, 256 px) is 34.4 px = 0.134 of the image thick, 4.3
+    // px on the tests' 32 px grid (≤ 8), elongation 3.5, extent 0.47: thin by the grid alone
+    const { label: phantom } = generatePhantom({ seed: 1, patient: 0, width: 256 });
+    const lung = measureObjects(phantom, 32).find((o) => o.cls === 2)!;
+    expect(lung.thicknessFraction).toBeCloseTo(0.134, 3);
+    expect(lung.thicknessWorkingPx).toBeLessThanOrEqual(8);
+    expect(lung.elongation).toBeGreaterThanOrEqual(3);
+    expect(lung.extent).toBeLessThanOrEqual(0.5);
+    expect([lung.thin, lung.triggered]).toEqual([false, false]); // 0.134 > 8 / 128
+    expect(planRegions(phantom, 32).crops).toEqual([]);
+    expect(measureObjects(phantom, 32, { thinImageFraction: 0.2 }).find((o) => o.cls === 2)!.thin).toBe(true);
+    // a clavicle-like band in a 1024 px image: a 240 px arc (extent 0.23) 39 px thick across, measured 34.6 px
+    // (2 · area / outline also counts its ends): 0.034 of the image, like JPCLN001's clavicles (4.4–4.7 px at 128)
+    const clavicle = labelOf(1024, 1024, (x, y) => (x >= 300 && x < 540 && Math.abs(y - (300 + ((x - 420) / 120) ** 2 * 40)) < 20 ? 1 : 0));
+    for (const grid of [32, 128]) {
+      const [band] = measureObjects(clavicle, grid);
+      expect(band!.thicknessFraction).toBeGreaterThan(0.03);
+      expect(band!.thicknessFraction).toBeLessThan(0.04);
+      expect([band!.small, band!.thin, band!.triggered]).toEqual([false, true, true]);
+    }
+    // a 256 px grid resolves the band (34.6 · 256 / 1024 ≈ 8.6 px > 8): no crop needed there
+    expect(measureObjects(clavicle, 256)[0]!.thin).toBe(false);
   });
 
   it("mode 'off' plans no crop; 'force' crops every object", () => {
