@@ -16,7 +16,7 @@ import { labelClasses, WarpModel, type LabelWarpMode, type PreprocessingReport, 
 import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
 import type { LossBreakdown } from '../warp/trainer.js';
 import type { FloatImage, LabelMap } from '../image/types.js';
-import { LocalWarpStage, notTriggeredReason, type LocalStageOptions, type LocalStageSummary } from '../warp/roi-stage.js';
+import { LocalWarpStage, evidenceLines, notTriggeredReason, type LocalStageOptions, type LocalStageSummary } from '../warp/roi-stage.js';
 import { phaseBudget, type TrainBudget } from '../warp/schedule.js';
 import { defaultWarpThreads, startNodeWarpWorkers } from '../warp/parallel/node-workers.js';
 import type { WarpWorkerPeer } from '../warp/parallel/worker-peer.js';
@@ -231,6 +231,7 @@ async function benchWithModel(
   let roiTimings: BenchWarpResult['roi']['timings'];
   if (stage.active) {
     const tr0 = performance.now();
+    stage.holdOutFrom(tests.map((t) => t.id));
     for (let s = 0; s < tests.length; s += 8) {
       const chunk = tests.slice(s, s + 8);
       const flows = await model.testFlowsParallel(chunk.map((t) => t.id), 8);
@@ -455,7 +456,9 @@ export function formatWarpBenchTable(r: BenchWarpResult): string {
     const triggered = new Set(r.roi.objects.filter((o) => o.triggered).map((o) => o.cls));
     lines.push(
       '',
-      `region-of-interest stage: ${r.roi.crops.length} crop(s) (${r.roi.crops.map((c) => `${c.frame.width}x${c.frame.height} px, classes ${c.classes.join('+')}, ${c.resolution} px grid`).join('; ')})`,
+      `region-of-interest stage: ${r.roi.crops.length} crop(s) (${r.roi.crops.map((c) => `${c.frame.width}x${c.frame.height} px, classes ${c.classes.join('+')}, ${c.resolution} px grid${c.kept ? '' : ', not used'}`).join('; ')}), ${r.roi.heldOut} test image(s) held out to decide`,
+      ...evidenceLines(r.roi, (cls) => r.perClass.find((c) => c.cls === cls)?.name ?? `class ${cls}`).map((l) => `- ${l}`),
+      '',
       '| class | global warp Dice % | + region of interest Dice % |',
       '|---|---|---|',
       ...r.perClass.map((c, i) => `| ${c.name}${triggered.has(c.cls) ? ' (local)' : ''} | ${pct(r.roi.globalOnly!.perClassDice[i]!)} | ${pct(c.dice)} |`),

@@ -55,7 +55,7 @@ import type { WarpModel, LabelWarpMode } from '../warp/model.js';
 import { resolveWarpSettings, type WarpPresetName, type WarpSettings, type WarpSettingsOverrides } from '../warp/presets.js';
 import type { CheckpointData } from '../warp/checkpoint.js';
 import type { SavedWarpModel } from '../warp/saved-model.js';
-import { notTriggeredReason, type LocalStageOptions, type LocalWarpStage } from '../warp/roi-stage.js';
+import { roiReportLine, type LocalStageOptions, type LocalWarpStage } from '../warp/roi-stage.js';
 import { buildLocalStage, planLocalStage, resolveRoiOptions } from './roi-run.js';
 import { evaluateRun, type PointStats, type RoundMetrics } from './evaluate-run.js';
 import type { OutputSink } from './output-sink.js';
@@ -110,8 +110,9 @@ export interface WarpStageSettings {
   threads?: number;
   /**
    * The region-of-interest stage for small or thin objects (src/warp/roi-stage.ts, roi-run.ts): `trigger.mode`
-   * 'auto' (default: by object size), 'force' or 'off'; `costRatio` (the crop models' training compute as a share of
-   * the global phase's, default 0.75); `imageLoss` (the crop models' image loss, default 'ncc'). In the fingerprint.
+   * 'auto' (default: small or thin objects, each kept where held-out images show a gain), 'force' or 'off';
+   * `costRatio` (the crop models' training compute as a share of the global phase's, default 0.75); `imageLoss`
+   * (the crop models' image loss, default 'ncc'). In the fingerprint.
    */
   roi?: LocalStageOptions;
   /**
@@ -660,7 +661,7 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
           ['mode', 'warp only (no SAM)'],
           ['warping model', `${n.arch}, ${n.resolution} px, ${training}, ${warp.threads} thread${warp.threads === 1 ? '' : 's'}`],
           ['label warp', labelWarp],
-          ['region of interest', roi ? `${roi.summary().crops.length} crop(s)` : `not run (${notTriggeredReason(roiPlan.summary)})`],
+          ['region of interest', roi ? roiReportLine(roi.summary(), true) : roiReportLine(roiPlan.summary, false)],
           ['safety net', describeSafetyNet(warp.safetyNet)],
           ['backend', backend],
         ],
@@ -1070,6 +1071,8 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
             ['rounds, refinements', `${r.retrainRounds}, ${r.refinements}`],
             ['prompts, points', `${r.promptSet}, ${r.pointStrategy}`],
             ['warping model', `${r.warpSettings.network.arch}, ${r.warpSettings.network.resolution} px, ${describeSchedule(r.warpSettings.schedule)}`],
+            // (roiSummary is replaced by the built stage's summary when the stage ran)
+            ['region of interest', roiReportLine(roiSummary, roiSummary !== roiPlan.summary)],
             ['backend', backend],
             ['safety net', describeSafetyNet(warpRecord.safetyNet)],
             ...(pointStats ? ([['point accuracy', `+${(pointStats.positive * 100).toFixed(1)}% / -${(pointStats.negative * 100).toFixed(1)}%`]] as [string, string][]) : []),

@@ -70,6 +70,7 @@ export async function buildLocalStage(a: BuildLocalStageArgs): Promise<LocalWarp
   const stage = new LocalWarpStage(a.settings, a.reference, a.options, a.plan);
   try {
     const ids = a.tests.map((t) => t.id);
+    stage.holdOutFrom(ids);
     const BATCH = 8;
     for (let s = 0; s < a.tests.length; s += BATCH) {
       const chunk = a.tests.slice(s, s + BATCH);

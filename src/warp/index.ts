@@ -11,9 +11,10 @@
  *
  *   // Small or thin objects: the region-of-interest stage (roi-stage.ts) refines them on crops.
  *   const roi = new LocalWarpStage(model.settings, { image: refImage, label: refLabel });   // plans by object size
+ *   roi.holdOutFrom(ids);                                         // decide per object on held-out images
  *   for (const f of model.testFlows(ids)) roi.addTest(f.id, imageOf(f.id), f.flowXyWarp);  // full-size images
  *   await roi.train('initial', model.phaseSteps(phaseBudget(model.settings.schedule, 'initial')));
- *   roi.warpTests(ids, (id, mask) => ...);                        // Eq. 4 through global ∘ local
+ *   roi.warpTests(ids, (id, mask) => ...);                        // Eq. 4 through global ∘ local (kept objects)
  */
 export { WarpModel, TrainingAborted, toWorkingImage, toWorkingOneHot, labelClasses } from './model.js';
 export { BatchSampler, phaseBudget, stepsInPhase, batchSizeFor } from './schedule.js';

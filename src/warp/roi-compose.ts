@@ -63,6 +63,27 @@ function distanceToBox(box: Box, u: number, v: number): number {
 }
 
 /**
+ * The local correction D at crop position p = (u, v) (the file comment's v), written to out[0], out[1] in crop
+ * pixels: D = c + ψ(c) − p, where c is the test crop's pixel with c + S(c) = p (it shows what the global warp puts
+ * at p; fixed-point inversion of the pre-shift S). `scratch`: two numbers of working space.
+ */
+export function localCorrection(r: LocalRefinement, u: number, v: number, out: Float64Array, scratch: Float64Array = new Float64Array(2)): void {
+  const { frame, flowXyCrop, preShift } = r;
+  let cu = u;
+  let cv = v;
+  if (preShift) {
+    for (let it = 0; it < PRESHIFT_ITERATIONS; it++) {
+      sampleBilinearClamped(preShift, frame.width, frame.height, 2, cu, cv, scratch, 0);
+      cu = u - scratch[0]!;
+      cv = v - scratch[1]!;
+    }
+  }
+  sampleBilinearClamped(flowXyCrop, frame.width, frame.height, 2, cu, cv, scratch, 0);
+  out[0] = cu + scratch[0]! - u;
+  out[1] = cv + scratch[1]! - v;
+}
+
+/**
  * The displacement field (xyTestOriginal, interleaved, test width × height × 2) of "global warp, then the local
  * warps": see the file comment.
  */
@@ -90,15 +111,15 @@ export function composeGlobalAndLocal(global: GlobalWarpMap, refinements: readon
   const sumA = new Float64Array(uw * uh);
   const sumD = new Float64Array(uw * uh * 2);
   const maxW = new Float32Array(uw * uh);
-  const psi = new Float64Array(2);
+  const dv = new Float64Array(2);
+  const sv = new Float64Array(2);
   refinements.forEach((r, k) => {
     const box = boxes[k];
     if (!box) return;
-    const { frame, flowXyCrop, taperPx, preShift } = r;
+    const { frame, taperPx, preShift } = r;
     if (preShift && preShift.length !== frame.width * frame.height * 2) {
       throw new Error(`composeGlobalAndLocal: pre-shift length ${preShift.length} ≠ ${frame.width}×${frame.height}×2`);
     }
-    const sv = new Float64Array(2);
     const own = r.objectBox ?? { x0: 0, y0: 0, x1: frame.width - 1, y1: frame.height - 1 };
     for (let y = box.y0; y <= box.y1; y++) {
       for (let x = box.x0; x <= box.x1; x++) {
@@ -108,22 +129,12 @@ export function composeGlobalAndLocal(global: GlobalWarpMap, refinements: readon
         const v = (y + field[i + 1]! + 0.5) * sy - 0.5 - frame.y0;
         const w = taperWeight(frame, u, v, taperPx);
         if (w === 0) continue;
-        // crop position (cu, cv) of the test crop that shows this pixel: cu + S(cu) = u
-        let cu = u;
-        let cv = v;
-        if (preShift) {
-          for (let it = 0; it < PRESHIFT_ITERATIONS; it++) {
-            sampleBilinearClamped(preShift, frame.width, frame.height, 2, cu, cv, sv, 0);
-            cu = u - sv[0]!;
-            cv = v - sv[1]!;
-          }
-        }
-        sampleBilinearClamped(flowXyCrop, frame.width, frame.height, 2, cu, cv, psi, 0);
+        localCorrection(r, u, v, dv, sv);
         const a = w * Math.exp(-Math.min(distanceToBox(own, u, v) / tau, 600)); // (no underflow to 0)
         const j = (y - uy0) * uw + (x - ux0);
         sumA[j] += a;
-        sumD[2 * j] += a * (cu + psi[0]! - u);
-        sumD[2 * j + 1] += a * (cv + psi[1]! - v);
+        sumD[2 * j] += a * dv[0]!;
+        sumD[2 * j + 1] += a * dv[1]!;
         if (w > maxW[j]!) maxW[j] = w;
       }
     }

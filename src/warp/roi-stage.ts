@@ -26,6 +26,7 @@ import { upsampleFlowPlanes, warpLabelArgmax, warpLabelNearest } from './spatial
 import type { WorkingFrame } from './working-frame.js';
 import { GlobalWarpMap, cropImage, cropLabel, resampleImageOnGrid, resampleLabelOnGrid, type CropFrame } from './roi-frames.js';
 import { composeGlobalAndLocal, type LocalRefinement } from './roi-compose.js';
+import { DEFAULT_EVIDENCE, cropSimilarity, decideObject, heldOutIds, type EvidenceOptions, type ObjectEvidence, type ObjectRegion } from './roi-evidence.js';
 import { matchShift, type ShiftMatch } from './roi-match.js';
 import { DEFAULT_ROI_TRIGGER, planRegions, type RoiObject, type RoiPlan, type RoiTriggerOptions } from './roi-trigger.js';
 
@@ -56,13 +57,15 @@ export interface LocalStageOptions {
    * in noise pulls the flow as strongly as a large edge does; SSIM's pull on it is weak.
    */
   imageLoss?: ImageLossMode;
+  /** Which test images are held out of the crop models' training to decide per object (roi-evidence.ts). */
+  evidence?: Partial<EvidenceOptions>;
 }
 
 export const DEFAULT_LOCAL_STAGE = { costRatio: 0.75, taperFraction: 0.1, templateMatch: true, imageLoss: 'ncc' } as const satisfies LocalStageOptions;
 
 /** Every option of the stage with its default filled in (what a run records). */
-export type ResolvedLocalStageOptions = Required<Omit<LocalStageOptions, 'overrides' | 'trigger'>> &
-  Pick<LocalStageOptions, 'overrides'> & { trigger: RoiTriggerOptions };
+export type ResolvedLocalStageOptions = Required<Omit<LocalStageOptions, 'overrides' | 'trigger' | 'evidence'>> &
+  Pick<LocalStageOptions, 'overrides'> & { trigger: RoiTriggerOptions; evidence: EvidenceOptions };
 
 export function resolveLocalStageOptions(opts: LocalStageOptions = {}): ResolvedLocalStageOptions {
   const o: ResolvedLocalStageOptions = {
@@ -71,6 +74,7 @@ export function resolveLocalStageOptions(opts: LocalStageOptions = {}): Resolved
     taperFraction: opts.taperFraction ?? DEFAULT_LOCAL_STAGE.taperFraction,
     templateMatch: opts.templateMatch ?? DEFAULT_LOCAL_STAGE.templateMatch,
     imageLoss: opts.imageLoss ?? DEFAULT_LOCAL_STAGE.imageLoss,
+    evidence: { ...DEFAULT_EVIDENCE, ...opts.evidence },
     ...(opts.overrides ? { overrides: opts.overrides } : {}),
   };
   if (!['auto', 'force', 'off'].includes(o.trigger.mode)) throw new Error(`unknown region-of-interest mode "${String(o.trigger.mode)}" (auto, force, off)`);
@@ -78,6 +82,10 @@ export function resolveLocalStageOptions(opts: LocalStageOptions = {}): Resolved
   if (!(o.costRatio > 0)) throw new Error(`local stage costRatio must be > 0, got ${o.costRatio}`);
   if (!(o.trigger.minOutlineContrast >= 0 && Number.isFinite(o.trigger.minOutlineContrast))) {
     throw new Error(`region-of-interest minOutlineContrast must be a number ≥ 0, got ${o.trigger.minOutlineContrast}`);
+  }
+  const e = o.evidence;
+  if (!(e.heldOutShare >= 0 && e.heldOutShare < 1) || !(e.minHeldOut >= 1 && e.maxHeldOut >= e.minHeldOut) || !(e.minTestsToHoldOut >= 2)) {
+    throw new Error(`local stage evidence options out of range: ${JSON.stringify(e)} (heldOutShare in [0, 1), 1 ≤ minHeldOut ≤ maxHeldOut, minTestsToHoldOut ≥ 2)`);
   }
   if (!(o.taperFraction >= 0 && o.taperFraction <= 0.5)) throw new Error(`local stage taperFraction must be in [0, 0.5], got ${o.taperFraction}`);
   return o;
@@ -99,19 +107,58 @@ export interface LocalStageSummary {
   mode: string;
   costRatio: number;
   /** The plan's objects (roi-trigger.ts), extent, thickness and contrast rounded for the record. */
-  objects: Pick<RoiObject, 'cls' | 'box' | 'extent' | 'thicknessWorkingPx' | 'small' | 'thin' | 'outlineContrast' | 'visible' | 'triggered'>[];
-  /** Per crop: its frame, classes, local resolution and the optimiser steps its model has run. */
-  crops: { frame: CropFrame; classes: number[]; resolution: number; steps: number }[];
+  objects: (Pick<RoiObject, 'cls' | 'box' | 'extent' | 'thicknessFraction' | 'thicknessWorkingPx' | 'elongation' | 'small' | 'thin' | 'outlineContrast' | 'visible' | 'triggered'> & {
+    /** The held-out evidence and the decision (roi-evidence.ts), once the crop models trained; absent before. */
+    evidence?: ObjectEvidence;
+  })[];
+  /**
+   * Per crop: its frame, classes, local resolution, the optimiser steps its model has run, and whether its
+   * refinement is used (some object of it kept; true before any decision).
+   */
+  crops: { frame: CropFrame; classes: number[]; resolution: number; steps: number; kept: boolean }[];
+  /** Test images held out of the crop models' training to decide (0 = in-sample evidence or none yet). */
+  heldOut: number;
 }
 
 /** Why the region-of-interest stage did not run: the mode, or which small/thin objects the image hardly shows. */
 export function notTriggeredReason(roi: Pick<LocalStageSummary, 'mode' | 'objects'>): string {
   if (roi.mode === 'off') return 'mode off';
+  const decided = roi.objects.filter((o) => o.evidence);
+  if (decided.length > 0 && decided.every((o) => !o.evidence!.kept)) {
+    const list = decided.map((o) => `class ${o.cls} ${signed(o.evidence!.gain)} (${o.evidence!.improved}/${o.evidence!.images})`).join(', ');
+    return `mode ${roi.mode}; no crop refinement improved the ${decided[0]!.evidence!.basis} images' similarity over the global warp (NCC gain ${list})`;
+  }
   if (roi.objects.some((o) => o.triggered)) return `mode ${roi.mode}; crops planned but not needed in this session`;
   const faint = roi.objects.filter((o) => (o.small || o.thin) && !o.visible);
   if (faint.length === 0) return `mode ${roi.mode}; no object small or thin against the image`;
   const list = faint.map((o) => `class ${o.cls} ${o.outlineContrast!.toFixed(3)}`).join(', ');
   return `mode ${roi.mode}; small or thin objects whose outline the reference image hardly shows (outline contrast ${list}, below the threshold)`;
+}
+
+const round4 = (x: number) => Number(x.toFixed(4));
+const signed = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(3)}`;
+
+/** One line per triggered object: its decision and evidence (reports, bench tables). */
+export function evidenceLines(roi: Pick<LocalStageSummary, 'objects'>, className: (cls: number) => string = (c) => `class ${c}`): string[] {
+  return roi.objects
+    .filter((o) => o.triggered && o.evidence)
+    .map((o) => {
+      const e = o.evidence!;
+      return `${className(o.cls)}: ${e.kept ? 'refined' : 'global warp kept'} (local NCC ${e.nccGlobal.toFixed(3)} → ${e.nccLocal.toFixed(3)}, ${signed(e.gain)}, better on ${e.improved}/${e.images} ${e.basis} images)`;
+    });
+}
+
+/**
+ * The report's line on the stage: each crop (its frame in the reference, classes, grid) and each candidate object's
+ * decision with its evidence; or why the stage did not run.
+ */
+export function roiReportLine(roi: LocalStageSummary, ran: boolean, className?: (cls: number) => string): string {
+  if (!ran) return `not run (${notTriggeredReason(roi)})`;
+  const crops = roi.crops.map(
+    (c) => `crop ${c.frame.width}×${c.frame.height} px at (${c.frame.x0}, ${c.frame.y0}) of the reference, classes ${c.classes.join('+')}, ${c.resolution} px grid${c.kept ? '' : ' (not used)'}`,
+  );
+  const decisions = evidenceLines(roi, className);
+  return [...crops, ...decisions].join('; ');
 }
 
 /** A plan as a run records it (no model needed: crops' steps are 0). */
@@ -123,14 +170,17 @@ export function planSummary(plan: RoiPlan, options: ResolvedLocalStageOptions): 
       cls: o.cls,
       box: o.box,
       extent: Number(o.extent.toFixed(4)),
+      thicknessFraction: Number(o.thicknessFraction.toFixed(4)),
       thicknessWorkingPx: Number(o.thicknessWorkingPx.toFixed(2)),
+      elongation: Number(o.elongation.toFixed(2)),
       small: o.small,
       thin: o.thin,
       outlineContrast: o.outlineContrast === null ? null : Number(o.outlineContrast.toFixed(4)),
       visible: o.visible,
       triggered: o.triggered,
     })),
-    crops: plan.crops.map((c) => ({ frame: c.frame, classes: c.classes, resolution: c.resolution, steps: 0 })),
+    crops: plan.crops.map((c) => ({ frame: c.frame, classes: c.classes, resolution: c.resolution, steps: 0, kept: true })),
+    heldOut: 0,
   };
 }
 
@@ -143,8 +193,12 @@ interface CropModel {
   objectBox: Box;
   /** One template per object (roi-match.ts) and its share of the pre-shift field (sums to 1 over the objects). */
   templates: ObjectTemplate[];
-  /** The reference crop in grey, for template matching. */
+  /** The reference crop in grey, for template matching and the evidence. */
   refGrey: Float32Array;
+  /** Per object of the crop: its reference pixels on the crop grid (the evidence's neighbourhoods). */
+  regions: ObjectRegion[];
+  /** The evidence's NCC window radius in crop pixels: the crop models' 9-pixel windows on the crop grid. */
+  windowRadiusPx: number;
 }
 
 interface TestRecord {
@@ -156,6 +210,8 @@ interface TestRecord {
   /** Per crop, per object: the template match, its shift (crop pixels) and NCC with and without it (all zero without
    * matching). */
   matches: ShiftMatch[][];
+  /** Held-out (or in-sample evidence) images only, per crop: the model's working input and the unshifted crop in grey. */
+  evidence?: { work: Float32Array; grey: Float32Array }[];
 }
 
 /** An object's template in a crop: its pixels dilated by a little (crop-size mask) inside `box` (crop pixels). */
@@ -196,6 +252,10 @@ export class LocalWarpStage {
   private readonly globalSettings: WarpSettings;
   private crops: CropModel[];
   private readonly tests = new Map<string, TestRecord>();
+  /** Images the crop models do not train on (roi-evidence.ts); null until `holdOut` (then no decision is made). */
+  private heldOut: Set<string> | null = null;
+  /** Per plan object: the evidence and decision after training (null: not decided, every crop used). */
+  private decisions: (ObjectEvidence | null)[] | null = null;
 
   /**
    * `plan`: the plan `planRegions` already made for this reference label and image, this global resolution and these
@@ -272,7 +332,17 @@ export class LocalWarpStage {
       templates.forEach((t, k) => (t.weight[i] = 1 / (1 + distances[k]![i]!) / sum));
     }
     const refGrey = (refCrop.channels === 1 ? refCrop : toGrey(refCrop)).data;
-    return { frame, model, settings, taperPx, objectBox, templates, refGrey };
+    const regions: ObjectRegion[] = objs.map((o) => {
+      const mask = new Uint8Array(frame.width * frame.height);
+      for (let y = o.box.y0; y <= o.box.y1; y++) {
+        for (let x = o.box.x0; x <= o.box.x1; x++) {
+          if (this.refLabel.data[y * this.refLabel.width + x] === o.cls) mask[(y - frame.y0) * frame.width + (x - frame.x0)] = 1;
+        }
+      }
+      return { mask, box: { x0: o.box.x0 - frame.x0, y0: o.box.y0 - frame.y0, x1: o.box.x1 - frame.x0, y1: o.box.y1 - frame.y0 } };
+    });
+    const windowRadiusPx = Math.max(1, Math.round((4 * Math.max(frame.width, frame.height)) / c.resolution));
+    return { frame, model, settings, taperPx, objectBox, templates, refGrey, regions, windowRadiusPx };
   }
 
   /** Whether any crop was planned (otherwise every method is a no-op and labels equal the global warp's). */
@@ -298,28 +368,85 @@ export class LocalWarpStage {
     if (this.tests.has(id)) throw new Error(`duplicate test image id ${id}`);
     const global = this.globalMap(image, globalFlowXyWarp, testFrame);
     const matches: ShiftMatch[][] = [];
+    const held = this.heldOut?.has(id) ?? false;
+    const keepEvidence = held || (this.heldOut !== null && this.heldOut.size === 0);
+    const evidence: { work: Float32Array; grey: Float32Array }[] = [];
     for (const c of this.crops) {
-      const { crop, match } = this.testCrop(image, global, c);
+      const { crop, unshifted, match } = this.testCrop(image, global, c);
       matches.push(match);
-      c.model.addTest(id, crop);
+      if (!held) c.model.addTest(id, crop);
+      if (keepEvidence) evidence.push({ work: toWorkingImage(crop, c.model.resolution), grey: (unshifted.channels === 1 ? unshifted : toGrey(unshifted)).data });
     }
-    this.tests.set(id, { id, width: image.width, height: image.height, global, matches });
+    this.tests.set(id, { id, width: image.width, height: image.height, global, matches, ...(keepEvidence ? { evidence } : {}) });
+  }
+
+  /**
+   * Before any `addTest`: hold these test images out of the crop models' training; after `train('initial')` each
+   * object is kept or falls back to the global warp by its evidence on them (roi-evidence.ts). An empty list: the
+   * evidence is taken on the training images themselves (too few test images to hold some out). Without a call,
+   * nothing is decided and every crop's refinement is used.
+   */
+  holdOut(ids: readonly string[]): void {
+    if (this.tests.size > 0) throw new Error('holdOut must be called before the first addTest');
+    this.heldOut = new Set(ids);
+  }
+
+  /** `holdOut` with the images `heldOutIds` picks from the whole test set under this stage's evidence options. */
+  holdOutFrom(allIds: readonly string[]): void {
+    this.holdOut(heldOutIds(allIds, this.options.evidence));
+  }
+
+  /** Per plan object: its evidence and decision (null: not triggered or not decided yet). */
+  get objectDecisions(): readonly (ObjectEvidence | null)[] {
+    return this.decisions ?? this.plan.objects.map(() => null);
+  }
+
+  /** Whether crop i's refinement is used: some object of it kept (every crop before a decision). */
+  cropKept(i: number): boolean {
+    if (!this.decisions) return true;
+    return this.plan.crops[i]!.objects.some((k) => this.decisions![k]?.kept === true);
+  }
+
+  /**
+   * Measure every triggered object's evidence on the held-out images (or in-sample, see `holdOut`) with the crop
+   * models as trained now, and decide (roi-evidence.ts). A no-op without `holdOut`.
+   */
+  decide(): void {
+    if (!this.heldOut || !this.active) return;
+    const basis: ObjectEvidence['basis'] = this.heldOut.size > 0 ? 'held-out' : 'in-sample';
+    const ids = [...this.tests.values()].filter((t) => t.evidence).map((t) => t.id);
+    const decisions: (ObjectEvidence | null)[] = this.plan.objects.map(() => null);
+    this.crops.forEach((c, i) => {
+      const perObject: { nccGlobal: number; nccLocal: number }[][] = c.templates.map(() => []);
+      const flows = c.model.predictFlowsWork(ids.map((id) => this.tests.get(id)!.evidence![i]!.work));
+      ids.forEach((id, j) => {
+        const t = this.tests.get(id)!;
+        const R = c.model.resolution;
+        const r = this.refinement(c, upsampleFlowPlanes(flows[j]!, R, R, c.frame.width, c.frame.height), t.matches[i]!);
+        cropSimilarity(c.refGrey, t.evidence![i]!.grey, r, c.regions, c.windowRadiusPx).forEach((s, k) => perObject[k]!.push(s));
+      });
+      this.plan.crops[i]!.objects.forEach((k, j) => (decisions[k] = decideObject(perObject[j]!, basis)));
+    });
+    this.decisions = decisions;
   }
 
   private globalMap(size: { width: number; height: number }, flowXyWarp: Float32Array, testFrame: WorkingFrame | null): GlobalWarpMap {
     return new GlobalWarpMap(flowXyWarp, this.globalSettings.network.resolution, size, this.refLabel, testFrame?.warpToOriginal ?? null);
   }
 
-  /** A test image on a crop (through the inverse global warp), moved by the template-matched shifts. */
-  private testCrop(image: FloatImage, global: GlobalWarpMap, c: CropModel): { crop: FloatImage; match: ShiftMatch[] } {
+  /**
+   * A test image on a crop (through the inverse global warp, `unshifted`), and moved by the template-matched shifts
+   * (`crop`, what the crop model sees).
+   */
+  private testCrop(image: FloatImage, global: GlobalWarpMap, c: CropModel): { crop: FloatImage; unshifted: FloatImage; match: ShiftMatch[] } {
     const { frame } = c;
-    const crop = resampleImageOnGrid(image, global.cropGridInTest(frame), frame.width, frame.height);
-    if (!this.options.templateMatch) return { crop, match: c.templates.map(() => ({ shift: [0, 0], ncc: 0, nccAtZero: 0 })) };
-    const grey = (crop.channels === 1 ? crop : toGrey(crop)).data;
+    const unshifted = resampleImageOnGrid(image, global.cropGridInTest(frame), frame.width, frame.height);
+    if (!this.options.templateMatch) return { crop: unshifted, unshifted, match: c.templates.map(() => ({ shift: [0, 0], ncc: 0, nccAtZero: 0 })) };
+    const grey = (unshifted.channels === 1 ? unshifted : toGrey(unshifted)).data;
     const maxShift = Math.floor(Math.max(frame.width, frame.height) / 2);
     const match = c.templates.map((t) => matchShift(c.refGrey, grey, frame.width, frame.height, t.box, { maxShift, mask: t.mask }));
-    if (match.every((m) => m.shift[0] === 0 && m.shift[1] === 0)) return { crop, match };
-    return { crop: resampleImageOnGrid(image, global.cropGridInTest(frame, this.preShiftField(c, match)), frame.width, frame.height), match };
+    if (match.every((m) => m.shift[0] === 0 && m.shift[1] === 0)) return { crop: unshifted, unshifted, match };
+    return { crop: resampleImageOnGrid(image, global.cropGridInTest(frame, this.preShiftField(c, match)), frame.width, frame.height), unshifted, match };
   }
 
   /** The crop's pre-shift field S (crop pixels, w × h × 2) from its objects' shifts. */
@@ -352,7 +479,7 @@ export class LocalWarpStage {
   async train(phase: string, globalSteps: number, opts: LocalTrainOptions = {}): Promise<TrainPhaseResult[]> {
     const results: TrainPhaseResult[] = [];
     if (!this.active || this.tests.size === 0) return results;
-    const totals = this.crops.map((_, i) => this.stepsFor(globalSteps, i));
+    const totals = this.crops.map((_, i) => (this.cropKept(i) ? this.stepsFor(globalSteps, i) : 0));
     const total = totals.reduce((a, b) => a + b, 0);
     let before = 0;
     const lender = opts.lendWorkersFrom;
@@ -361,6 +488,8 @@ export class LocalWarpStage {
       for (let i = 0; i < this.crops.length; i++) {
         const c = this.crops[i]!;
         const offset = before;
+        // a crop whose every object fell back to the global warp is not trained further (its labels are unused)
+        if (!this.cropKept(i)) continue;
         if (workers.length > 0) await c.model.useWorkers(workers);
         try {
           results.push(
@@ -380,6 +509,7 @@ export class LocalWarpStage {
     } finally {
       if (lender && workers.length > 0) await lender.useWorkers(workers);
     }
+    this.decide();
     return results;
   }
 
@@ -393,6 +523,7 @@ export class LocalWarpStage {
     for (const [id, label] of pseudolabels) {
       const t = this.tests.get(id);
       if (!t) throw new Error(`pseudolabel for unknown test image id ${id}`);
+      if (this.heldOut?.has(id)) continue;
       this.crops.forEach((c, i) => {
         const grid = t.global.cropGridInTest(c.frame, this.preShiftField(c, t.matches[i]!));
         c.model.setPseudolabel(id, resampleLabelOnGrid(label, grid, c.frame.width, c.frame.height));
@@ -423,12 +554,16 @@ export class LocalWarpStage {
   /** Local refinements (ψ on each crop grid) of test images already added. */
   refinements(ids: readonly string[], batchSize = 8): Map<string, LocalRefinement[]> {
     const out = new Map<string, LocalRefinement[]>(ids.map((id) => [id, []]));
+    const trained = ids.filter((id) => !this.heldOut?.has(id));
+    const held = ids.filter((id) => this.heldOut?.has(id));
     this.crops.forEach((c, i) => {
+      if (!this.cropKept(i)) return;
       const R = c.model.resolution;
-      for (const f of c.model.testFlows([...ids], batchSize)) {
-        const t = this.tests.get(f.id)!;
-        out.get(f.id)!.push(this.refinement(c, upsampleFlowPlanes(f.flowXyWarp, R, R, c.frame.width, c.frame.height), t.matches[i]!));
-      }
+      const add = (id: string, flowXyWarp: Float32Array) =>
+        out.get(id)!.push(this.refinement(c, upsampleFlowPlanes(flowXyWarp, R, R, c.frame.width, c.frame.height), this.tests.get(id)!.matches[i]!));
+      for (const f of c.model.testFlows(trained, batchSize)) add(f.id, f.flowXyWarp);
+      const heldFlows = c.model.predictFlowsWork(held.map((id) => this.tests.get(id)!.evidence![i]!.work), batchSize);
+      held.forEach((id, j) => add(id, heldFlows[j]!));
     });
     return out;
   }
@@ -459,7 +594,7 @@ export class LocalWarpStage {
   /** Eq. 4 through global ∘ local for any image, given its global working flow and working frame. */
   warpImage(image: FloatImage, globalFlowXyWarp: Float32Array, mode: LabelWarpMode = 'nearest', testFrame: WorkingFrame | null = null): LabelMap {
     const global = this.globalMap(image, globalFlowXyWarp, testFrame);
-    const refinements: LocalRefinement[] = this.crops.map((c) => {
+    const refinements: LocalRefinement[] = this.crops.filter((_, i) => this.cropKept(i)).map((c) => {
       const R = c.model.resolution;
       const { crop, match } = this.testCrop(image, global, c);
       const [flow] = c.model.predictFlowsWork([toWorkingImage(crop, R)]);
@@ -469,16 +604,48 @@ export class LocalWarpStage {
   }
 
   private labelFromMap(global: GlobalWarpMap, refinements: readonly LocalRefinement[], mode: LabelWarpMode, flowScale = 1): LabelMap {
-    const field = composeGlobalAndLocal(global, refinements, { ownershipPx: this.ownershipPx });
-    if (flowScale !== 1) for (let i = 0; i < field.length; i++) field[i] *= flowScale;
     const { width, height } = global.test;
-    return mode === 'argmax' ? warpLabelArgmax(this.refLabel, field, width, height) : warpLabelNearest(this.refLabel, field, width, height);
+    const warp = (field: Float32Array) => {
+      if (flowScale !== 1) for (let i = 0; i < field.length; i++) field[i] *= flowScale;
+      return mode === 'argmax' ? warpLabelArgmax(this.refLabel, field, width, height) : warpLabelNearest(this.refLabel, field, width, height);
+    };
+    const label = warp(composeGlobalAndLocal(global, refinements, { ownershipPx: this.ownershipPx }));
+    const fallBack = this.fallbackClasses();
+    if (refinements.length === 0 || fallBack.size === 0) return label;
+    // A kept crop also holds an object that fell back: that object's class is the global warp's, pixel for pixel
+    // (where either warp labels it, the global warp's label wins).
+    const globalLabel = warp(composeGlobalAndLocal(global, [], { ownershipPx: this.ownershipPx }));
+    for (let i = 0; i < label.data.length; i++) {
+      if (fallBack.has(label.data[i]!) || fallBack.has(globalLabel.data[i]!)) label.data[i] = globalLabel.data[i]!;
+    }
+    return label;
+  }
+
+  /** Classes every triggered object of which fell back to the global warp, while some crop's refinement is kept. */
+  private fallbackClasses(): Set<number> {
+    const out = new Set<number>();
+    if (!this.decisions) return out;
+    const objs = this.plan.objects;
+    for (const o of objs) {
+      if (!o.triggered) continue;
+      const same = objs.map((p, k) => ({ p, k })).filter(({ p }) => p.cls === o.cls && p.triggered);
+      const inKeptCrop = this.plan.crops.some((c, i) => this.cropKept(i) && c.classes.includes(o.cls));
+      if (inKeptCrop && same.every(({ k }) => this.decisions![k]?.kept === false)) out.add(o.cls);
+    }
+    return out;
   }
 
   /** The plan and the crop models' state, JSON-friendly (run records, reports). */
   summary(): LocalStageSummary {
     const out = planSummary(this.plan, this.options);
-    out.crops.forEach((c, i) => (c.steps = this.crops[i]?.model.progress.totalSteps ?? 0));
+    out.crops.forEach((c, i) => {
+      c.steps = this.crops[i]?.model.progress.totalSteps ?? 0;
+      c.kept = this.cropKept(i);
+    });
+    this.objectDecisions.forEach((e, k) => {
+      if (e) out.objects[k]!.evidence = { ...e, nccGlobal: round4(e.nccGlobal), nccLocal: round4(e.nccLocal), gain: round4(e.gain) };
+    });
+    out.heldOut = this.heldOut?.size ?? 0;
     return out;
   }
 

@@ -9,22 +9,35 @@
  * same objects). Per object, in the reference's own pixels:
  *   extent    = longest side of its bounding box / the image's side along that axis;
  *   thickness = 2 · area / boundary pixels (≈ the width of a band or ring, the radius of a disc);
- * and on the global working grid thicknessWorkingPx = thickness · R / max(W, H).
- * An object is `small` when extent ≤ smallExtent, `thin` when thicknessWorkingPx ≤ thinWorkingPx and
- * extent ≤ thinMaxExtent (a long thin structure still gets a crop that is much smaller than the image).
- * With the reference image, each object's outline contrast is measured too: at every outline pixel, the difference
- * between the mean grey value of the object's pixels and of the other pixels within one global working pixel
- * (a (2r+1)² window), averaged over the outline and divided by the image's 1st–99th percentile range. An object is
- * `visible` when that is at least minOutlineContrast: the crop model registers the crop's image at a finer scale
- * than the global warp, which only helps where the object's own outline is what the image shows there. Measured
- * (issue 12's stress set, bench/roi-variants.ts): JSRT chest X-rays' heart apex and costophrenic angle patches have
- * 0.046 and 0.066 (their lungs and heart 0.049–0.082) and the local stage made them worse (global warp 25.0 / 49.7 %
- * Dice → 24.1–27.1 / 34.1–47.1 % over four SSIM crop-model variants, 24 images; NCC crop models 20.3–20.9 /
- * 45.5–55.7); 12 px bands along the diaphragm and the lateral lung border have 0.059 and 0.039, and forced, the
- * best variant moved them 28.0 / 41.3 → 42.0 / 37.4 (one gains, one loses); the small-structure phantoms' discs,
- * rings and bands have 0.27–0.48 and gain 7–56 points (mean per phantom kind). The default 0.15 lies between the
- * two (a two-set calibration: a structure between them, e.g. bone edges on X-ray, is untested).
- * Mode 'auto' crops the small or thin objects that are visible, 'force' every object, 'off' none.
+ *   elongation = longest side of its bounding box / thickness (a disc or a square: 2; a band: its length over its
+ *                width, several times more);
+ * thicknessFraction = thickness / max(W, H) (the structure's own thickness in the image, whatever the grid), and on
+ * the global working grid thicknessWorkingPx = thickness · R / max(W, H) = thicknessFraction · R.
+ * An object is `small` when extent ≤ smallExtent, `thin` when it is thin both in the image (thicknessFraction ≤
+ * thinImageFraction) and on the grid in use (thicknessWorkingPx ≤ thinWorkingPx), with elongation ≥ minElongation
+ * and extent ≤ thinMaxExtent (a long thin structure still gets a crop that is much smaller than the image).
+ * thinWorkingPx = 8: a band no thicker than one window of the global similarity loss (7 px SSIM, 9 px NCC) has
+ * both edges inside one window, so the global loss sees it as a line and its smooth flow cannot move it apart from
+ * the anatomy around it; a band the grid in use already resolves (thicker than that, e.g. on a 256 px grid) needs no
+ * crop. thinImageFraction = 8 / 128 = 0.0625: the same window on the default 128 px grid (the `cpu` preset), i.e. a
+ * band is thin only if even the default grid sees it as a line. Without it, thinness would follow the grid alone:
+ * on the tests' coarse 32 px grid a phantom lung (thickness 0.13–0.21 of the image, 4–7 grid px) counts as thin and
+ * the stage runs on an organ the default grid resolves at 16–27 px. minElongation = 3 keeps compact shapes out (on
+ * a coarse grid a whole organ can be a few working pixels thick; it is not a band). Measured at R = 128 (every 4th of
+ * 247 JSRT masks): clavicles 3.6–7.0 working px thick (0.028–0.055 of the image), elongation 3.9–8.7, lungs and
+ * heart 14.2–28.7 working px thick (≥ 0.11), extent ≥ 0.29: a cheap geometric pre-filter that keeps large organs
+ * out of the stage and its cost.
+ * With the reference image, each object's outline contrast is measured too (recorded, not a gate by default): at
+ * every outline pixel, the difference between the mean grey value of the object's pixels and of the other pixels
+ * within one global working pixel (a (2r+1)² window), averaged over the outline and divided by the image's 1st–99th
+ * percentile range. Until issue 21 an object needed 0.15 to trigger; that threshold sat between two kinds of images
+ * (JSRT's carved apex / angle / lung-border patches 0.039–0.066, the phantoms' targets 0.27–0.48); with the
+ * earlier 3 px thin threshold it kept the stage off the clavicles (reference JPCLN001: 4.7 and 4.4 working px thick,
+ * extent 0.22 / 0.20, outline contrast 0.032 / 0.031), where forcing the stage gained 12 points (issue 21). Now the geometry (small or thin) only says which objects
+ * are candidates, and whether a candidate's crop model helps is decided from the run's own held-out images
+ * (roi-evidence.ts, roi-stage.ts); minOutlineContrast (default 0) remains as an optional extra filter.
+ * Mode 'auto' crops the small or thin objects (large ones, e.g. lungs and heart, never: the pre-filter that keeps
+ * the stage and its cost away from them), 'force' every object, 'off' none.
  *
  * A crop is a rectangle around the object's box with a margin of max(marginFraction · the box's shorter side,
  * marginWorkingPx global working pixels) on every side (the margin must hold what the global warp leaves of the
@@ -42,14 +55,18 @@ import type { CropFrame } from './roi-frames.js';
 export type RoiMode = 'auto' | 'force' | 'off';
 
 export interface RoiTriggerOptions {
-  /** 'auto' (default): by object size; 'force': every object; 'off': never. */
+  /** 'auto' (default): small or thin objects are candidates; 'force': every object; 'off': none. */
   mode: RoiMode;
   /** An object whose extent (box side / image side) is at most this is small (default 0.2). */
   smallExtent: number;
-  /** An object thinner than this many global working pixels is thin (default 3) ... */
+  /** An object thinner than this many global working pixels is thin (default 8, see above) ... */
   thinWorkingPx: number;
-  /** ... when its extent is at most this (default 0.5). */
+  /** ... when its thickness is also at most this fraction of the image's longer side (default 8 / 128, see above) ... */
+  thinImageFraction: number;
+  /** ... when its extent is at most this (default 0.5) ... */
   thinMaxExtent: number;
+  /** ... and its elongation (box side / thickness) at least this (default 3, see above). */
+  minElongation: number;
   /** Components with fewer pixels than this fraction of their class are ignored as specks (default 0.02). */
   minObjectFraction: number;
   /** Crop margin around the object's box: max(marginFraction · shorter side, marginWorkingPx · W/R) (defaults 0.5, 6). */
@@ -64,22 +81,24 @@ export interface RoiTriggerOptions {
    */
   minZoom: number;
   maxLocalResolution: number;
-  /** Mode 'auto' crops an object only when its outline contrast (see above) is at least this (default 0.15). */
+  /** Mode 'auto' crops an object only when its outline contrast (see above) is at least this (default 0: no filter). */
   minOutlineContrast: number;
 }
 
 export const DEFAULT_ROI_TRIGGER: RoiTriggerOptions = {
   mode: 'auto',
   smallExtent: 0.2,
-  thinWorkingPx: 3,
+  thinWorkingPx: 8,
+  thinImageFraction: 8 / 128,
   thinMaxExtent: 0.5,
+  minElongation: 3,
   minObjectFraction: 0.02,
   marginFraction: 0.5,
   marginWorkingPx: 6,
   minCropWorkingPx: 20,
   minZoom: 4,
   maxLocalResolution: 128,
-  minOutlineContrast: 0.15,
+  minOutlineContrast: 0,
 };
 
 /** One connected object of one class of the reference label. */
@@ -90,7 +109,11 @@ export interface RoiObject {
   pixels: number;
   extent: number;
   thicknessPx: number;
+  /** thicknessPx / the image's longer side. */
+  thicknessFraction: number;
   thicknessWorkingPx: number;
+  /** Longest box side / thicknessPx. */
+  elongation: number;
   small: boolean;
   thin: boolean;
   /** Outline contrast (see the file comment); null when no image was given. */
@@ -234,13 +257,17 @@ export function measureObjects(label: LabelMap, globalResolution: number, opts: 
       const box = boxes[k]!;
       const extent = Math.max((box.x1 - box.x0 + 1) / W, (box.y1 - box.y0 + 1) / H);
       const thicknessPx = (2 * pixels) / Math.max(1, boundaryCount(labels, k + 1, box, W, H));
+      const thicknessFraction = thicknessPx / Math.max(W, H);
       const thicknessWorkingPx = thicknessPx * toWorking;
       const small = extent <= o.smallExtent;
-      const thin = thicknessWorkingPx <= o.thinWorkingPx && extent <= o.thinMaxExtent;
+      const elongation = Math.max(box.x1 - box.x0 + 1, box.y1 - box.y0 + 1) / Math.max(thicknessPx, 1e-9);
+      const thinInImage = thicknessFraction <= o.thinImageFraction;
+      const thinOnGrid = thicknessWorkingPx <= o.thinWorkingPx;
+      const thin = thinInImage && thinOnGrid && elongation >= o.minElongation && extent <= o.thinMaxExtent;
       const outlineContrast = grey ? (range > 0 ? outlineContrastOf(grey, labels, k + 1, box, W, H, windowRadius) / range : 0) : null;
       const visible = outlineContrast === null || outlineContrast >= o.minOutlineContrast;
       const triggered = o.mode === 'force' || (o.mode === 'auto' && (small || thin) && visible);
-      objects.push({ cls, box, pixels, extent, thicknessPx, thicknessWorkingPx, small, thin, outlineContrast, visible, triggered });
+      objects.push({ cls, box, pixels, extent, thicknessPx, thicknessFraction, thicknessWorkingPx, elongation, small, thin, outlineContrast, visible, triggered });
     }
   }
   return objects;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initTf } from '../../src/warp/backend.js';
 import { WarpModel } from '../../src/warp/model.js';
-import { LocalWarpStage, resolveLocalStageOptions } from '../../src/warp/roi-stage.js';
+import { LocalWarpStage, notTriggeredReason, resolveLocalStageOptions } from '../../src/warp/roi-stage.js';
 import { DEFAULT_ROI_TRIGGER, planRegions } from '../../src/warp/roi-trigger.js';
 import type { FloatImage, LabelMap } from '../../src/image/types.js';
 import { tinySettings } from '../warp-model/helpers.js';
@@ -28,15 +28,19 @@ const SHIFTS: [number, number, number, number][] = [
 const settings = tinySettings({ loss: { augmentation: false }, schedule: { learningRate: 2e-3 } });
 // 64 px crop at 32 local px: a small, fast crop model
 const trigger = { minZoom: 2, marginWorkingPx: 4, minCropWorkingPx: 16 };
+// four test images: one held out (the defaults hold out none below 8 images)
+const evidence = { minTestsToHoldOut: 4, minHeldOut: 1 };
 
-async function trainedPair() {
+/** A global model trained on the shifted scenes and a stage on its flows; `holdOut`: decide on held-out images. */
+async function trainedPair(holdOut = false) {
   const ref = scene(0, 0, 0, 0);
   const tests = SHIFTS.map((s, i) => ({ id: `t${i}`, ...scene(...s) }));
   const global = new WarpModel(settings, ref);
   for (const t of tests) global.addTest(t.id, t.image);
   await global.train('initial', 15);
   const flows = new Map(global.testFlows(tests.map((t) => t.id)).map((f) => [f.id, f.flowXyWarp]));
-  const stage = new LocalWarpStage(settings, ref, { trigger, costRatio: 1 });
+  const stage = new LocalWarpStage(settings, ref, { trigger, costRatio: 1, ...(holdOut ? { evidence } : {}) });
+  if (holdOut) stage.holdOutFrom(tests.map((t) => t.id));
   for (const t of tests) stage.addTest(t.id, t.image, flows.get(t.id)!);
   return { ref, tests, global, flows, stage };
 }
@@ -55,15 +59,15 @@ describe('LocalWarpStage', () => {
     stage.dispose();
   });
 
-  it('a small object whose outline the reference image hardly shows gets no crop (outline-contrast gate)', () => {
+  it('a faint small object is a candidate too (the outline contrast is recorded); the old gate is an option', () => {
     const faint = new LocalWarpStage(settings, contrastScene(60));
-    expect(faint.active).toBe(false);
-    expect(faint.summary().objects[0]).toMatchObject({ cls: 1, small: true, outlineContrast: 0.1, visible: false, triggered: false });
-    const clear = new LocalWarpStage(settings, contrastScene(100));
-    expect(clear.active).toBe(true);
-    expect(clear.summary().objects[0]).toMatchObject({ cls: 1, outlineContrast: 0.5, visible: true, triggered: true });
+    expect(faint.active).toBe(true);
+    expect(faint.summary().objects[0]).toMatchObject({ cls: 1, small: true, outlineContrast: 0.1, visible: true, triggered: true });
+    const gated = new LocalWarpStage(settings, contrastScene(60), { trigger: { minOutlineContrast: 0.15 } });
+    expect(gated.active).toBe(false);
+    expect(gated.summary().objects[0]).toMatchObject({ cls: 1, outlineContrast: 0.1, visible: false, triggered: false });
     faint.dispose();
-    clear.dispose();
+    gated.dispose();
   });
 
   it('uses a plan made beforehand for the same reference, resolution and mode; refuses one made for another', () => {
@@ -100,7 +104,8 @@ describe('LocalWarpStage', () => {
     expect(() => resolveLocalStageOptions({ trigger: { minOutlineContrast: -0.1 } })).toThrow(/minOutlineContrast must be a number ≥ 0, got -0.1/);
     expect(() => resolveLocalStageOptions({ trigger: { minOutlineContrast: Number.NaN } })).toThrow(/minOutlineContrast/);
     expect(() => resolveLocalStageOptions({ costRatio: 0 })).toThrow(/costRatio must be > 0/);
-    expect(resolveLocalStageOptions({}).trigger.minOutlineContrast).toBe(0.15);
+    expect(resolveLocalStageOptions({}).trigger.minOutlineContrast).toBe(0);
+    expect(() => resolveLocalStageOptions({ evidence: { heldOutShare: 1 } })).toThrow(/evidence options out of range/);
     expect(() => resolveLocalStageOptions({ imageLoss: 'mse' as never })).toThrow(/imageLoss must be ncc, ssim or auto, got "mse"/);
   });
 
@@ -231,5 +236,53 @@ describe('LocalWarpStage', () => {
     expect(maxDiff).toBeLessThan(1e-3 * maxAbs);
     global.detachWorkers();
     [global, stage, single].forEach((m) => m.dispose());
+  }, 120_000);
+  it('decides per object on held-out images: a disc that moves on its own keeps its refinement, held-out images included', async () => {
+    const { tests, global, flows, stage } = await trainedPair(true);
+    expect(() => stage.holdOut([])).toThrow(/before the first addTest/);
+    // t2 is held out: the crop model trains on the other three
+    expect(stage.cropModels[0]!.model.testIds).toEqual(['t0', 't1', 't3']);
+    await stage.train('initial', 60);
+    const [disc] = stage.objectDecisions;
+    if (process.env.ROI_TEST_DEBUG) console.log(disc);
+    expect(disc).toMatchObject({ basis: 'held-out', images: 1, improved: 1, kept: true });
+    expect(disc!.nccLocal).toBeGreaterThan(disc!.nccGlobal);
+    expect(stage.summary()).toMatchObject({ heldOut: 1, crops: [{ kept: true }], objects: [{ cls: 1, evidence: { kept: true } }, { cls: 2 }] });
+    expect(stage.summary().objects[1]!.evidence).toBeUndefined(); // the square is not a candidate
+    // the held-out image's label comes from the crop model too, and it is better than the global warp's
+    const t2 = tests[2]!;
+    let label: LabelMap | null = null;
+    stage.warpTests(['t2'], (_id, l) => (label = l));
+    expect(diceOf(label!, t2.label, 1)).toBeGreaterThan(diceOf(global.labelFromFlow(flows.get('t2')!, 128, 128), t2.label, 1) + 0.2);
+    global.dispose();
+    stage.dispose();
+  }, 120_000);
+
+  it('falls back to the global warp per crop when the refinement cannot beat it on held-out images', async () => {
+    // every test image is the reference itself and the global warp the identity: nothing to improve, so the crop's
+    // local warp can only match the held-out image as well as the global warp (gain 0) or worse
+    const ref = scene(0, 0, 0, 0);
+    const ids = ['a', 'b', 'c', 'd'];
+    const zero = new Float32Array(32 * 32 * 2);
+    const stage = new LocalWarpStage(settings, ref, { trigger, costRatio: 1, evidence });
+    stage.holdOutFrom(ids);
+    for (const id of ids) stage.addTest(id, ref.image, zero);
+    await stage.train('initial', 8);
+    const [disc] = stage.objectDecisions;
+    expect(disc).toMatchObject({ basis: 'held-out', images: 1, kept: false });
+    expect(disc!.nccGlobal).toBeCloseTo(1, 6);
+    expect(disc!.gain).toBeLessThanOrEqual(0);
+    expect(stage.cropKept(0)).toBe(false);
+    const summary = stage.summary();
+    expect(summary.crops[0]!.kept).toBe(false);
+    expect(notTriggeredReason(summary)).toMatch(/no crop refinement improved the held-out images' similarity over the global warp \(NCC gain class 1 /);
+    // every label is the global warp's (here: the reference label), bit for bit, held-out or not
+    stage.warpTests(ids, (_id, l) => expect(Array.from(l.data)).toEqual(Array.from(ref.label.data)));
+    expect(Array.from(stage.warpImage(ref.image, zero).data)).toEqual(Array.from(ref.label.data));
+    // a rejected crop is not trained further
+    const steps = stage.cropModels[0]!.model.progress.totalSteps;
+    expect(await stage.retrain(1, new Map(ids.map((id) => [id, ref.label])), 8)).toEqual([]);
+    expect(stage.cropModels[0]!.model.progress.totalSteps).toBe(steps);
+    stage.dispose();
   }, 120_000);
 });

@@ -7,6 +7,7 @@ import { describeWithShared, sharedPath } from '../fixtures/shared-data.js';
 import { contrastScene, labelOf } from './helpers.js';
 import { carveBorderBand, carvePatch, APEX_RADIUS, BORDER_BAND_LENGTH, BORDER_BAND_PX, CP_ANGLE_RADIUS } from '../../bench/roi-data.js';
 import { readImage } from '../../src/io/image.js';
+import { generatePhantom } from '../../src/image/phantom.js';
 
 /**
  * A 512 px label map: class 1 a disc of radius 8 at (400, 100); class 2 a large ellipse (200 × 160 px); class 3 a
@@ -41,14 +42,53 @@ describe('automatic trigger by object size', () => {
     expect(arc!.small).toBe(false);
     expect(arc!.thicknessPx).toBeGreaterThan(2);
     expect(arc!.thicknessPx).toBeLessThan(4.5);
-    expect(arc!.thin).toBe(true); // ... but thin: < 3 working px at R = 128
+    expect(arc!.thin).toBe(true); // ... but thin: < 8 working px at R = 128 (about 1 px)
     expect(objs.map((o) => o.triggered)).toEqual([true, false, true]);
   });
 
   it('the same objects on a finer global grid: the arc is no longer thin (the trigger is relative to R)', () => {
-    const objs = measureObjects(scene(), 512);
+    const objs = measureObjects(scene(), 2048); // the 3 px arc is 12+ working px thick there
     expect(objs.find((o) => o.cls === 3)!.thin).toBe(false);
     expect(objs.find((o) => o.cls === 1)!.triggered).toBe(true); // still small by extent
+  });
+
+  it('a compact organ a few working pixels thick on a coarse grid is not thin: a band must be elongated', () => {
+    // a 50 px square in a 128 px image at R = 32: thickness 2 · 2500 / 196 boundary px ≈ 25.5 px = 6.4 working px
+    // (≤ 8), but its box side is only 2 × that thickness; a 48 × 8 px bar: 2 · 384 / 108 ≈ 7.1 px, elongation ≈ 6.8
+    const label = labelOf(128, 128, (x, y) => (x >= 10 && x < 60 && y >= 40 && y < 90 ? 1 : x >= 70 && x < 118 && y >= 10 && y < 18 ? 2 : 0));
+    const [square, bar] = measureObjects(label, 32);
+    expect(square!.thicknessWorkingPx).toBeCloseTo((2 * 2500 * 32) / 196 / 128, 6);
+    expect([square!.small, square!.thin, square!.triggered]).toEqual([false, false, false]);
+    expect([bar!.small, bar!.thin]).toEqual([false, true]);
+    // the square is 25.5 / 128 = 0.2 of the image thick: a shorter elongation bound alone does not make it thin ...
+    expect(measureObjects(label, 32, { minElongation: 1.5 })[0]!.thin).toBe(false);
+    // ... it is thin on the 32 px grid only, not in the image (the default 128 px grid resolves it: 25.5 px)
+    expect(measureObjects(label, 32, { minElongation: 1.5, thinImageFraction: 0.25 })[0]!.thin).toBe(true);
+  });
+
+  it('thin is a property of the structure, not of the grid: a phantom lung on the 32 px grid is no band, a clavicle is', () => {
+    // issue 21: the demo phantom's left lung (seed 1, patient 0, 256 px) is 34.4 px = 0.134 of the image thick, 4.3
+    // px on the tests' 32 px grid (≤ 8), elongation 3.5, extent 0.47: thin by the grid alone
+    const { label: phantom } = generatePhantom({ seed: 1, patient: 0, width: 256 });
+    const lung = measureObjects(phantom, 32).find((o) => o.cls === 2)!;
+    expect(lung.thicknessFraction).toBeCloseTo(0.134, 3);
+    expect(lung.thicknessWorkingPx).toBeLessThanOrEqual(8);
+    expect(lung.elongation).toBeGreaterThanOrEqual(3);
+    expect(lung.extent).toBeLessThanOrEqual(0.5);
+    expect([lung.thin, lung.triggered]).toEqual([false, false]); // 0.134 > 8 / 128
+    expect(planRegions(phantom, 32).crops).toEqual([]);
+    expect(measureObjects(phantom, 32, { thinImageFraction: 0.2 }).find((o) => o.cls === 2)!.thin).toBe(true);
+    // a clavicle-like band in a 1024 px image: a 240 px arc (extent 0.23) 39 px thick across, measured 34.6 px
+    // (2 · area / outline also counts its ends): 0.034 of the image, like JPCLN001's clavicles (4.4–4.7 px at 128)
+    const clavicle = labelOf(1024, 1024, (x, y) => (x >= 300 && x < 540 && Math.abs(y - (300 + ((x - 420) / 120) ** 2 * 40)) < 20 ? 1 : 0));
+    for (const grid of [32, 128]) {
+      const [band] = measureObjects(clavicle, grid);
+      expect(band!.thicknessFraction).toBeGreaterThan(0.03);
+      expect(band!.thicknessFraction).toBeLessThan(0.04);
+      expect([band!.small, band!.thin, band!.triggered]).toEqual([false, true, true]);
+    }
+    // a 256 px grid resolves the band (34.6 · 256 / 1024 ≈ 8.6 px > 8): no crop needed there
+    expect(measureObjects(clavicle, 256)[0]!.thin).toBe(false);
   });
 
   it("mode 'off' plans no crop; 'force' crops every object", () => {
@@ -136,8 +176,8 @@ describe('automatic trigger by object size', () => {
   });
 });
 
-describe('outline-contrast gate', () => {
-  it('measures |mean inside − mean outside| at the outline over the percentile range; a faint object does not trigger', () => {
+describe('outline contrast (recorded; a gate only when minOutlineContrast is set)', () => {
+  it('measures |mean inside − mean outside| at the outline over the percentile range; a faint object is still a candidate', () => {
     const visible = contrastScene(100);
     const [disc, square] = measureObjects(visible.label, 128, {}, visible.image);
     // every outline window of the disc holds disc pixels (100) and background pixels (50): (100 − 50) / 100
@@ -147,16 +187,19 @@ describe('outline-contrast gate', () => {
     // the square's outline against the background: (150 − 50) / 100 (the image border is no outline contrast)
     expect(square!.outlineContrast).toBeCloseTo(1, 6);
     expect(square!.triggered).toBe(false); // large
-    const faint = contrastScene(60); // (60 − 50) / 100 = 0.1 < 0.15
+    const faint = contrastScene(60); // (60 − 50) / 100 = 0.1
     const [faintDisc] = measureObjects(faint.label, 128, {}, faint.image);
     expect(faintDisc!.outlineContrast).toBeCloseTo(0.1, 6);
     expect(faintDisc!.small).toBe(true);
-    expect(faintDisc!.visible).toBe(false);
-    expect(faintDisc!.triggered).toBe(false);
-    expect(planRegions(faint.label, 128, {}, faint.image).crops).toEqual([]);
-    // the threshold is an option; 'force' crops it anyway; without the image nothing is measured (visible)
+    // by default the geometry alone makes it a candidate (the run's evidence decides, roi-evidence.ts)
+    expect([faintDisc!.visible, faintDisc!.triggered]).toEqual([true, true]);
+    expect(planRegions(faint.label, 128, {}, faint.image).crops.length).toBe(1);
+    // the old gate is an option: 0.1 < 0.15 keeps it out, 0.05 lets it in; 'force' crops it anyway
+    const gated = { minOutlineContrast: 0.15 };
+    expect(measureObjects(faint.label, 128, gated, faint.image)[0]).toMatchObject({ visible: false, triggered: false });
+    expect(planRegions(faint.label, 128, gated, faint.image).crops).toEqual([]);
     expect(measureObjects(faint.label, 128, { minOutlineContrast: 0.05 }, faint.image)[0]!.triggered).toBe(true);
-    expect(measureObjects(faint.label, 128, { mode: 'force' }, faint.image)[0]!.triggered).toBe(true);
+    expect(measureObjects(faint.label, 128, { ...gated, mode: 'force' }, faint.image)[0]!.triggered).toBe(true);
     const unmeasured = measureObjects(faint.label, 128)[0]!;
     expect([unmeasured.outlineContrast, unmeasured.visible, unmeasured.triggered]).toEqual([null, true, true]);
     // an invisible disc (same grey as its surroundings) measures 0
@@ -185,14 +228,14 @@ describeWithShared('trigger on JSRT lungs and heart', ['data/jsrt-scr/masks'], (
       expect(plan.crops, name).toEqual([]);
       for (const o of plan.objects) {
         // not by a narrow margin: every organ is well above the small-extent threshold (0.2; the smallest extent
-        // over all 247 masks is 0.28) and far from thin (thicker than 3 working pixels even on a 64 px grid)
+        // over all 247 masks is 0.28) and far from thin (≥ 14 working pixels where the threshold is 8)
         expect(o.extent, `${name} class ${o.cls}`).toBeGreaterThan(0.25);
-        expect(o.thicknessWorkingPx, `${name} class ${o.cls}`).toBeGreaterThan(6);
+        expect(o.thicknessWorkingPx, `${name} class ${o.cls}`).toBeGreaterThan(12);
       }
     }
   }, 180_000);
 
-  it("JSRT's small low-contrast targets (issue 12's heart apex and costophrenic angle) are small but not visible", async () => {
+  it("JSRT's small low-contrast targets (issue 12's heart apex and costophrenic angle) are small candidates with a faint outline", async () => {
     const label = await readLabelMap(sharedPath('data/jsrt-scr/masks/JPCLN001.png'));
     const { image } = await readImage(sharedPath('data/jsrt-scr/images/JPCLN001.png'));
     carvePatch(label, 3, 4, APEX_RADIUS, (x, y) => x + y);
@@ -203,10 +246,12 @@ describeWithShared('trigger on JSRT lungs and heart', ['data/jsrt-scr/masks'], (
       expect(byClass.get(cls)!.small).toBe(true);
       // measured 0.046 (apex) and 0.066 (angle); the organs 0.049–0.082
       expect(byClass.get(cls)!.outlineContrast!).toBeLessThan(0.1);
-      expect(byClass.get(cls)!.triggered).toBe(false);
+      expect(byClass.get(cls)!.triggered).toBe(true);
     }
-    expect(plan.crops).toEqual([]);
-    expect(planRegions(label, 128, { minOutlineContrast: 0 }, image).crops.length).toBe(2);
+    // candidates by geometry (the run's held-out evidence decides); the lungs and heart are not
+    expect(plan.crops.map((c) => c.classes).sort()).toEqual([[4], [5]]);
+    expect(plan.objects.filter((o) => o.cls <= 3).every((o) => !o.triggered)).toBe(true);
+    expect(planRegions(label, 128, { minOutlineContrast: 0.15 }, image).crops).toEqual([]);
   });
 
   it("JSRT's lung-border bands (one edge a lung border) are thin and small, and not visible either", async () => {
@@ -221,9 +266,25 @@ describeWithShared('trigger on JSRT lungs and heart', ['data/jsrt-scr/masks'], (
       // measured 0.059 (right diaphragm band) and 0.039 (left lateral band): one edge inside the lung, the other
       // a border the radiograph shows as a soft gradient
       expect(byClass.get(cls)!.outlineContrast!).toBeLessThan(0.1);
-      expect(byClass.get(cls)!.triggered).toBe(false);
+      expect(byClass.get(cls)!.triggered).toBe(true);
     }
-    expect(plan.crops).toEqual([]);
+    expect(plan.objects.filter((o) => o.cls <= 3).every((o) => !o.triggered)).toBe(true);
+  });
+});
+
+describeWithShared('trigger on the JSRT clavicles', ['data/jsrt-scr-clavicles/masks/JPCLN001.png', 'data/jsrt-scr/images/JPCLN001.png'], () => {
+  it('both clavicles of the reference are thin candidates, each with its own crop along the band', async () => {
+    const label = await readLabelMap(sharedPath('data/jsrt-scr-clavicles/masks/JPCLN001.png'));
+    const { image } = await readImage(sharedPath('data/jsrt-scr/images/JPCLN001.png'));
+    const plan = planRegions(label, 128, {}, image);
+    expect(plan.objects.map((o) => o.cls)).toEqual([1, 2]);
+    for (const o of plan.objects) {
+      // a band about 4.5 working px thick (37 px of 1024) spanning a fifth of the image: thin, not small
+      expect(o.thin, `class ${o.cls}`).toBe(true);
+      expect(o.small, `class ${o.cls}`).toBe(false);
+      expect(o.triggered).toBe(true);
+    }
+    expect(plan.crops.map((c) => c.classes).sort()).toEqual([[1], [2]]);
   });
 });
 

@@ -80,7 +80,7 @@ export function addWarpOptions(command: Command): Command {
     .addOption(new Option('--backend <name>', 'tfjs backend (default: auto)').choices(['auto', 'wasm', 'tensorflow', 'cpu']))
     .addOption(new Option('--label-warp <mode>', `how the reference label is warped (default: ${DEFAULTS.labelMode})`).choices(['nearest', 'argmax']))
     .addOption(
-      new Option('--roi <mode>', 'region-of-interest warp stage for small or thin objects: auto (by object size), force, off (default: auto)').choices([
+      new Option('--roi <mode>', 'region-of-interest warp stage for small or thin objects: auto (candidates by size and thickness, each kept where held-out images show a gain), force, off (default: auto)').choices([
         'auto',
         'force',
         'off',
