@@ -1,6 +1,6 @@
 /**
  * Warp-only JSRT benchmark (paper protocol). Usage:
- *   npx tsx bench/warp.ts [--dataset DIR] [--arch conv|nice-trans] [--res N] [--steps N | --epochs N] [--batch N] [--aug-per-batch N]
+ *   npx tsx bench/warp.ts [--dataset DIR] [--arch conv|nice-trans] [--res N] [--steps N | --epochs N] [--coarse-steps N] [--batch N] [--aug-per-batch N]
  *                         [--lr X] [--cosine|--constant-lr] [--finest-width N] [--no-aug] [--no-affine] [--loss ssim|ncc] [--reg X] [--limit N] [--label-warp nearest|argmax]
  *                         [--preset cpu|paper] [--threads N] [--dice-every K] [--tag NAME]
  *   npx tsx bench/warp.ts --sizes 5,10,40,all [same options]      quality and time by folder size, vs elastix
@@ -24,6 +24,7 @@ if (value('loss')) overrides.loss!.imageLoss = value('loss') as 'ssim' | 'ncc';
 if (num('reg') !== undefined) overrides.loss!.lambdaReg = num('reg')!;
 if (num('epochs') !== undefined) overrides.schedule!.initialEpochs = num('epochs')!;
 if (num('steps') !== undefined) overrides.schedule!.initialSteps = num('steps')!;
+if (num('coarse-steps') !== undefined) overrides.schedule!.coarseSteps = num('coarse-steps')!;
 if (num('batch')) overrides.schedule!.batchSize = num('batch')!;
 if (num('aug-per-batch') !== undefined) overrides.schedule!.augPerBatch = num('aug-per-batch')!;
 if (num('lr')) overrides.schedule!.learningRate = num('lr')!;

@@ -34,7 +34,8 @@ import { applyFlatGradients, evaluateLoss, type LossBreakdown } from './trainer.
 import type { WarpSettings } from './presets.js';
 import type { CheckpointData } from './checkpoint.js';
 import { augmentOneHot } from './augment.js';
-import { BatchSampler, batchSizeFor, phaseBudget, stepsInPhase, type SamplerState, type TrainBudget } from './schedule.js';
+import { halveBatch } from './coarse.js';
+import { BatchSampler, batchSizeFor, isCoarseStep, phaseBudget, stepsInPhase, type SamplerState, type TrainBudget } from './schedule.js';
 import { disposeWarpBatch, shardSizes, shardTensors, splitBatch, wholeBatch, type BatchData } from './parallel/batch-data.js';
 import { flatWeights, predictFlows, shardGradients } from './parallel/engine.js';
 import type { WarpWorkerPeer, WeightsSource } from './parallel/worker-peer.js';
@@ -467,8 +468,11 @@ export class WarpModel {
           throw new TrainingAborted(phase, this.stepInPhase);
         }
         this.optimizer.learningRate = this.learningRateAt(this.stepInPhase, total);
-        const batch = drawnAhead ?? this.makeBatchData(sampler.next(this.rng), nAug);
+        const drawn = drawnAhead ?? this.makeBatchData(sampler.next(this.rng), nAug);
         drawnAhead = null;
+        // Coarse to fine (schedule.ts): the batch is drawn at the working resolution either way (the same random
+        // draws), then halved for a coarse step.
+        const batch = isCoarseStep(this.settings.schedule, phase, this.stepInPhase) ? halveBatch(drawn) : drawn;
         const after = { rng: this.rng.getState(), sampler: sampler.getState() };
         const drawAhead =
           this.peers.length > 0 && this.stepInPhase + 1 < total ? () => void (drawnAhead = this.makeBatchData(sampler.next(this.rng), nAug)) : undefined;

@@ -14,6 +14,11 @@ export interface WarpScheduleOptions {
    */
   initialSteps?: number;
   initialEpochs?: number;
+  /**
+   * Coarse to fine: the first coarseSteps optimiser steps of the initial phase run at half the working resolution
+   * (schedule.ts isCoarseStep, coarse.ts); 0 or absent: every step at the working resolution.
+   */
+  coarseSteps?: number;
   /** Budget of each retraining round (§3.3): steps, or epochs (App. B.4: 10). */
   retrainSteps?: number;
   retrainEpochs?: number;
