@@ -93,7 +93,18 @@ export interface BenchWarpResult {
    * score's signals (re-reading each image, perturbation flows) and scoring. The region-of-interest stage's time is
    * in `roi.timings`; totalS includes all. secondsPerImage leaves the quality score out.
    */
-  timings: { readS: number; trainS: number; warpS: number; qualityS: number; totalS: number; secondsPerImage: number; secondsPerStep: number };
+  timings: {
+    readS: number;
+    trainS: number;
+    warpS: number;
+    qualityS: number;
+    totalS: number;
+    secondsPerImage: number;
+    secondsPerStep: number;
+    /** Coarse to fine: seconds per coarse-grid step and per working-grid step (null: none of that kind ran). */
+    secondsPerCoarseStep: number | null;
+    secondsPerFineStep: number | null;
+  };
   /** Threads that trained and applied the model (this one + workers). */
   threads: number;
   /** CPU seconds (user + system) of this process for the training stage: a load-independent cost measure. */
@@ -113,6 +124,8 @@ export interface BenchWarpResult {
   };
   /** Optimiser steps of the initial phase, and its budget as set (steps, or epochs). */
   steps: number;
+  /** Why training ended: the whole budget, or the stopping rule (warp/stop-rule.ts). */
+  stoppedBy: 'budget' | 'plateau';
   budget: TrainBudget;
   /** Mean loss over the last steps (TrainPhaseResult.recentLoss). */
   recentLoss: LossBreakdown | null;
@@ -378,6 +391,9 @@ async function benchWithModel(
       totalS: (t4 - t0) / 1000,
       secondsPerImage: (t3 - t0 - qualityMs) / 1000 / tests.length,
       secondsPerStep: train.stepsRun > 0 ? train.seconds / train.stepsRun : 0,
+      // Coarse to fine: the coarse-grid and working-grid steps apart (their ratio is the coarse grid's saving).
+      secondsPerCoarseStep: train.coarseStepsRun > 0 ? train.coarseSeconds / train.coarseStepsRun : null,
+      secondsPerFineStep: train.stepsRun > train.coarseStepsRun ? (train.seconds - train.coarseSeconds) / (train.stepsRun - train.coarseStepsRun) : null,
     },
     threads: model.threads,
     trainCpuS: (cpuTrain.user + cpuTrain.system) / 1e6,
@@ -390,6 +406,7 @@ async function benchWithModel(
         }
       : undefined,
     steps: train.stepsRun,
+    stoppedBy: train.stoppedBy,
     budget,
     recentLoss: train.recentLoss,
     perImage,

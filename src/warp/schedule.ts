@@ -14,6 +14,7 @@
  * resumed phase draws exactly the batches the uninterrupted phase would have drawn.
  */
 import type { SeededRng } from './seeded-rng.js';
+import { describePlateauRule, type PlateauRule } from './stop-rule.js';
 
 export type TrainBudget = { unit: 'steps'; steps: number } | { unit: 'epochs'; epochs: number };
 
@@ -25,6 +26,8 @@ export interface PhaseBudgetFields {
   retrainEpochs?: number;
   /** Coarse to fine: the first coarseSteps steps of the initial phase run at half the working resolution. */
   coarseSteps?: number;
+  /** Stopping when done (stop-rule.ts), initial phase only. */
+  plateau?: PlateauRule;
 }
 
 /**
@@ -145,11 +148,15 @@ export function describeBudget(budget: TrainBudget): string {
 }
 
 /**
- * Both phase budgets in the unit each is counted in: "500 steps, then 100 steps per retraining round", or with a
- * coarse-to-fine start "300 steps (the first 200 at half resolution), then 100 steps per retraining round".
+ * Both phase budgets in the unit each is counted in: "500 steps, then 100 steps per retraining round", with the
+ * initial phase's coarse-to-fine start and stopping rule when set: "300 steps (the first 200 at half resolution;
+ * stops when the loss falls < 1 % over 50 steps, after at least 250), then 100 steps per retraining round".
  */
 export function describeSchedule(schedule: PhaseBudgetFields): string {
   const coarse = coarseStepCount(schedule);
-  const coarsePart = coarse > 0 ? ` (the first ${coarse === 1 ? 'step' : `${coarse}`} at half resolution)` : '';
-  return `${describeBudget(phaseBudget(schedule, 'initial'))}${coarsePart}, then ${describeBudget(phaseBudget(schedule, 'retrain'))} per retraining round`;
+  const notes: string[] = [];
+  if (coarse > 0) notes.push(`the first ${coarse === 1 ? 'step' : `${coarse}`} at half resolution`);
+  if (schedule.plateau) notes.push(describePlateauRule(schedule.plateau));
+  const initialNotes = notes.length > 0 ? ` (${notes.join('; ')})` : '';
+  return `${describeBudget(phaseBudget(schedule, 'initial'))}${initialNotes}, then ${describeBudget(phaseBudget(schedule, 'retrain'))} per retraining round`;
 }
