@@ -25,6 +25,8 @@ import { scoreQuality, type ImageSignalsInput } from '../eval/quality-score.js';
 import { spearman, validateQuality, type QualityValidation } from '../eval/quality-validation.js';
 import { imageQualitySignals, qualityContext } from './quality.js';
 import { MedpersamUserError } from '../errors.js';
+import { writeWarpModelFile } from '../io/warp-model-file.js';
+import { referenceHashes, type SavedWarpModel } from '../warp/saved-model.js';
 
 export interface BenchWarpOptions {
   /** Dataset folder with images/, masks/ (and classes.json). */
@@ -60,6 +62,10 @@ export interface BenchWarpOptions {
    * scoring time is left out of the training time. For choosing step budgets.
    */
   diceEvery?: number;
+  /** Warm start: train from this model's weights (WarpModel.initialiseFrom); `path` names it in errors. */
+  initModel?: { model: SavedWarpModel; path: string };
+  /** Write the trained warp model here (atomically) for a later warm start. */
+  saveModelPath?: string;
   onProgress?: ProgressCallback;
 }
 
@@ -172,6 +178,7 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
   const model = new WarpModel(settings, { image: ref.image.image, label: ref.label });
   model.safetyNet = opts.safetyNet === true;
   try {
+    if (opts.initModel) model.initialiseFrom(opts.initModel.model, opts.initModel.path);
     return await benchWithModel(model, workers, settings, labelWarp, tests, ds, t0, backend, onProgress, opts, { image: ref.image.image, label: ref.label });
   } finally {
     model.dispose();
@@ -237,6 +244,10 @@ async function benchWithModel(
       : {}),
   });
   const t2 = performance.now() - curveMs;
+  if (opts.saveModelPath) {
+    const saved = model.toSavedModel({ reference: { ...(await referenceHashes(reference.image, reference.label)), width: reference.label.width, height: reference.label.height }, medpersamVersion: 'bench' });
+    await writeWarpModelFile(opts.saveModelPath, saved);
+  }
   const cpuTrain = process.cpuUsage(cpu1);
   const classes = model.classes;
   // The region-of-interest stage (only when the reference has small or thin objects), on the same global flows.

@@ -802,6 +802,36 @@ export class WarpModel {
   }
 
   /**
+   * Warm start (`--init-model`): take a saved model's weights as the starting point of this model's training
+   * instead of its random initialisation; the optimiser, RNG and progress stay fresh, so the schedule (a small
+   * budget: the natural second run of a study) fine-tunes it. Only before any training step, and only from a model
+   * of the same network (architecture, grid, widths) and the same reference classes; anything else is refused with
+   * a MedpersamUserError saying what differs (`source` names the file in the message).
+   */
+  initialiseFrom(saved: SavedWarpModel, source: string): void {
+    if (this.totalSteps > 0) throw new Error(`initialiseFrom: the model has already trained ${this.totalSteps} steps`);
+    const theirs = saved.settings.network;
+    const ours = this.settings.network;
+    const differs = (Object.keys({ ...ours, ...theirs }) as (keyof typeof ours)[]).filter((k) => JSON.stringify(ours[k]) !== JSON.stringify(theirs[k]));
+    if (differs.length > 0) {
+      const said = differs.map((k) => `${k} ${JSON.stringify(theirs[k])} (this run: ${JSON.stringify(ours[k])})`).join(', ');
+      throw new MedpersamUserError('WARP_MODEL_INCOMPATIBLE', `${source}: the initial warp model has another network: ${said}`);
+    }
+    if (saved.reference.classes.join(',') !== this.classes.join(',')) {
+      throw new MedpersamUserError(
+        'WARP_MODEL_REFERENCE_MISMATCH',
+        `${source}: the initial warp model was trained for classes ${saved.reference.classes.join(', ')}, this reference mask has ${this.classes.join(', ')}`,
+      );
+    }
+    try {
+      this.network.params.importArrays(saved.weights);
+    } catch (err) {
+      throw new MedpersamUserError('WARP_MODEL_INCOMPATIBLE', `${source}: the initial warp model's weights do not fit the network (${(err as Error).message})`, { cause: err });
+    }
+    this.weightsVersion++;
+  }
+
+  /**
    * A model with a saved model's settings and weights, for the reference it was trained with (check that with
    * checkSavedReference first). Ready to warp: add tests and call warpTests / predictFlowsWork, no training.
    */
