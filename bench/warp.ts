@@ -1,6 +1,6 @@
 /**
  * Warp-only JSRT benchmark (paper protocol). Usage:
- *   npx tsx bench/warp.ts [--dataset DIR] [--arch conv|nice-trans] [--res N] [--steps N | --epochs N] [--coarse-steps N] [--batch N] [--aug-per-batch N]
+ *   npx tsx bench/warp.ts [--dataset DIR] [--arch conv|nice-trans] [--res N] [--steps N | --epochs N] [--coarse-steps N] [--plateau WINDOW,MIN_STEPS,MIN_FALL_PERCENT] [--batch N] [--aug-per-batch N]
  *                         [--lr X] [--cosine|--constant-lr] [--finest-width N] [--no-aug] [--no-affine] [--loss ssim|ncc] [--reg X] [--limit N] [--label-warp nearest|argmax]
  *                         [--preset cpu|paper] [--threads N] [--dice-every K] [--tag NAME]
  *                         [--init-model FILE|BUNDLE] (warm start) [--save-model FILE] (write the trained warp model)
@@ -27,6 +27,10 @@ if (num('reg') !== undefined) overrides.loss!.lambdaReg = num('reg')!;
 if (num('epochs') !== undefined) overrides.schedule!.initialEpochs = num('epochs')!;
 if (num('steps') !== undefined) overrides.schedule!.initialSteps = num('steps')!;
 if (num('coarse-steps') !== undefined) overrides.schedule!.coarseSteps = num('coarse-steps')!;
+if (value('plateau')) {
+  const [window, minSteps, minFallPercent] = value('plateau')!.split(',').map(Number);
+  overrides.schedule!.plateau = { window: window!, minSteps: minSteps!, minImprovement: minFallPercent! / 100 };
+}
 if (num('batch')) overrides.schedule!.batchSize = num('batch')!;
 if (num('aug-per-batch') !== undefined) overrides.schedule!.augPerBatch = num('aug-per-batch')!;
 if (num('lr')) overrides.schedule!.learningRate = num('lr')!;

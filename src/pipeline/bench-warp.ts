@@ -144,6 +144,8 @@ export interface BenchWarpResult {
   referenceCopyDice: number;
   /** Mean Dice during training (diceEvery), and the seconds spent scoring it (not in timings.trainS). */
   curve?: { step: number; meanDice: number }[];
+  /** The total training loss of every step (for choosing the stopping rule, warp/stop-rule.ts). */
+  lossPerStep: number[];
   curveS?: number;
   /** Colour projection, image loss and per-image alignment chosen by the preprocessing (settings hold 'auto'). */
   preprocessing: PreprocessingReport;
@@ -418,6 +420,7 @@ async function benchWithModel(
       : undefined,
     steps: train.stepsRun,
     stoppedBy: train.stoppedBy,
+    lossPerStep: train.lossPerStep,
     budget,
     recentLoss: train.recentLoss,
     perImage,

@@ -71,6 +71,8 @@ export interface TrainPhaseResult {
   phaseSteps: number;
   /** Why the phase ended: its whole budget ran, or the stopping rule found it converged (stop-rule.ts). */
   stoppedBy: 'budget' | 'plateau';
+  /** The total loss (Eq. 3) of every step run by this call, in order (for choosing stopping rules). */
+  lossPerStep: number[];
   /** Of stepsRun, the coarse-grid steps (coarse to fine, schedule.ts) and their seconds. */
   coarseStepsRun: number;
   coarseSeconds: number;
@@ -453,7 +455,7 @@ export class WarpModel {
     const b: TrainBudget = typeof budget === 'number' ? { unit: 'epochs', epochs: budget } : budget;
     if (this.tests.length === 0) throw new Error('no test images to train on');
     const total = this.phaseSteps(b);
-    const none: TrainPhaseResult = { phase, stepsRun: 0, phaseSteps: total, stoppedBy: 'budget', coarseStepsRun: 0, coarseSeconds: 0, recentLoss: null, recentLossSteps: 0, seconds: 0 };
+    const none: TrainPhaseResult = { phase, stepsRun: 0, phaseSteps: total, stoppedBy: 'budget', lossPerStep: [], coarseStepsRun: 0, coarseSeconds: 0, recentLoss: null, recentLossSteps: 0, seconds: 0 };
     if (phaseRank(phase) < phaseRank(this.phase)) return none;
     if (phase !== this.phase) {
       this.phase = phase;
@@ -470,6 +472,7 @@ export class WarpModel {
     const recent: LossBreakdown[] = [];
     const rule = this.settings.schedule.plateau;
     const plateau = phase === PHASE_INITIAL && rule ? checkPlateauRule(rule) : undefined;
+    const lossPerStep: number[] = [];
     let coarseStepsRun = 0;
     let coarseMs = 0;
     // With workers, the next batch is drawn while they compute (the same draws in the same order); a checkpoint
@@ -503,6 +506,7 @@ export class WarpModel {
           coarseMs += performance.now() - stepStart;
         }
         if (plateau) this.recordLossForStopRule(plateau, coarse, loss.total);
+        lossPerStep.push(loss.total);
         recent.push(loss);
         if (recent.length > RECENT_LOSS_STEPS) recent.shift();
         opts.onProgress?.({
@@ -528,6 +532,7 @@ export class WarpModel {
       stepsRun: this.stepInPhase - startStep,
       phaseSteps: total,
       stoppedBy: this.converged ? 'plateau' : 'budget',
+      lossPerStep,
       coarseStepsRun,
       coarseSeconds: coarseMs / 1000,
       recentLoss,
