@@ -79,10 +79,11 @@ describe('coarse grid (coarse to fine)', () => {
     network.params.dispose();
   });
 
-  it('coarse steps train the shared weights, deterministically', async () => {
+  it('coarse steps train the shared weights, deterministically; no coarse steps is today\'s training', async () => {
     const ref = discPair(64, 64, 32, 32, 12);
-    const build = (coarseSteps: number) => {
-      const model = new WarpModel(tinySettings({ loss: { augmentation: false }, schedule: { initialSteps: 4, coarseSteps } }), ref);
+    const build = (coarseSteps: number | undefined) => {
+      const schedule = coarseSteps === undefined ? { initialSteps: 4 } : { initialSteps: 4, coarseSteps };
+      const model = new WarpModel(tinySettings({ loss: { augmentation: false }, schedule }), ref);
       [[5, 0], [4, 2], [6, -1], [5, 1]].forEach(([dx, dy], i) => model.addTest(`t${i}`, discPair(64, 64, 32 + dx!, 32 + dy!, 12).image));
       return model;
     };
@@ -93,10 +94,14 @@ describe('coarse grid (coarse to fine)', () => {
     await b.train('initial', { unit: 'steps', steps: 4 });
     const fine = build(0);
     await fine.train('initial', { unit: 'steps', steps: 4 });
-    const [fa, fb, ff] = [a, b, fine].map((m) => m.predictFlowsWork([m.testWorkingImage('t0')])[0]!);
+    // No coarseSteps at all (today's schedule) trains exactly as coarseSteps 0.
+    const today = build(undefined);
+    await today.train('initial', { unit: 'steps', steps: 4 });
+    const [fa, fb, ff, ft] = [a, b, fine, today].map((m) => m.predictFlowsWork([m.testWorkingImage('t0')])[0]!);
+    expect([...ft!]).toEqual([...ff!]);
     expect([...fa!]).toEqual([...fb!]);
     expect([...fa!]).not.toEqual([...ff!]);
     expect([...fa!]).not.toEqual([...untrained]);
-    for (const m of [a, b, fine]) m.dispose();
+    for (const m of [a, b, fine, today]) m.dispose();
   }, 60_000);
 });
