@@ -485,6 +485,7 @@ export class WarpModel {
           if (opts.onCheckpoint && this.stepInPhase > startStep) await opts.onCheckpoint(this.toCheckpoint(rngAfterStep));
           throw new TrainingAborted(phase, this.stepInPhase);
         }
+        const stepStart = performance.now();
         this.optimizer.learningRate = this.learningRateAt(this.stepInPhase, total);
         const drawn = drawnAhead ?? this.makeBatchData(sampler.next(this.rng), nAug);
         drawnAhead = null;
@@ -492,7 +493,6 @@ export class WarpModel {
         // draws), then halved for a coarse step.
         const coarse = isCoarseStep(this.settings.schedule, phase, this.stepInPhase);
         const batch = coarse ? halveBatch(drawn) : drawn;
-        const stepStart = performance.now();
         const after = { rng: this.rng.getState(), sampler: sampler.getState() };
         const drawAhead =
           this.peers.length > 0 && this.stepInPhase + 1 < total ? () => void (drawnAhead = this.makeBatchData(sampler.next(this.rng), nAug)) : undefined;
