@@ -210,6 +210,9 @@ export class WarpModel {
       throw new Error(`reference image ${image.width}x${image.height} and label ${label.width}x${label.height} differ in size`);
     }
     const R0 = settings.network.resolution;
+    if ((settings.schedule.coarseSteps ?? 0) > 0 && R0 % 32 !== 0) {
+      throw new MedpersamUserError('BAD_OPTION', `coarse steps halve the working grid, so its resolution must be a multiple of 32, got ${R0}`);
+    }
     this.preprocessor = new WarpPreprocessor(settings.preprocess, reference, R0);
     this.imageLossChoice = chooseImageLoss(this.preprocessor.referenceWorkUnsmoothed, R0, settings.loss.imageLoss);
     settings = { ...settings, loss: { ...settings.loss, imageLoss: this.imageLossChoice.kind } };

@@ -221,7 +221,9 @@ export class WarpNetwork {
     const B = fixed.shape[0];
     const R = fixed.shape[1];
     const full = this.config.resolution;
-    if (fixed.shape[2] !== R || (R !== full && R * 2 !== full)) throw new Error(`fixed must be ${full}x${full} or ${full / 2}x${full / 2}, got ${fixed.shape[1]}x${fixed.shape[2]}`);
+    if (fixed.shape[2] !== R || (R !== full && (R * 2 !== full || R % 16 !== 0))) {
+      throw new Error(`fixed must be ${full}x${full}${full % 32 === 0 ? ` or ${full / 2}x${full / 2}` : ''}, got ${fixed.shape[1]}x${fixed.shape[2]}`);
+    }
     if (moving.shape[1] !== R || moving.shape[2] !== R) throw new Error(`moving must be ${R}x${R} like fixed`);
     const fixedFeats = this.encode(fixed);
     // The moving (reference) features stay batch 1: the warp samples them for every flow without tiling.

@@ -4,6 +4,7 @@ import { initTf } from '../../src/warp/backend.js';
 import { halveBatch, halvePlane, referenceOnGrid } from '../../src/warp/coarse.js';
 import { WarpModel } from '../../src/warp/model.js';
 import { WarpNetwork } from '../../src/warp/network.js';
+import { cropSettings } from '../../src/warp/roi-stage.js';
 import { ParamStore } from '../../src/warp/params.js';
 import { describeSchedule, isCoarseStep } from '../../src/warp/schedule.js';
 import { SeededRng } from '../../src/warp/seeded-rng.js';
@@ -77,6 +78,16 @@ describe('coarse grid (coarse to fine)', () => {
     });
     expect(network.params.names().join(',')).toBe(names); // no parameter of its own
     network.params.dispose();
+  });
+
+  it('refuses coarse steps on a grid that does not halve into multiples of 16; crop models never take them', () => {
+    const ref = discPair(64, 64, 32, 32, 12);
+    expect(() => new WarpModel(tinySettings({ network: { resolution: 48 }, schedule: { initialSteps: 4, coarseSteps: 2 } }), ref)).toThrow(/multiple of 32, got 48/);
+    const global = tinySettings({ schedule: { initialSteps: 4, coarseSteps: 2, plateau: { window: 2, minSteps: 2, minImprovement: 0.01 } } });
+    const crop = cropSettings(global, 48, 0);
+    expect(crop.schedule.coarseSteps).toBeUndefined();
+    expect(crop.schedule.plateau).toBeUndefined();
+    expect(crop.schedule.initialSteps).toBe(4);
   });
 
   it('coarse steps train the shared weights, deterministically; no coarse steps is today\'s training', async () => {
