@@ -1,8 +1,9 @@
 /**
  * Warp-only JSRT benchmark (paper protocol). Usage:
- *   npx tsx bench/warp.ts [--dataset DIR] [--arch conv|nice-trans] [--res N] [--steps N | --epochs N] [--batch N] [--aug-per-batch N]
+ *   npx tsx bench/warp.ts [--dataset DIR] [--arch conv|nice-trans] [--res N] [--steps N | --epochs N] [--coarse-steps N] [--plateau WINDOW,MIN_STEPS,MIN_FALL_PERCENT] [--batch N] [--aug-per-batch N]
  *                         [--lr X] [--cosine|--constant-lr] [--finest-width N] [--no-aug] [--no-affine] [--loss ssim|ncc] [--reg X] [--limit N] [--label-warp nearest|argmax]
  *                         [--preset cpu|paper] [--threads N] [--dice-every K] [--tag NAME]
+ *                         [--init-model FILE|BUNDLE] (warm start) [--save-model FILE] (write the trained warp model)
  *   npx tsx bench/warp.ts --sizes 5,10,40,all [same options]      quality and time by folder size, vs elastix
  * Writes bench/results/warp-<tag>.json (sizes-<tag>.json) and prints a table.
  */
@@ -11,6 +12,7 @@ import { formatWarpBenchTable, runWarpBenchmark } from '../src/pipeline/bench-wa
 import { formatSizesTable, parseSizes, runSizesBenchmark } from '../src/pipeline/bench-sizes.js';
 import type { WarpSettingsOverrides } from '../src/warp/presets.js';
 import { benchArgs } from './args.js';
+import { readInitialWarpModel } from '../src/pipeline/init-model.js';
 
 const { flag, value, num } = benchArgs();
 
@@ -24,6 +26,11 @@ if (value('loss')) overrides.loss!.imageLoss = value('loss') as 'ssim' | 'ncc';
 if (num('reg') !== undefined) overrides.loss!.lambdaReg = num('reg')!;
 if (num('epochs') !== undefined) overrides.schedule!.initialEpochs = num('epochs')!;
 if (num('steps') !== undefined) overrides.schedule!.initialSteps = num('steps')!;
+if (num('coarse-steps') !== undefined) overrides.schedule!.coarseSteps = num('coarse-steps')!;
+if (value('plateau')) {
+  const [window, minSteps, minFallPercent] = value('plateau')!.split(',').map(Number);
+  overrides.schedule!.plateau = { window: window!, minSteps: minSteps!, minImprovement: minFallPercent! / 100 };
+}
 if (num('batch')) overrides.schedule!.batchSize = num('batch')!;
 if (num('aug-per-batch') !== undefined) overrides.schedule!.augPerBatch = num('aug-per-batch')!;
 if (num('lr')) overrides.schedule!.learningRate = num('lr')!;
@@ -46,6 +53,8 @@ const common = {
   labelWarp: (value('label-warp') as 'nearest' | 'argmax' | undefined) ?? 'nearest',
   ...(num('threads') !== undefined ? { threads: num('threads')! } : {}),
   ...(num('dice-every') !== undefined ? { diceEvery: num('dice-every')! } : {}),
+  ...(value('init-model') ? { initModel: await readInitialWarpModel(value('init-model')!) } : {}),
+  ...(value('save-model') ? { saveModelPath: value('save-model')! } : {}),
   onProgress,
 };
 const tag = value('tag') ?? new Date().toISOString().replace(/[:.]/g, '-');

@@ -25,6 +25,8 @@ import { scoreQuality, type ImageSignalsInput } from '../eval/quality-score.js';
 import { spearman, validateQuality, type QualityValidation } from '../eval/quality-validation.js';
 import { imageQualitySignals, qualityContext } from './quality.js';
 import { MedpersamUserError } from '../errors.js';
+import { writeWarpModelFile } from '../io/warp-model-file.js';
+import { referenceHashes, type SavedWarpModel } from '../warp/saved-model.js';
 
 export interface BenchWarpOptions {
   /** Dataset folder with images/, masks/ (and classes.json). */
@@ -60,6 +62,10 @@ export interface BenchWarpOptions {
    * scoring time is left out of the training time. For choosing step budgets.
    */
   diceEvery?: number;
+  /** Warm start: train from this model's weights (WarpModel.initialiseFrom); `path` names it in errors. */
+  initModel?: { model: SavedWarpModel; path: string };
+  /** Write the trained warp model here (atomically) for a later warm start. */
+  saveModelPath?: string;
   onProgress?: ProgressCallback;
 }
 
@@ -93,7 +99,18 @@ export interface BenchWarpResult {
    * score's signals (re-reading each image, perturbation flows) and scoring. The region-of-interest stage's time is
    * in `roi.timings`; totalS includes all. secondsPerImage leaves the quality score out.
    */
-  timings: { readS: number; trainS: number; warpS: number; qualityS: number; totalS: number; secondsPerImage: number; secondsPerStep: number };
+  timings: {
+    readS: number;
+    trainS: number;
+    warpS: number;
+    qualityS: number;
+    totalS: number;
+    secondsPerImage: number;
+    secondsPerStep: number;
+    /** Coarse to fine: seconds per coarse-grid step and per working-grid step (null: none of that kind ran). */
+    secondsPerCoarseStep: number | null;
+    secondsPerFineStep: number | null;
+  };
   /** Threads that trained and applied the model (this one + workers). */
   threads: number;
   /** CPU seconds (user + system) of this process for the training stage: a load-independent cost measure. */
@@ -113,6 +130,8 @@ export interface BenchWarpResult {
   };
   /** Optimiser steps of the initial phase, and its budget as set (steps, or epochs). */
   steps: number;
+  /** Why training ended: the whole budget, or the stopping rule (warp/stop-rule.ts). */
+  stoppedBy: 'budget' | 'plateau';
   budget: TrainBudget;
   /** Mean loss over the last steps (TrainPhaseResult.recentLoss). */
   recentLoss: LossBreakdown | null;
@@ -125,6 +144,8 @@ export interface BenchWarpResult {
   referenceCopyDice: number;
   /** Mean Dice during training (diceEvery), and the seconds spent scoring it (not in timings.trainS). */
   curve?: { step: number; meanDice: number }[];
+  /** The total training loss of every step (for choosing the stopping rule, warp/stop-rule.ts). */
+  lossPerStep: number[];
   curveS?: number;
   /** Colour projection, image loss and per-image alignment chosen by the preprocessing (settings hold 'auto'). */
   preprocessing: PreprocessingReport;
@@ -159,6 +180,7 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
   const model = new WarpModel(settings, { image: ref.image.image, label: ref.label });
   model.safetyNet = opts.safetyNet === true;
   try {
+    if (opts.initModel) model.initialiseFrom(opts.initModel.model, opts.initModel.path);
     return await benchWithModel(model, workers, settings, labelWarp, tests, ds, t0, backend, onProgress, opts, { image: ref.image.image, label: ref.label });
   } finally {
     model.dispose();
@@ -224,6 +246,10 @@ async function benchWithModel(
       : {}),
   });
   const t2 = performance.now() - curveMs;
+  if (opts.saveModelPath) {
+    const saved = model.toSavedModel({ reference: { ...(await referenceHashes(reference.image, reference.label)), width: reference.label.width, height: reference.label.height }, medpersamVersion: 'bench' });
+    await writeWarpModelFile(opts.saveModelPath, saved);
+  }
   const cpuTrain = process.cpuUsage(cpu1);
   const classes = model.classes;
   // The region-of-interest stage (only when the reference has small or thin objects), on the same global flows.
@@ -379,6 +405,9 @@ async function benchWithModel(
       totalS: (t4 - t0) / 1000,
       secondsPerImage: (t3 - t0 - qualityMs) / 1000 / tests.length,
       secondsPerStep: train.stepsRun > 0 ? train.seconds / train.stepsRun : 0,
+      // Coarse to fine: the coarse-grid and working-grid steps apart (their ratio is the coarse grid's saving).
+      secondsPerCoarseStep: train.coarseStepsRun > 0 ? train.coarseSeconds / train.coarseStepsRun : null,
+      secondsPerFineStep: train.stepsRun > train.coarseStepsRun ? (train.seconds - train.coarseSeconds) / (train.stepsRun - train.coarseStepsRun) : null,
     },
     threads: model.threads,
     trainCpuS: (cpuTrain.user + cpuTrain.system) / 1e6,
@@ -391,6 +420,8 @@ async function benchWithModel(
         }
       : undefined,
     steps: train.stepsRun,
+    stoppedBy: train.stoppedBy,
+    lossPerStep: train.lossPerStep,
     budget,
     recentLoss: train.recentLoss,
     perImage,

@@ -137,6 +137,10 @@ export interface PhaseRecord {
   budget: string;
   phaseSteps: number;
   stepsRunThisCall: number;
+  /** Why the phase ended: its whole budget ran, or the stopping rule found it converged (warp/stop-rule.ts). */
+  stoppedBy: TrainPhaseResult['stoppedBy'];
+  /** Of stepsRunThisCall, the steps on the coarse grid of a coarse-to-fine schedule. */
+  coarseStepsThisCall: number;
   seconds: number;
   /** Mean loss over the last steps of this call. */
   recentLoss: TrainPhaseResult['recentLoss'];
@@ -148,6 +152,8 @@ export function phaseRecord(result: TrainPhaseResult, budget: TrainBudget): Phas
     budget: describeBudget(budget),
     phaseSteps: result.phaseSteps,
     stepsRunThisCall: result.stepsRun,
+    stoppedBy: result.stoppedBy,
+    coarseStepsThisCall: result.coarseStepsRun,
     seconds: result.seconds,
     recentLoss: result.recentLoss,
   };

@@ -25,6 +25,12 @@ export interface CheckpointProgress {
   optimizerStep: number;
   /** The batch sampler's shuffled pass and position in it (schedule.ts). */
   sampler: SamplerState;
+  /**
+   * The stopping rule's state (stop-rule.ts): the phase's latest per-step losses on the current grid, and whether
+   * the phase has converged (stopped before its budget). Absent: no losses yet, not converged.
+   */
+  recentLosses?: number[];
+  converged?: boolean;
 }
 
 export interface CheckpointData {

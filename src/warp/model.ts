@@ -34,7 +34,9 @@ import { applyFlatGradients, evaluateLoss, type LossBreakdown } from './trainer.
 import type { WarpSettings } from './presets.js';
 import type { CheckpointData } from './checkpoint.js';
 import { augmentOneHot } from './augment.js';
-import { BatchSampler, batchSizeFor, phaseBudget, stepsInPhase, type SamplerState, type TrainBudget } from './schedule.js';
+import { halveBatch } from './coarse.js';
+import { checkPlateauRule, plateauReached, type PlateauRule } from './stop-rule.js';
+import { BatchSampler, batchSizeFor, isCoarseStep, phaseBudget, stepsInPhase, type SamplerState, type TrainBudget } from './schedule.js';
 import { disposeWarpBatch, shardSizes, shardTensors, splitBatch, wholeBatch, type BatchData } from './parallel/batch-data.js';
 import { flatWeights, predictFlows, shardGradients } from './parallel/engine.js';
 import type { WarpWorkerPeer, WeightsSource } from './parallel/worker-peer.js';
@@ -67,6 +69,13 @@ export interface TrainPhaseResult {
   /** Optimiser steps run by this call, and the phase's whole budget in steps. */
   stepsRun: number;
   phaseSteps: number;
+  /** Why the phase ended: its whole budget ran, or the stopping rule found it converged (stop-rule.ts). */
+  stoppedBy: 'budget' | 'plateau';
+  /** The total loss (Eq. 3) of every step run by this call, in order (for choosing stopping rules). */
+  lossPerStep: number[];
+  /** Of stepsRun, the coarse-grid steps (coarse to fine, schedule.ts) and their seconds. */
+  coarseStepsRun: number;
+  coarseSeconds: number;
   /** Mean loss breakdown over the last `recentLossSteps` steps run by this call (null when nothing ran). */
   recentLoss: LossBreakdown | null;
   recentLossSteps: number;
@@ -170,6 +179,9 @@ export class WarpModel {
   private totalSteps = 0;
   /** The batch sampler's state within the current phase (empty pass: the phase has not drawn a batch yet). */
   private samplerState: SamplerState = { pass: [], position: 0 };
+  /** The stopping rule's state in the current phase: latest per-step losses on the current grid; converged. */
+  private recentLosses: number[] = [];
+  private converged = false;
   /** Workers that compute shards of each step and chunks of flows (useWorkers); none = this thread alone. */
   private peers: WarpWorkerPeer[] = [];
   /** Changes whenever the weights do, so workers get new weights only when needed. */
@@ -198,6 +210,9 @@ export class WarpModel {
       throw new Error(`reference image ${image.width}x${image.height} and label ${label.width}x${label.height} differ in size`);
     }
     const R0 = settings.network.resolution;
+    if ((settings.schedule.coarseSteps ?? 0) > 0 && R0 % 32 !== 0) {
+      throw new MedpersamUserError('BAD_OPTION', `coarse steps halve the working grid, so its resolution must be a multiple of 32, got ${R0}`);
+    }
     this.preprocessor = new WarpPreprocessor(settings.preprocess, reference, R0);
     this.imageLossChoice = chooseImageLoss(this.preprocessor.referenceWorkUnsmoothed, R0, settings.loss.imageLoss);
     settings = { ...settings, loss: { ...settings.loss, imageLoss: this.imageLossChoice.kind } };
@@ -242,7 +257,7 @@ export class WarpModel {
   /** Whether phase `phase` with that budget still has steps to run (false for phases before the current one). */
   needsTraining(phase: string, budget: TrainBudget): boolean {
     if (phaseRank(phase) !== phaseRank(this.phase)) return phaseRank(phase) > phaseRank(this.phase);
-    return this.stepInPhase < this.phaseSteps(budget);
+    return !this.converged && this.stepInPhase < this.phaseSteps(budget);
   }
 
   /**
@@ -443,12 +458,14 @@ export class WarpModel {
     const b: TrainBudget = typeof budget === 'number' ? { unit: 'epochs', epochs: budget } : budget;
     if (this.tests.length === 0) throw new Error('no test images to train on');
     const total = this.phaseSteps(b);
-    const none = { phase, stepsRun: 0, phaseSteps: total, recentLoss: null, recentLossSteps: 0, seconds: 0 };
+    const none: TrainPhaseResult = { phase, stepsRun: 0, phaseSteps: total, stoppedBy: 'budget', lossPerStep: [], coarseStepsRun: 0, coarseSeconds: 0, recentLoss: null, recentLossSteps: 0, seconds: 0 };
     if (phaseRank(phase) < phaseRank(this.phase)) return none;
     if (phase !== this.phase) {
       this.phase = phase;
       this.stepInPhase = 0;
       this.samplerState = { pass: [], position: 0 };
+      this.recentLosses = [];
+      this.converged = false;
     }
     const sampler = new BatchSampler(this.tests.length, batchSizeFor(b, this.settings.schedule.batchSize, this.tests.length), b.unit);
     sampler.setState(this.samplerState);
@@ -456,19 +473,29 @@ export class WarpModel {
     const every = opts.checkpointEvery ?? 25;
     const startStep = this.stepInPhase;
     const recent: LossBreakdown[] = [];
+    const rule = this.settings.schedule.plateau;
+    const plateau = phase === PHASE_INITIAL && rule ? checkPlateauRule(rule) : undefined;
+    const lossPerStep: number[] = [];
+    let coarseStepsRun = 0;
+    let coarseMs = 0;
     // With workers, the next batch is drawn while they compute (the same draws in the same order); a checkpoint
     // then holds the RNG state as it was right after the step's own draws.
     let drawnAhead: BatchData | null = null;
     let rngAfterStep: number | null = null;
     try {
-      while (this.stepInPhase < total) {
+      while (this.stepInPhase < total && !this.converged) {
         if (opts.signal?.aborted) {
           if (opts.onCheckpoint && this.stepInPhase > startStep) await opts.onCheckpoint(this.toCheckpoint(rngAfterStep));
           throw new TrainingAborted(phase, this.stepInPhase);
         }
+        const stepStart = performance.now();
         this.optimizer.learningRate = this.learningRateAt(this.stepInPhase, total);
-        const batch = drawnAhead ?? this.makeBatchData(sampler.next(this.rng), nAug);
+        const drawn = drawnAhead ?? this.makeBatchData(sampler.next(this.rng), nAug);
         drawnAhead = null;
+        // Coarse to fine (schedule.ts): the batch is drawn at the working resolution either way (the same random
+        // draws), then halved for a coarse step.
+        const coarse = isCoarseStep(this.settings.schedule, phase, this.stepInPhase);
+        const batch = coarse ? halveBatch(drawn) : drawn;
         const after = { rng: this.rng.getState(), sampler: sampler.getState() };
         const drawAhead =
           this.peers.length > 0 && this.stepInPhase + 1 < total ? () => void (drawnAhead = this.makeBatchData(sampler.next(this.rng), nAug)) : undefined;
@@ -477,6 +504,12 @@ export class WarpModel {
         rngAfterStep = drawnAhead ? after.rng : null;
         this.stepInPhase++;
         this.totalSteps++;
+        if (coarse) {
+          coarseStepsRun++;
+          coarseMs += performance.now() - stepStart;
+        }
+        if (plateau) this.recordLossForStopRule(plateau, coarse, loss.total);
+        lossPerStep.push(loss.total);
         recent.push(loss);
         if (recent.length > RECENT_LOSS_STEPS) recent.shift();
         opts.onProgress?.({
@@ -485,7 +518,7 @@ export class WarpModel {
           total,
           message: `${phase} step ${this.stepInPhase}/${total} loss ${loss.total.toFixed(4)}`,
         });
-        if (opts.onCheckpoint && (this.stepInPhase % every === 0 || this.stepInPhase === total)) {
+        if (opts.onCheckpoint && (this.stepInPhase % every === 0 || this.stepInPhase === total || this.converged)) {
           await opts.onCheckpoint(this.toCheckpoint(rngAfterStep));
         }
         // Let the event loop breathe (progress bars, signals) between steps.
@@ -501,10 +534,27 @@ export class WarpModel {
       phase,
       stepsRun: this.stepInPhase - startStep,
       phaseSteps: total,
+      stoppedBy: this.converged ? 'plateau' : 'budget',
+      lossPerStep,
+      coarseStepsRun,
+      coarseSeconds: coarseMs / 1000,
       recentLoss,
       recentLossSteps: recent.length,
       seconds: (performance.now() - t0) / 1000,
     };
+  }
+
+  /**
+   * Keep the step's loss for the stopping rule (stop-rule.ts) and decide whether the phase has converged. The
+   * windows hold losses of one grid only: the first working-grid step after coarse steps starts them again, and
+   * coarse steps never stop a phase.
+   */
+  private recordLossForStopRule(rule: PlateauRule, coarse: boolean, loss: number): void {
+    const startsFineGrid = !coarse && this.stepInPhase >= 2 && isCoarseStep(this.settings.schedule, this.phase, this.stepInPhase - 2);
+    if (startsFineGrid) this.recentLosses = [];
+    this.recentLosses.push(loss);
+    if (this.recentLosses.length > 2 * rule.window) this.recentLosses.shift();
+    if (!coarse && plateauReached(rule, this.stepInPhase, this.recentLosses)) this.converged = true;
   }
 
   /**
@@ -711,6 +761,8 @@ export class WarpModel {
         rngState: rngState ?? this.rng.getState(),
         optimizerStep: opt.step,
         sampler: { pass: [...this.samplerState.pass], position: this.samplerState.position },
+        recentLosses: [...this.recentLosses],
+        converged: this.converged,
       },
       weights: this.network.params.exportArrays(),
       adamM: opt.m,
@@ -730,6 +782,8 @@ export class WarpModel {
     this.stepInPhase = data.progress.stepInPhase;
     this.totalSteps = data.progress.totalSteps;
     this.samplerState = { pass: [...data.progress.sampler.pass], position: data.progress.sampler.position };
+    this.recentLosses = [...(data.progress.recentLosses ?? [])];
+    this.converged = data.progress.converged === true;
     this.weightsVersion++;
   }
 
@@ -753,6 +807,36 @@ export class WarpModel {
       },
       weights: this.network.params.exportArrays(),
     };
+  }
+
+  /**
+   * Warm start (`--init-model`): take a saved model's weights as the starting point of this model's training
+   * instead of its random initialisation; the optimiser, RNG and progress stay fresh, so the schedule (a small
+   * budget: the natural second run of a study) fine-tunes it. Only before any training step, and only from a model
+   * of the same network (architecture, grid, widths) and the same reference classes; anything else is refused with
+   * a MedpersamUserError saying what differs (`source` names the file in the message).
+   */
+  initialiseFrom(saved: SavedWarpModel, source: string): void {
+    if (this.totalSteps > 0) throw new Error(`initialiseFrom: the model has already trained ${this.totalSteps} steps`);
+    const theirs = saved.settings.network;
+    const ours = this.settings.network;
+    const differs = (Object.keys({ ...ours, ...theirs }) as (keyof typeof ours)[]).filter((k) => JSON.stringify(ours[k]) !== JSON.stringify(theirs[k]));
+    if (differs.length > 0) {
+      const said = differs.map((k) => `${k} ${JSON.stringify(theirs[k])} (this run: ${JSON.stringify(ours[k])})`).join(', ');
+      throw new MedpersamUserError('WARP_MODEL_INCOMPATIBLE', `${source}: the initial warp model has another network: ${said}`);
+    }
+    if (saved.reference.classes.join(',') !== this.classes.join(',')) {
+      throw new MedpersamUserError(
+        'WARP_MODEL_REFERENCE_MISMATCH',
+        `${source}: the initial warp model was trained for classes ${saved.reference.classes.join(', ')}, this reference mask has ${this.classes.join(', ')}`,
+      );
+    }
+    try {
+      this.network.params.importArrays(saved.weights);
+    } catch (err) {
+      throw new MedpersamUserError('WARP_MODEL_INCOMPATIBLE', `${source}: the initial warp model's weights do not fit the network (${(err as Error).message})`, { cause: err });
+    }
+    this.weightsVersion++;
   }
 
   /**

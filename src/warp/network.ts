@@ -178,6 +178,13 @@ export class WarpNetwork {
   private affineStage(fixed4: tf.Tensor4D, moving4: tf.Tensor4D): tf.Tensor3D {
     const B = fixed4.shape[0];
     if (moving4.shape[0] !== B) moving4 = tf.zeros([B, 1, 1, 1]).add(moving4) as tf.Tensor4D; // broadcast, not Tile
+    // At a coarse input (half the working resolution) the level-4 maps are half as wide; the dense head expects
+    // the working grid's R/16 cells, so each coarse cell feeds the 2×2 cells it covers (nearest upsampling).
+    const S4 = this.config.resolution / 16;
+    if (fixed4.shape[1] !== S4) {
+      fixed4 = tf.image.resizeNearestNeighbor(fixed4, [S4, S4], false, true) as tf.Tensor4D;
+      moving4 = tf.image.resizeNearestNeighbor(moving4, [S4, S4], false, true) as tf.Tensor4D;
+    }
     const x = this.conv(this.conv(tf.concat([fixed4, moving4], 3), 'aff/c1', this.config.decoderWidth), 'aff/c2', 16, 2);
     const flat = x.reshape([B, -1]) as tf.Tensor2D;
     const h = tf.leakyRelu(this.dense(flat, 'aff/d1', 64, 'he'), LEAK) as tf.Tensor2D;
@@ -206,13 +213,18 @@ export class WarpNetwork {
   // ---- forward ---------------------------------------------------------------------------------------------
 
   /**
-   * fixed [B,R,R,1] (test images), moving [1,R,R,1] (the reference, shared by the whole batch) or [B,R,R,1].
-   * Intensities normalised to [0,1].
+   * fixed [B,S,S,1] (test images), moving [1,S,S,1] (the reference, shared by the whole batch) or [B,S,S,1].
+   * Intensities normalised to [0,1]. S is the working resolution R, or R/2 for the coarse steps of a
+   * coarse-to-fine schedule (schedule.ts; the flow is then in pixels of the S×S grid).
    */
   forward(fixed: tf.Tensor4D, moving: tf.Tensor4D): WarpForward {
     const B = fixed.shape[0];
-    const R = this.config.resolution;
-    if (fixed.shape[1] !== R || fixed.shape[2] !== R) throw new Error(`fixed must be ${R}x${R}`);
+    const R = fixed.shape[1];
+    const full = this.config.resolution;
+    if (fixed.shape[2] !== R || (R !== full && (R * 2 !== full || R % 16 !== 0))) {
+      throw new Error(`fixed must be ${full}x${full}${full % 32 === 0 ? ` or ${full / 2}x${full / 2}` : ''}, got ${fixed.shape[1]}x${fixed.shape[2]}`);
+    }
+    if (moving.shape[1] !== R || moving.shape[2] !== R) throw new Error(`moving must be ${R}x${R} like fixed`);
     const fixedFeats = this.encode(fixed);
     // The moving (reference) features stay batch 1: the warp samples them for every flow without tiling.
     const movingFeats = this.encode(moving);

@@ -4,6 +4,7 @@
  */
 import { DEFAULT_NETWORK_CONFIG, type WarpNetworkConfig } from './network.js';
 import { DEFAULT_LOSS_OPTIONS, type WarpLossOptions } from './trainer.js';
+import type { PlateauRule } from './stop-rule.js';
 import { PAPER_PREPROCESS, ROBUST_PREPROCESS, type WarpPreprocessOptions } from './preprocess.js';
 
 export interface WarpScheduleOptions {
@@ -14,6 +15,16 @@ export interface WarpScheduleOptions {
    */
   initialSteps?: number;
   initialEpochs?: number;
+  /**
+   * Coarse to fine: the first coarseSteps optimiser steps of the initial phase run at half the working resolution
+   * (schedule.ts isCoarseStep, coarse.ts); 0 or absent: every step at the working resolution.
+   */
+  coarseSteps?: number;
+  /**
+   * Stopping when done (stop-rule.ts): the initial phase ends before its budget once its windowed training loss
+   * stops falling; absent: the whole budget runs.
+   */
+  plateau?: PlateauRule;
   /** Budget of each retraining round (§3.3): steps, or epochs (App. B.4: 10). */
   retrainSteps?: number;
   retrainEpochs?: number;

@@ -223,7 +223,8 @@ interface ObjectTemplate {
 }
 
 /**
- * Settings of a crop model: the global settings at the crop's resolution, another seed, the crop models' image loss
+ * Settings of a crop model: the global settings at the crop's resolution (without coarse steps or stopping rule),
+ * another seed, the crop models' image loss
  * (LocalStageOptions.imageLoss) and the overrides. Test crops are already aligned by the global warp, so crop models
  * never run an initial alignment of their own.
  */
@@ -238,8 +239,17 @@ export function cropSettings(
     preprocess: { ...global.preprocess, prealign: 'none', ...overrides.preprocess },
     network: { ...global.network, ...overrides.network, resolution },
     loss: { ...global.loss, imageLoss, ...overrides.loss },
-    schedule: { ...global.schedule, seed: global.schedule.seed + 1 + cropIndex, ...overrides.schedule },
+    schedule: { ...withoutGlobalOnlySchedule(global.schedule), seed: global.schedule.seed + 1 + cropIndex, ...overrides.schedule },
   };
+}
+
+/**
+ * The global schedule less what only the global model uses: coarse steps (a crop's grid need not halve into
+ * multiples of 16) and the stopping rule (a crop model's budget is a share of the global one, spent whole).
+ */
+function withoutGlobalOnlySchedule(schedule: WarpSettings['schedule']): WarpSettings['schedule'] {
+  const { coarseSteps: _coarse, plateau: _plateau, ...rest } = schedule;
+  return rest;
 }
 
 export class LocalWarpStage {

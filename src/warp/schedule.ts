@@ -14,6 +14,7 @@
  * resumed phase draws exactly the batches the uninterrupted phase would have drawn.
  */
 import type { SeededRng } from './seeded-rng.js';
+import { describePlateauRule, type PlateauRule } from './stop-rule.js';
 
 export type TrainBudget = { unit: 'steps'; steps: number } | { unit: 'epochs'; epochs: number };
 
@@ -23,6 +24,23 @@ export interface PhaseBudgetFields {
   initialEpochs?: number;
   retrainSteps?: number;
   retrainEpochs?: number;
+  /** Coarse to fine: the first coarseSteps steps of the initial phase run at half the working resolution. */
+  coarseSteps?: number;
+  /** Stopping when done (stop-rule.ts), initial phase only. */
+  plateau?: PlateauRule;
+}
+
+/**
+ * Whether step `stepInPhase` (0-based) of phase `phase` runs on the coarse grid (coarse.ts): the initial phase's
+ * first `coarseSteps` steps do (a quarter of the pixels: the network learns the global, smooth part of the
+ * deformation cheaply), every later step and every retraining step runs at the working resolution.
+ */
+export function isCoarseStep(schedule: PhaseBudgetFields, phase: string, stepInPhase: number): boolean {
+  return phase === 'initial' && stepInPhase < coarseStepCount(schedule);
+}
+
+function coarseStepCount(schedule: PhaseBudgetFields): number {
+  return schedule.coarseSteps === undefined ? 0 : checkCount('coarseSteps', schedule.coarseSteps);
 }
 
 /** The budget of the initial phase or of one retraining round: steps when set, else epochs. */
@@ -129,7 +147,16 @@ export function describeBudget(budget: TrainBudget): string {
   return budget.unit === 'steps' ? `${budget.steps} step${budget.steps === 1 ? '' : 's'}` : `${budget.epochs} epoch${budget.epochs === 1 ? '' : 's'}`;
 }
 
-/** Both phase budgets in the unit each is counted in: "500 steps, then 100 steps per retraining round". */
+/**
+ * Both phase budgets in the unit each is counted in: "500 steps, then 100 steps per retraining round", with the
+ * initial phase's coarse-to-fine start and stopping rule when set: "300 steps (the first 200 at half resolution;
+ * stops when the loss falls < 1 % over 50 steps, after at least 250), then 100 steps per retraining round".
+ */
 export function describeSchedule(schedule: PhaseBudgetFields): string {
-  return `${describeBudget(phaseBudget(schedule, 'initial'))}, then ${describeBudget(phaseBudget(schedule, 'retrain'))} per retraining round`;
+  const coarse = coarseStepCount(schedule);
+  const notes: string[] = [];
+  if (coarse > 0) notes.push(`the first ${coarse === 1 ? 'step' : `${coarse}`} at half resolution`);
+  if (schedule.plateau) notes.push(describePlateauRule(schedule.plateau));
+  const initialNotes = notes.length > 0 ? ` (${notes.join('; ')})` : '';
+  return `${describeBudget(phaseBudget(schedule, 'initial'))}${initialNotes}, then ${describeBudget(phaseBudget(schedule, 'retrain'))} per retraining round`;
 }

@@ -24,3 +24,10 @@ describe('preprocessing flags', () => {
     expect(() => parse(['--denoise', 'strong'])).toThrow(/denoise/);
   });
 });
+
+describe('coarse-to-fine flag', () => {
+  it('--coarse-steps sets the schedule\'s coarse steps and rejects a non-integer', () => {
+    expect(parse(['--steps', '300', '--coarse-steps', '200']).schedule).toEqual({ initialSteps: 300, coarseSteps: 200 });
+    expect(() => parse(['--coarse-steps', 'x'])).toThrow(/--coarse-steps/);
+  });
+});

@@ -33,6 +33,7 @@ function optionalInt(name: string, value: string | undefined, min: number, max: 
 export interface WarpCliOptions extends PreprocessCliOptions {
   preset?: WarpPresetName;
   steps?: string;
+  coarseSteps?: string;
   epochs?: string;
   res?: string;
   arch?: WarpNetworkConfig['arch'];
@@ -70,6 +71,7 @@ export function addWarpOptions(command: Command): Command {
     .addOption(new Option('--preset <name>', `warp-model settings preset (default: ${DEFAULTS.warpPreset})`).choices(['cpu', 'paper']))
     .option('--steps <n>', 'initial warp-model training in optimiser steps, whatever the folder size (default: from the preset)')
     .option('--epochs <n>', 'initial warp-model training in epochs instead of steps (the paper\'s protocol; --preset paper uses epochs)')
+    .option('--coarse-steps <n>', 'coarse to fine: run the first n initial steps at half the working resolution (default: from the preset, 0)')
     .option('--res <px>', 'warp-model working resolution, a multiple of 16 (default: from the preset)')
     .addOption(new Option('--arch <name>', 'warp-model architecture (default: from the preset)').choices(['conv', 'nice-trans']))
     .option('--no-aug', 'train without the augmentation loss (Eq. 2)')
@@ -140,6 +142,8 @@ export function warpOverrides(o: WarpCliOptions & { retrainEpochs?: string; retr
   }
   const steps = optionalInt('--steps', o.steps, 0, 10_000_000);
   if (steps !== undefined) schedule.initialSteps = steps;
+  const coarseSteps = optionalInt('--coarse-steps', o.coarseSteps, 0, 10_000_000);
+  if (coarseSteps !== undefined) schedule.coarseSteps = coarseSteps;
   const epochs = optionalInt('--epochs', o.epochs, 0, 100000);
   if (epochs !== undefined) schedule.initialEpochs = epochs;
   const retrainSteps = optionalInt('--retrain-steps', o.retrainSteps, 0, 10_000_000);
@@ -215,6 +219,7 @@ export function rejectTrainingFlagsWithSavedModel(o: WarpCliOptions & SamCliOpti
     ['--preset', o.preset !== undefined],
     ['--steps', o.steps !== undefined],
     ['--epochs', o.epochs !== undefined],
+    ['--coarse-steps', o.coarseSteps !== undefined],
     ['--res', o.res !== undefined],
     ['--arch', o.arch !== undefined],
     ['--no-aug', o.aug === false],

@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BatchShares, WarpBatch } from '../trainer.js';
+import { referenceOnGrid } from '../coarse.js';
 
 export interface BatchData {
   /** Working resolution R and one-hot channels K (background + classes). */
@@ -106,9 +107,11 @@ export function wholeBatch(batch: BatchData): ShardData {
 }
 
 /** Tensors of a shard for trainer.ts (the caller disposes them with disposeWarpBatch). */
-export function shardTensors(shard: ShardData, reference: Float32Array, referenceOneHot: Float32Array): WarpBatch {
+export function shardTensors(shard: ShardData, referenceWork: Float32Array, referenceOneHotWork: Float32Array): WarpBatch {
   const R = shard.resolution;
   const K = shard.classesWithBackground;
+  // A coarse step's shard (coarse.ts) takes the reference on its own grid.
+  const { image: reference, oneHot: referenceOneHot } = referenceOnGrid(referenceWork, referenceOneHotWork, R);
   const tests = shard.nTests > 0 ? tf.tensor4d(shard.tests, [shard.nTests, R, R, 1]) : null;
   const pseudo =
     shard.pseudoIndex.length > 0
