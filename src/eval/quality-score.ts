@@ -47,6 +47,10 @@ export interface ClassSignalsInput {
   components: number;
   /** Largest component's share of the class pixels (NaN when empty). */
   largestShare: number;
+  /** Pieces the reference mask's class has (quality-signals significantPieces; 1 if absent). */
+  referencePieces?: number;
+  /** Share of the class pixels in its `referencePieces` largest pieces (largestShare when absent). */
+  mainPiecesShare?: number;
   /** The reference mask's class share (area / pixels), for the absolute area check. */
   referenceArea?: number;
   /**
