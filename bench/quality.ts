@@ -5,6 +5,8 @@
  * `check` flag and the share flagged, and the failed registrations (Dice < 0.7 and < 0.5) caught. Usage:
  *   npx tsx bench/quality.ts bench/results/quality-signals-*.json OUT/bench-warp.json [--ablate] [--perturbations]
  *     [--compare MODULE] [--md FILE]
+ * --signals adds, per file and class, Spearman(raw signal, class Dice) of every per-class signal (which signals
+ * carry information on this kind of scan).
  * --compare MODULE adds a row scored by another module's scoreQuality (e.g. an older quality-score.ts saved
  * outside the repository: `git show REV:src/eval/quality-score.ts`), for a before/after table.
  * --ablate adds one row per relative signal left out (what each signal adds), and one with the absolute checks only.
@@ -83,6 +85,32 @@ for (const path of files) {
     }
     lines.push(row(name, 'absolute checks only', file, { relativeSignals: [] }));
   }
+}
+/** Per class, Spearman(signal, class Dice) of every numeric per-class signal (registration ones by their name). */
+function signalLines(name: string, file: SignalFile): string[] {
+  const out: string[] = [];
+  file.classes.forEach((cls, k) => {
+    const rows = file.images.map((i) => {
+      const c = i.signals.perClass.find((x) => x.cls === cls);
+      const flat: Record<string, number> = {};
+      for (const [key, v] of Object.entries(c ?? {})) if (typeof v === 'number' && key !== 'cls') flat[key] = v;
+      for (const [key, v] of Object.entries(c?.registration ?? {})) if (typeof v === 'number') flat[key] = v;
+      return flat;
+    });
+    const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))].sort();
+    const dice = file.images.map((i) => i.dice[k]!);
+    const cells = keys.map((key) => {
+      const pairs = rows.map((r, i) => [r[key], dice[i]!] as const).filter((p): p is readonly [number, number] => Number.isFinite(p[0]));
+      return `${key} ${f3(spearman(pairs.map((p) => p[0]), pairs.map((p) => p[1])))}`;
+    });
+    out.push(`${name} class ${cls} (mean Dice ${pct(mean(dice))}): ${cells.join(', ')}`);
+  });
+  return out;
+}
+
+if (flag('signals')) {
+  lines.push('');
+  for (const path of files) lines.push(...signalLines(tableName(path), readSignalFile(path)));
 }
 const table = lines.join('\n') + '\n';
 process.stdout.write(table);
