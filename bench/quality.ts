@@ -101,7 +101,8 @@ function signalLines(name: string, file: SignalFile): string[] {
     const dice = file.images.map((i) => i.dice[k]!);
     const cells = keys.map((key) => {
       const pairs = rows.map((r, i) => [r[key], dice[i]!] as const).filter((p): p is readonly [number, number] => Number.isFinite(p[0]));
-      return `${key} ${f3(spearman(pairs.map((p) => p[0]), pairs.map((p) => p[1])))}`;
+      const constant = pairs.every((p) => p[0] === pairs[0]![0]);
+      return `${key} ${constant ? 'constant' : f3(spearman(pairs.map((p) => p[0]), pairs.map((p) => p[1])))}`;
     });
     out.push(`${name} class ${cls} (mean Dice ${pct(mean(dice))}): ${cells.join(', ')}`);
   });
