@@ -1,10 +1,11 @@
 /**
  * Validates the quality score (src/eval/quality-score.ts, as `segment` computes it) on signal files written by
  * bench/quality-signals.ts or on `bench --sam none` results (OUT/bench-warp.json, which keep every image's raw
- * signals), so the score can be recalibrated offline from one run per set: per file, Spearman(score, Dice) over the images, the worst decile by Dice caught by the
- * `check` flag and the share flagged, and the failed registrations (Dice < 0.7 and < 0.5) caught. Usage:
+ * signals), so the score can be recalibrated offline from one run per set: per file, Spearman(score, Dice) over the
+ * images, the worst decile by Dice caught by the `check` flag and the share flagged, and the failed registrations
+ * (Dice < 0.7 and < 0.5) caught. Usage:
  *   npx tsx bench/quality.ts bench/results/quality-signals-*.json OUT/bench-warp.json [--ablate] [--perturbations]
- *     [--compare MODULE] [--md FILE]
+ *     [--signals] [--compare MODULE] [--md FILE]
  * --signals adds, per file and class, Spearman(raw signal, class Dice) of every per-class signal (which signals
  * carry information on this kind of scan).
  * --compare MODULE adds a row scored by another module's scoreQuality (e.g. an older quality-score.ts saved
