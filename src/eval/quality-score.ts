@@ -47,6 +47,10 @@ export interface ClassSignalsInput {
   components: number;
   /** Largest component's share of the class pixels (NaN when empty). */
   largestShare: number;
+  /** Pieces the reference mask's class has (quality-signals significantPieces; 1 if absent). */
+  referencePieces?: number;
+  /** Share of the class pixels in its `referencePieces` largest pieces (largestShare when absent). */
+  mainPiecesShare?: number;
   /** The reference mask's class share (area / pixels), for the absolute area check. */
   referenceArea?: number;
   /**
@@ -151,7 +155,9 @@ function logOf(v: number | undefined): number | undefined {
  * Folding: up to 2 % of the band folded still gives a usable mask (phantoms rotated and rescaled without the initial
  * alignment fold that much near the edges at Dice ≥ 0.97), 10 % is broken (failed JSRT registrations fold 0–12 %).
  * Contrast ratio: the reference mask's own edge is 1; half of it is still plausible, no edge (0) is a failure.
- * Largest component: a class is one piece in most anatomy; 10 % of it elsewhere is suspicious, 30 % is broken.
+ * Main pieces: the share of the class in as many of its largest pieces as the reference mask has (one for most
+ * anatomy, two for both lungs annotated as one class: judging those by their largest piece alone called every
+ * image of a good run fragmented); 10 % of it elsewhere is suspicious, 30 % is broken.
  * Area against the reference's, carried through the registration's global scaling (referenceAreaScale): ×/÷ 1.5 is
  * within anatomical variation, ×/÷ 2.5 is not.
  * SAM: predicted IoU below 0.8 / 0.5; prompt agreement below 0.8 / 0.5; round agreement below 0.9 / 0.7.
@@ -169,7 +175,13 @@ const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 export const ABSOLUTE_CHECKS: readonly AbsoluteCheck[] = [
   { name: 'folding', good: 0.02, bad: 0.1, get: (c) => c.registration?.folding, reason: (v) => `warp folds (${pct(v)} of the region)` },
   { name: 'contrastRatio', good: 0.5, bad: 0, get: (c) => c.contrastRatio, reason: (v) => `boundary contrast ${v.toFixed(2)}× the reference's` },
-  { name: 'largestShare', good: 0.9, bad: 0.7, get: (c) => (c.area > 0 ? c.largestShare : undefined), reason: (v) => `fragmented (largest piece ${pct(v)})` },
+  {
+    name: 'mainPiecesShare',
+    good: 0.9,
+    bad: 0.7,
+    get: (c) => (c.area > 0 ? (c.mainPiecesShare ?? c.largestShare) : undefined),
+    reason: (v) => `fragmented (its main pieces hold ${pct(v)})`,
+  },
   {
     name: 'areaVsReference',
     good: Math.log(1.5),

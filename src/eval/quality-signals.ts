@@ -452,6 +452,27 @@ export function maskShapeSignals(label: LabelMap, cls: number): MaskShapeSignals
   return { area: total / (label.width * label.height), components: cc.count, largestShare: total > 0 ? largest / total : Number.NaN };
 }
 
+/**
+ * The class's 8-connected pieces, each as its share of the class pixels, largest first (empty for an empty class).
+ * A class may be more than one piece by anatomy (both lungs annotated as one class): the reference mask says how
+ * many pieces to expect (significantPieces), so a two-piece class is only fragmented beyond its second piece.
+ */
+export function pieceShares(label: LabelMap, cls: number): number[] {
+  const sizes = connectedComponents(binaryOfClass(label, cls), 8).sizes;
+  const total = sizes.reduce((a, b) => a + b, 0);
+  return total > 0 ? [...sizes].sort((a, b) => b - a).map((s) => s / total) : [];
+}
+
+/** Pieces holding at least `minShare` of the class (default 0.1, the level at which a stray piece is suspicious); at least 1. */
+export function significantPieces(shares: readonly number[], minShare = 0.1): number {
+  return Math.max(1, shares.filter((s) => s >= minShare).length);
+}
+
+/** Share of the class pixels in its `pieces` largest pieces (NaN for an empty class). */
+export function mainPiecesShare(shares: readonly number[], pieces: number): number {
+  return shares.length ? shares.slice(0, pieces).reduce((a, b) => a + b, 0) : Number.NaN;
+}
+
 // ------------------------------------------------------------------------------------------- SAM signals
 
 /** Dice of two binary masks of one size; 1 when both are empty. */

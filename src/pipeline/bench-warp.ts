@@ -74,6 +74,11 @@ export interface BenchQualityResult {
   validation: QualityValidation;
   /** Spearman(class score, class Dice) per class, in `perClass` order. */
   perClassSpearman: number[];
+  /**
+   * Every image's raw signals, in `perImage` order: with `perImage[i].dice` they let bench/quality.ts rescore the
+   * run offline (calibration studies) without training again.
+   */
+  signals: ImageSignalsInput[];
 }
 
 export interface BenchClassResult {
@@ -374,6 +379,7 @@ async function benchWithModel(
           perImage.map((p) => p.dice[k]!),
         ),
       ),
+      signals,
     };
   }
   const tq1 = performance.now();

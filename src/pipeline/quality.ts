@@ -12,7 +12,7 @@
  * original size, reduced to at most 256 px on the longest side (connected components on 1024² pixels cost more and
  * tell the same).
  */
-import { appearanceSignals, flowAffineFit, maskShapeSignals, samSignals, warpSignals } from '../eval/quality-signals.js';
+import { appearanceSignals, flowAffineFit, mainPiecesShare, maskShapeSignals, pieceShares, samSignals, significantPieces, warpSignals } from '../eval/quality-signals.js';
 import { defaultPerturbations, perturbationAgreement, perturbWorkingImage } from '../eval/quality-tta.js';
 import type { ClassSignalsInput, ImageSignalsInput } from '../eval/quality-score.js';
 import { resampleLabelAffine } from '../image/affine.js';
@@ -31,6 +31,8 @@ export interface QualityContext {
   referenceLabelWork: LabelMap;
   /** The reference's class shares (pixels / image pixels). */
   referenceAreas: ReadonlyMap<number, number>;
+  /** Pieces of each class in the reference mask (quality-signals significantPieces: 2 for both lungs as one class). */
+  referencePieces: ReadonlyMap<number, number>;
   classes: readonly number[];
   /** The trained model's flows for working images (test-time perturbations); omit to skip that signal. */
   predictFlows?: (works: Float32Array[]) => Float32Array[];
@@ -48,6 +50,7 @@ export function qualityContext(
   predictFlows?: (works: Float32Array[]) => Float32Array[],
 ): QualityContext {
   const referenceAreas = new Map(classes.map((c) => [c, maskShapeSignals(reference.label, c).area] as const));
+  const referencePieces = new Map(classes.map((c) => [c, significantPieces(pieceShares(reference.label, c))] as const));
   if (reference.work && reference.work.length !== size * size) {
     throw new Error(`reference working copy has ${reference.work.length} pixels, expected ${size}x${size}`);
   }
@@ -56,6 +59,7 @@ export function qualityContext(
     referenceWork: reference.work ?? toWorkingImage(reference.image, size),
     referenceLabelWork: resizeLabelNearest(reference.label, size, size),
     referenceAreas,
+    referencePieces,
     classes,
     predictFlows,
   };
@@ -110,6 +114,7 @@ export function imageQualitySignals(ctx: QualityContext, input: ImageQualityInpu
   const shapeLabel = scale < 1 ? resizeLabelNearest(input.label, Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale))) : input.label;
   const perClass: ClassSignalsInput[] = ctx.classes.map((cls) => {
     const shape = maskShapeSignals(shapeLabel, cls);
+    const pieces = ctx.referencePieces.get(cls) ?? 1;
     const r = reg?.perClass.get(cls);
     const samRecord = input.sam?.classes.find((c) => c.cls === cls);
     return {
@@ -117,6 +122,8 @@ export function imageQualitySignals(ctx: QualityContext, input: ImageQualityInpu
       area: shape.area,
       components: shape.components,
       largestShare: shape.largestShare,
+      referencePieces: pieces,
+      mainPiecesShare: mainPiecesShare(pieceShares(shapeLabel, cls), pieces),
       referenceArea: ctx.referenceAreas.get(cls),
       ...(referenceAreaScale !== undefined ? { referenceAreaScale } : {}),
       registration: r,

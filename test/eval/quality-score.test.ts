@@ -109,6 +109,23 @@ describe('scoreQuality', () => {
     expect(scoreQuality(images.slice(0, 3)).every((x) => x.perClass[0]!.signals['nccEdgeVsBest'] === undefined)).toBe(true);
   });
 
+  it('a class the reference has in two pieces (both lungs as one class) is not fragmented for being two pieces', () => {
+    // Every image: the class in two halves (largest piece 55 %) as in the reference; one image also has 30 % of the
+    // class in stray pieces (its two main pieces hold 70 %: the "bad" level).
+    const twoPieces = { components: 2, largestShare: 0.55, referencePieces: 2, mainPiecesShare: 1 };
+    const images = Array.from({ length: 20 }, (_, k) => image(k, twoPieces));
+    images[5] = image(5, { ...twoPieces, components: 4, largestShare: 0.4, mainPiecesShare: 0.7 });
+    const q = scoreQuality(images);
+    expect(q.filter((x) => x.flag === 'check').map((x) => x.id)).toEqual(['img5']);
+    expect(q[5]!.reasons.join(' ')).toMatch(/class 1: fragmented \(its main pieces hold 70\.0%\)/);
+    expect(q[0]!.perClass[0]!.absolute).toBe(0);
+    // Judged by its largest piece alone (no reference piece count: the signals of a run before this check), a good
+    // two-piece class scores e^(−1.75) · σ(3) ≈ 0.17: every image flagged, as the chest set was.
+    const legacy = scoreQuality(Array.from({ length: 20 }, (_, k) => image(k, { components: 2, largestShare: 0.55 })));
+    expect(legacy.every((x) => x.flag === 'check')).toBe(true);
+    expect(legacy[0]!.perClass[0]!.score).toBeCloseTo(Math.exp(-1.75) * q[0]!.perClass[0]!.score, 2);
+  });
+
   it('SAM signals count when present: a predicted IoU of 0.4 and a mask far from its prompt are flagged', () => {
     const sam = { predictedIoU: 0.95, promptAgreement: 0.95, roundAgreement: 0.98 };
     const images = Array.from({ length: 10 }, (_, k) => image(k, { sam }));

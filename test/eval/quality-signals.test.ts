@@ -7,10 +7,13 @@ import {
   localSimilarityMaps,
   classDice,
   maskDice,
+  mainPiecesShare,
   maskShapeSignals,
+  pieceShares,
   regionMean,
   regionShareAtMost,
   samSignals,
+  significantPieces,
   warpSignals,
 } from '../../src/eval/quality-signals.js';
 import { binaryOfClass } from '../../src/image/labels.js';
@@ -158,6 +161,20 @@ describe('mask and SAM signals', () => {
     expect(empty.area).toBe(0);
     expect(empty.components).toBe(0);
     expect(empty.largestShare).toBeNaN();
+  });
+
+  it('pieceShares / significantPieces / mainPiecesShare: a two-piece class (both lungs as one) is whole in its two pieces', () => {
+    // Class 1: pieces of 6, 5 and 1 pixel (8-connected; the single pixel at the far right is apart).
+    const l = lm(6, [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]);
+    expect(pieceShares(l, 1)).toEqual([6 / 12, 5 / 12, 1 / 12]);
+    expect(pieceShares(l, 2)).toEqual([]);
+    // The 1-pixel piece (8.3 %) is below the 10 % of a significant piece: two pieces expected.
+    expect(significantPieces(pieceShares(l, 1))).toBe(2);
+    expect(significantPieces([0.5, 0.45, 0.05], 0.04)).toBe(3);
+    expect(significantPieces([])).toBe(1);
+    expect(mainPiecesShare(pieceShares(l, 1), 2)).toBeCloseTo(11 / 12, 12);
+    expect(mainPiecesShare(pieceShares(l, 1), 1)).toBeCloseTo(6 / 12, 12);
+    expect(mainPiecesShare([], 2)).toBeNaN();
   });
 
   it('maskDice: known overlap, both empty → 1, sizes must match', () => {
