@@ -8,6 +8,7 @@ import { readLabelMap, writeLabelPng } from '../../src/io/mask.js';
 import { saveCheckpointFile, loadCheckpointFile } from '../../src/io/checkpoint-store.js';
 import { discPair } from './helpers.js';
 import type { MedpersamUserError } from '../../src/errors.js';
+import { describeSafetyNet } from '../../src/pipeline/warp-stage.js';
 
 let root: string;
 
@@ -128,4 +129,36 @@ describe('runWarpOnlySegmentation', () => {
     await writeFile(p, bytes.subarray(0, bytes.length - 3));
     await expect(loadCheckpointFile(p)).rejects.toMatchObject({ code: 'BAD_CHECKPOINT' });
   });
+});
+
+// `segment --safety-net` (issue 20): the option reaches the warp stage, the run record lists what it did, the
+// report's settings table counts the images that fell back, and a run with it is another run (fingerprint).
+describe('describeSafetyNet', () => {
+  it('says off, or the count and the first five ids', () => {
+    expect(describeSafetyNet({ enabled: false, checked: 0, fellBack: [] })).toBe('off');
+    expect(describeSafetyNet({ enabled: true, checked: 40, fellBack: [] })).toBe('on: 0 of 40 images fell back to the aligned copy of the reference');
+    expect(describeSafetyNet({ enabled: true, checked: 9, fellBack: ['a', 'b', 'c', 'd', 'e', 'f', 'g'] })).toBe(
+      'on: 7 of 9 images fell back to the aligned copy of the reference (a, b, c, d, e and 2 more)',
+    );
+  });
+});
+
+describe('segment with the safety net', () => {
+  it('records and reports what the net did; off and on are different runs', async () => {
+    const out = join(root, 'net-on');
+    const r = await runWarpOnlySegmentation(opts(out, { safetyNet: true }));
+    expect(r.warp.safetyNet.enabled).toBe(true);
+    expect(r.warp.safetyNet.checked).toBe(3);
+    const run = JSON.parse(await readFile(join(out, 'run.json'), 'utf8'));
+    expect(run.training.safetyNet).toEqual(r.warp.safetyNet);
+    const html = await readFile(join(out, 'report.html'), 'utf8');
+    expect(html).toContain('safety net');
+    expect(html).toContain(describeSafetyNet(r.warp.safetyNet));
+
+    const off = await runWarpOnlySegmentation(opts(join(root, 'net-off')));
+    expect(off.warp.safetyNet).toEqual({ enabled: false, checked: 0, fellBack: [] });
+    expect(await readFile(join(root, 'net-off', 'report.html'), 'utf8')).toMatch(/safety net<\/t[dh]>\s*<td>off</);
+    // The same folder without the net is not the same run: its state is not reused as if it were.
+    await expect(runWarpOnlySegmentation(opts(out))).rejects.toMatchObject({ code: 'SETTINGS_MISMATCH' });
+  }, 120_000);
 });
