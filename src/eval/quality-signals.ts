@@ -441,15 +441,21 @@ export interface MaskShapeSignals {
 
 /** Shape of one class of a label map (any frame; area is a share, so the frame's size does not matter). */
 export function maskShapeSignals(label: LabelMap, cls: number): MaskShapeSignals {
-  const mask = binaryOfClass(label, cls);
-  const cc = connectedComponents(mask, 8);
+  return maskShapeAndPieces(label, cls).shape;
+}
+
+/** maskShapeSignals and pieceShares from one connected-components pass (the review reads both per class). */
+export function maskShapeAndPieces(label: LabelMap, cls: number): { shape: MaskShapeSignals; shares: number[] } {
+  const cc = connectedComponents(binaryOfClass(label, cls), 8);
   let total = 0;
   let largest = 0;
   for (const s of cc.sizes) {
     total += s;
     if (s > largest) largest = s;
   }
-  return { area: total / (label.width * label.height), components: cc.count, largestShare: total > 0 ? largest / total : Number.NaN };
+  const shape = { area: total / (label.width * label.height), components: cc.count, largestShare: total > 0 ? largest / total : Number.NaN };
+  const shares = total > 0 ? [...cc.sizes].sort((a, b) => b - a).map((s) => s / total) : [];
+  return { shape, shares };
 }
 
 /**
@@ -458,9 +464,7 @@ export function maskShapeSignals(label: LabelMap, cls: number): MaskShapeSignals
  * many pieces to expect (significantPieces), so a two-piece class is only fragmented beyond its second piece.
  */
 export function pieceShares(label: LabelMap, cls: number): number[] {
-  const sizes = connectedComponents(binaryOfClass(label, cls), 8).sizes;
-  const total = sizes.reduce((a, b) => a + b, 0);
-  return total > 0 ? [...sizes].sort((a, b) => b - a).map((s) => s / total) : [];
+  return maskShapeAndPieces(label, cls).shares;
 }
 
 /** Pieces holding at least `minShare` of the class (default 0.1, the level at which a stray piece is suspicious); at least 1. */

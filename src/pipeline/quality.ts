@@ -12,7 +12,7 @@
  * original size, reduced to at most 256 px on the longest side (connected components on 1024² pixels cost more and
  * tell the same).
  */
-import { appearanceSignals, flowAffineFit, mainPiecesShare, maskShapeSignals, pieceShares, samSignals, significantPieces, warpSignals } from '../eval/quality-signals.js';
+import { appearanceSignals, flowAffineFit, mainPiecesShare, maskShapeAndPieces, samSignals, significantPieces, warpSignals } from '../eval/quality-signals.js';
 import { defaultPerturbations, perturbationAgreement, perturbWorkingImage } from '../eval/quality-tta.js';
 import type { ClassSignalsInput, ImageSignalsInput } from '../eval/quality-score.js';
 import { resampleLabelAffine } from '../image/affine.js';
@@ -49,8 +49,9 @@ export function qualityContext(
   size: number,
   predictFlows?: (works: Float32Array[]) => Float32Array[],
 ): QualityContext {
-  const referenceAreas = new Map(classes.map((c) => [c, maskShapeSignals(reference.label, c).area] as const));
-  const referencePieces = new Map(classes.map((c) => [c, significantPieces(pieceShares(reference.label, c))] as const));
+  const referenceShapes = new Map(classes.map((c) => [c, maskShapeAndPieces(reference.label, c)] as const));
+  const referenceAreas = new Map(classes.map((c) => [c, referenceShapes.get(c)!.shape.area] as const));
+  const referencePieces = new Map(classes.map((c) => [c, significantPieces(referenceShapes.get(c)!.shares)] as const));
   if (reference.work && reference.work.length !== size * size) {
     throw new Error(`reference working copy has ${reference.work.length} pixels, expected ${size}x${size}`);
   }
@@ -113,7 +114,7 @@ export function imageQualitySignals(ctx: QualityContext, input: ImageQualityInpu
   const scale = Math.min(1, SHAPE_MAX / Math.max(width, height));
   const shapeLabel = scale < 1 ? resizeLabelNearest(input.label, Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale))) : input.label;
   const perClass: ClassSignalsInput[] = ctx.classes.map((cls) => {
-    const shape = maskShapeSignals(shapeLabel, cls);
+    const { shape, shares } = maskShapeAndPieces(shapeLabel, cls);
     const pieces = ctx.referencePieces.get(cls) ?? 1;
     const r = reg?.perClass.get(cls);
     const samRecord = input.sam?.classes.find((c) => c.cls === cls);
@@ -123,7 +124,7 @@ export function imageQualitySignals(ctx: QualityContext, input: ImageQualityInpu
       components: shape.components,
       largestShare: shape.largestShare,
       referencePieces: pieces,
-      mainPiecesShare: mainPiecesShare(pieceShares(shapeLabel, cls), pieces),
+      mainPiecesShare: mainPiecesShare(shares, pieces),
       referenceArea: ctx.referenceAreas.get(cls),
       ...(referenceAreaScale !== undefined ? { referenceAreaScale } : {}),
       registration: r,
