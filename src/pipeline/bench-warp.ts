@@ -275,7 +275,7 @@ async function benchWithModel(
     await stage.train('initial', model.phaseSteps(budget), { onProgress, lendWorkersFrom: model });
     roiTimings = { prepareS: (tr1 - tr0) / 1000, trainS: (performance.now() - tr1) / 1000, warpS: 0, totalS: 0 };
   }
-  const t2b = performance.now();
+  const t2b = performance.now() - curveMs;
   let roiWarpMs = 0;
   const globalSums = new Map<number, number>(classes.map((c) => [c, 0]));
   const globalPerImage: { id: string; dice: number[] }[] = [];
