@@ -63,7 +63,7 @@ export interface BenchWarpOptions {
    */
   diceEvery?: number;
   /** Warm start: train from this model's weights (WarpModel.initialiseFrom); `path` names it in errors. */
-  initModel?: { model: SavedWarpModel; path: string };
+  initModel?: { model: SavedWarpModel; path: string; sha256?: string };
   /** Write the trained warp model here (atomically) for a later warm start. */
   saveModelPath?: string;
   onProgress?: ProgressCallback;
@@ -147,6 +147,8 @@ export interface BenchWarpResult {
   quality?: BenchQualityResult;
   /** Mean Dice of the reference mask copied unchanged onto every test image (identity warp): the floor. */
   referenceCopyDice: number;
+  /** Warm start: the model the training began from (absent: random initialisation). */
+  initialisedFrom?: { path: string; sha256: string | null; trainedSteps: number };
   /** Mean Dice during training (diceEvery), and the seconds spent scoring it (not in timings.trainS). */
   curve?: { step: number; meanDice: number }[];
   /** The total training loss of every step (for choosing the stopping rule, warp/stop-rule.ts). */
@@ -437,6 +439,7 @@ async function benchWithModel(
     safetyNet: { ...model.safetyNetReport(), meanDiceWithoutNet: withoutNetSum / tests.length },
     roi,
     ...(opts.diceEvery ? { curve, curveS: curveMs / 1000 } : {}),
+    ...(opts.initModel ? { initialisedFrom: { path: opts.initModel.path, sha256: opts.initModel.sha256 ?? null, trainedSteps: opts.initModel.model.training.totalSteps } } : {}),
   };
   return result;
 }

@@ -91,6 +91,7 @@ import {
   type WarpStageRecord,
   type WarpThreadsEnvironment,
   describeSafetyNet,
+  describeWarmStart,
 } from './warp-stage.js';
 
 // ---------------------------------------------------------------------------------------------------- options
@@ -192,6 +193,12 @@ export interface LoopOptions {
    * retraining rounds (they would train it). Its reference must be this run's (checked by content).
    */
   warpModel?: SavedModelInput;
+  /**
+   * Warm start (issue 23): train the warp model from this model's weights (an earlier run's warp-model.mpwarp or a
+   * bundle's) instead of random ones, with this run's schedule; same network and reference classes, else an error
+   * naming the file. In the fingerprint; not with `warpModel` (a model applied without training).
+   */
+  initialWarpModel?: SavedModelInput;
   /**
    * Segment the images that can be read and skip the others (listed in the run record), instead of stopping with
    * one error that lists every unreadable image (the default; nothing is trained or written then).
@@ -348,6 +355,11 @@ export interface Resolved extends ImageSegmentSettings {
 }
 
 function warpSettingsOf(opts: LoopOptions): WarpSettings {
+  if (opts.warpModel && opts.initialWarpModel) {
+    throw new MedpersamUserError('INVALID_OPTION', 'a saved warp model is applied without training, so it cannot also start one from another model: give one of the two', {
+      file: opts.initialWarpModel.name,
+    });
+  }
   if (opts.warpModel) {
     const given = Object.keys(opts.warp?.overrides ?? {}).filter((k) => Object.keys((opts.warp!.overrides as Record<string, object>)[k] ?? {}).length > 0);
     if (opts.warp?.preset !== undefined || given.length > 0) {
@@ -507,6 +519,7 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
     reference,
     tests,
     saved,
+    initial: input.initialWarpModel,
     threads: input.warp?.threads,
     environment: input.environment,
     skipUnreadable: input.skipUnreadable,
@@ -525,6 +538,7 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
       images: ids,
       ...(stage.unreadable.length > 0 ? { unreadable: stage.unreadable.map((u) => u.id) } : {}),
       ...(saved ? { warpModel: saved.id } : {}),
+      ...(input.initialWarpModel ? { initialWarpModel: input.initialWarpModel.id } : {}),
       roi: roiOptions,
       ...(input.warp?.safetyNet === true ? { safetyNet: true } : {}),
       ...(input.fingerprintExtra ? { extra: input.fingerprintExtra } : {}),
@@ -653,7 +667,9 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
     let quality: QualityRecord | undefined;
     if (review) {
       const n = settings.network;
-      const training = saved ? `saved model ${saved.name}` : `${describeBudget(phaseBudget(settings.schedule, 'initial'))}, lr ${settings.schedule.learningRate}`;
+      const training = saved
+        ? `saved model ${saved.name}`
+        : `${describeBudget(phaseBudget(settings.schedule, 'initial'))}, lr ${settings.schedule.learningRate}${describeWarmStart(warp.initialisedFrom)}`;
       const done = review.finish({
         title: 'medpersam segment (warping model alone)',
         details: [`reference: ${input.reference.image.name}`],
@@ -742,6 +758,7 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
       reference,
       tests: allTests,
       saved,
+      initial: input.initialWarpModel,
       threads: input.warp?.threads,
       environment: input.environment,
       skipUnreadable: input.skipUnreadable,
@@ -758,6 +775,7 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
       tests: tests.map((t) => t.id),
       ...(stage.unreadable.length > 0 ? { unreadable: stage.unreadable.map((u) => u.id) } : {}),
       ...(saved ? { warpModel: saved.id } : {}),
+      ...(input.initialWarpModel ? { initialWarpModel: input.initialWarpModel.id } : {}),
       classes,
       sam: { encoder: sam.record.encoderSha256, decoder: sam.record.decoderSha256, targetEmbedding: sam.model.info.targetEmbedding },
       method: r.method,
@@ -1070,7 +1088,7 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
             ['method', r.method],
             ['rounds, refinements', `${r.retrainRounds}, ${r.refinements}`],
             ['prompts, points', `${r.promptSet}, ${r.pointStrategy}`],
-            ['warping model', `${r.warpSettings.network.arch}, ${r.warpSettings.network.resolution} px, ${describeSchedule(r.warpSettings.schedule)}`],
+            ['warping model', `${r.warpSettings.network.arch}, ${r.warpSettings.network.resolution} px, ${describeSchedule(r.warpSettings.schedule)}${describeWarmStart(warpRecord.initialisedFrom)}`],
             // (roiSummary is replaced by the built stage's summary when the stage ran)
             ['region of interest', roiReportLine(roiSummary, roiSummary !== roiPlan.summary)],
             ['backend', backend],

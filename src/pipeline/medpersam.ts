@@ -30,7 +30,7 @@ import { FileRunStore, RUN_STATE_DIR } from './run-state.js';
 import type { SamModelLike } from './segment-image.js';
 import { fileImageSource, fileMaskSource } from './sources-node.js';
 import { sha256Hex, type ImageSource } from './sources.js';
-import { nodeWarpThreads, savedModelFromFile } from './warp-stage-node.js';
+import { initialModelFromPath, nodeWarpThreads, savedModelFromFile } from './warp-stage-node.js';
 import type { WarpStageRecord } from './warp-stage.js';
 
 export { DEFAULTS, type ClassPromptsOut } from './core.js';
@@ -52,9 +52,11 @@ export interface WarpStageOptions extends WarpStageSettings {
   backend?: TfBackendChoice;
 }
 
-export interface MedPerSamOptions extends Omit<LoopOptions, 'warp' | 'overlayMaxSize' | 'warpModel'> {
+export interface MedPerSamOptions extends Omit<LoopOptions, 'warp' | 'overlayMaxSize' | 'warpModel' | 'initialWarpModel'> {
   /** A saved warp model file (warp-model.mpwarp of an earlier run): no warp training, no retraining rounds. */
   warpModelPath?: string;
+  /** Warm start: train from this warp model file or bundle folder's model instead of random weights. */
+  initModelPath?: string;
   referenceImage: string;
   referenceMask: string;
   /** A folder of images (all images in it, sorted; the reference file itself is skipped) or an explicit list. */
@@ -188,12 +190,14 @@ export async function runMedPerSam(opts: MedPerSamOptions, onProgress?: Progress
   const tests = await timer.time('read', () => resolveTestInputs(opts));
   const sink = new FileOutputSink(outDir);
   const { backend: tfBackend, ...warp } = opts.warp ?? {};
-  const { images: _i, gtMasks: _g, outDir: _o, sam: _s, samLoad: _l, warpModelPath, referenceImage, referenceMask, ...loop } = opts;
+  const { images: _i, gtMasks: _g, outDir: _o, sam: _s, samLoad: _l, warpModelPath, initModelPath, referenceImage, referenceMask, ...loop } = opts;
   const warpModel = warpModelPath !== undefined ? await savedModelFromFile(warpModelPath) : undefined;
+  const initialWarpModel = initModelPath !== undefined ? await initialModelFromPath(initModelPath) : undefined;
   const result = (await runCore(
     {
       ...loop,
       ...(warpModel ? { warpModel } : {}),
+      ...(initialWarpModel ? { initialWarpModel } : {}),
       warp,
       reference: { image: fileImageSource('reference', referenceImage), mask: fileMaskSource(referenceMask) },
       tests: testSources(tests),

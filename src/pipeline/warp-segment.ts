@@ -36,7 +36,7 @@ import { sharpWebpGreyEncoder } from '../io/report-pictures-node.js';
 import type { LocalStageOptions } from '../warp/roi-stage.js';
 import { WarpOnlyFolderStore } from './run-state.js';
 import { fileImageSource, fileMaskSource } from './sources-node.js';
-import { nodeWarpThreads, savedModelFromFile } from './warp-stage-node.js';
+import { initialModelFromPath, nodeWarpThreads, savedModelFromFile } from './warp-stage-node.js';
 import type { WarpStageRecord } from './warp-stage.js';
 import { WARP_MODEL_FILE } from '../io/warp-model-file.js';
 
@@ -69,6 +69,8 @@ export interface WarpSegmentOptions {
   threads?: number;
   /** A saved warp model file (OUT/warp-model.mpwarp of an earlier run): segment without training. */
   warpModelPath?: string;
+  /** Warm start: train from this warp model file or bundle folder's model instead of random weights (core.ts initialWarpModel). */
+  initModelPath?: string;
   /** Segment the readable images and skip (and record) the unreadable ones instead of stopping. */
   skipUnreadable?: boolean;
   onProgress?: ProgressCallback;
@@ -123,6 +125,7 @@ export async function runWarpOnlySegmentation(opts: WarpSegmentOptions, onProgre
     });
   };
   const warpModel = opts.warpModelPath !== undefined ? await savedModelFromFile(opts.warpModelPath) : undefined;
+  const initialWarpModel = opts.initModelPath !== undefined ? await initialModelFromPath(opts.initModelPath) : undefined;
   const result = (await runCore(
     {
       classes,
@@ -135,6 +138,7 @@ export async function runWarpOnlySegmentation(opts: WarpSegmentOptions, onProgre
         ...(opts.safetyNet === true ? { safetyNet: true } : {}),
       },
       ...(warpModel ? { warpModel } : {}),
+      ...(initialWarpModel ? { initialWarpModel } : {}),
       skipUnreadable: opts.skipUnreadable,
       overlays: opts.overlays,
       overlayMaxSize: opts.overlayMaxSize ?? 1024,

@@ -39,6 +39,8 @@ export interface WarpStage {
   readable: ImageSource[];
   unreadable: UnreadableInput[];
   threads: number;
+  /** The warm start's model, when the training started from one (WarpStageInput.initial). */
+  initialisedFrom?: InitialModelRecord;
   /** Detach and end the workers, free the model. */
   close(): Promise<void>;
 }
@@ -48,6 +50,11 @@ export interface WarpStageInput {
   reference: { image: LoadedImage; label: LabelMap };
   tests: readonly ImageSource[];
   saved?: SavedModelInput;
+  /**
+   * Warm start: train from this model's weights instead of random ones (WarpModel.initialiseFrom: same network and
+   * reference classes, else a MedpersamUserError naming the file). Not with `saved` (that one is not trained).
+   */
+  initial?: SavedModelInput;
   threads?: number;
   environment: WarpThreadsEnvironment;
   skipUnreadable?: boolean;
@@ -82,6 +89,14 @@ export async function openWarpStage(input: WarpStageInput): Promise<WarpStage> {
     }
   } else {
     model = new WarpModel(input.settings, { image: reference.image.image, label: reference.label });
+    if (input.initial) {
+      try {
+        model.initialiseFrom(input.initial.model, input.initial.name);
+      } catch (err) {
+        model.dispose();
+        throw err;
+      }
+    }
   }
   // The per-image safety net (warp/safety-net.ts): an image whose warp is less plausible than its aligned copy
   // falls back to the copy; the run record counts them (warpStageRecord). Opt-in (see WarpStageInput.safetyNet).
@@ -115,7 +130,8 @@ export async function openWarpStage(input: WarpStageInput): Promise<WarpStage> {
     );
     await model.testsReady();
     await workersReady;
-    return { model, readable, unreadable, threads, close };
+    const initialisedFrom = input.initial && !saved ? initialModelRecord(input.initial) : undefined;
+    return { model, readable, unreadable, threads, close, ...(initialisedFrom ? { initialisedFrom } : {}) };
   } catch (err) {
     await close();
     throw err;
@@ -159,6 +175,23 @@ export function phaseRecord(result: TrainPhaseResult, budget: TrainBudget): Phas
   };
 }
 
+/** The model a warm start began from, as the run record names it. */
+export interface InitialModelRecord {
+  id: string;
+  name: string;
+  /** Steps that model had trained (its own run's), before this run's. */
+  trainedSteps: number;
+}
+
+/** The warm start in the report's "warping model" line: empty for random initialisation. */
+export function describeWarmStart(initial: InitialModelRecord | undefined): string {
+  return initial ? `, started from ${initial.name} (${initial.trainedSteps} steps trained there)` : '';
+}
+
+function initialModelRecord(initial: SavedModelInput): InitialModelRecord {
+  return { id: initial.id, name: initial.name, trainedSteps: initial.model.training.totalSteps };
+}
+
 /** The warp model's section of a run record. */
 export interface WarpStageRecord {
   /** Threads that computed it (this one + workers); results are bit-identical for the same count. */
@@ -167,6 +200,8 @@ export interface WarpStageRecord {
   phases: PhaseRecord[];
   /** The saved model used instead of training. */
   usedModel?: { id: string; name: string; trainedSteps: number; createdAt: string; medpersamVersion: string };
+  /** Warm start: the model whose weights the training started from (absent: random initialisation). */
+  initialisedFrom?: InitialModelRecord;
   /** Test images skipped because they could not be read (--skip-unreadable). */
   unreadable: UnreadableInput[];
   /** What the per-image preprocessing chose: colour projection, image loss, alignment and polarity per image. */
@@ -198,6 +233,7 @@ export function warpStageRecord(stage: WarpStage, phases: PhaseRecord[], saved: 
           },
         }
       : {}),
+    ...(stage.initialisedFrom ? { initialisedFrom: stage.initialisedFrom } : {}),
     unreadable: stage.unreadable,
     preprocessing: stage.model.preprocessingReport(),
     safetyNet: stage.model.safetyNetReport(),

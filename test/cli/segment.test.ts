@@ -218,6 +218,34 @@ describe('medpersam segment --warp-model, --skip-unreadable, --threads', () => {
     expect(skip.out()).toContain('skipped 1 unreadable image (--skip-unreadable; listed in the run record):');
     expect((await readdir(join(tmp.dir, 'bad-skip', 'masks'))).sort()).toEqual(testIds.map((id) => `${id}.png`));
   }, 120_000);
+
+  it('--init-model starts the training from a saved model: with 0 more steps its masks are that model\'s; records and reports it', async () => {
+    const first = join(tmp.dir, 'wm-train'); // trained by the test above (8 steps)
+    const model = join(first, 'warp-model.mpwarp');
+    const warm = join(tmp.dir, 'warm-0');
+    const io = captureIo();
+    const fast = FAST_WARP.filter((a, i) => a !== '--epochs' && FAST_WARP[i - 1] !== '--epochs');
+    expect(await runCli(['segment', ...refArgs(), '--out', warm, '--sam', 'none', '--no-overlays', '--init-model', model, '--steps', '0', ...fast], io)).toBe(0);
+    for (const id of testIds) {
+      expect(await readFile(join(warm, 'masks', `${id}.png`))).toEqual(await readFile(join(first, 'masks', `${id}.png`)));
+    }
+    expect(io.out()).toContain(`warm start: training began from ${model} (8 steps already trained there)`);
+    const run = JSON.parse(await readFile(join(warm, 'run.json'), 'utf8'));
+    expect(run.training.initialisedFrom).toMatchObject({ name: model, trainedSteps: 8 });
+    expect(run.training.initialisedFrom.id).toMatch(/^[0-9a-f]{64}$/);
+    expect(run.runKey.initialWarpModel).toBe(run.training.initialisedFrom.id);
+    expect(await readFile(join(warm, 'report.html'), 'utf8')).toContain(`started from ${model} (8 steps trained there)`);
+
+    const both = captureIo();
+    expect(await runCli(['segment', ...refArgs(), '--out', join(tmp.dir, 'warm-both'), '--sam', 'none', '--warp-model', model, '--init-model', model], both)).toBe(1);
+    expect(both.err()).toBe('error: --warp-model applies a model without training; --init-model starts a training from one: give one of the two\n');
+    // Another network (a 64 px grid against the model's 32 px): refused by name before anything is written.
+    const other = captureIo();
+    const otherOut = join(tmp.dir, 'warm-other');
+    expect(await runCli(['segment', ...refArgs(), '--out', otherOut, '--sam', 'none', '--init-model', model, ...fast, '--res', '64', '--steps', '1'], other)).toBe(1);
+    expect(other.err()).toContain(`${model}: the initial warp model has another network: resolution 32 (this run: 64)`);
+    expect(existsSync(join(otherOut, 'masks'))).toBe(false);
+  }, 120_000);
 });
 
 describe('medpersam segment with SAM', () => {

@@ -31,10 +31,13 @@ import {
   type WarpCliOptions,
 } from './options.js';
 import { runInterruptible } from './interrupt.js';
+import { readInitialWarpModel } from '../../pipeline/init-model.js';
 
 export interface BenchCommandOptions extends WarpCliOptions, SamCliOptions {
   /** Class values scored as background (comma-separated). */
   backgroundClasses?: string;
+  /** Warm start (--sam none): a warp model file or bundle folder. */
+  initModel?: string;
   safetyNet?: boolean;
   /** Dataset folder: images/, masks/, optional classes.json. */
   dataset: string;
@@ -71,6 +74,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
     .option('--sizes <list>', 'quality and wall time as the folder grows, e.g. 5,10,20,40,100,all: a fresh model per size (--sam none only)')
     .option('--baseline <file>', `per-image Dice of a classical method to compare with (default: <dataset>/${DEFAULT_BASELINE} when present)`)
     .option('--safety-net', 'turn on the per-image fallback to the aligned copy (off by default: its threshold is not yet proven)')
+    .option('--init-model <file|bundle>', 'warm start: train from an earlier run\'s warp model file (or a fit bundle\'s) instead of random weights (--sam none only)')
     .option('--background-classes <list>', 'score these class values as background in the reference and ground truth, e.g. 2 (CAMUS paper protocol: LV + LA) (--sam none only)')
     .option('--json', 'print the result as JSON instead of the table');
   addWarpOptions(command);
@@ -97,6 +101,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
         const threads = threadsOption(opts);
         if (opts.sizes !== undefined) {
           if (opts.backgroundClasses !== undefined) throw new MedpersamUserError('BAD_OPTION', '--background-classes does not go with --sizes');
+          if (opts.initModel !== undefined) throw new MedpersamUserError('BAD_OPTION', '--init-model does not go with --sizes');
           if (limit !== undefined) throw new MedpersamUserError('BAD_OPTION', '--sizes and --limit cannot be combined (each size is a limit)');
           const sizes = parseSizes(opts.sizes);
           const progress = ctx.progress(cmd);
@@ -125,6 +130,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
           return;
         }
         if (opts.baseline !== undefined) throw new MedpersamUserError('BAD_OPTION', '--baseline goes with --sizes');
+        const initModel = opts.initModel === undefined ? undefined : await readInitialWarpModel(resolve(opts.initModel));
         const progress = ctx.progress(cmd);
         let result: BenchWarpResult;
         try {
@@ -141,6 +147,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
             ...(opts.backgroundClasses !== undefined ? { backgroundClasses: parseClassList(opts.backgroundClasses) } : {}),
             ...(opts.safetyNet === true ? { safetyNet: true } : {}),
             ...(threads !== undefined ? { threads } : {}),
+            ...(initModel ? { initModel } : {}),
             onProgress: progress.onProgress,
           });
         } finally {
@@ -155,7 +162,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
         return;
       }
 
-      for (const [flag, given] of [['--compare-label-warps', opts.compareLabelWarps === true], ['--sizes', opts.sizes !== undefined], ['--baseline', opts.baseline !== undefined], ['--background-classes', opts.backgroundClasses !== undefined]] as const) {
+      for (const [flag, given] of [['--compare-label-warps', opts.compareLabelWarps === true], ['--sizes', opts.sizes !== undefined], ['--baseline', opts.baseline !== undefined], ['--background-classes', opts.backgroundClasses !== undefined], ['--init-model', opts.initModel !== undefined]] as const) {
         if (given) throw new MedpersamUserError('BAD_OPTION', `${flag} applies to --sam none only`);
       }
       // Option values first (a bad --encoder-threads is reported whether or not the SAM model is installed).

@@ -57,6 +57,8 @@ export interface SegmentCommandOptions extends WarpCliOptions, SamCliOptions {
   overlays?: boolean;
   /** A saved warp model (warp-model.mpwarp of an earlier run): segment without training. */
   warpModel?: string;
+  /** Warm start: train from this warp model file or bundle folder instead of random weights. */
+  initModel?: string;
   /** Segment the readable images, skip (and record) the unreadable ones. */
   skipUnreadable?: boolean;
   json?: boolean;
@@ -76,6 +78,7 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
     .option('--gt <dir>', 'ground-truth masks of the images: print Dice / IoU of the result')
     .option('--no-overlays', 'do not write overlay PNGs')
     .option('--warp-model <file>', `apply a trained warp model (the ${WARP_MODEL_FILE} an earlier segment run wrote) instead of training one`)
+    .option('--init-model <file|bundle>', `start the warp model's training from an earlier run's ${WARP_MODEL_FILE} (or a fit bundle's) of the same anatomy instead of random weights; pair it with a small --steps`)
     .option('--skip-unreadable', 'segment the images that can be read and list the others in the run record (default: stop and list them all)')
     .option('--safety-net', 'per image, fall back to the aligned copy of the reference where the warp is less plausible by the run\'s own evidence; counted in the report (default off: its threshold is not yet proven)')
     .option('--json', 'print the result as JSON instead of the summary');
@@ -89,6 +92,7 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
         '  medpersam segment --ref ref.png --ref-mask ref_mask.png --images scans/ --out results/\n' +
         '  medpersam segment --ref ref.png --ref-mask ref_mask.png --images scans/ --out results/ --sam none --steps 300\n' +
         `  medpersam segment --ref ref.png --ref-mask ref_mask.png --images new-scans/ --out results2/ --sam none --warp-model results/${WARP_MODEL_FILE}\n` +
+        `  medpersam segment --ref ref.png --ref-mask ref_mask.png --images more-scans/ --out results3/ --sam none --init-model results/${WARP_MODEL_FILE} --steps 100\n` +
         '  medpersam segment --ref ref.png --ref-mask ref_mask.png --images scans/ --out results/ --sam ./my-sam-onnx/ --rounds 2',
     )
     .action(async (opts: SegmentCommandOptions, cmd: Command) => {
@@ -110,6 +114,10 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
 
       const warpModel = opts.warpModel === undefined ? undefined : resolve(opts.warpModel);
       if (warpModel) rejectTrainingFlagsWithSavedModel(opts);
+      if (warpModel && opts.initModel !== undefined) {
+        throw new MedpersamUserError('BAD_OPTION', '--warp-model applies a model without training; --init-model starts a training from one: give one of the two');
+      }
+      const initModel = opts.initModel === undefined ? undefined : resolve(opts.initModel);
       const threads = threadsOption(opts);
 
       if (isSamNone(opts.sam)) {
@@ -136,6 +144,7 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
               ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
               ...(threads !== undefined ? { threads } : {}),
               ...(warpModel ? { warpModelPath: warpModel } : {}),
+              ...(initModel ? { initModelPath: initModel } : {}),
               skipUnreadable: opts.skipUnreadable === true,
               overlays: withOverlays,
             },
@@ -173,6 +182,7 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
         sam: samDir,
         overlays: withOverlays,
         ...(warpModel ? { warpModelPath: warpModel } : {}),
+        ...(initModel ? { initModelPath: initModel } : {}),
         skipUnreadable: opts.skipUnreadable === true,
       };
       if (gtDir) options.gtMasks = gtDir;
@@ -197,8 +207,8 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
 /** `segment --bundle`: apply a run bundle to a folder in this process (src/pipeline/apply-run.ts). */
 async function segmentWithBundle(ctx: CliContext, cmd: Command, opts: SegmentCommandOptions): Promise<void> {
   const otherSam = opts.sam !== DEFAULT_SAM_MODEL && !isSamNone(opts.sam);
-  if (opts.ref !== undefined || opts.refMask !== undefined || opts.warpModel !== undefined || otherSam) {
-    throw new MedpersamUserError('BAD_OPTION', '--bundle brings its own reference, warp model and SAM choice: leave out --ref, --ref-mask, --warp-model and --sam');
+  if (opts.ref !== undefined || opts.refMask !== undefined || opts.warpModel !== undefined || opts.initModel !== undefined || otherSam) {
+    throw new MedpersamUserError('BAD_OPTION', '--bundle brings its own reference, warp model and SAM choice: leave out --ref, --ref-mask, --warp-model, --init-model and --sam');
   }
   const threads = threadsOption(opts);
   const progress = ctx.progress(cmd);

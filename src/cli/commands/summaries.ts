@@ -71,10 +71,11 @@ export function printWarpSegmentSummary(out: CliWritable, r: WarpSegmentResult, 
   writeLine(out, `time: read ${formatDuration(t.readS)}, ${training}, ${roi}warp ${formatDuration(t.warpS)}, review ${formatDuration(t.reviewS)}, total ${formatDuration(t.totalS)}`);
 }
 
-/** The saved model used and the unreadable images skipped, when there are. */
+/** The safety net, the saved model used or the warm start's model, and the unreadable images skipped, when there are. */
 function printWarpStage(out: CliWritable, w: WarpStageRecord): void {
   if (w.safetyNet.enabled) writeLine(out, `safety net: ${describeSafetyNet(w.safetyNet)}`);
   if (w.usedModel) writeLine(out, `warp model: ${w.usedModel.name} (trained ${w.usedModel.trainedSteps} steps, ${w.usedModel.createdAt}), applied without training`);
+  if (w.initialisedFrom) writeLine(out, `warm start: training began from ${w.initialisedFrom.name} (${w.initialisedFrom.trainedSteps} steps already trained there)`);
   if (w.unreadable.length > 0) {
     writeLine(out, `skipped ${w.unreadable.length} unreadable image${w.unreadable.length === 1 ? '' : 's'} (--skip-unreadable; listed in the run record):`);
     for (const u of w.unreadable) writeLine(out, `  ${u.message}`);
