@@ -135,5 +135,16 @@ describe('medpersam bench: errors exit 1', () => {
     const badThreads = captureIo();
     expect(await runCli(['bench', '--dataset', data.root, '--out', join(tmp.dir, 'b3'), '--encoder-threads', '0'], badThreads)).toBe(1);
     expect(badThreads.err()).toBe('error: --encoder-threads must be an integer from 1 to 1024, got "0"\n');
+
+    // --init-model: warp-only, one training (not --sizes), and a file that is a warp model.
+    const initSam = captureIo();
+    expect(await runCli(['bench', '--dataset', data.root, '--out', join(tmp.dir, 'b4'), '--init-model', data.items[0]!.imagePath], initSam)).toBe(1);
+    expect(initSam.err()).toBe('error: --init-model applies to --sam none only\n');
+    const initSizes = captureIo();
+    expect(await runCli(['bench', '--dataset', data.root, '--sam', 'none', '--sizes', '2,3', '--init-model', data.items[0]!.imagePath], initSizes)).toBe(1);
+    expect(initSizes.err()).toBe('error: --init-model does not go with --sizes\n');
+    const notModel = captureIo();
+    expect(await runCli(['bench', '--dataset', data.root, '--sam', 'none', '--out', join(tmp.dir, 'b5'), '--init-model', data.items[0]!.imagePath], notModel)).toBe(1);
+    expect(notModel.err()).toMatch(/^error: .*phantom_000\.png: not a medpersam warp model file/);
   });
 });
