@@ -441,7 +441,11 @@ export class LocalWarpStage {
   }
 
   private globalMap(size: { width: number; height: number }, flowXyWarp: Float32Array, testFrame: WorkingFrame | null): GlobalWarpMap {
-    return new GlobalWarpMap(flowXyWarp, this.globalSettings.network.resolution, size, this.refLabel, testFrame?.warpToOriginal ?? null);
+    // A copy of the size, never the object given: that is often the full test image, and a test's map lives as long
+    // as the stage (a 1024 px float image kept per test image held 4 MB each, 1 GB on 246 images).
+    const test = { width: size.width, height: size.height };
+    const ref = { width: this.refLabel.width, height: this.refLabel.height };
+    return new GlobalWarpMap(flowXyWarp, this.globalSettings.network.resolution, test, ref, testFrame?.warpToOriginal ?? null);
   }
 
   /**
