@@ -129,26 +129,32 @@ function twoRealSpectra(f: Float64Array, g: Float64Array, width: number, height:
   ] as const;
 }
 
-/**
- * Circular cross-correlations of real width × height planes (powers of two), for each pair (f, g):
- * C(s) = Σ_p f(p)·g(p + s) at index (s_y mod height)·width + (s_x mod width). Planes are transformed once each,
- * pairs are inverted two at a time (C₁ + i·C₂ is one inverse transform, both being real).
- */
-export function crossCorrelations(
-  planes: readonly Float64Array[],
-  pairs: readonly (readonly [number, number])[],
-  width: number,
-  height: number,
-): Float64Array[] {
+/** The 2-D spectrum of a real plane (width × height). */
+export interface Spectrum {
+  re: Float64Array;
+  im: Float64Array;
+}
+
+/** Spectra of real width × height planes (powers of two), two planes per complex transform. */
+export function realSpectra(planes: readonly Float64Array[], width: number, height: number): Spectrum[] {
   const n = width * height;
-  for (const p of planes) if (p.length !== n) throw new Error(`crossCorrelations: planes must be ${width}x${height}`);
-  const spectra: { re: Float64Array; im: Float64Array }[] = [];
+  for (const p of planes) if (p.length !== n) throw new Error(`realSpectra: planes must be ${width}x${height}`);
+  const spectra: Spectrum[] = [];
   for (let i = 0; i < planes.length; i += 2) {
-    const second = planes[i + 1] ?? new Float64Array(n);
-    const [a, b] = twoRealSpectra(planes[i]!, second, width, height);
+    const [a, b] = twoRealSpectra(planes[i]!, planes[i + 1] ?? new Float64Array(n), width, height);
     spectra.push(a);
     if (i + 1 < planes.length) spectra.push(b);
   }
+  return spectra;
+}
+
+/**
+ * Circular cross-correlations of real planes from their spectra, for each pair (f, g) of indices into `spectra`:
+ * C(s) = Σ_p f(p)·g(p + s) at index (s_y mod height)·width + (s_x mod width). Pairs are inverted two at a time
+ * (C₁ + i·C₂ is one inverse transform, both being real).
+ */
+export function correlationsOfSpectra(spectra: readonly Spectrum[], pairs: readonly (readonly [number, number])[], width: number, height: number): Float64Array[] {
+  const n = width * height;
   const out: Float64Array[] = [];
   for (let q = 0; q < pairs.length; q += 2) {
     const re = new Float64Array(n);
@@ -163,8 +169,8 @@ export function crossCorrelations(
         const pi = F.re[k]! * G.im[k]! - F.im[k]! * G.re[k]!;
         // the second pair rides on i: i·(pr + i·pi) = −pi + i·pr
         if (j === 0) {
-          re[k] = re[k]! + pr;
-          im[k] = im[k]! + pi;
+          re[k] = pr;
+          im[k] = pi;
         } else {
           re[k] = re[k]! - pi;
           im[k] = im[k]! + pr;
@@ -176,4 +182,14 @@ export function crossCorrelations(
     if (q + 1 < pairs.length) out.push(im);
   }
   return out;
+}
+
+/** `correlationsOfSpectra` of the planes' spectra (each plane transformed once). */
+export function crossCorrelations(
+  planes: readonly Float64Array[],
+  pairs: readonly (readonly [number, number])[],
+  width: number,
+  height: number,
+): Float64Array[] {
+  return correlationsOfSpectra(realSpectra(planes, width, height), pairs, width, height);
 }
