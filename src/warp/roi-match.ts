@@ -150,7 +150,10 @@ function search(ref: Plane, test: Plane, t: Template, centre: [number, number], 
   return { best, scores };
 }
 
-/** FFT scores this close to the best one are scored again directly (the FFT's rounding of an NCC: ≤ 2e-14 measured on a clavicle-sized coarse search, 5000 template px, ±80 shifts). */
+/**
+ * FFT scores this close to the best one are scored again directly (the FFT's rounding of an NCC: ≤ 2e-14, measured
+ * on a clavicle-sized coarse search, 5000 template pixels, ±80 shifts).
+ */
 const FFT_MARGIN = 1e-6;
 /** A variance under this share of its second moment is scored directly (cancellation would dominate the FFT's). */
 const FFT_FLAT = 1e-6;
