@@ -27,7 +27,7 @@ import type { WorkingFrame } from './working-frame.js';
 import { GlobalWarpMap, cropImage, cropLabel, resampleImageOnGrid, resampleLabelOnGrid, type CropFrame } from './roi-frames.js';
 import { composeGlobalAndLocal, type LocalRefinement } from './roi-compose.js';
 import { DEFAULT_EVIDENCE, cropSimilarity, decideObject, heldOutIds, type EvidenceOptions, type ObjectEvidence, type ObjectRegion } from './roi-evidence.js';
-import { matchShift, type ShiftMatch } from './roi-match.js';
+import { ShiftMatcher, type ShiftMatch } from './roi-match.js';
 import { DEFAULT_ROI_TRIGGER, planRegions, type RoiObject, type RoiPlan, type RoiTriggerOptions } from './roi-trigger.js';
 
 export interface LocalStageOptions {
@@ -214,12 +214,12 @@ interface TestRecord {
   evidence?: { work: Float32Array; grey: Float32Array }[];
 }
 
-/** An object's template in a crop: its pixels dilated by a little (crop-size mask) inside `box` (crop pixels). */
+/** An object's template in a crop: its pixels dilated by a little, inside a box (roi-match.ts), and its pre-shift weight. */
 interface ObjectTemplate {
-  box: Box;
-  mask: Uint8Array;
   /** Weight of this object's shift in the crop's pre-shift field at each crop pixel (crop-size plane). */
   weight: Float32Array;
+  /** The template prepared for matching against every test crop (roi-match.ts). */
+  matcher: ShiftMatcher;
 }
 
 /**
@@ -309,6 +309,9 @@ export class LocalWarpStage {
     const refPxPerGlobal = Math.max(this.refLabel.width, this.refLabel.height) / this.globalSettings.network.resolution;
     const objs = c.objects.map((k) => this.plan.objects[k]!);
     const distances: Float32Array[] = [];
+    const refGrey = (refCrop.channels === 1 ? refCrop : toGrey(refCrop)).data;
+    // template matching searches up to half the crop's longer side
+    const maxShift = Math.floor(Math.max(frame.width, frame.height) / 2);
     const templates: ObjectTemplate[] = objs.map((o) => {
       const pad = Math.round(Math.min(Math.max(2, 0.5 * o.thicknessPx), 2 * refPxPerGlobal));
       const objectMask = { width: frame.width, height: frame.height, data: new Uint8Array(frame.width * frame.height) };
@@ -333,7 +336,9 @@ export class LocalWarpStage {
         }
       }
       distances.push(d2);
-      return { box, mask: dilate(objectMask, { shape: 'disk', radius: pad }).data, weight: new Float32Array(frame.width * frame.height) };
+      const mask = dilate(objectMask, { shape: 'disk', radius: pad }).data;
+      const matcher = new ShiftMatcher(refGrey, frame.width, frame.height, box, { maxShift, mask });
+      return { weight: new Float32Array(frame.width * frame.height), matcher };
     });
     // Pre-shift field weights: 1 for a single object; between objects, inverse squared distance (1 / (1 + d²)).
     for (let i = 0; i < frame.width * frame.height; i++) {
@@ -341,7 +346,6 @@ export class LocalWarpStage {
       for (const d2 of distances) sum += 1 / (1 + d2[i]!);
       templates.forEach((t, k) => (t.weight[i] = 1 / (1 + distances[k]![i]!) / sum));
     }
-    const refGrey = (refCrop.channels === 1 ? refCrop : toGrey(refCrop)).data;
     const regions: ObjectRegion[] = objs.map((o) => {
       const mask = new Uint8Array(frame.width * frame.height);
       for (let y = o.box.y0; y <= o.box.y1; y++) {
@@ -441,7 +445,11 @@ export class LocalWarpStage {
   }
 
   private globalMap(size: { width: number; height: number }, flowXyWarp: Float32Array, testFrame: WorkingFrame | null): GlobalWarpMap {
-    return new GlobalWarpMap(flowXyWarp, this.globalSettings.network.resolution, size, this.refLabel, testFrame?.warpToOriginal ?? null);
+    // A copy of the size, never the object given: that is often the full test image, and a test's map lives as long
+    // as the stage (a 1024 px float image kept per test image held 4 MB each, 1 GB on 246 images).
+    const test = { width: size.width, height: size.height };
+    const ref = { width: this.refLabel.width, height: this.refLabel.height };
+    return new GlobalWarpMap(flowXyWarp, this.globalSettings.network.resolution, test, ref, testFrame?.warpToOriginal ?? null);
   }
 
   /**
@@ -453,8 +461,7 @@ export class LocalWarpStage {
     const unshifted = resampleImageOnGrid(image, global.cropGridInTest(frame), frame.width, frame.height);
     if (!this.options.templateMatch) return { crop: unshifted, unshifted, match: c.templates.map(() => ({ shift: [0, 0], ncc: 0, nccAtZero: 0 })) };
     const grey = (unshifted.channels === 1 ? unshifted : toGrey(unshifted)).data;
-    const maxShift = Math.floor(Math.max(frame.width, frame.height) / 2);
-    const match = c.templates.map((t) => matchShift(c.refGrey, grey, frame.width, frame.height, t.box, { maxShift, mask: t.mask }));
+    const match = c.templates.map((t) => t.matcher.match(grey));
     if (match.every((m) => m.shift[0] === 0 && m.shift[1] === 0)) return { crop: unshifted, unshifted, match };
     return { crop: resampleImageOnGrid(image, global.cropGridInTest(frame, this.preShiftField(c, match)), frame.width, frame.height), unshifted, match };
   }

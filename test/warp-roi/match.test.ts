@@ -65,3 +65,55 @@ describe('matchShift (template matching inside a crop)', () => {
     expect(masked.shift[1]).toBeCloseTo(4, 0);
   });
 });
+
+describe('matchShift: the FFT coarse search chooses what the direct one does', () => {
+  /** A w × h crop with a curved bright band 36 px thick (a clavicle at 1024 px) moved by (sx, sy), on texture and noise. */
+  function bandCrop(w: number, h: number, sx: number, sy: number, seed: number): Float32Array {
+    let s = seed >>> 0;
+    const noise = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    const out = new Float32Array(w * h);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const u = x - sx;
+        const inBand = Math.abs(y - sy - (60 + 0.3 * u - 0.0008 * u * u)) < 18 ? 1 : 0;
+        out[y * w + x] = 0.3 + 0.3 * inBand + 0.05 * Math.sin(x * 0.2) * Math.cos(y * 0.13) + 0.05 * noise();
+      }
+    }
+    return out;
+  }
+
+  it('the same shift and NCC, bit for bit, on band crops of a clavicle crop size moved up to ±30 px', () => {
+    const w = 321;
+    const h = 182;
+    const mask = new Uint8Array(w * h);
+    const box = { x0: w, y0: h, x1: 0, y1: 0 };
+    for (let y = 0; y < h; y++) {
+      for (let x = 20; x < 300; x++) {
+        if (Math.abs(y - (60 + 0.3 * x - 0.0008 * x * x)) >= 34) continue;
+        mask[y * w + x] = 1;
+        Object.assign(box, { x0: Math.min(box.x0, x), y0: Math.min(box.y0, y), x1: Math.max(box.x1, x), y1: Math.max(box.y1, y) });
+      }
+    }
+    const ref = bandCrop(w, h, 0, 0, 1);
+    for (const [sx, sy, seed] of [[-23, -5, 2], [17, 9, 3], [0, 0, 4], [29, -14, 5]] as const) {
+      const test = bandCrop(w, h, sx, sy, seed);
+      const opts = { maxShift: 160, mask };
+      const direct = matchShift(ref, test, w, h, box, { ...opts, coarseSearch: 'direct' });
+      const fft = matchShift(ref, test, w, h, box, opts);
+      expect(fft).toEqual(direct);
+      // and it finds the band: across it to a pixel; along it (a long band, only its ends place it) to 4 px
+      expect(Math.abs(fft.shift[0] - sx)).toBeLessThan(4);
+      expect(Math.abs(fft.shift[1] - sy)).toBeLessThan(1.5);
+    }
+  });
+
+  it('the same on the disc crops, with and without a mask, and on a featureless crop (every shift flat)', () => {
+    const big = { x0: 4, y0: 4, x1: 59, y1: 59 };
+    for (const [dx, dy] of [[2, 3], [-11, 7], [0, 0]] as const) {
+      const a = matchShift(crop(31.5, 31.5), crop(31.5 + dx, 31.5 + dy), 64, 64, big, { maxShift: 30 });
+      expect(a).toEqual(matchShift(crop(31.5, 31.5), crop(31.5 + dx, 31.5 + dy), 64, 64, big, { maxShift: 30, coarseSearch: 'direct' }));
+    }
+    const flat = new Float32Array(64 * 64).fill(7);
+    expect(matchShift(flat, flat, 64, 64, big, { maxShift: 30 })).toEqual(matchShift(flat, flat, 64, 64, big, { maxShift: 30, coarseSearch: 'direct' }));
+  });
+});

@@ -127,6 +127,30 @@ describe('LocalWarpStage', () => {
     stage.dispose();
   });
 
+  it('keeps no reference to a full test image once its crops are cut (memory grows by crops, not images)', async () => {
+    const ref = scene(0, 0, 0, 0);
+    const global = new WarpModel(settings, ref);
+    const t = scene(...SHIFTS[0]!);
+    global.addTest('t0', t.image);
+    const [f] = global.testFlows(['t0']);
+    const stage = new LocalWarpStage(settings, ref, { trigger });
+    expect(stage.active).toBe(true);
+    stage.addTest('t0', t.image, f!.flowXyWarp);
+    // every value the stage keeps per test image, walked; the image's pixel array must not be among them
+    const seen = new Set<unknown>();
+    const walk = (v: unknown): void => {
+      if (v === null || typeof v !== 'object' || seen.has(v)) return;
+      seen.add(v);
+      if (ArrayBuffer.isView(v)) return;
+      for (const x of v instanceof Map ? v.values() : Object.values(v)) walk(x);
+    };
+    walk((stage as unknown as { tests: Map<string, unknown> }).tests);
+    expect(seen.has(t.image)).toBe(false);
+    expect(seen.has(t.image.data)).toBe(false);
+    global.dispose();
+    stage.dispose();
+  });
+
   it('refines a small object the global warp misplaces; outside the crop the labels equal the global ones', async () => {
     const { tests, global, flows, stage } = await trainedPair();
     const globalSteps = 15 * Math.ceil(tests.length / settings.schedule.batchSize);
