@@ -217,7 +217,7 @@ async function main(): Promise<void> {
           referenceImage: refImage,
           referenceMask: refMask,
           images: samTests.map((n) => ({ id: n.replace(/\.png$/, ''), imagePath: join(images, n) })),
-          outDir: join(work, 'node-sam'),
+          outDir: join(work, `node-sam-${basename(samDir)}`), // one run folder per model (a run folder refuses other settings)
           sam: samDir,
           samLoad: { cacheDir: false },
           warp: { overrides: { schedule: { initialEpochs: 1 } }, backend: 'wasm' },
