@@ -9,12 +9,14 @@
  *
  *   npx tsx bench/app.ts [--dataset DIR] [--limit 40] [--epochs N] [--sam DIR[,DIR...]] [--sam-images 3] [--sam-only]
  *       [--out bench/results]
- * `--sam-only` skips part 1; with several SAM folders part 2 runs for each (a fresh browser profile each).
+ * `--sam-only` skips part 1; with several SAM folders part 2 runs for each (a fresh browser profile each), tab then
+ * Node, back to back in this one process, e.g. `--sam <MobileSAM dir>,<SAM 2.1 Hiera-Tiny dir>` to compare models in
+ * the same run; the load average is recorded before and after each measurement.
  * Writes OUT/app-bench.json and prints a table. Uses the app's own UI (file inputs, buttons), like a person would.
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { unzipSync } from 'fflate';
 import type { Page } from 'playwright-core';
@@ -35,6 +37,9 @@ const samDirs = (args.value('sam') ?? sharedPath('models/real-arch-mobile-sam'))
 const samOnly = args.flag('sam-only');
 const samImages = args.num('sam-images') ?? 3;
 const outDir = resolve(args.value('out') ?? 'bench/results');
+
+/** The 1-, 5- and 15-minute load averages, for the record beside every timing (the machine is shared). */
+const loadNow = () => loadavg().map((x) => +x.toFixed(2));
 
 /** Resident memory (bytes) of the renderer processes below this process (the tab; its workers live in it). */
 function rendererRss(): number {
@@ -111,12 +116,14 @@ async function main(): Promise<void> {
     const server = await startAppServer({ root: appDir, port: 0 });
     const chromium = await launchChromium();
     const context = await chromium.browser.newContext({ acceptDownloads: true });
-    const result: Record<string, unknown> = { dataset, reference: ref, tests: tests.length };
+    const result: Record<string, unknown> = { dataset, reference: ref, tests: tests.length, loadAtStart: loadNow() };
 
     if (!samOnly) await measureWarp();
     for (const samDir of samDirs) await measureSam(samDir);
+    result['loadAtEnd'] = loadNow();
     await chromium.close();
     await server.close();
+    printSamTable(result);
     const file = join(outDir, 'app-bench.json');
     await writeFile(file, JSON.stringify(result, null, 2));
     console.log(`wrote ${file}`);
@@ -181,12 +188,14 @@ async function main(): Promise<void> {
         await page.fill('#epochs', '1');
         await page.fill('#rounds', '0');
         await page.fill('#refinements', '0');
+        const loadBefore = loadNow();
         const mem = sampleMemory();
         await page.click('#run');
         await waitForEnd(page);
         const peak = mem.stop();
         const rec = await recordOf(page);
         const c = rec['counters'];
+        const loadAfter = loadNow();
         result[`samBrowser${key}`] = {
           engines: await page.textContent('#engines'),
           encoderRuns: c.encoderRuns,
@@ -194,17 +203,21 @@ async function main(): Promise<void> {
           decoderCalls: c.decoderCalls,
           decoderMsPerCall: c.decoderRunMs / c.decoderCalls,
           peakTabRssMB: peak / 2 ** 20,
+          samWarnings: rec['sam'].warnings,
+          loadBefore,
+          loadAfter,
         };
         console.log(`browser SAM ${basename(samDir)}: encoder ${(c.encoderRunMs / c.encoderRuns).toFixed(0)} ms/call (${c.encoderRuns}), decoder ${(c.decoderRunMs / c.decoderCalls).toFixed(0)} ms/call (${c.decoderCalls}); peak tab RSS ${(peak / 2 ** 20).toFixed(0)} MB`);
         await page.close();
         await samContext.close();
       }
       {
+        const loadBefore = loadNow();
         const run = await runMedPerSam({
           referenceImage: refImage,
           referenceMask: refMask,
           images: samTests.map((n) => ({ id: n.replace(/\.png$/, ''), imagePath: join(images, n) })),
-          outDir: join(work, 'node-sam'),
+          outDir: join(work, `node-sam-${basename(samDir)}`), // one run folder per model (a run folder refuses other settings)
           sam: samDir,
           samLoad: { cacheDir: false },
           warp: { overrides: { schedule: { initialEpochs: 1 } }, backend: 'wasm' },
@@ -213,7 +226,15 @@ async function main(): Promise<void> {
           overlays: false,
         });
         const c = run.record.counters;
-        result[`samNode${key}`] = { encoderRuns: c.encoderRuns, encoderMsPerCall: c.encoderRunMs / c.encoderRuns, decoderCalls: c.decoderCalls, decoderMsPerCall: c.decoderRunMs / c.decoderCalls };
+        result[`samNode${key}`] = {
+          encoderRuns: c.encoderRuns,
+          encoderMsPerCall: c.encoderRunMs / c.encoderRuns,
+          decoderCalls: c.decoderCalls,
+          decoderMsPerCall: c.decoderRunMs / c.decoderCalls,
+          samWarnings: run.record.sam.warnings,
+          loadBefore,
+          loadAfter: loadNow(),
+        };
         console.log(`Node SAM ${basename(samDir)}: encoder ${(c.encoderRunMs / c.encoderRuns).toFixed(0)} ms/call, decoder ${(c.decoderRunMs / c.decoderCalls).toFixed(0)} ms/call`);
       }
     }
@@ -223,3 +244,19 @@ async function main(): Promise<void> {
 }
 
 await main();
+
+/** Per SAM folder: encoder and decoder milliseconds per call in the tab and in Node, with the load around each. */
+function printSamTable(result: Record<string, any>): void {
+  const rows = samDirs.map((dir) => {
+    const key = samDirs.length > 1 ? `:${basename(dir)}` : '';
+    const tab = result[`samBrowser${key}`];
+    const node = result[`samNode${key}`];
+    const ms = (x: number) => x.toFixed(0);
+    const load = (m: { loadBefore: number[]; loadAfter: number[] }) => `${m.loadBefore[0]}→${m.loadAfter[0]}`;
+    return `| ${basename(dir)} | ${ms(tab.encoderMsPerCall)} / ${ms(node.encoderMsPerCall)} | ${ms(tab.decoderMsPerCall)} / ${ms(node.decoderMsPerCall)} | ${tab.peakTabRssMB.toFixed(0)} | ${load(tab)} / ${load(node)} |`;
+  });
+  console.log(`load average at start ${result['loadAtStart'].join(' ')}, at end ${result['loadAtEnd'].join(' ')}`);
+  console.log('| model | encoder ms/call, tab / Node | decoder ms/call, tab / Node | peak tab RSS MB | load 1 min, tab / Node |');
+  console.log('|---|---|---|---|---|');
+  for (const row of rows) console.log(row);
+}

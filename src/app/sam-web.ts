@@ -20,7 +20,7 @@ import { runDecoder } from '../sam/decoder.js';
 import { checkImage, embeddingFromStored, runEncoder, storedEmbeddingLength } from '../sam/encoder.js';
 import type { Float32TensorFactory, OrtSession } from '../sam/ort-types.js';
 import { DEFAULT_MASK_PROMPT_LOGIT } from '../sam/prompt-frames.js';
-import { namesLookSam2, SAM2_EMBEDDING_OUTPUT, SAM2_ENCODER_DISABLED_OPTIMIZERS, sam2DecoderProblem, sam2EncoderProblem } from '../sam/sam2-interface.js';
+import { namesLookSam2, SAM2_EMBEDDING_OUTPUT, SAM2_WEB_ENCODER_DISABLED_OPTIMIZERS, sam2DecoderProblem, sam2EncoderProblem } from '../sam/sam2-interface.js';
 import { patchDecoderForTargetEmbedding, TARGET_EMBEDDING_INPUT } from '../sam/target-embedding.js';
 import type { EncoderVariant, ExecutionProviderName, SamDecodeOptions, SamDecodeResult, SamEmbedding, SamModelInfo, SamModelStats, SamPrompts } from '../sam/types.js';
 import type { Idb } from './idb.js';
@@ -170,7 +170,7 @@ async function createSession(
         warnings.push(`${file.name}: WebGPU not available in this browser`);
         continue;
       }
-      const session = await createWithReshapeFusionRetry(ort, file, provider, warnings);
+      const session = await createWithOptimiserRetry(ort, file, provider, warnings);
       return { session: session as unknown as OrtSession, provider, warnings };
     } catch (err) {
       warnings.push(`${file.name}: ${provider} failed (${firstLine(err)})`);
@@ -182,13 +182,14 @@ async function createSession(
 const firstLine = (err: unknown) => String((err as Error)?.message ?? err).split('\n')[0];
 
 /**
- * A session with default options; if that fails, once more with ONNX Runtime's ReshapeFusion optimiser disabled
- * (it fails on samexporter's SAM 2 encoders, sam2-interface.ts), saying so in `warnings` (the run record). Here,
- * unlike in Node, the kind of a file is known only from its session, so the app retries rather than deciding up
- * front; and any failure is retried, because onnxruntime-web 1.30's wasm build reports that one with an empty
- * message ("Can't create a session. ERROR_CODE: 0, ERROR_MESSAGE: ").
+ * A session with default options; if that fails, once more with the optimisers that onnxruntime-web's wasm build
+ * fails on for samexporter's SAM 2 encoders disabled (ReshapeFusion and ConstantFolding, sam2-interface.ts), then
+ * with graph optimisations off, saying in `warnings` (the run record) which one loaded. Here, unlike in Node, the
+ * kind of a file is known only from its session, so the app retries rather than deciding up front; and any failure
+ * is retried, because in a browser tab onnxruntime-web 1.30 reports that one with an empty message ("Can't create a
+ * session. ERROR_CODE: 0, ERROR_MESSAGE: ").
  */
-async function createWithReshapeFusionRetry(
+export async function createWithOptimiserRetry(
   ort: typeof OrtWeb,
   file: ModelFile,
   provider: 'webgpu' | 'wasm',
@@ -198,7 +199,7 @@ async function createWithReshapeFusionRetry(
   try {
     return await ort.InferenceSession.create(file.bytes, options);
   } catch (err) {
-    const disabled = SAM2_ENCODER_DISABLED_OPTIMIZERS.join(';');
+    const disabled = SAM2_WEB_ENCODER_DISABLED_OPTIMIZERS.join(';');
     for (const [how, retry] of [
       [`ONNX Runtime's ${disabled} disabled`, { ...options, extra: { optimization: { disable_specified_optimizers: disabled } } }],
       ["ONNX Runtime's graph optimisations off", { ...options, graphOptimizationLevel: 'disabled' }],

@@ -50,6 +50,16 @@ export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
  */
 export const SAM2_ENCODER_DISABLED_OPTIMIZERS = ['ReshapeFusion'] as const;
 
+/**
+ * What onnxruntime-web 1.30's wasm build needs disabled as well for samexporter's SAM 2 encoder: ConstantFolding
+ * inlines the else-branch of the Hiera trunk's `If` nodes, after which the shape ONNX Runtime infers for
+ * `/image_encoder/trunk/Concat_3_output_0` ([4]) disagrees with the one the file declares ([5]). onnxruntime-node
+ * merges the two leniently (a warning: "Falling back to lenient merge"); the wasm build fails the session ("Can't
+ * merge shape info. Both inferred and declared dimension have values but they differ"). With both optimisers off
+ * every other graph optimisation still runs (measured with the real-architecture Hiera-Tiny, docs/sam-onnx.md §6).
+ */
+export const SAM2_WEB_ENCODER_DISABLED_OPTIMIZERS = [...SAM2_ENCODER_DISABLED_OPTIMIZERS, 'ConstantFolding'] as const;
+
 /** The two high-resolution maps as views into `SamEmbedding.highResFeatures` (no copy). */
 export function splitHighResFeatures(highRes: Float32Array): [Float32Array, Float32Array] {
   if (highRes.length !== SAM2_HIGH_RES_LENGTH) {
