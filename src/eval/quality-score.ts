@@ -139,7 +139,8 @@ export interface RelativeSignal {
  * Folder-relative signals, their direction and weight (1 each: one kind of evidence each). The registration terms
  * are those of Eq. 1, taken locally: the NCC on the class boundary (where a misplaced mask differs from the image;
  * of the worst main piece for a class of several pieces, boundaryNcc) and the spread of the log Jacobian in the
- * class band (a local view of the regulariser), plus the global regulariser; then the model's stability under small input perturbations, the class area, and SAM's own signals.
+ * class band (a local view of the regulariser), plus the global regulariser; then the model's stability under
+ * small input perturbations, the class area, and SAM's own signals.
  */
 export const RELATIVE_SIGNALS: readonly RelativeSignal[] = [
   // minSd 0.03: in a folder of near-perfect registrations (phantoms: boundary NCC 0.96 ± 0.01) a 0.77 is not a

@@ -83,8 +83,8 @@ export async function openWarpStage(input: WarpStageInput): Promise<WarpStage> {
   } else {
     model = new WarpModel(input.settings, { image: reference.image.image, label: reference.label });
   }
-  // The per-image safety net (warp/safety-net.ts): an image whose warp is less plausible than its aligned copy
-  // falls back to the copy; the run record counts them (warpStageRecord). On unless the run turns it off.
+  // The per-image safety net (warp/safety-net.ts): an image whose warp is clearly less plausible than its aligned
+  // copy falls back to the copy; the run record counts them (warpStageRecord). On unless the run turns it off.
   model.safetyNet = input.safetyNet !== false;
   // Worker threads run their own tfjs engines: wasm or cpu. Another backend (tfjs-node) uses its own threads.
   const backend = tf.getBackend();
