@@ -460,7 +460,12 @@ function readConfig(): RunConfig {
     engine: input('engine').value as RunConfig['engine'],
     samProvider: input('sam-provider').value as RunConfig['samProvider'],
     classes: [...state.classes],
-    warp: { preset: input('preset').value as 'cpu' | 'paper', overrides, labelMode: input('label-warp').value as 'nearest' | 'argmax' },
+    warp: {
+      preset: input('preset').value as 'cpu' | 'paper',
+      overrides,
+      labelMode: input('label-warp').value as 'nearest' | 'argmax',
+      safetyNet: input('safety-net').checked,
+    },
     ...(sam && optionalInt('rounds') !== undefined ? { retrainRounds: optionalInt('rounds') } : {}),
     ...(sam && optionalInt('refinements') !== undefined ? { refinements: optionalInt('refinements') } : {}),
     ...(sam ? { targetEmbedding: input('target-embedding').checked } : {}),

@@ -14,7 +14,8 @@ export interface RunConfig {
   samProvider: 'auto' | 'webgpu' | 'wasm';
   /** Class index → name (validates the masks; names the download's classes.json). */
   classes: [number, string][];
-  warp: { preset: WarpPresetName; overrides: WarpSettingsOverrides; labelMode: LabelWarpMode };
+  /** safetyNet: the per-image fallback to the aligned copy of the reference (src/warp/safety-net.ts; default on). */
+  warp: { preset: WarpPresetName; overrides: WarpSettingsOverrides; labelMode: LabelWarpMode; safetyNet: boolean };
   retrainRounds?: number;
   refinements?: number;
   targetEmbedding?: boolean;

@@ -37,7 +37,15 @@ export interface RegistrationInput {
   nonAffine?: number;
   logJacobianStd?: number;
   nccEdge?: number;
+  /** A class of several pieces by anatomy: the lowest boundary NCC of its main pieces (quality-signals). */
+  nccEdgeWorstPiece?: number;
 }
+
+/**
+ * The boundary NCC that judges a class: of its worst main piece when it has several by anatomy (one misplaced lung of
+ * a two-lung class is otherwise diluted by the other's good boundary), else of the whole class.
+ */
+const boundaryNcc = (c: ClassSignalsInput): number | undefined => c.registration?.nccEdgeWorstPiece ?? c.registration?.nccEdge;
 
 /** Everything known about one class of one image; any group may be missing (e.g. no SAM in a warp-only run). */
 export interface ClassSignalsInput {
@@ -129,14 +137,15 @@ export interface RelativeSignal {
 
 /**
  * Folder-relative signals, their direction and weight (1 each: one kind of evidence each). The registration terms
- * are those of Eq. 1, taken locally: the NCC on the class boundary (where a misplaced mask differs from the image)
- * and the spread of the log Jacobian in the class band (a local view of the regulariser), plus the global
- * regulariser; then the model's stability under small input perturbations, the class area, and SAM's own signals.
+ * are those of Eq. 1, taken locally: the NCC on the class boundary (where a misplaced mask differs from the image;
+ * of the worst main piece for a class of several pieces, boundaryNcc) and the spread of the log Jacobian in the
+ * class band (a local view of the regulariser), plus the global regulariser; then the model's stability under
+ * small input perturbations, the class area, and SAM's own signals.
  */
 export const RELATIVE_SIGNALS: readonly RelativeSignal[] = [
   // minSd 0.03: in a folder of near-perfect registrations (phantoms: boundary NCC 0.96 ± 0.01) a 0.77 is not a
   // failure (Dice 0.99), yet it is 12 robust SDs off; NCC differences under ~0.03 are within registration noise.
-  { name: 'nccEdge', weight: 1, direction: 'low-bad', minSd: 0.03, get: (c) => c.registration?.nccEdge },
+  { name: 'nccEdge', weight: 1, direction: 'low-bad', minSd: 0.03, get: boundaryNcc },
   { name: 'logJacobianStd', weight: 1, direction: 'high-bad', minSd: 0.01, get: (c) => c.registration?.logJacobianStd },
   { name: 'flowGradL2', weight: 1, direction: 'high-bad', minSd: 0.05, get: (_c, img) => logOf(img.registration?.flowGradL2) },
   { name: 'perturbationAgreement', weight: 1, direction: 'low-bad', minSd: 0.005, get: (c) => c.perturbationAgreement },
@@ -227,7 +236,7 @@ export const BEST_RELATIVE_CHECKS: readonly BestRelativeCheck[] = [
     good: 0.7,
     bad: 0.5,
     minImages: 4,
-    get: (c) => c.registration?.nccEdge,
+    get: boundaryNcc,
     reason: (v) => `boundary matches the reference image ${pct(v)} as well as this folder's best registrations`,
   },
 ];
@@ -335,7 +344,8 @@ export function scoreQuality(images: readonly ImageSignalsInput[], opts: Quality
       for (const s of relativeSignals) {
         const v = s.get(c, img);
         if (v === undefined || !Number.isFinite(v)) continue;
-        signals[s.name] = s.name === 'flowGradL2' ? Math.exp(v) : v;
+        // (a registration signal keeps its own value: the class's nccEdge, beside nccEdgeWorstPiece when there is one)
+        signals[s.name] ??= s.name === 'flowGradL2' ? Math.exp(v) : v;
         const st = stats.get(`${c.cls}:${s.name}`)!;
         if (st.n < minN) continue;
         const z = zBad(v, st, s.direction);

@@ -314,6 +314,12 @@ export interface RegistrationSignals {
   logJacobianStd: number;
   /** Mean local squared NCC on the class boundary only (dilate minus erode by the band radius; NaN for the whole image). */
   nccEdge: number;
+  /**
+   * For a class of several pieces by anatomy (WarpSignalsInput.piecesPerClass ≥ 2: both lungs as one class): the
+   * lowest boundary NCC among its that many largest predicted pieces, each piece's boundary apart. Each piece is
+   * registered on its own; over the whole class, one misplaced piece is diluted by the others' good edges.
+   */
+  nccEdgeWorstPiece?: number;
 }
 
 export interface WarpSignals {
@@ -338,6 +344,31 @@ export interface WarpSignalsInput {
   classes: readonly number[];
   /** Radius of the band around each class mask (default max(2, round(size/32)): 4 px at 128). */
   bandRadius?: number;
+  /** Pieces the reference's class has (significantPieces; 1 where absent): classes of ≥ 2 get nccEdgeWorstPiece. */
+  piecesPerClass?: ReadonlyMap<number, number>;
+}
+
+/** The boundary band of a mask: dilated minus eroded by `radius`. */
+function edgeBand(mask: BinaryMask, radius: number): BinaryMask {
+  const band = dilate(mask, { shape: 'disk', radius });
+  const inner = erode(mask, { shape: 'disk', radius });
+  return { width: mask.width, height: mask.height, data: band.data.map((v, i) => (v && !inner.data[i] ? 1 : 0)) };
+}
+
+/** The lowest mean of `map` over the boundary bands of the `pieces` largest 8-connected pieces of `mask`. */
+function worstPieceEdgeMean(map: Float32Array, mask: BinaryMask, pieces: number, radius: number): number {
+  const cc = connectedComponents(mask, 8);
+  const largest = cc.sizes
+    .map((size, k) => ({ size, label: k + 1 }))
+    .sort((a, b) => b.size - a.size)
+    .slice(0, pieces);
+  let worst = Number.NaN;
+  for (const { label } of largest) {
+    const piece = { width: mask.width, height: mask.height, data: Uint8Array.from(cc.labels, (l) => (l === label ? 1 : 0)) };
+    const m = regionMean(map, edgeBand(piece, radius));
+    if (!(m >= worst)) worst = m;
+  }
+  return worst;
 }
 
 /** Registration signals of one image, globally and per class (see the module comment). */
@@ -362,9 +393,10 @@ export function warpSignals(input: WarpSignalsInput): WarpSignals {
     const mask = binaryOfClass(labelWork, cls);
     if (!mask.data.some((v) => v !== 0)) continue;
     const band = dilate(mask, { shape: 'disk', radius: bandRadius });
-    const inner = erode(mask, { shape: 'disk', radius: bandRadius });
-    const edge = { width: size, height: size, data: band.data.map((v, i) => (v && !inner.data[i] ? 1 : 0)) };
-    perClass.set(cls, over(band, edge));
+    const signals = over(band, edgeBand(mask, bandRadius));
+    const pieces = input.piecesPerClass?.get(cls) ?? 1;
+    if (pieces >= 2) signals.nccEdgeWorstPiece = worstPieceEdgeMean(sim.ncc, mask, pieces, bandRadius);
+    perClass.set(cls, signals);
   }
   return { global: { ...over(), flowGradL2: flowGradientL2(flowXyWarp, size, size) }, perClass };
 }

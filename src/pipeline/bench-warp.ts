@@ -53,7 +53,7 @@ export interface BenchWarpOptions {
   qualityPerturbations?: boolean;
   /** Classes scored as background in the reference and the ground truth (a protocol's subset; default none). */
   backgroundClasses?: number[];
-  /** The per-image safety net (default false, as `segment`; warp/safety-net.ts; the bench line gives Dice with and without it). */
+  /** The per-image safety net (default true, as `segment`; warp/safety-net.ts; the bench line gives Dice with and without it). */
   safetyNet?: boolean;
   /** Threads that train and apply the model (default: every core; 1 = no worker threads). */
   threads?: number;
@@ -140,8 +140,12 @@ export interface BenchWarpResult {
   budget: TrainBudget;
   /** Mean loss over the last steps (TrainPhaseResult.recentLoss). */
   recentLoss: LossBreakdown | null;
-  /** Per image: Dice per class, the quality score and flag when validated, and whether the safety net fell back. */
-  perImage: { id: string; dice: number[]; quality?: number; flag?: string; fellBack?: boolean }[];
+  /**
+   * Per image: Dice per class, the quality score and flag when validated, whether the safety net fell back, the mean
+   * Dice of the network's own warp (what the net chose against: the same as `dice` unless it fell back) and of the
+   * aligned copy (zero network flow through the image's working frame: what the net falls back to).
+   */
+  perImage: { id: string; dice: number[]; quality?: number; flag?: string; fellBack?: boolean; warpDice: number; alignedCopyDice: number }[];
   /** The safety net (warp/safety-net.ts): images that fell back to the aligned copy; mean Dice had it been off. */
   safetyNet: SafetyNetReport & { meanDiceWithoutNet: number };
   quality?: BenchQualityResult;
@@ -185,7 +189,7 @@ export async function runWarpBenchmark(opts: BenchWarpOptions): Promise<BenchWar
   const threads = opts.threads ?? defaultWarpThreads();
   const workers = startNodeWarpWorkers(threads - 1);
   const model = new WarpModel(settings, { image: ref.image.image, label: ref.label });
-  model.safetyNet = opts.safetyNet === true;
+  model.safetyNet = opts.safetyNet !== false;
   try {
     if (opts.initModel) model.initialiseFrom(opts.initModel.model, opts.initModel.path);
     return await benchWithModel(model, workers, settings, labelWarp, tests, ds, t0, backend, onProgress, opts, { image: ref.image.image, label: ref.label });
@@ -341,11 +345,19 @@ async function benchWithModel(
         acc.dice += sc.dice;
         acc.iou += sc.iou;
       }
-      perImage.push({ id, dice: scores.map((sc) => sc.dice), ...(model.fellBack(id) ? { fellBack: true } : {}) });
       // Without the safety net: the network's own flow where the image fell back (what the net changed).
       const rawFlow = model.fellBack(id) ? model.predictFlowsWork([model.testWorkingImage(id)])[0]! : f.flowXyWarp;
       const raw = rawFlow === f.flowXyWarp ? scores : diceIoUPerClass(model.labelForTest(id, rawFlow, labelWarp), gt, classes);
-      withoutNetSum += raw.reduce((a, sc) => a + sc.dice, 0) / raw.length;
+      const meanOf = (s: ClassScore[]) => s.reduce((a, sc) => a + sc.dice, 0) / s.length;
+      withoutNetSum += meanOf(raw);
+      const alignedCopy = diceIoUPerClass(model.labelForTest(id, new Float32Array(f.flowXyWarp.length), labelWarp), gt, classes);
+      perImage.push({
+        id,
+        dice: scores.map((sc) => sc.dice),
+        ...(model.fellBack(id) ? { fellBack: true } : {}),
+        warpDice: meanOf(raw),
+        alignedCopyDice: meanOf(alignedCopy),
+      });
       onProgress({ stage: 'warp-apply', done: ++done, total: ids.length, message: id });
     }
   }

@@ -117,9 +117,10 @@ export interface WarpStageSettings {
    */
   roi?: LocalStageOptions;
   /**
-   * The per-image safety net (src/warp/safety-net.ts; default off, see WarpStageInput.safetyNet): an image whose warp
-   * its own evidence finds less plausible than the aligned copy of the reference gets the copy. The report's settings
-   * table counts the images that fell back; the run record lists them. In the fingerprint when on.
+   * The per-image safety net (src/warp/safety-net.ts; default on, false turns it off; see WarpStageInput.safetyNet):
+   * an image whose warp its own evidence finds clearly less plausible than the aligned copy of the reference gets the
+   * copy. The report's settings table counts the images that fell back; the run record lists them. In the
+   * fingerprint when on.
    */
   safetyNet?: boolean;
 }
@@ -540,7 +541,7 @@ async function runWarpOnlyCore(input: CoreRunInput, progress: ProgressCallback):
       ...(saved ? { warpModel: saved.id } : {}),
       ...(input.initialWarpModel ? { initialWarpModel: input.initialWarpModel.id } : {}),
       roi: roiOptions,
-      ...(input.warp?.safetyNet === true ? { safetyNet: true } : {}),
+      ...(input.warp?.safetyNet !== false ? { safetyNet: true } : {}),
       ...(input.fingerprintExtra ? { extra: input.fingerprintExtra } : {}),
     };
     await store.open(runKey);
@@ -791,7 +792,7 @@ async function runMedPerSamCore(input: CoreRunInput, loadSam: () => Promise<Load
       promptWorkingSize: r.promptWorkingSize,
       warp: r.warpSettings,
       roi: roiOptions,
-      ...(input.warp?.safetyNet === true ? { safetyNet: true } : {}),
+      ...(input.warp?.safetyNet !== false ? { safetyNet: true } : {}),
       extra: input.fingerprintExtra ?? null,
     };
     const { resumed } = await store.open(fingerprint);

@@ -105,7 +105,15 @@ export function imageQualitySignals(ctx: QualityContext, input: ImageQualityInpu
   const labelWork = toOriginal ? resampleLabelAffine(input.label, R, R, toOriginal) : resizeLabelNearest(input.label, R, R);
   const flow = input.flowXyWarp;
   const reg = flow
-    ? warpSignals({ fixedWork, warpedReferenceWork: warpPlaneBilinear(ctx.referenceWork, R, R, flow, R, R), flowXyWarp: flow, size: R, labelWork, classes: ctx.classes })
+    ? warpSignals({
+        fixedWork,
+        warpedReferenceWork: warpPlaneBilinear(ctx.referenceWork, R, R, flow, R, R),
+        flowXyWarp: flow,
+        size: R,
+        labelWork,
+        classes: ctx.classes,
+        piecesPerClass: ctx.referencePieces,
+      })
     : undefined;
   const app = appearanceSignals({ targetWork: fixedWork, referenceWork: ctx.referenceWork, size: R, labelWork, referenceLabelWork: ctx.referenceLabelWork, classes: ctx.classes });
   const agreement = flow && ctx.predictFlows ? perturbationSignals(ctx, fixedWork, flow) : undefined;

@@ -57,7 +57,7 @@ export interface WarpSegmentOptions {
   labelWarp?: LabelWarpMode;
   /** The region-of-interest stage for small or thin objects (default: automatic by object size; core.ts). */
   roi?: LocalStageOptions;
-  /** The per-image fallback to the aligned copy of the reference (default off; core.ts WarpStageSettings.safetyNet). */
+  /** The per-image fallback to the aligned copy of the reference (default on; core.ts WarpStageSettings.safetyNet). */
   safetyNet?: boolean;
   /** tfjs backend, default 'auto'. */
   backend?: TfBackendChoice;
@@ -135,7 +135,7 @@ export async function runWarpOnlySegmentation(opts: WarpSegmentOptions, onProgre
         labelMode: opts.labelWarp ?? 'nearest',
         ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
         ...(opts.roi ? { roi: opts.roi } : {}),
-        ...(opts.safetyNet === true ? { safetyNet: true } : {}),
+        ...(opts.safetyNet === false ? { safetyNet: false } : {}),
       },
       ...(warpModel ? { warpModel } : {}),
       ...(initialWarpModel ? { initialWarpModel } : {}),

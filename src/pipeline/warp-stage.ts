@@ -62,9 +62,9 @@ export interface WarpStageInput {
   /** Called around each test image's read (the caller's stage timer). */
   timeRead?: <T>(fn: () => Promise<T>) => Promise<T>;
   /**
-   * The per-image safety net (default off): it never fell back on 80 real images (CAMUS and JSRT, 40 each), so its
-   * threshold is unproven, and on a barely trained model its yes/no decision flipped between two engines computing
-   * the same run (the app's multi-threaded wasm and the CLI's: Dice 0.987 between them instead of >= 0.99).
+   * The per-image safety net (default on; false turns it off): an image falls back to the aligned copy only when the
+   * copy's agreement beats the warp's by more than two standard errors of the image's own evidence (safety-net.ts),
+   * so float noise between two engines computing the same run does not decide.
    */
   safetyNet?: boolean;
 }
@@ -98,9 +98,9 @@ export async function openWarpStage(input: WarpStageInput): Promise<WarpStage> {
       }
     }
   }
-  // The per-image safety net (warp/safety-net.ts): an image whose warp is less plausible than its aligned copy
-  // falls back to the copy; the run record counts them (warpStageRecord). Opt-in (see WarpStageInput.safetyNet).
-  model.safetyNet = input.safetyNet === true;
+  // The per-image safety net (warp/safety-net.ts): an image whose warp is clearly less plausible than its aligned
+  // copy falls back to the copy; the run record counts them (warpStageRecord). On unless the run turns it off.
+  model.safetyNet = input.safetyNet !== false;
   // Worker threads run their own tfjs engines: wasm or cpu. Another backend (tfjs-node) uses its own threads.
   const backend = tf.getBackend();
   const threads = backend === 'wasm' || backend === 'cpu' ? warpThreadsFor(input.threads, input.environment) : 1;

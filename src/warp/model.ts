@@ -140,6 +140,8 @@ export interface SafetyNetReport {
   enabled: boolean;
   checked: number;
   fellBack: string[];
+  /** Per checked image: its evidence (safety-net.ts SafetyNetDecision, numbers rounded to 4 decimals). */
+  evidence?: Record<string, { warpAgreement: number; copyAgreement: number; margin: number; maxDisplacementPx: number }>;
 }
 
 export function labelClasses(label: LabelMap): number[] {
@@ -723,7 +725,12 @@ export class WarpModel {
   /** The safety net's decisions so far (images whose flows were computed since the model was built). */
   safetyNetReport(): SafetyNetReport {
     const fellBack = [...this.safetyDecisions].filter(([, d]) => d.fellBack).map(([id]) => id);
-    return { enabled: this.safetyNet, checked: this.safetyDecisions.size, fellBack };
+    const round = (v: number) => Math.round(v * 1e4) / 1e4;
+    const evidence: NonNullable<SafetyNetReport['evidence']> = {};
+    for (const [id, d] of this.safetyDecisions) {
+      evidence[id] = { warpAgreement: round(d.warpAgreement), copyAgreement: round(d.copyAgreement), margin: round(d.margin), maxDisplacementPx: round(d.maxDisplacementPx) };
+    }
+    return { enabled: this.safetyNet, checked: this.safetyDecisions.size, fellBack, evidence };
   }
 
   /** Eq. 4 for test images already added (by id), in batches; calls `each` per image in order. */

@@ -40,6 +40,14 @@ describe('medpersam bench --sam none', () => {
     expect(io.out()).toContain(`warp-only benchmark: ${data.root} (reference phantom_000, 3 test images), backend wasm`);
     expect(io.out()).toContain(`| **mean** | **${(json.meanDice * 100).toFixed(1)}** | **${(json.meanIoU * 100).toFixed(1)}** |`);
     expect(io.err()).toBe(`wrote ${join(out, 'bench-warp.json')}\n`);
+    // The safety net is on by default: every image checked; per image the network's own warp's Dice (the image's
+    // Dice unless it fell back) and the aligned copy's, each a mean over the classes.
+    expect(json.safetyNet).toMatchObject({ enabled: true, checked: 3 });
+    for (const p of json.perImage as { dice: number[]; fellBack?: boolean; warpDice: number; alignedCopyDice: number }[]) {
+      const meanDice = p.dice.reduce((a, b) => a + b, 0) / p.dice.length;
+      expect(p.fellBack ? p.alignedCopyDice : p.warpDice).toBeCloseTo(meanDice, 12);
+      expect(p.alignedCopyDice).toBeGreaterThan(0.5);
+    }
 
     // The same protocol by hand: segment the test images with the same settings, score the written masks here.
     const seg = join(tmp.dir, 'seg-warp');
@@ -54,9 +62,10 @@ describe('medpersam bench --sam none', () => {
 
     // --limit and --json
     const limited = captureIo();
-    expect(await runCli(['bench', '--dataset', data.root, '--sam', 'none', '--out', out, '--limit', '2', '--json', '-q', ...FAST_WARP], limited)).toBe(0);
+    expect(await runCli(['bench', '--dataset', data.root, '--sam', 'none', '--out', out, '--limit', '2', '--no-safety-net', '--json', '-q', ...FAST_WARP], limited)).toBe(0);
     const lj = JSON.parse(limited.out());
     expect(lj.nTest).toBe(2);
+    expect(lj.safetyNet).toMatchObject({ enabled: false, checked: 0, fellBack: [] });
     expect(lj.perImage.map((p: { id: string }) => p.id)).toEqual(['phantom_001', 'phantom_002']);
     expect(JSON.parse(await readFile(join(out, 'bench-warp.json'), 'utf8')).nTest).toBe(2);
   }, 120_000);

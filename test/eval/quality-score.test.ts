@@ -126,6 +126,24 @@ describe('scoreQuality', () => {
     expect(legacy[0]!.perClass[0]!.score).toBeCloseTo(Math.exp(-1.75) * q[0]!.perClass[0]!.score, 2);
   });
 
+  it('a two-piece class is judged by the boundary of its worse piece: one misplaced lung is not diluted by the other', () => {
+    const twoPieces = (k: number, worstPiece: number): Partial<ClassSignalsInput> => ({
+      referencePieces: 2,
+      mainPiecesShare: 1,
+      registration: { ...cls(1, k).registration!, nccEdgeWorstPiece: worstPiece },
+    });
+    // Every image's pieces match about as well as the whole class (0.45); image 5's worse piece matches far less
+    // (0.2), while over the whole class (its nccEdge) it looks typical.
+    const images = Array.from({ length: 20 }, (_, k) => image(k, twoPieces(k, cls(1, k).registration!.nccEdge! - 0.01)));
+    images[5] = image(5, twoPieces(5, 0.2));
+    const q = scoreQuality(images);
+    expect(q.filter((x) => x.flag === 'check').map((x) => x.id)).toEqual(['img5']);
+    expect(q[5]!.perClass[0]!.signals['nccEdge']).toBe(cls(1, 5).registration!.nccEdge); // the class's own value kept
+    // The same run without the per-piece signal (a run from before it): image 5 is ordinary.
+    const wholeOnly = scoreQuality(images.map((img) => ({ ...img, perClass: img.perClass.map((c) => ({ ...c, registration: { ...c.registration!, nccEdgeWorstPiece: undefined } })) })));
+    expect(wholeOnly[5]!.flag).toBe('ok');
+  });
+
   it('SAM signals count when present: a predicted IoU of 0.4 and a mask far from its prompt are flagged', () => {
     const sam = { predictedIoU: 0.95, promptAgreement: 0.95, roundAgreement: 0.98 };
     const images = Array.from({ length: 10 }, (_, k) => image(k, { sam }));

@@ -150,6 +150,23 @@ describe('warpSignals', () => {
     expect(s.global.folding).toBeGreaterThan(0.4);
     expect(s.global.folding).toBeLessThan(0.55);
   });
+
+  it('a class of two pieces by anatomy: the boundary NCC of its worse piece, beside the whole class’s', () => {
+    // Classes 1 and 2 of `label` as one class of two pieces; the warped reference is wrong around the right piece.
+    const merged = { ...label, data: label.data.map((v) => (v ? 1 : 0)) };
+    const img = unit(S * S, 2);
+    const other = unit(S * S, 77);
+    const warped = img.map((v, i) => (i % S >= 16 ? other[i]! : v));
+    const flow = new Float32Array(S * S * 2);
+    const args = { fixedWork: img, warpedReferenceWork: warped, flowXyWarp: flow, size: S, labelWork: merged, classes: [1], bandRadius: 1 };
+    const whole = warpSignals(args).perClass.get(1)!;
+    expect(whole.nccEdgeWorstPiece).toBeUndefined(); // one piece expected: the whole class only
+    const two = warpSignals({ ...args, piecesPerClass: new Map([[1, 2]]) }).perClass.get(1)!;
+    const right = warpSignals({ ...args, labelWork: { ...label, data: label.data.map((v) => (v === 2 ? 1 : 0)) } }).perClass.get(1)!;
+    expect(two.nccEdge).toBe(whole.nccEdge);
+    expect(two.nccEdgeWorstPiece).toBeCloseTo(right.nccEdge, 6);
+    expect(two.nccEdgeWorstPiece!).toBeLessThan(whole.nccEdge - 0.2);
+  });
 });
 
 describe('mask and SAM signals', () => {

@@ -131,8 +131,9 @@ describe('runWarpOnlySegmentation', () => {
   });
 });
 
-// `segment --safety-net` (issue 20): the option reaches the warp stage, the run record lists what it did, the
-// report's settings table counts the images that fell back, and a run with it is another run (fingerprint).
+// The safety net (issue 20; on by default, `segment --no-safety-net` turns it off): the run record lists what it did
+// with each image's evidence, the report's settings table counts the images that fell back, and a run without it is
+// another run (fingerprint).
 describe('describeSafetyNet', () => {
   it('says off, or the count and the first five ids', () => {
     expect(describeSafetyNet({ enabled: false, checked: 0, fellBack: [] })).toBe('off');
@@ -144,21 +145,24 @@ describe('describeSafetyNet', () => {
 });
 
 describe('segment with the safety net', () => {
-  it('records and reports what the net did; off and on are different runs', async () => {
+  it('on by default: records and reports what the net did; off and on are different runs', async () => {
     const out = join(root, 'net-on');
-    const r = await runWarpOnlySegmentation(opts(out, { safetyNet: true }));
+    const r = await runWarpOnlySegmentation(opts(out));
     expect(r.warp.safetyNet.enabled).toBe(true);
     expect(r.warp.safetyNet.checked).toBe(3);
+    const evidence = Object.values(r.warp.safetyNet.evidence ?? {});
+    expect(evidence).toHaveLength(3);
+    for (const e of evidence) expect(e.margin).toBeGreaterThanOrEqual(0);
     const run = JSON.parse(await readFile(join(out, 'run.json'), 'utf8'));
     expect(run.training.safetyNet).toEqual(r.warp.safetyNet);
     const html = await readFile(join(out, 'report.html'), 'utf8');
     expect(html).toContain('safety net');
     expect(html).toContain(describeSafetyNet(r.warp.safetyNet));
 
-    const off = await runWarpOnlySegmentation(opts(join(root, 'net-off')));
-    expect(off.warp.safetyNet).toEqual({ enabled: false, checked: 0, fellBack: [] });
+    const off = await runWarpOnlySegmentation(opts(join(root, 'net-off'), { safetyNet: false }));
+    expect(off.warp.safetyNet).toEqual({ enabled: false, checked: 0, fellBack: [], evidence: {} });
     expect(await readFile(join(root, 'net-off', 'report.html'), 'utf8')).toMatch(/safety net<\/t[dh]>\s*<td>off</);
     // The same folder without the net is not the same run: its state is not reused as if it were.
-    await expect(runWarpOnlySegmentation(opts(out))).rejects.toMatchObject({ code: 'SETTINGS_MISMATCH' });
+    await expect(runWarpOnlySegmentation(opts(out, { safetyNet: false }))).rejects.toMatchObject({ code: 'SETTINGS_MISMATCH' });
   }, 120_000);
 });

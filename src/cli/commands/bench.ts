@@ -73,7 +73,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
     .option('--no-quality', 'skip the validation of the quality score against the true Dice (--sam none only)')
     .option('--sizes <list>', 'quality and wall time as the folder grows, e.g. 5,10,20,40,100,all: a fresh model per size (--sam none only)')
     .option('--baseline <file>', `per-image Dice of a classical method to compare with (default: <dataset>/${DEFAULT_BASELINE} when present)`)
-    .option('--safety-net', 'turn on the per-image fallback to the aligned copy (off by default: its threshold is not yet proven)')
+    .option('--no-safety-net', 'turn off the per-image fallback to the aligned copy of the reference (the bench line gives the Dice with and without it)')
     .option('--init-model <file|bundle>', 'warm start: train from an earlier run\'s warp model file (or a fit bundle\'s) instead of random weights (--sam none only)')
     .option('--background-classes <list>', 'score these class values as background in the reference and ground truth, e.g. 2 (CAMUS paper protocol: LV + LA) (--sam none only)')
     .option('--json', 'print the result as JSON instead of the table');
@@ -145,7 +145,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
             compareLabelWarps: opts.compareLabelWarps === true,
             quality: opts.quality !== false,
             ...(opts.backgroundClasses !== undefined ? { backgroundClasses: parseClassList(opts.backgroundClasses) } : {}),
-            ...(opts.safetyNet === true ? { safetyNet: true } : {}),
+            ...(opts.safetyNet === false ? { safetyNet: false } : {}),
             ...(threads !== undefined ? { threads } : {}),
             ...(initModel ? { initModel } : {}),
             onProgress: progress.onProgress,

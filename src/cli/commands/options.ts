@@ -47,7 +47,7 @@ export interface WarpCliOptions extends PreprocessCliOptions {
   roi?: RoiMode;
   roiCost?: string;
   threads?: string;
-  /** --safety-net (segment, bench): the per-image fallback to the aligned copy. */
+  /** --no-safety-net (segment, bench): false turns off the per-image fallback to the aligned copy. */
   safetyNet?: boolean;
 }
 
@@ -178,7 +178,7 @@ export function warpStageOptions(o: WarpCliOptions & { retrainEpochs?: string; r
   if (o.labelWarp !== undefined) w.labelMode = o.labelWarp;
   const roi = roiOptions(o);
   if (roi) w.roi = roi;
-  if (o.safetyNet === true) w.safetyNet = true;
+  if (o.safetyNet === false) w.safetyNet = false;
   return w;
 }
 

@@ -80,7 +80,7 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
     .option('--warp-model <file>', `apply a trained warp model (the ${WARP_MODEL_FILE} an earlier segment run wrote) instead of training one`)
     .option('--init-model <file|bundle>', `start the warp model's training from an earlier run's ${WARP_MODEL_FILE} (or a fit bundle's) of the same anatomy instead of random weights; pair it with a small --steps`)
     .option('--skip-unreadable', 'segment the images that can be read and list the others in the run record (default: stop and list them all)')
-    .option('--safety-net', 'per image, fall back to the aligned copy of the reference where the warp is less plausible by the run\'s own evidence; counted in the report (default off: its threshold is not yet proven)')
+    .option('--no-safety-net', 'keep every warp: no per-image fallback to the aligned copy of the reference where the warp is clearly less plausible by the run\'s own evidence (on by default; counted in the report)')
     .option('--json', 'print the result as JSON instead of the summary');
   addWarpOptions(command);
   addSamOptions(command);
@@ -140,7 +140,7 @@ export function registerSegmentCommand(program: Command, ctx: CliContext): void 
               overrides,
               ...(opts.labelWarp !== undefined ? { labelWarp: opts.labelWarp } : {}),
               ...(roiOptions(opts) ? { roi: roiOptions(opts) } : {}),
-              ...(opts.safetyNet === true ? { safetyNet: true } : {}),
+              ...(opts.safetyNet === false ? { safetyNet: false } : {}),
               ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
               ...(threads !== undefined ? { threads } : {}),
               ...(warpModel ? { warpModelPath: warpModel } : {}),
