@@ -9,6 +9,10 @@ import { WarpPreprocessor } from '../../src/warp/preprocess.js';
 import { resolveWarpSettings } from '../../src/warp/presets.js';
 import { warpLabelThroughFrame } from '../../src/warp/working-frame.js';
 import { generateRepeated } from '../../bench/stress/repeated.js';
+import { discoverDataset } from '../../src/io/dataset.js';
+import { readImage } from '../../src/io/image.js';
+import { readLabelMap } from '../../src/io/mask.js';
+import { describeWithShared, sharedPath } from '../fixtures/shared-data.js';
 
 describe('findRepeatPeriod', () => {
   it('finds the period of a pattern that repeats every 10 px down, scaled to reference pixels', () => {
@@ -95,4 +99,15 @@ describe('the initial alignment on repeated structures', () => {
     const r = estimatePrealignment(new PrealignReference(normalizeIntensity(chest), contentMask(chest)), normalizeIntensity(other), { method: 'search', polarity: 'auto' }, contentMask(other));
     expect(r.evidence!.reason).not.toContain('repeated structure');
   });
+});
+
+// The repeat rule acts only where the reference repeats: on the team's real sets it finds no repeat, so their
+// alignments (and runs) are exactly what they were.
+describeWithShared('no repeat in the real references', ['data/jsrt-scr/images', 'data/camus-4ch-es/images'], () => {
+  it.each(['data/jsrt-scr', 'data/camus-4ch-es'])('%s', async (set) => {
+    const ds = await discoverDataset(sharedPath(set));
+    const label = await readLabelMap(ds.reference.maskPath!, { classes: ds.classes });
+    const { image } = await readImage(ds.reference.imagePath);
+    expect(new WarpPreprocessor(resolveWarpSettings('cpu', {}).preprocess, { image, label }, 128).repeatPeriod).toBeNull();
+  }, 30_000);
 });
