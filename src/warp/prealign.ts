@@ -29,6 +29,7 @@
  */
 import {
   affineScale,
+  applyAffine,
   composeAffine,
   gridCentre,
   resizeAffine,
@@ -38,7 +39,6 @@ import {
 import { resizeImage } from '../image/resize.js';
 import type { FloatImage } from '../image/types.js';
 import { gaussianBlurPlane } from '../image/blur.js';
-import { applyAffine } from '../image/affine.js';
 import { chooseAmongRepeats, findRepeatPeriod, type RepeatCandidate, type RepeatPeriod } from './periodic.js';
 
 export type PrealignMethod = 'none' | 'moments' | 'search';
