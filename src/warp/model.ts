@@ -43,6 +43,7 @@ import type { WarpWorkerPeer, WeightsSource } from './parallel/worker-peer.js';
 import { PreparationPool } from './parallel/preparation-pool.js';
 import { WARP_MODEL_FORMAT_VERSION, WARP_MODEL_KIND, type SavedWarpModel, type SavedWarpReference } from './saved-model.js';
 import { isUserError, MedpersamUserError } from '../errors.js';
+import type { RepeatPeriod } from './periodic.js';
 import type { ProgressCallback } from '../progress.js';
 
 export type { LabelWarpMode } from './working-frame.js';
@@ -131,6 +132,8 @@ export interface PreprocessingReport {
     aligned: number;
     keptResize: number;
     inverted: number;
+    /** The reference's repeat (periodic.ts; reference pixels), null when its pattern does not repeat or no search ran. */
+    repeat: RepeatPeriod | null;
     images: Record<string, PrealignRecord>;
   };
 }
@@ -389,7 +392,7 @@ export class WarpModel {
       colour: this.preprocessor.colour,
       imageLoss: this.imageLossChoice,
       denoise: this.preprocessor.denoise,
-      prealign: { aligned, keptResize: checked - aligned, inverted, images },
+      prealign: { aligned, keptResize: checked - aligned, inverted, repeat: this.preprocessor.repeatPeriod, images },
     };
   }
 

@@ -29,6 +29,7 @@
  */
 import {
   affineScale,
+  applyAffine,
   composeAffine,
   gridCentre,
   resizeAffine,
@@ -38,6 +39,7 @@ import {
 import { resizeImage } from '../image/resize.js';
 import type { FloatImage } from '../image/types.js';
 import { gaussianBlurPlane } from '../image/blur.js';
+import { chooseAmongRepeats, findRepeatPeriod, type RepeatCandidate, type RepeatPeriod } from './periodic.js';
 
 export type PrealignMethod = 'none' | 'moments' | 'search';
 export type PolarityMode = 'auto' | 'keep';
@@ -249,19 +251,44 @@ export class PrealignReference {
   readonly moments: MassMoments;
   /** Gaussian σ of every level as a fraction of its longest side (0 = none); test images get the same. */
   readonly smoothing: number;
+  private repeat: RepeatPeriod | null | undefined;
+  /** Centre of the reference's labels (reference pixels; the image centre when not given). */
+  readonly labelCentre: { x: number; y: number };
 
   /**
    * referenceGrey: normalised grey image; content: its content mask (image/padding.ts), null = all content;
-   * smoothing: see `pyramid` (0 = none).
+   * smoothing: see `pyramid` (0 = none); labelCentre: centre of the reference's labelled pixels.
    */
-  constructor(referenceGrey: FloatImage, content: Uint8Array | null = null, smoothing = 0) {
+  constructor(referenceGrey: FloatImage, content: Uint8Array | null = null, smoothing = 0, labelCentre: { x: number; y: number } | null = null) {
     if (referenceGrey.channels !== 1) throw new Error('PrealignReference: expects a grey image');
     this.width = referenceGrey.width;
     this.height = referenceGrey.height;
     this.smoothing = smoothing;
     this.levels = pyramid(referenceGrey, content, smoothing);
     this.moments = massMoments(this.levels[2]!);
+    this.labelCentre = labelCentre ?? gridCentre(this.width, this.height);
   }
+
+  /** The reference's repeat (periodic.ts), or null when its pattern does not repeat; found on first use. */
+  get period(): RepeatPeriod | null {
+    if (this.repeat === undefined) this.repeat = referencePeriod(this.levels[PERIOD_LEVEL]!, this.levels[PERIOD_LEVEL]!.toOriginal[0]);
+    return this.repeat;
+  }
+}
+
+/** The level on which the reference's repeat is looked for (48 px: a vertebra or a tooth spans several pixels). */
+const PERIOD_LEVEL = 1;
+/** Part of the reference's content that must overlap its shifted self for the shift to count. */
+const PERIOD_MIN_OVERLAP = 0.5;
+
+/** The reference's repeat: its local correlation (as the search measures it) with itself under integer shifts. */
+function referencePeriod(level: Level, toOriginal: number): RepeatPeriod | null {
+  const scratch = scratchFor(level);
+  const correlationAt = (dx: number, dy: number): number | null => {
+    const overlap = sampleOver(level, level, [1, 0, dx, 0, 1, dy], scratch);
+    return overlap < PERIOD_MIN_OVERLAP ? null : localCorrelation(level, scratch, LOCAL_WINDOWS[PERIOD_LEVEL]!);
+  };
+  return findRepeatPeriod(level.width, level.height, correlationAt, toOriginal);
 }
 
 /** Scratch buffers of one level (reused by every evaluation). */
@@ -663,7 +690,10 @@ export function estimatePrealignment(ref: PrealignReference, testGrey: FloatImag
   });
   const positive = bestPerSign[0]!;
   const negative = bestPerSign[1];
-  const chosen = negative && negative.score > positive.score + POLARITY_MARGIN ? negative : positive;
+  const searched = negative && negative.score > positive.score + POLARITY_MARGIN ? negative : positive;
+  const repeat = ref.period ? chooseRepeat(ref, ref.period, test, searched, (p) => refine(p, finest, searched.sign)) : null;
+  // A repeat resolved by the labels' place has no different candidate left: its look-alikes were the candidates.
+  const chosen = repeat ? { ...searched, params: repeat.chosen.params, score: repeat.chosen.score, runnerUp: null } : searched;
   const found = measureParams(finest, chosen.params);
   const inverted = chosen.sign < 0;
   const measured = {
@@ -672,8 +702,43 @@ export function estimatePrealignment(ref: PrealignReference, testGrey: FloatImag
     runnerUpMargin: chosen.runnerUp === null ? null : chosen.score - chosen.runnerUp,
     framePaddingIoU,
   };
-  const evidence: AlignmentEvidence = { ...measured, ...trustAlignment(measured, chosen.sign * found.r, opts.keepResizeMargin ?? KEEP_RESIZE_MARGIN) };
+  const trust = trustAlignment(measured, chosen.sign * found.r, opts.keepResizeMargin ?? KEEP_RESIZE_MARGIN);
+  const evidence: AlignmentEvidence = { ...measured, ...trust, ...(repeat ? { reason: `${repeat.reason}; ${trust.reason}` } : {}) };
   // Keep the plain resize unless the evidence for the alignment is strong enough (for this polarity).
   if (!evidence.trusted) return { ...result(null, resize.r, inverted), evidence };
   return { ...result(chosen.params, found.r, inverted), evidence };
+}
+
+/** Whole periods tried on either side of the search's best alignment. */
+const REPEAT_PERIODS = 3;
+
+/**
+ * The search's best alignment and its copies shifted by whole periods of the reference's repeat (each refined at
+ * the finest level), judged by periodic.ts `chooseAmongRepeats`: a copy maps reference point x where the best
+ * maps x + k·period, i.e. its shift grows by k·s·Rot(θ)·period.
+ */
+function chooseRepeat(
+  ref: PrealignReference,
+  period: RepeatPeriod,
+  test: { width: number; height: number },
+  best: Scored,
+  refineAtFinest: (p: SimilarityParams) => Scored,
+): { chosen: RepeatCandidate<SimilarityParams>; reason: string } {
+  const plain = applyAffine(resizeAffine(ref.width, ref.height, test.width, test.height), ref.labelCentre.x, ref.labelCentre.y);
+  const candidate = (s: Scored, periods: number): RepeatCandidate<SimilarityParams> => {
+    const at = applyAffine(similarityFor(s.params, ref, test), ref.labelCentre.x, ref.labelCentre.y);
+    return { params: s.params, score: s.score, periods, labelDisplacement: Math.hypot((at.x - plain.x) / test.width, (at.y - plain.y) / test.height) };
+  };
+  const one = similarityFor({ ...best.params, shiftX: 0, shiftY: 0 }, ref, test);
+  // The test-pixel shift of one period: the linear part of the alignment applied to the period vector.
+  const stepX = one[0] * period.dx + one[1] * period.dy;
+  const stepY = one[3] * period.dx + one[4] * period.dy;
+  const candidates = [candidate(best, 0)];
+  for (let k = -REPEAT_PERIODS; k <= REPEAT_PERIODS; k++) {
+    if (k === 0) continue;
+    const start = { ...best.params, shiftX: best.params.shiftX + (k * stepX) / test.width, shiftY: best.params.shiftY + (k * stepY) / test.height };
+    const refined = refineAtFinest(start);
+    if (Number.isFinite(refined.score)) candidates.push(candidate(refined, k));
+  }
+  return chooseAmongRepeats(candidates, 1 - period.correlation);
 }

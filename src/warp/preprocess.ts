@@ -23,6 +23,7 @@ import { contentMask } from '../image/padding.js';
 import type { FloatImage, LabelMap } from '../image/types.js';
 import { gaussianBlurPlane } from '../image/blur.js';
 import { NOISE_LIMIT, noiseRatio } from './loss-choice.js';
+import type { RepeatPeriod } from './periodic.js';
 import { estimatePrealignment, PrealignReference, type PolarityMode, type Prealignment, type PrealignMethod } from './prealign.js';
 import { plainResizeMap, workingImage, type WorkingFrame } from './working-frame.js';
 
@@ -146,7 +147,12 @@ export class WarpPreprocessor {
     this.referenceWork = this.smooth(this.referenceWorkUnsmoothed);
     const needsAlignment = options.prealign !== 'none' || options.polarity === 'auto';
     const alignSmoothing = (PREALIGN_DENOISE_FACTOR * this.denoise.sigmaWorkingPx) / resolution;
-    this.alignReference = needsAlignment ? new PrealignReference(normalised, contentMask(grey), alignSmoothing) : null;
+    this.alignReference = needsAlignment ? new PrealignReference(normalised, contentMask(grey), alignSmoothing, labelCentre(reference.label)) : null;
+  }
+
+  /** The reference's repeat (periodic.ts), null when its pattern does not repeat or nothing is aligned. */
+  get repeatPeriod(): RepeatPeriod | null {
+    return this.alignReference && this.options.prealign === 'search' ? this.alignReference.period : null;
   }
 
   /** The working copy and frame of an image (a test image, or any new image of the same kind). */
@@ -173,4 +179,20 @@ export class WarpPreprocessor {
     const sigma = this.denoise.sigmaWorkingPx;
     return sigma > 0 ? gaussianBlurPlane(work, this.resolution, this.resolution, sigma) : work;
   }
+}
+
+/** Centre of a label map's labelled (non-zero) pixels, or null when it has none. */
+function labelCentre(label: LabelMap): { x: number; y: number } | null {
+  let n = 0;
+  let sx = 0;
+  let sy = 0;
+  for (let y = 0, i = 0; y < label.height; y++) {
+    for (let x = 0; x < label.width; x++, i++) {
+      if (label.data[i] === 0) continue;
+      n++;
+      sx += x;
+      sy += y;
+    }
+  }
+  return n > 0 ? { x: sx / n, y: sy / n } : null;
 }
