@@ -348,11 +348,14 @@ export interface WarpSignalsInput {
   piecesPerClass?: ReadonlyMap<number, number>;
 }
 
+/** The pixels of `band` (a dilated mask) outside `inner` (the same mask eroded). */
+function bandMinusInner(band: BinaryMask, inner: BinaryMask): BinaryMask {
+  return { width: band.width, height: band.height, data: band.data.map((v, i) => (v && !inner.data[i] ? 1 : 0)) };
+}
+
 /** The boundary band of a mask: dilated minus eroded by `radius`. */
 function edgeBand(mask: BinaryMask, radius: number): BinaryMask {
-  const band = dilate(mask, { shape: 'disk', radius });
-  const inner = erode(mask, { shape: 'disk', radius });
-  return { width: mask.width, height: mask.height, data: band.data.map((v, i) => (v && !inner.data[i] ? 1 : 0)) };
+  return bandMinusInner(dilate(mask, { shape: 'disk', radius }), erode(mask, { shape: 'disk', radius }));
 }
 
 /** The lowest mean of `map` over the boundary bands of the `pieces` largest 8-connected pieces of `mask`. */
@@ -393,7 +396,7 @@ export function warpSignals(input: WarpSignalsInput): WarpSignals {
     const mask = binaryOfClass(labelWork, cls);
     if (!mask.data.some((v) => v !== 0)) continue;
     const band = dilate(mask, { shape: 'disk', radius: bandRadius });
-    const signals = over(band, edgeBand(mask, bandRadius));
+    const signals = over(band, bandMinusInner(band, erode(mask, { shape: 'disk', radius: bandRadius })));
     const pieces = input.piecesPerClass?.get(cls) ?? 1;
     if (pieces >= 2) signals.nccEdgeWorstPiece = worstPieceEdgeMean(sim.ncc, mask, pieces, bandRadius);
     perClass.set(cls, signals);
